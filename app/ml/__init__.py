@@ -1,0 +1,1 @@
+"""Features, model registry, recognition of EQ operations and suggestions."""

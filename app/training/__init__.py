@@ -1,0 +1,1 @@
+"""Corpus, EQ datasets, training and evaluation of the recognition models."""

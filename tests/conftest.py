@@ -1,0 +1,55 @@
+"""Shared fixtures: a seeded RNG, synthesised test signals and audio files on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SAMPLE_RATE_HZ = 44_100
+
+
+def pink_noise(*, duration_s: float, sample_rate_hz: int, seed: int = 0) -> np.ndarray:
+    """Pink (1/f power) noise, peak-normalised to -12 dBFS, float32."""
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * sample_rate_hz)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    frequency_hz = np.fft.rfftfreq(n, 1 / sample_rate_hz)
+    spectrum[1:] /= np.sqrt(frequency_hz[1:])
+    spectrum[0] = 0
+    noise = np.fft.irfft(spectrum, n)
+    return (noise / np.max(np.abs(noise)) * 10 ** (-12 / 20)).astype(np.float32)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator, so every run sees the same 'random' data."""
+    return np.random.default_rng(20181029)
+
+
+@pytest.fixture(scope="session")
+def pink() -> np.ndarray:
+    """Twenty seconds of pink noise at 44.1 kHz."""
+    return pink_noise(duration_s=20.0, sample_rate_hz=SAMPLE_RATE_HZ)
+
+
+@pytest.fixture
+def write_audio(tmp_path: Path) -> Callable[..., Path]:
+    """Write samples to an audio file under the test's folder and return its path."""
+
+    def write(
+        samples: np.ndarray,
+        name: str = "audio.wav",
+        *,
+        sample_rate_hz: int = SAMPLE_RATE_HZ,
+        subtype: str | None = None,
+        format: str | None = None,
+    ) -> Path:
+        path = tmp_path / name
+        sf.write(path, samples, sample_rate_hz, subtype=subtype, format=format)
+        return path
+
+    return write
