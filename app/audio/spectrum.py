@@ -60,8 +60,8 @@ def band_edges_hz(*, min_frequency_hz: float, bands_per_octave: int, n_bands: in
 
     Examples
     --------
-    >>> band_edges_hz(min_frequency_hz=20.0, bands_per_octave=12, n_bands=120)[[0, -1]]
-    array([   20., 20480.])
+    >>> band_edges_hz(min_frequency_hz=20.0, bands_per_octave=12, n_bands=120)[[0, -1]].tolist()
+    [20.0, 20480.0]
     """
     return min_frequency_hz * 2.0 ** (np.arange(n_bands + 1) / bands_per_octave)
 

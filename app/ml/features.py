@@ -1,0 +1,82 @@
+"""The versioned feature spec shared by training and serving.
+
+A model is only valid for the features it was trained on, so everything that
+fixes them (analysis rate, STFT, band layout, version of this code) is a
+`FeatureSpec`, stored in each model's metadata and compared at load time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from app.audio.spectrum import DEFAULT_SPEC, SpectrumSpec, band_difference_db, level_offset_db
+
+#: Bump when the meaning of any feature changes.
+FEATURE_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureSpec:
+    """What a model's input vector is made from."""
+
+    version: int = FEATURE_VERSION
+    sample_rate_hz: int = DEFAULT_SPEC.sample_rate_hz
+    n_fft: int = DEFAULT_SPEC.n_fft
+    hop_length: int = DEFAULT_SPEC.hop_length
+    min_frequency_hz: float = DEFAULT_SPEC.min_frequency_hz
+    bands_per_octave: int = DEFAULT_SPEC.bands_per_octave
+    n_bands: int = DEFAULT_SPEC.n_bands
+
+    @property
+    def spectrum(self) -> SpectrumSpec:
+        """The spectrum layout this spec describes."""
+        return SpectrumSpec(
+            sample_rate_hz=self.sample_rate_hz,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            min_frequency_hz=self.min_frequency_hz,
+            bands_per_octave=self.bands_per_octave,
+            n_bands=self.n_bands,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, band edges included so a reader needs no code."""
+        return {**asdict(self), "band_edges_hz": self.spectrum.band_edges_hz.round(4).tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
+        """Inverse of `to_dict` (the derived band edges are ignored)."""
+        fields = {key: value for key, value in data.items() if key != "band_edges_hz"}
+        return cls(**fields)
+
+
+CURRENT_SPEC = FeatureSpec()
+
+
+def band_features(
+    reference_magnitude: np.ndarray,
+    candidate_magnitude: np.ndarray,
+    *,
+    spec: FeatureSpec = CURRENT_SPEC,
+) -> np.ndarray:
+    """Level-aligned band difference followed by the removed level, shape ``(n_bands + 1,)``.
+
+    Parameters
+    ----------
+    reference_magnitude, candidate_magnitude : np.ndarray
+        Average STFT magnitudes of the two masters.
+    spec : FeatureSpec
+        Band layout.
+
+    Returns
+    -------
+    np.ndarray
+        ``band_db - level`` for every band, then ``level`` (dB): the model can
+        use the shape without the level, or add them back.
+    """
+    raw = band_difference_db(reference_magnitude, candidate_magnitude, spec=spec.spectrum)
+    level = level_offset_db(raw, spec=spec.spectrum)
+    return np.append(raw - level, level)
