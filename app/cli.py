@@ -13,6 +13,7 @@ from rich.table import Table
 from app.audio.errors import AudioError
 from app.audio.io import load_path
 from app.audio.spectrum import DEFAULT_SPEC, Comparison, compare
+from app.training.cli import corpus_app, dataset_app
 
 cli = typer.Typer(
     help="Mastering Trainer: how far is a master from the professional one, in EQ terms.",
@@ -20,6 +21,8 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+cli.add_typer(corpus_app, name="corpus")
+cli.add_typer(dataset_app, name="dataset")
 
 
 def _format_hz(frequency_hz: float) -> str:

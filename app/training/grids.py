@@ -1,0 +1,162 @@
+"""The paper's configurations (grid of centre notes x bell width) and random EQ sets.
+
+Centre notes are the C notes from C1 = 32.70 Hz up, every 1, 1/2 or 1/4 octave,
+below 20 kHz. A configuration's id follows the paper: ``F1W2`` is the 1-octave
+grid with 2-octave wide bells, ``F1/4W1/2`` the quarter-octave grid with
+half-octave bells.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from app.audio.eq import EqOperation
+
+C1_HZ = 440.0 * 2 ** (-57 / 12)  # 32.703 Hz
+MAX_GRID_HZ = 20_000.0
+NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+#: Gain magnitudes of the grid datasets and how often each is drawn.
+GRID_GAINS_DB = (3.0, 6.0, 9.0)
+GRID_GAIN_WEIGHTS = (0.25, 0.5, 0.25)
+MAX_GRID_OPERATIONS = 7
+
+
+def _fraction_text(value: Fraction) -> str:
+    return (
+        str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    )
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """One of the paper's nine configurations."""
+
+    grid_octaves: Fraction
+    width_octaves: Fraction
+
+    @property
+    def id(self) -> str:
+        """Paper-style id, e.g. ``F1/2W1``."""
+        return f"F{_fraction_text(self.grid_octaves)}W{_fraction_text(self.width_octaves)}"
+
+    @property
+    def notes_hz(self) -> np.ndarray:
+        """Centre frequencies of the grid, C1 upward, below 20 kHz."""
+        return grid_notes_hz(grid_octaves=float(self.grid_octaves))
+
+    @property
+    def note_names(self) -> list[str]:
+        """Scientific pitch names of the grid notes (``C1``, ``F#1``, ...)."""
+        return [note_name(frequency_hz=f) for f in self.notes_hz]
+
+    @classmethod
+    def parse(cls, config_id: str) -> GridConfig:
+        """Inverse of `id`."""
+        if not config_id.startswith("F") or "W" not in config_id:
+            raise ValueError(f"not a grid configuration id: {config_id!r}")
+        grid, width = config_id[1:].split("W")
+        return cls(Fraction(grid), Fraction(width))
+
+
+GRID_CONFIGS = [
+    GridConfig(Fraction(grid), Fraction(width))
+    for width in ("1/2", "1", "2")
+    for grid in ("1", "1/2", "1/4")
+]
+
+
+def grid_notes_hz(*, grid_octaves: float) -> np.ndarray:
+    """C notes from C1 every `grid_octaves` octaves below 20 kHz.
+
+    Examples
+    --------
+    >>> len(grid_notes_hz(grid_octaves=1.0)), len(grid_notes_hz(grid_octaves=0.25))
+    (10, 38)
+    """
+    count = int(math.floor(math.log2(MAX_GRID_HZ / C1_HZ) / grid_octaves)) + 1
+    return C1_HZ * 2.0 ** (np.arange(count) * grid_octaves)
+
+
+def note_name(*, frequency_hz: float) -> str:
+    """Nearest equal-tempered note name, e.g. ``C4`` for 261.6 Hz."""
+    semitones = round(12 * math.log2(frequency_hz / C1_HZ))
+    return f"{NOTE_NAMES[semitones % 12]}{1 + semitones // 12}"
+
+
+def random_grid_set(
+    config: GridConfig, *, rng: np.random.Generator, gain_db: float | None = None
+) -> list[EqOperation]:
+    """A random open-set example: 0 to 7 distinct notes, each boosted or cut.
+
+    All operations of one set share the gain magnitude (3, 6 or 9 dB), so
+    accuracy can be reported per gain.
+    """
+    notes = config.notes_hz
+    count = int(rng.integers(0, min(MAX_GRID_OPERATIONS, len(notes)) + 1))
+    magnitude = gain_db if gain_db is not None else rng.choice(GRID_GAINS_DB, p=GRID_GAIN_WEIGHTS)
+    chosen = np.sort(rng.choice(len(notes), size=count, replace=False))
+    signs = rng.choice([-1.0, 1.0], size=count)
+    return [
+        EqOperation(float(notes[i]), float(sign * magnitude), float(config.width_octaves))
+        for i, sign in zip(chosen, signs, strict=True)
+    ]
+
+
+#: The general model's space of operations.
+GENERAL_MIN_HZ, GENERAL_MAX_HZ = 30.0, 16_000.0
+GENERAL_MIN_WIDTH, GENERAL_MAX_WIDTH = 0.5, 2.0
+GENERAL_MIN_GAIN_DB, GENERAL_MAX_GAIN_DB = 1.5, 12.0
+GENERAL_MAX_OPERATIONS = 5
+GENERAL_MIN_SPACING_OCTAVES = 0.5
+
+
+def random_general_set(*, rng: np.random.Generator) -> list[EqOperation]:
+    """0 to 5 bells anywhere from 30 Hz to 16 kHz, at least 1/2 octave apart."""
+    count = int(rng.integers(0, GENERAL_MAX_OPERATIONS + 1))
+    low, high = math.log2(GENERAL_MIN_HZ), math.log2(GENERAL_MAX_HZ)
+    while True:
+        positions = np.sort(rng.uniform(low, high, size=count))
+        if count < 2 or np.min(np.diff(positions)) >= GENERAL_MIN_SPACING_OCTAVES:
+            break
+    widths = 2.0 ** rng.uniform(math.log2(GENERAL_MIN_WIDTH), math.log2(GENERAL_MAX_WIDTH), count)
+    gains = rng.uniform(GENERAL_MIN_GAIN_DB, GENERAL_MAX_GAIN_DB, count)
+    signs = rng.choice([-1.0, 1.0], size=count)
+    return [
+        EqOperation(float(2.0**p), float(s * g), float(w))
+        for p, g, s, w in zip(positions, gains, signs, widths, strict=True)
+    ]
+
+
+#: The paper's closed-set task: a fixed list of sets of +6 dB boosts per configuration.
+PAPER_SET_COUNT = 50
+PAPER_GAIN_DB = 6.0
+
+
+def paper_fixed_sets(
+    config: GridConfig, *, count: int = PAPER_SET_COUNT
+) -> list[list[EqOperation]]:
+    """The fixed list of operation sets the paper-faithful baseline classifies among.
+
+    Drawn once from a seed of the configuration id: distinct sets of 0 to 7
+    boosts of 6 dB on the grid, the empty set first.
+    """
+    rng = np.random.default_rng(int.from_bytes(config.id.encode(), "little") % 2**32)
+    notes = config.notes_hz
+    seen: set[tuple[int, ...]] = {()}
+    sets: list[list[EqOperation]] = [[]]
+    while len(sets) < count:
+        size = int(rng.integers(1, min(MAX_GRID_OPERATIONS, len(notes)) + 1))
+        chosen = tuple(sorted(int(i) for i in rng.choice(len(notes), size=size, replace=False)))
+        if chosen not in seen:
+            seen.add(chosen)
+            sets.append(
+                [
+                    EqOperation(float(notes[i]), PAPER_GAIN_DB, float(config.width_octaves))
+                    for i in chosen
+                ]
+            )
+    return sets

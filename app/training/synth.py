@@ -1,0 +1,290 @@
+"""Dataset synthesis: real EQ applied to real music clips, features from the filtered audio.
+
+For each cached clip (30 s, peak-normalised to -12 dBFS) and each dataset, a
+number of random EQ sets is drawn; each set is applied with the real RBJ
+filters, optionally followed by one nuisance a real trainee master carries
+(a level change, a lossy round trip, a gentle limiter, a small offset), and
+the two average spectra are computed exactly as the service computes them.
+One ``.npz`` shard per (dataset, clip) makes the build resumable and lets
+both cores work on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy import ndimage
+
+from app.audio.eq import EqOperation, apply
+from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ, resample
+from app.audio.spectrum import aligned_excerpts, average_magnitude, find_offset_samples
+from app.training.grids import (
+    GENERAL_MAX_OPERATIONS,
+    MAX_GRID_OPERATIONS,
+    GridConfig,
+    paper_fixed_sets,
+    random_general_set,
+    random_grid_set,
+)
+
+SR = ANALYSIS_SAMPLE_RATE_HZ
+#: Datasets of the paper's closed-set task are named ``paper-<grid config id>``.
+PAPER_PREFIX = "paper-"
+MAX_OPERATIONS = max(MAX_GRID_OPERATIONS, GENERAL_MAX_OPERATIONS)
+
+
+class Nuisance(IntEnum):
+    """What else, besides EQ, separates an example's candidate from its reference."""
+
+    NONE = 0
+    LEVEL = 1
+    LOSSY = 2
+    LIMITER = 3
+    OFFSET = 4
+
+
+#: Probability of each nuisance in a dataset with nuisances (at most one per example).
+NUISANCE_PROBABILITIES = {
+    Nuisance.NONE: 0.64,
+    Nuisance.LEVEL: 0.1,
+    Nuisance.LOSSY: 0.06,
+    Nuisance.LIMITER: 0.1,
+    Nuisance.OFFSET: 0.1,
+}
+
+
+def dataset_id(config_id: str) -> str:
+    """Folder-safe name of a dataset: ``F1/2W1`` is ``F1_2W1``."""
+    return config_id.replace("/", "_")
+
+
+def draw_set(config_id: str, *, rng: np.random.Generator) -> list[EqOperation]:
+    """A random EQ set for a grid configuration, ``general`` or ``paper-<grid config>``."""
+    if config_id == "general":
+        return random_general_set(rng=rng)
+    if config_id.startswith(PAPER_PREFIX):
+        sets = paper_fixed_sets(GridConfig.parse(config_id.removeprefix(PAPER_PREFIX)))
+        return sets[int(rng.integers(len(sets)))]
+    return random_grid_set(GridConfig.parse(config_id), rng=rng)
+
+
+def soft_limit(
+    samples: np.ndarray, *, ceiling_dbfs: float = -1.0, window_ms: float = 5.0
+) -> np.ndarray:
+    """A gentle look-ahead peak limiter.
+
+    The gain follows the peak envelope over `window_ms` (held, then smoothed
+    over the same window), so no sample exceeds the ceiling by more than the
+    smoothing lets through and the spectrum is changed only a little.
+    """
+    ceiling = 10 ** (ceiling_dbfs / 20)
+    size = max(1, int(window_ms * SR / 1000))
+    envelope = ndimage.maximum_filter1d(np.abs(samples), size=2 * size + 1)
+    gain = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
+    gain = ndimage.minimum_filter1d(gain, size=2 * size + 1)
+    gain = ndimage.uniform_filter1d(gain, size=2 * size + 1)
+    return (samples * gain).astype(np.float32)
+
+
+def lossy_round_trip(samples: np.ndarray, *, codec: str) -> np.ndarray:
+    """Encode to MP3 (about 128 kbps) or Opus (128 kbps) and decode again."""
+    buffer = io.BytesIO()
+    if codec == "mp3":
+        sf.write(
+            buffer,
+            samples,
+            SR,
+            format="MP3",
+            subtype="MPEG_LAYER_III",
+            bitrate_mode="CONSTANT",
+            compression_level=0.6,
+        )
+        buffer.seek(0)
+        decoded, _ = sf.read(buffer, dtype="float32")
+        return decoded
+    resampled = resample(samples, from_hz=SR, to_hz=48_000)
+    sf.write(buffer, resampled, 48_000, format="OGG", subtype="OPUS", compression_level=0.5)
+    buffer.seek(0)
+    decoded, _ = sf.read(buffer, dtype="float32")
+    return resample(decoded, from_hz=48_000, to_hz=SR)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Example:
+    """One synthesised pair, ready to store."""
+
+    reference_magnitude: np.ndarray
+    candidate_magnitude: np.ndarray
+    operations: list[EqOperation]
+    nuisance: Nuisance
+    nuisance_value: float
+
+
+def make_candidate(
+    clip: np.ndarray, operations: list[EqOperation], *, nuisance: Nuisance, rng: np.random.Generator
+) -> tuple[np.ndarray, float]:
+    """Apply the EQ set and the nuisance; return the candidate and the nuisance's value."""
+    candidate = apply(clip, operations, sample_rate_hz=SR)
+    if nuisance is Nuisance.LEVEL:
+        level_db = float(rng.uniform(-6, 6))
+        return candidate * np.float32(10 ** (level_db / 20)), level_db
+    if nuisance is Nuisance.LOSSY:
+        codec = str(rng.choice(["mp3", "opus"]))
+        excerpt = candidate[: int(LOSSY_EXCERPT_S * SR)]
+        return lossy_round_trip(excerpt, codec=codec), 0.0 if codec == "mp3" else 1.0
+    if nuisance is Nuisance.LIMITER:
+        drive_db = float(rng.uniform(1.0, 4.0))
+        driven = candidate * np.float32(10 ** ((-CLIP_PEAK_HEADROOM_DB + drive_db) / 20))
+        return soft_limit(driven), drive_db
+    if nuisance is Nuisance.OFFSET:
+        offset_ms = float(rng.uniform(1, 20)) * float(rng.choice([-1, 1]))
+        shift = int(abs(offset_ms) * SR / 1000)
+        if offset_ms > 0:
+            return candidate[shift:], offset_ms
+        return np.concatenate([np.zeros(shift, dtype=np.float32), candidate]), offset_ms
+    return candidate, 0.0
+
+
+#: Lossy round trips are slow; they encode only the start of the clip.
+LOSSY_EXCERPT_S = 10.0
+#: Clips sit at -12 dBFS; the limiter's input is raised to its ceiling first.
+CLIP_PEAK_HEADROOM_DB = -12.0
+
+
+def synthesise_example(
+    clip: np.ndarray,
+    *,
+    config_id: str,
+    rng: np.random.Generator,
+    reference_magnitude: np.ndarray,
+    nuisances: bool,
+) -> Example:
+    """Draw a set, make the candidate, compute both average spectra as the service does."""
+    operations = draw_set(config_id, rng=rng)
+    nuisance = Nuisance.NONE
+    if nuisances:
+        kinds = list(NUISANCE_PROBABILITIES)
+        nuisance = Nuisance(rng.choice(kinds, p=list(NUISANCE_PROBABILITIES.values())))
+    candidate, value = make_candidate(clip, operations, nuisance=nuisance, rng=rng)
+    reference_mag = reference_magnitude
+    if nuisance in (Nuisance.LOSSY, Nuisance.OFFSET):
+        offset = find_offset_samples(clip, candidate)
+        ref, candidate = aligned_excerpts(clip, candidate, offset_samples=offset)
+        reference_mag = average_magnitude(ref)
+    return Example(
+        reference_magnitude=reference_mag,
+        candidate_magnitude=average_magnitude(candidate),
+        operations=operations,
+        nuisance=nuisance,
+        nuisance_value=value,
+    )
+
+
+def _seed(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("/".join(parts).encode()).digest()[:8], "little")
+
+
+def build_shard(
+    clip_path: Path, *, config_id: str, per_clip: int, nuisances: bool, shard_path: Path
+) -> int:
+    """Synthesise `per_clip` examples from one clip into one shard; return the count."""
+    clip = np.load(clip_path)
+    rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances)))
+    reference_magnitude = average_magnitude(clip)
+    examples = [
+        synthesise_example(
+            clip,
+            config_id=config_id,
+            rng=rng,
+            reference_magnitude=reference_magnitude,
+            nuisances=nuisances,
+        )
+        for _ in range(per_clip)
+    ]
+    operations = np.full((per_clip, MAX_OPERATIONS, 3), np.nan, dtype=np.float32)
+    for row, example in enumerate(examples):
+        for column, op in enumerate(example.operations):
+            operations[row, column] = (op.frequency_hz, op.gain_db, op.width_octaves)
+    shard_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = shard_path.with_suffix(".tmp.npz")
+    with temporary.open("wb") as handle:
+        np.savez(
+            handle,
+            reference_magnitude=np.stack([e.reference_magnitude for e in examples]).astype(
+                np.float32
+            ),
+            candidate_magnitude=np.stack([e.candidate_magnitude for e in examples]).astype(
+                np.float32
+            ),
+            operations=operations,
+            nuisance=np.array([e.nuisance for e in examples], dtype=np.int8),
+            nuisance_value=np.array([e.nuisance_value for e in examples], dtype=np.float32),
+        )
+    temporary.replace(shard_path)
+    return per_clip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShardTask:
+    """One unit of work: a dataset's examples from one clip."""
+
+    clip_path: Path
+    config_id: str
+    per_clip: int
+    nuisances: bool
+    shard_path: Path
+
+
+def _run_task(task: ShardTask) -> int:
+    return build_shard(
+        task.clip_path,
+        config_id=task.config_id,
+        per_clip=task.per_clip,
+        nuisances=task.nuisances,
+        shard_path=task.shard_path,
+    )
+
+
+def shard_path_for(datasets_dir: Path, *, config_id: str, clip_path: Path) -> Path:
+    """Where one (dataset, clip) shard lives."""
+    return datasets_dir / dataset_id(config_id) / f"{clip_path.stem}.npz"
+
+
+def pending_tasks(
+    clip_paths: list[Path], *, datasets_dir: Path, config_id: str, per_clip: int, nuisances: bool
+) -> list[ShardTask]:
+    """Tasks whose shard does not exist yet (so a build resumes where it stopped)."""
+    tasks = []
+    for clip_path in clip_paths:
+        shard = shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path)
+        if not shard.is_file():
+            tasks.append(
+                ShardTask(
+                    clip_path=clip_path,
+                    config_id=config_id,
+                    per_clip=per_clip,
+                    nuisances=nuisances,
+                    shard_path=shard,
+                )
+            )
+    return tasks
+
+
+def run_tasks(tasks: list[ShardTask], *, workers: int | None = None) -> Iterator[int]:
+    """Run shard tasks on `workers` processes (default: every core), yielding counts."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        for task in tasks:
+            yield _run_task(task)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_run_task, tasks, chunksize=1)
