@@ -87,6 +87,7 @@ def _opened(source: Source) -> Iterator[BinaryIO]:
             yield handle
     else:
         start = source.tell()
+        source.seek(0)
         try:
             yield source
         finally:
@@ -101,13 +102,18 @@ def _file_size(handle: BinaryIO) -> int:
     return size
 
 
+#: Chunks a WAV file may hold before its data chunk; a crafted file with
+#: millions of tiny chunks must not keep the header parser busy.
+_MAX_WAV_CHUNKS = 1_000
+
+
 def _wav_header(handle: BinaryIO, *, name: str, file_size: int) -> AudioHeader:
     riff = handle.read(12)
     if len(riff) < 12 or riff[8:12] != b"WAVE":
         raise _fail(AudioErrorCode.CORRUPT, name, "is not a valid WAV file (no WAVE header).")
-    channels = sample_rate = block_align = bits = None
+    channels = sample_rate = bits = None
     audio_format = 0
-    while True:
+    for _ in range(_MAX_WAV_CHUNKS):
         chunk = handle.read(8)
         if len(chunk) < 8:
             break
@@ -116,20 +122,13 @@ def _wav_header(handle: BinaryIO, *, name: str, file_size: int) -> AudioHeader:
             body = handle.read(min(chunk_size, 64))
             if len(body) < 16:
                 raise _fail(AudioErrorCode.CORRUPT, name, "has a truncated WAV format chunk.")
-            audio_format, channels, sample_rate, _, block_align, bits = struct.unpack(
-                "<HHIIHH", body[:16]
-            )
+            audio_format, channels, sample_rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
             handle.seek(chunk_size - len(body) + (chunk_size & 1), io.SEEK_CUR)
         elif chunk_id == b"data":
-            if channels is None or sample_rate is None or not block_align:
+            if channels is None or sample_rate is None or bits is None:
                 raise _fail(
                     AudioErrorCode.CORRUPT, name, "has no WAV format chunk before its data."
                 )
-            if chunk_size in (0, 0xFFFFFFFF) and file_size - handle.tell() > 0:
-                frames: int | None = None  # a streaming writer never filled the size in
-            else:
-                available = max(0, file_size - handle.tell())
-                frames = min(chunk_size, available) // block_align
             if audio_format not in (1, 3, 0xFFFE) or bits not in (8, 16, 24, 32, 64):
                 raise _fail(
                     AudioErrorCode.UNSUPPORTED_FORMAT,
@@ -137,6 +136,17 @@ def _wav_header(handle: BinaryIO, *, name: str, file_size: int) -> AudioHeader:
                     f"uses WAV sample format {audio_format} with {bits} bits; "
                     "supported are 8/16/24/32-bit integer and 32/64-bit float PCM.",
                 )
+            available = max(0, file_size - handle.tell())
+            frame_bytes = channels * (bits // 8)
+            frames: int | None
+            if frame_bytes == 0 or available == 0:
+                frames = 0  # no channels (refused as such) or a header without audio
+            elif chunk_size in (0, 0xFFFFFFFF):
+                frames = None  # a streaming writer never filled the size in
+            else:
+                # What the header promises: a longer promise than the file holds is
+                # refused by the duration limit or, after decoding, as truncation.
+                frames = chunk_size // frame_bytes
             return AudioHeader(
                 container="wav", sample_rate_hz=sample_rate, channels=channels, frames=frames
             )
@@ -147,8 +157,8 @@ def _wav_header(handle: BinaryIO, *, name: str, file_size: int) -> AudioHeader:
     raise _fail(AudioErrorCode.CORRUPT, name, "is a WAV file without format or data chunk.")
 
 
-def _flac_header(handle: BinaryIO, *, name: str) -> AudioHeader:
-    handle.read(4)
+def _flac_header(handle: BinaryIO, *, name: str, offset: int) -> AudioHeader:
+    handle.seek(offset + 4)
     block = handle.read(4 + 34)
     if len(block) < 38 or block[0] & 0x7F != 0:
         raise _fail(AudioErrorCode.CORRUPT, name, "is a FLAC file without a STREAMINFO block.")
@@ -161,17 +171,32 @@ def _flac_header(handle: BinaryIO, *, name: str) -> AudioHeader:
     )
 
 
+def _id3_size(head: bytes) -> int:
+    """Bytes taken by a leading ID3v2 tag (0 when there is none)."""
+    if head[:3] != b"ID3" or len(head) < 10:
+        return 0
+    size = 0
+    for byte in head[6:10]:
+        size = (size << 7) | (byte & 0x7F)
+    footer = 10 if head[5] & 0x10 else 0
+    return 10 + size + footer
+
+
 def _sniff(handle: BinaryIO, *, name: str, file_size: int) -> AudioHeader | str:
     """Return a parsed header (WAV, FLAC) or the container name for libsndfile to read."""
     head = handle.read(64)
-    handle.seek(0)
     if not head:
         raise _fail(AudioErrorCode.EMPTY, name, "is empty (0 bytes).")
-    if head[:4] == b"RIFF":
+    offset = _id3_size(head)
+    if offset:
+        handle.seek(offset)
+        head = handle.read(64)
+    handle.seek(0)
+    if head[:4] == b"RIFF" and not offset:
         return _wav_header(handle, name=name, file_size=file_size)
     if head[:4] == b"fLaC":
-        return _flac_header(handle, name=name)
-    if head[:4] == b"OggS":
+        return _flac_header(handle, name=name, offset=offset)
+    if head[:4] == b"OggS" and not offset:
         if b"OpusHead" in head:
             return "ogg-opus"
         if b"\x01vorbis" in head:
@@ -179,8 +204,12 @@ def _sniff(handle: BinaryIO, *, name: str, file_size: int) -> AudioHeader | str:
         raise _fail(
             AudioErrorCode.UNSUPPORTED_FORMAT, name, "is an Ogg file with neither Vorbis nor Opus."
         )
-    if head[:3] == b"ID3" or _is_mpeg_layer3_frame(head[:4]):
+    if _mp3_frame_length(head[:4]) is not None:
         return "mp3"
+    if offset:
+        raise _fail(
+            AudioErrorCode.CORRUPT, name, "has an ID3 tag but no MP3 or FLAC audio after it."
+        )
     raise _fail(
         AudioErrorCode.UNSUPPORTED_FORMAT,
         name,
@@ -188,12 +217,85 @@ def _sniff(handle: BinaryIO, *, name: str, file_size: int) -> AudioHeader | str:
     )
 
 
-def _is_mpeg_layer3_frame(header: bytes) -> bool:
+#: Layer III bitrates in kbit/s by bitrate index: MPEG-1, then MPEG-2 and 2.5.
+_MP3_KBPS = (
+    (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+)
+#: Sample rates by version bits (3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5) and rate index.
+_MP3_RATES_HZ = {
+    3: (44_100, 48_000, 32_000),
+    2: (22_050, 24_000, 16_000),
+    0: (11_025, 12_000, 8_000),
+}
+
+
+def _mp3_frame_length(header: bytes) -> int | None:
+    """Length in bytes of the MPEG-1/2/2.5 Layer III frame this header starts, if it is one."""
     if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
-        return False
+        return None
     version, layer = (header[1] >> 3) & 0x3, (header[1] >> 1) & 0x3
     bitrate, rate = header[2] >> 4, (header[2] >> 2) & 0x3
-    return version != 1 and layer == 1 and bitrate not in (0, 15) and rate != 3
+    if version == 1 or layer != 1 or bitrate in (0, 15) or rate == 3:
+        return None
+    kbps = _MP3_KBPS[0 if version == 3 else 1][bitrate]
+    coefficient = 144 if version == 3 else 72
+    padding = (header[2] >> 1) & 0x1
+    return coefficient * kbps * 1000 // _MP3_RATES_HZ[version][rate] + padding
+
+
+def _mp3_is_truncated(handle: BinaryIO, *, file_size: int, max_frames: int) -> bool:
+    """Walk the MP3 frames: is the last one cut short by the end of the file?
+
+    The walk stops at the first bytes that are not a frame header (a trailing
+    tag, say) or once ``max_frames`` audio frames lie behind it, so its cost
+    is bounded by the duration limit, not by the file.
+    """
+    handle.seek(0)
+    position = _id3_size(handle.read(10))
+    samples = 0
+    while samples < max_frames:
+        handle.seek(position)
+        header = handle.read(4)
+        length = _mp3_frame_length(header)
+        if length is None:
+            # Fewer than 4 bytes left that start like a frame: cut inside a header.
+            return 0 < len(header) < 4 and header[0] == 0xFF
+        if position + length > file_size:
+            return True
+        position += length
+        samples += 1152 if (header[1] >> 3) & 0x3 == 3 else 576
+    return False
+
+
+#: Longest Ogg page: 27-byte header, 255 lacing values, 255 segments of 255 bytes.
+_OGG_MAX_PAGE_BYTES = 27 + 255 + 255 * 255
+
+
+def _ogg_is_truncated(handle: BinaryIO, *, file_size: int) -> bool:
+    """Does the file lack a complete last Ogg page with the end-of-stream flag?"""
+    tail_bytes = min(file_size, _OGG_MAX_PAGE_BYTES)
+    handle.seek(file_size - tail_bytes)
+    tail = handle.read(tail_bytes)
+    index = tail.rfind(b"OggS")
+    while index >= 0:
+        table = index + 27
+        if table <= len(tail) and tail[index + 4] == 0:
+            segments = tail[index + 26]
+            if table + segments <= len(tail):
+                end = table + segments + sum(tail[table : table + segments])
+                if end == len(tail):
+                    return not tail[index + 5] & 0x04
+        index = tail.rfind(b"OggS", 0, index)
+    return True
+
+
+#: What libsndfile must find in a file sniffed as each container.
+_SNDFILE_FORMATS = {
+    "ogg-vorbis": ("OGG", "VORBIS"),
+    "ogg-opus": ("OGG", "OPUS"),
+    "mp3": ("MP3", None),
+}
 
 
 def read_header(source: Source, *, name: str = "file") -> AudioHeader:
@@ -227,6 +329,13 @@ def read_header(source: Source, *, name: str = "file") -> AudioHeader:
             raise _fail(
                 AudioErrorCode.CORRUPT, name, f"has an unreadable {sniffed} header ({error})."
             ) from error
+        expected_format, expected_subtype = _SNDFILE_FORMATS[sniffed]
+        if info.format != expected_format or expected_subtype not in (None, info.subtype):
+            raise _fail(
+                AudioErrorCode.CORRUPT,
+                name,
+                f"looks like {sniffed} but decodes as {info.format} {info.subtype}.",
+            )
         frames = info.frames if 0 < info.frames < 2**62 else None
         return AudioHeader(
             container=sniffed,
@@ -279,25 +388,82 @@ def _check_duration(duration_s: float, *, name: str, limits: Limits) -> None:
         )
 
 
-def _decode(handle: BinaryIO, *, header: AudioHeader, name: str, limits: Limits) -> np.ndarray:
-    assert header.frames is not None
-    cap = int(limits.max_duration_s * header.sample_rate_hz) + 1
-    try:
-        with sf.SoundFile(handle) as sound:
-            if sound.samplerate != header.sample_rate_hz or sound.channels != header.channels:
-                raise _fail(AudioErrorCode.CORRUPT, name, "has contradictory header fields.")
-            data = sound.read(frames=min(header.frames, cap), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as error:
-        raise _fail(AudioErrorCode.CORRUPT, name, f"could not be decoded ({error}).") from error
-    decoded_s = len(data) / header.sample_rate_hz
-    if header.frames / header.sample_rate_hz - decoded_s > limits.truncation_tolerance_s:
+def _check_complete(handle: BinaryIO, *, header: AudioHeader, name: str, limits: Limits) -> None:
+    """Refuse an Ogg or MP3 file whose end is missing (their headers may not say)."""
+    size = _file_size(handle)
+    if header.container.startswith("ogg"):
+        truncated = _ogg_is_truncated(handle, file_size=size)
+        what = "its Ogg stream ends without its final page"
+    elif header.container == "mp3":
+        cap = int(limits.max_duration_s * header.sample_rate_hz) + 1
+        truncated = _mp3_is_truncated(handle, file_size=size, max_frames=cap)
+        what = "its last MP3 frame is cut short"
+    else:
+        return
+    handle.seek(0)
+    if truncated:
         raise _fail(
             AudioErrorCode.CORRUPT,
             name,
-            f"is truncated: its header promises {header.frames / header.sample_rate_hz:.1f} s "
+            f"is truncated: {what}; re-export it as a complete file.",
+        )
+
+
+#: Frames decoded at a time: a few hundred kB, so channels are mixed while in cache.
+_DECODE_BLOCK_FRAMES = 1 << 15
+
+
+def _decode_mono(handle: BinaryIO, *, header: AudioHeader, name: str, limits: Limits) -> np.ndarray:
+    """Decode at most the header's frames (and the duration cap), mixing to mono as it goes.
+
+    Mixing block by block keeps memory at one mono copy of the file, whatever
+    its channel count.
+    """
+    assert header.frames is not None
+    rate, channels = header.sample_rate_hz, header.channels
+    cap = int(limits.max_duration_s * rate) + 1
+    wanted = min(header.frames, cap)
+    mono = np.empty(wanted, dtype=np.float32)
+    filled = 0
+    # libsndfile 1.2.2's MP3 decoder returns misplaced samples when a file is
+    # read in more than one call, so an MP3 is decoded in one block.
+    block_frames = max(wanted, 1) if header.container == "mp3" else _DECODE_BLOCK_FRAMES
+    try:
+        with sf.SoundFile(handle) as sound:
+            if sound.samplerate != rate or sound.channels != channels:
+                raise _fail(AudioErrorCode.CORRUPT, name, "has contradictory header fields.")
+            if channels == 1:
+                while filled < wanted:
+                    count = min(block_frames, wanted - filled)
+                    got = len(sound.read(count, dtype="float32", out=mono[filled : filled + count]))
+                    filled += got
+                    if got < count:
+                        break
+            else:
+                block = np.empty((min(block_frames, wanted), channels), dtype=np.float32)
+                while filled < wanted:
+                    count = min(block_frames, wanted - filled)
+                    data = sound.read(count, dtype="float32", out=block[:count])
+                    got = len(data)
+                    target = mono[filled : filled + got]
+                    np.add(data[:, 0], data[:, 1], out=target)
+                    for channel in range(2, channels):
+                        target += data[:, channel]
+                    target *= np.float32(1.0 / channels)
+                    filled += got
+                    if got < count:
+                        break
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise _fail(AudioErrorCode.CORRUPT, name, f"could not be decoded ({error}).") from error
+    decoded_s = filled / rate
+    if header.frames / rate - decoded_s > limits.truncation_tolerance_s:
+        raise _fail(
+            AudioErrorCode.CORRUPT,
+            name,
+            f"is truncated: its header promises {header.frames / rate:.1f} s "
             f"but only {decoded_s:.1f} s could be decoded.",
         )
-    return data
+    return mono[:filled]
 
 
 def load_audio(
@@ -341,16 +507,25 @@ def load_audio(
     44100
     """
     header = read_header(source, name=name)
+    with _opened(source) as handle:
+        # An Ogg or MP3 length comes from the file's last page or from its bitrate,
+        # so a cut file would pass for a short one: look for the cut first.
+        _check_complete(handle, header=header, name=name, limits=limits)
     check_header(header, name=name, limits=limits)
     with _opened(source) as handle:
-        data = _decode(handle, header=header, name=name, limits=limits)
-    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if not np.isfinite(mono).all() or not np.isfinite(data).all():
+        mono = _decode_mono(handle, header=header, name=name, limits=limits)
+    # A NaN or infinity in any channel survives the mix to mono.
+    peak = float(np.max(np.abs(mono)))
+    if not np.isfinite(peak):
         raise _fail(
             AudioErrorCode.NON_FINITE, name, "contains NaN or infinite samples; only finite audio."
         )
-    if float(np.max(np.abs(data))) < 1e-5:
-        raise _fail(AudioErrorCode.SILENT, name, "is digitally silent (peak below -100 dBFS).")
+    if peak < 1e-5:
+        raise _fail(
+            AudioErrorCode.SILENT,
+            name,
+            "is digitally silent (its mono mix peaks below -100 dBFS); nothing to analyse.",
+        )
     if header.sample_rate_hz != sample_rate_hz:
         mono = resample(mono, from_hz=header.sample_rate_hz, to_hz=sample_rate_hz)
     return DecodedAudio(samples=mono, sample_rate_hz=sample_rate_hz, header=header)
