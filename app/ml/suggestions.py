@@ -1,0 +1,193 @@
+"""Suggestions: the moves that take the trainee's master back toward the professional one.
+
+A model recognises the operations that turn the reference into the candidate.
+The trainee should undo them, so each suggestion is the inverse operation
+(cut where the candidate was boosted, boost where it was cut), scaled by a
+strength setting and put into words with its frequency band: bass below
+500 Hz, mids from 500 Hz to 2 kHz, treble above 2 kHz.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from app.audio.eq import EqOperation
+
+Band = Literal["bass", "mids", "treble"]
+Action = Literal["increase", "decrease"]
+
+#: Upper edge of the bass band, Hz.
+BASS_MAX_HZ = 500.0
+#: Upper edge of the mids band, Hz.
+MIDS_MAX_HZ = 2000.0
+#: Scaled gains smaller than this (dB) are not worth suggesting.
+MIN_SUGGESTED_GAIN_DB = 0.05
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suggestion:
+    """One move for the trainee, with its sentence.
+
+    Parameters
+    ----------
+    band : {"bass", "mids", "treble"}
+        Where the move sits.
+    action : {"increase", "decrease"}
+        Whether the band should get louder or quieter.
+    frequency_hz : float
+        Centre of the bell to use.
+    gain_db : float
+        Gain of the bell; negative cuts, positive boosts.
+    width_octaves : float
+        Width of the bell.
+    text : str
+        The move in words, e.g. ``"Decrease bass: cut about 6 dB around 262 Hz"``.
+    """
+
+    band: Band
+    action: Action
+    frequency_hz: float
+    gain_db: float
+    width_octaves: float
+    text: str
+
+
+def band_of(frequency_hz: float) -> Band:
+    """Name the band a frequency belongs to.
+
+    Parameters
+    ----------
+    frequency_hz : float
+        A frequency in Hz.
+
+    Returns
+    -------
+    {"bass", "mids", "treble"}
+        ``"bass"`` below 500 Hz, ``"mids"`` from 500 Hz to 2 kHz, ``"treble"`` above.
+
+    Examples
+    --------
+    >>> band_of(261.63), band_of(500.0), band_of(2000.0), band_of(4186.0)
+    ('bass', 'mids', 'mids', 'treble')
+    """
+    if frequency_hz < BASS_MAX_HZ:
+        return "bass"
+    if frequency_hz <= MIDS_MAX_HZ:
+        return "mids"
+    return "treble"
+
+
+def format_frequency(frequency_hz: float) -> str:
+    """Write a frequency the way engineers say it.
+
+    Parameters
+    ----------
+    frequency_hz : float
+        A frequency in Hz.
+
+    Returns
+    -------
+    str
+        Whole hertz below 1 kHz, kilohertz with one decimal (dropped when zero) above.
+
+    Examples
+    --------
+    >>> format_frequency(261.63), format_frequency(4186.0), format_frequency(2000.0)
+    ('262 Hz', '4.2 kHz', '2 kHz')
+    """
+    if round(frequency_hz) < 1000:
+        return f"{frequency_hz:.0f} Hz"
+    return f"{_trim(frequency_hz / 1000, decimals=1)} kHz"
+
+
+def format_gain(gain_db: float) -> str:
+    """Write the size of a gain in dB, rounded to half a decibel (one decimal below 1 dB).
+
+    Parameters
+    ----------
+    gain_db : float
+        A gain; its sign is ignored.
+
+    Returns
+    -------
+    str
+        E.g. ``"6 dB"``, ``"4.5 dB"``, ``"0.3 dB"``.
+
+    Examples
+    --------
+    >>> format_gain(-6.0), format_gain(4.7), format_gain(0.31)
+    ('6 dB', '4.5 dB', '0.3 dB')
+    """
+    size = abs(gain_db)
+    rounded = round(size * 2) / 2 if size >= 1 else round(size, 1)
+    return f"{_trim(rounded, decimals=1)} dB"
+
+
+def _trim(value: float, *, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def suggest(
+    operations: Sequence[EqOperation], *, amount_percent: float = 100.0
+) -> list[Suggestion]:
+    """Turn recognised operations into the inverse moves, in words.
+
+    Parameters
+    ----------
+    operations : sequence of EqOperation
+        What was applied to the reference to obtain the candidate.
+    amount_percent : float
+        Strength of the suggestions, 0 to 100: the suggested gains are the
+        inverse gains times ``amount_percent / 100``. Moves that end up smaller
+        than 0.05 dB are left out, so 0 suggests nothing.
+
+    Returns
+    -------
+    list of Suggestion
+        One per operation, ordered by frequency.
+
+    Raises
+    ------
+    ValueError
+        When ``amount_percent`` lies outside 0 to 100.
+
+    Examples
+    --------
+    >>> ops = [EqOperation(4186.0, -6.0, 2.0), EqOperation(261.63, 6.0, 2.0)]
+    >>> for suggestion in suggest(ops):
+    ...     print(suggestion.text)
+    Decrease bass: cut about 6 dB around 262 Hz
+    Increase treble: boost about 6 dB around 4.2 kHz
+    >>> [s.gain_db for s in suggest(ops, amount_percent=50)]
+    [-3.0, 3.0]
+    """
+    if not 0.0 <= amount_percent <= 100.0:
+        raise ValueError(f"amount_percent must lie between 0 and 100, got {amount_percent}")
+    scale = amount_percent / 100.0
+    suggestions = []
+    for operation in sorted(operations, key=lambda op: op.frequency_hz):
+        inverse = operation.inverse()
+        gain_db = inverse.gain_db * scale
+        if abs(gain_db) < MIN_SUGGESTED_GAIN_DB:
+            continue
+        band = band_of(inverse.frequency_hz)
+        action: Action = "increase" if gain_db > 0 else "decrease"
+        verb = "boost" if gain_db > 0 else "cut"
+        text = (
+            f"{action.capitalize()} {band}: {verb} about {format_gain(gain_db)} "
+            f"around {format_frequency(inverse.frequency_hz)}"
+        )
+        suggestions.append(
+            Suggestion(
+                band=band,
+                action=action,
+                frequency_hz=inverse.frequency_hz,
+                gain_db=gain_db,
+                width_octaves=inverse.width_octaves,
+                text=text,
+            )
+        )
+    return suggestions

@@ -1,0 +1,1 @@
+"""Rating a trainee's master against the professional one: service, API, page and CLI."""

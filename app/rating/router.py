@@ -1,0 +1,267 @@
+"""`POST /rate`, `GET /models` and the rating page at `/`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from app.audio.errors import AudioError
+from app.config import PROJECT_ROOT, Settings
+from app.ml.registry import ModelRegistry
+from app.rating.schemas import ErrorResponse, ModelInfo, ModelsResponse, RateResponse
+from app.rating.service import (
+    AnalysisPool,
+    PoolFull,
+    RatingError,
+    Upload,
+    parse_amount,
+    rate,
+    resolve_model,
+)
+from app.rating.uploads import MB, Spool, receive_form
+
+router = APIRouter(tags=["rating"])
+pages = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=PROJECT_ROOT / "templates")
+
+FILE_FIELDS = ("reference", "candidate")
+FILE_ROLES = {"reference": "the professional master", "candidate": "the trainee's master"}
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    """The models loaded at start-up."""
+    registry: ModelRegistry = request.app.state.registry
+    return registry
+
+
+def get_pool(request: Request) -> AnalysisPool:
+    """The bounded analysis workers."""
+    pool: AnalysisPool = request.app.state.pool
+    return pool
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+PoolDep = Annotated[AnalysisPool, Depends(get_pool)]
+
+
+class Refusal(Exception):
+    """A request answered with a 4xx/503 status and a sentence."""
+
+    def __init__(self, detail: str, *, status_code: int, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.status_code = status_code
+        self.headers = headers or {}
+
+
+async def rate_request(
+    request: Request, *, settings: Settings, registry: ModelRegistry, pool: AnalysisPool
+) -> RateResponse:
+    """Receive the upload, rate it on a worker thread and return the result, or raise `Refusal`."""
+    started = time.perf_counter()
+    try:
+        ticket = pool.admit()
+    except PoolFull as full:
+        raise Refusal(
+            str(full), status_code=503, headers={"Retry-After": str(full.retry_after_s)}
+        ) from None
+    spool = Spool.create()
+    try:
+        await receive_form(
+            request, spool, file_fields=FILE_FIELDS, max_file_bytes=settings.MAX_UPLOAD_MB * MB
+        )
+        for name in FILE_FIELDS:
+            if name not in spool.files:
+                raise RatingError(
+                    f"The {name} file is missing: send {FILE_ROLES[name]} as the multipart "
+                    f"file field '{name}'."
+                )
+        model = resolve_model(registry, spool.fields.get("model", "").strip())
+        amount = parse_amount(spool.fields.get("amount"))
+        uploads = {
+            name: Upload(
+                source=file.path,
+                filename=file.filename,
+                size_bytes=file.size_bytes,
+                sha256=file.sha256,
+            )
+            for name, file in spool.files.items()
+        }
+        uploaded = time.perf_counter()
+
+        def job() -> RateResponse:
+            job_started = time.perf_counter()
+            try:
+                result = rate(
+                    reference=uploads["reference"],
+                    candidate=uploads["candidate"],
+                    model=model,
+                    amount_percent=amount,
+                )
+            finally:
+                spool.remove()
+            result.timings.queue_s = round(job_started - uploaded, 4)
+            return result
+
+        result = await asyncio.wrap_future(ticket.submit(job))
+        result.timings.upload_s = round(uploaded - started, 4)
+        result.timings.total_s = round(time.perf_counter() - started, 4)
+        return result
+    except (AudioError, RatingError) as error:
+        raise Refusal(error.message, status_code=error.http_status) from None
+    finally:
+        ticket.close()
+        if not ticket.submitted:
+            spool.remove()
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "Malformed multipart body.",
+        413: "A file or the whole request is over the size limit.",
+        415: "Not multipart/form-data, or a file is not a supported audio format.",
+        422: "A file is decodable but unusable, a field is invalid or the model is unknown.",
+        503: "Every analysis worker is busy; see Retry-After.",
+    }.items()
+}
+
+RATE_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["reference", "candidate"],
+                "properties": {
+                    "reference": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The professional master (WAV, FLAC, Ogg, Opus, MP3).",
+                    },
+                    "candidate": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The trainee's master of the same song.",
+                    },
+                    "model": {
+                        "type": "string",
+                        "description": "Model id (see GET /models); default: the service's.",
+                    },
+                    "amount": {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 100,
+                        "default": 100,
+                        "description": "Strength of the suggestions, percent.",
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+def _refusal_response(refusal: Refusal) -> JSONResponse:
+    return JSONResponse(
+        {"detail": refusal.detail}, status_code=refusal.status_code, headers=refusal.headers
+    )
+
+
+@router.post(
+    "/rate",
+    response_model=RateResponse,
+    responses=REFUSALS,
+    openapi_extra={"requestBody": RATE_BODY},
+)
+async def rate_endpoint(
+    request: Request, settings: SettingsDep, registry: RegistryDep, pool: PoolDep
+) -> Response:
+    """Rate a trainee's master against the professional one."""
+    try:
+        result = await rate_request(request, settings=settings, registry=registry, pool=pool)
+    except Refusal as refusal:
+        return _refusal_response(refusal)
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.get("/models", response_model=ModelsResponse)
+def list_models(registry: RegistryDep) -> ModelsResponse:
+    """List the models, what each recognises and its evaluation figures."""
+    return models_response(registry)
+
+
+def models_response(registry: ModelRegistry) -> ModelsResponse:
+    """Describe every loaded model."""
+    models = []
+    for model_id in registry.ids:
+        metadata = registry.get(model_id).metadata
+        figures = metadata.get("figures")
+        models.append(
+            ModelInfo(
+                id=model_id,
+                default=model_id == registry.default_id,
+                description=str(metadata.get("description", "")),
+                recognises=metadata.get("recognises"),
+                figures=figures if isinstance(figures, dict) else {},
+            )
+        )
+    return ModelsResponse(default=registry.default_id, models=models)
+
+
+def _page_context(request: Request, registry: ModelRegistry, **extra: Any) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    return {
+        "request": request,
+        "models": models_response(registry).models,
+        "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "selected_model": registry.default_id,
+        "amount": 100,
+        "result": None,
+        "error": None,
+        **extra,
+    }
+
+
+@pages.get("/", response_class=HTMLResponse)
+def rate_page(request: Request, registry: RegistryDep) -> HTMLResponse:
+    """Show the rating form."""
+    return templates.TemplateResponse(request, "rate.html", _page_context(request, registry))
+
+
+@pages.post("/", response_class=HTMLResponse)
+async def rate_page_submit(
+    request: Request, settings: SettingsDep, registry: RegistryDep, pool: PoolDep
+) -> HTMLResponse:
+    """Rate the uploaded pair; the result partial under htmx, the whole page otherwise."""
+    status_code, headers = 200, {}
+    result: RateResponse | None = None
+    error: str | None = None
+    try:
+        result = await rate_request(request, settings=settings, registry=registry, pool=pool)
+    except Refusal as refusal:
+        error, status_code, headers = refusal.detail, refusal.status_code, refusal.headers
+    context = _page_context(
+        request,
+        registry,
+        result=result.model_dump(mode="json") if result else None,
+        error=error,
+        selected_model=result.model if result else registry.default_id,
+        amount=result.amount if result else 100,
+    )
+    template = "partials/rate_result.html" if "hx-request" in request.headers else "rate.html"
+    return templates.TemplateResponse(
+        request, template, context, status_code=status_code, headers=headers
+    )

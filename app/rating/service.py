@@ -1,0 +1,348 @@
+"""Rate a candidate master against the reference: decode, compare, recognise, suggest.
+
+Plain stages with no web framework in them, so the API, the web page and the
+command line all give the same answer. `AnalysisPool` bounds how many analyses
+run at once and how many may wait; past that, callers are told to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from typing import TypeVar
+
+import numpy as np
+
+from app.audio.io import DecodedAudio, Source, load_audio
+from app.audio.spectrum import Comparison, SpectrumSpec, compare
+from app.ml.features import CURRENT_SPEC
+from app.ml.registry import ModelRegistry, RecognitionModel
+from app.ml.suggestions import band_of, suggest
+from app.rating.schemas import (
+    Alignment,
+    FileInfo,
+    Operation,
+    RateResponse,
+    Spectra,
+    SuggestionOut,
+    Timings,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: The two files compared must share at least this much audio, seconds.
+MIN_OVERLAP_S = 5.0
+
+
+class RatingError(ValueError):
+    """A request that cannot be rated, with the HTTP status and a sentence for the user."""
+
+    def __init__(self, message: str, *, http_status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upload:
+    """Where an uploaded file lies, with what is known about it before decoding."""
+
+    source: Source
+    filename: str | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+
+
+def resolve_model(registry: ModelRegistry, model_id: str | None) -> RecognitionModel:
+    """Return the model `model_id` (the default when empty) or refuse with a sentence."""
+    try:
+        return registry.get(model_id or None)
+    except KeyError:
+        raise RatingError(
+            f"Unknown model {model_id!r}; choose one of {', '.join(registry.ids)} "
+            "(see GET /models)."
+        ) from None
+
+
+def parse_amount(value: str | float | None) -> float:
+    """Read the suggestion strength, percent; empty means 100."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 100.0
+    try:
+        amount = float(value)
+    except ValueError:
+        amount = math.nan
+    if not math.isfinite(amount) or not 0.0 <= amount <= 100.0:
+        raise RatingError(f"amount must be a number from 0 to 100 (percent); got {str(value)!r}.")
+    return amount
+
+
+def rate(
+    *,
+    reference: Upload,
+    candidate: Upload,
+    model: RecognitionModel,
+    amount_percent: float = 100.0,
+) -> RateResponse:
+    """Rate the candidate master against the reference with one model.
+
+    Parameters
+    ----------
+    reference, candidate : Upload
+        The professional master and the trainee's master.
+    model : RecognitionModel
+        Recognises the EQ operations separating them.
+    amount_percent : float
+        Strength of the suggestions, 0 to 100.
+
+    Returns
+    -------
+    RateResponse
+        The rating, operations, suggestions, spectra, alignment and timings.
+
+    Raises
+    ------
+    AudioError
+        When either file cannot be used; the sentence names it.
+    RatingError
+        When the two files cannot be compared.
+    """
+    spec = CURRENT_SPEC.spectrum
+    started = time.perf_counter()
+    ref_audio = load_audio(reference.source, name="reference", sample_rate_hz=spec.sample_rate_hz)
+    cand_audio = load_audio(candidate.source, name="candidate", sample_rate_hz=spec.sample_rate_hz)
+    decoded = time.perf_counter()
+    comparison = compare_masters(ref_audio.samples, cand_audio.samples, spec=spec)
+    compared = time.perf_counter()
+    recognition = model.recognise(comparison)
+    recognised = time.perf_counter()
+
+    confidences: list[float | None] = [*recognition.confidence]
+    confidences += [None] * (len(recognition.operations) - len(confidences))
+    operations = [
+        Operation(
+            frequency_hz=round(op.frequency_hz, 2),
+            gain_db=round(op.gain_db, 2),
+            width_octaves=round(op.width_octaves, 3),
+            band=band_of(op.frequency_hz),
+            confidence=None if conf is None else round(float(conf), 3),
+        )
+        for op, conf in zip(recognition.operations, confidences, strict=False)
+    ]
+    suggestions = [
+        SuggestionOut(
+            band=s.band,
+            action=s.action,
+            frequency_hz=round(s.frequency_hz, 2),
+            gain_db=round(s.gain_db, 2),
+            width_octaves=round(s.width_octaves, 3),
+            text=s.text,
+        )
+        for s in suggest(recognition.operations, amount_percent=amount_percent)
+    ]
+    return RateResponse(
+        rating=len(operations),
+        model=recognition.model_id or model.id,
+        amount=amount_percent,
+        operations=operations,
+        suggestions=suggestions,
+        spectra=spectra(comparison, curve_db=recognition.curve_db),
+        alignment=Alignment(
+            offset_s=round(comparison.offset_s, 4),
+            overlap_s=round(comparison.overlap_s, 3),
+            level_offset_db=round(comparison.level_offset_db, 2),
+        ),
+        files={
+            "reference": _file_info(reference, ref_audio),
+            "candidate": _file_info(candidate, cand_audio),
+        },
+        timings=Timings(
+            decode_s=round(decoded - started, 4),
+            compare_s=round(compared - decoded, 4),
+            recognise_s=round(recognised - compared, 4),
+            analysis_s=round(recognised - started, 4),
+        ),
+    )
+
+
+def compare_masters(
+    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
+) -> Comparison:
+    """Align and compare two masters, refusing pairs that share too little audio."""
+    try:
+        comparison = compare(reference, candidate, spec=spec)
+    except ValueError:
+        comparison = None
+    if comparison is None or comparison.overlap_s < MIN_OVERLAP_S:
+        overlap = "no audio" if comparison is None else f"only {comparison.overlap_s:.1f} s"
+        raise RatingError(
+            f"reference and candidate share {overlap} at their best alignment; the minimum is "
+            f"{MIN_OVERLAP_S:g} s. Upload two masters of the same song."
+        )
+    return comparison
+
+
+def _file_info(upload: Upload, audio: DecodedAudio) -> FileInfo:
+    return FileInfo(
+        filename=upload.filename,
+        size_bytes=upload.size_bytes,
+        sha256=upload.sha256,
+        format=audio.header.container,
+        sample_rate_hz=audio.header.sample_rate_hz,
+        channels=audio.header.channels,
+        duration_s=round((audio.header.frames or 0) / audio.header.sample_rate_hz, 3),
+    )
+
+
+def spectra(comparison: Comparison, *, curve_db: np.ndarray) -> Spectra:
+    """The comparison on the log bands, in dB, ready to draw.
+
+    The reference is relative to its loudest band; the candidate is the
+    reference plus the level-aligned difference, so the two overlay where the
+    EQ is the same.
+    """
+    spec = comparison.spec
+    reference_db = band_levels_db(comparison.reference_magnitude, spec=spec)
+    reference_db -= float(np.max(reference_db))
+    difference_db = np.asarray(comparison.band_db, dtype=float)
+    curve = np.broadcast_to(np.asarray(curve_db, dtype=float), difference_db.shape)
+    return Spectra(
+        band_centres_hz=_rounded(spec.band_centres_hz, 2),
+        reference_db=_rounded(reference_db, 2),
+        candidate_db=_rounded(reference_db + difference_db, 2),
+        difference_db=_rounded(difference_db, 2),
+        curve_db=_rounded(curve, 2),
+    )
+
+
+def band_levels_db(
+    magnitude: np.ndarray, *, spec: SpectrumSpec, floor_db: float = -120.0
+) -> np.ndarray:
+    """Average spectrum in dB on the spec's log bands, the way the band difference averages.
+
+    Per-bin dB values (with a floor relative to the loudest bin) are averaged
+    over the bins inside each band; bands narrower than the bin spacing take
+    the value interpolated at their centre.
+    """
+    floor = float(np.max(magnitude)) * 10.0 ** (floor_db / 20.0) + 1e-20
+    bin_db = 20.0 * np.log10(np.asarray(magnitude, dtype=float) + floor)
+    bins = spec.bin_frequencies_hz
+    levels = np.interp(spec.band_centres_hz, bins, bin_db)
+    for band, (low, high) in enumerate(_band_bin_ranges(spec)):
+        if high > low:
+            levels[band] = bin_db[low:high].mean()
+    return levels
+
+
+@cache
+def _band_bin_ranges(spec: SpectrumSpec) -> tuple[tuple[int, int], ...]:
+    starts = np.searchsorted(spec.bin_frequencies_hz, spec.band_edges_hz, side="left")
+    return tuple((int(a), int(b)) for a, b in zip(starts[:-1], starts[1:], strict=True))
+
+
+def _rounded(values: np.ndarray, decimals: int) -> list[float]:
+    return [float(v) for v in np.round(np.asarray(values, dtype=float), decimals)]
+
+
+class PoolFull(RuntimeError):
+    """Every worker is busy and the queue is full."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"The service is busy with other analyses; retry in about {retry_after_s} s."
+        )
+        self.retry_after_s = retry_after_s
+
+
+class AnalysisPool:
+    """A bounded set of worker threads for analyses, with a small admission queue.
+
+    At most ``workers`` analyses run at once and at most ``queue`` more are
+    admitted (uploading or waiting); `admit` refuses the rest with `PoolFull`
+    rather than letting them wait without end.
+    """
+
+    def __init__(self, *, workers: int, queue: int) -> None:
+        self.workers = max(1, workers)
+        self.capacity = self.workers + max(0, queue)
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="analysis")
+        self._lock = threading.Lock()
+        self._admitted = 0
+        self._mean_analysis_s = 1.0
+
+    @property
+    def admitted(self) -> int:
+        """Analyses admitted and not yet finished."""
+        return self._admitted
+
+    def retry_after_s(self) -> int:
+        """A fair guess of when a slot frees up, whole seconds, 1 to 120."""
+        rounds = math.ceil(max(self._admitted, 1) / self.workers)
+        return int(min(120, max(1, math.ceil(rounds * self._mean_analysis_s))))
+
+    def admit(self) -> Ticket:
+        """Reserve a place, or raise `PoolFull` with a Retry-After guess."""
+        with self._lock:
+            if self._admitted >= self.capacity:
+                raise PoolFull(self.retry_after_s())
+            self._admitted += 1
+        return Ticket(self)
+
+    def _release(self) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+    def _record(self, analysis_s: float) -> None:
+        self._mean_analysis_s = 0.8 * self._mean_analysis_s + 0.2 * analysis_s
+
+    def shutdown(self) -> None:
+        """Stop taking work; running analyses finish on their own."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Ticket:
+    """One admitted analysis: run it once, and the place is released when it ends."""
+
+    def __init__(self, pool: AnalysisPool) -> None:
+        self._pool = pool
+        self._released = False
+        self._submitted = False
+
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        """Run `job` on a worker; the place is released when it finishes."""
+
+        def timed() -> T:
+            started = time.perf_counter()
+            try:
+                return job()
+            finally:
+                self._pool._record(time.perf_counter() - started)
+
+        future = self._pool._executor.submit(timed)
+        self._submitted = True
+        future.add_done_callback(lambda _: self.release())
+        return future
+
+    @property
+    def submitted(self) -> bool:
+        """Whether a job was handed to a worker."""
+        return self._submitted
+
+    def release(self) -> None:
+        """Give the place back (idempotent)."""
+        if not self._released:
+            self._released = True
+            self._pool._release()
+
+    def close(self) -> None:
+        """Give the place back unless a job was submitted (its end releases it)."""
+        if not self._submitted:
+            self.release()

@@ -1,0 +1,135 @@
+// The rating page: upload progress, client-side size check, and spectrum plots (uPlot).
+(function () {
+  "use strict";
+
+  function byId(id) { return document.getElementById(id); }
+
+  function setProgress(percent, text) {
+    var bar = byId("upload-progress");
+    var label = byId("progress-text");
+    if (bar) {
+      if (percent === null) { bar.removeAttribute("value"); } else { bar.value = percent; }
+    }
+    if (label) { label.textContent = text; }
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target && event.target.id === "amount") {
+      byId("amount-value").textContent = event.target.value + " %";
+    }
+  });
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.target;
+    if (!form || form.id !== "rate-form") { return; }
+    var limit = Number(form.dataset.maxUploadMb) * 1024 * 1024;
+    var problem = null;
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      var file = input.files && input.files[0];
+      if (file && file.size > limit && !problem) {
+        problem = input.name + ": " + file.name + " is larger than the " +
+          form.dataset.maxUploadMb + " MB limit per file.";
+      }
+    });
+    var box = byId("client-error");
+    box.hidden = !problem;
+    box.textContent = problem || "";
+    if (problem) { event.preventDefault(); return; }
+    setProgress(0, "Uploading… 0 %");
+  });
+
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var detail = event.detail;
+    if (!detail.lengthComputable || !detail.total) { return; }
+    var percent = Math.round(100 * detail.loaded / detail.total);
+    if (percent >= 100) {
+      setProgress(null, "Analysing…");
+    } else {
+      setProgress(percent, "Uploading… " + percent + " %");
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    var box = byId("client-error");
+    if (box) {
+      box.hidden = false;
+      box.textContent = "The upload failed: the server could not be reached or closed the connection.";
+    }
+  });
+
+  function formatHz(value) {
+    if (value == null) { return ""; }
+    return value >= 1000 ? (value / 1000).toFixed(value >= 10000 ? 0 : 1) + " kHz" : Math.round(value) + " Hz";
+  }
+
+  function logAxis(label) {
+    return {
+      label: label,
+      values: function (u, splits) { return splits.map(formatHz); },
+    };
+  }
+
+  function chartWidth(el) { return Math.max(280, el.clientWidth || 640); }
+
+  function plot(el, data, kind) {
+    var x = data.band_centres_hz;
+    var options = {
+      width: chartWidth(el),
+      height: 260,
+      scales: { x: { time: false, distr: 3, log: 10 } },
+      axes: [logAxis("frequency"), { label: "dB" }],
+      legend: { live: true },
+      cursor: { drag: { x: false, y: false } },
+      series: [{ label: "Hz", value: function (u, v) { return formatHz(v); } }],
+    };
+    var series;
+    if (kind === "spectra") {
+      options.series.push(
+        { label: "reference", stroke: "#1f6feb", width: 2 },
+        { label: "candidate", stroke: "#d9480f", width: 2 }
+      );
+      series = [x, data.reference_db, data.candidate_db];
+    } else {
+      var span = 6;
+      data.difference_db.concat(data.curve_db).forEach(function (v) { span = Math.max(span, Math.abs(v) * 1.1); });
+      options.scales.y = { range: [-span, span] };
+      options.series.push(
+        { label: "difference", stroke: "#6741d9", width: 2 },
+        { label: "recognised EQ", stroke: "#2b8a3e", width: 2, dash: [6, 4] },
+        { label: "0 dB", stroke: "#adb5bd", width: 1, points: { show: false } }
+      );
+      series = [x, data.difference_db, data.curve_db, x.map(function () { return 0; })];
+    }
+    return new uPlot(options, series, el);
+  }
+
+  function initCharts(root) {
+    if (typeof uPlot === "undefined") { return; }
+    root.querySelectorAll("[data-spectra]").forEach(function (box) {
+      if (box.dataset.ready) { return; }
+      box.dataset.ready = "1";
+      var data = JSON.parse(box.querySelector(".spectra-data").textContent);
+      var charts = [];
+      box.querySelectorAll("[data-chart]").forEach(function (el) {
+        charts.push({ el: el, chart: plot(el, data, el.dataset.chart) });
+      });
+      window.addEventListener("resize", function () {
+        charts.forEach(function (c) { c.chart.setSize({ width: chartWidth(c.el), height: 260 }); });
+      });
+    });
+  }
+
+  function start() {
+    if (window.htmx) {
+      htmx.onLoad(function (elt) { initCharts(elt); });
+    } else {
+      initCharts(document);
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,109 @@
+"""POST /rate and GET /models through the real ASGI app, with fake models and real audio files."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.audio.eq import EqOperation
+
+from .conftest import post_pair
+
+CONTRACT_KEYS = {"rating", "model", "operations", "suggestions"}
+
+
+def test_a_master_against_itself_rates_zero(
+    client: TestClient, pair: Callable[..., tuple[Path, Path]]
+) -> None:
+    reference, _ = pair()
+    response = post_pair(client, reference, reference)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert CONTRACT_KEYS <= body.keys()
+    assert body["rating"] == 0
+    assert body["operations"] == [] and body["suggestions"] == []
+    assert body["model"] == "general"
+    assert max(abs(v) for v in body["spectra"]["difference_db"]) < 0.1
+    assert body["alignment"]["offset_s"] == 0.0
+
+
+def test_the_answer_carries_operations_suggestions_spectra_and_timings(
+    client: TestClient, pair: Callable[..., tuple[Path, Path]]
+) -> None:
+    reference, candidate = pair([EqOperation(1000.0, -6.0, 1.0)])
+    body = post_pair(client, reference, candidate, model="F1W2").json()
+    assert body["rating"] == 1 and body["model"] == "F1W2"
+    (op,) = body["operations"]
+    assert op["gain_db"] == pytest.approx(-6.0, abs=0.6)
+    assert op["frequency_hz"] == pytest.approx(1000.0, rel=0.1)
+    assert op["band"] == "mids"
+    (move,) = body["suggestions"]
+    assert move["action"] == "increase" and move["band"] == "mids"
+    assert move["gain_db"] == pytest.approx(-op["gain_db"])
+    assert move["text"].startswith("Increase mids: boost about 6 dB around ")
+    spectra = body["spectra"]
+    assert len(spectra["band_centres_hz"]) == 120
+    for key in ("reference_db", "candidate_db", "difference_db", "curve_db"):
+        assert len(spectra[key]) == 120
+    assert max(spectra["reference_db"]) == 0.0
+    assert min(spectra["difference_db"]) == pytest.approx(-6.0, abs=0.6)
+    assert body["files"]["candidate"]["channels"] == 2
+    assert len(body["files"]["reference"]["sha256"]) == 64
+    timings = body["timings"]
+    assert 0 < timings["analysis_s"] <= timings["total_s"]
+
+
+def test_amount_scales_the_suggested_gains(
+    client: TestClient, pair: Callable[..., tuple[Path, Path]]
+) -> None:
+    reference, candidate = pair([EqOperation(300.0, 6.0, 1.0)])
+    full = post_pair(client, reference, candidate).json()
+    half = post_pair(client, reference, candidate, amount="50").json()
+    assert half["amount"] == 50.0
+    assert half["operations"] == full["operations"]
+    assert half["suggestions"][0]["gain_db"] == pytest.approx(full["suggestions"][0]["gain_db"] / 2)
+    assert half["suggestions"][0]["text"].startswith("Decrease bass: cut about 3 dB")
+
+
+def test_a_trimmed_and_quieter_candidate_is_aligned(
+    client: TestClient, pair: Callable[..., tuple[Path, Path]], tmp_path: Path
+) -> None:
+    import soundfile as sf
+
+    reference, _ = pair()
+    samples, rate = sf.read(reference, dtype="float32")
+    trimmed = tmp_path / "trimmed.wav"
+    sf.write(trimmed, samples[rate // 2 :] * 0.5, rate, subtype="PCM_16")
+    body = post_pair(client, reference, trimmed).json()
+    assert body["rating"] == 0
+    assert body["alignment"]["offset_s"] == pytest.approx(0.5, abs=0.001)
+    assert body["alignment"]["level_offset_db"] == pytest.approx(-6.02, abs=0.1)
+
+
+def test_uploads_are_spooled_privately_and_always_removed(
+    client: TestClient,
+    pair: Callable[..., tuple[Path, Path]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    reference, candidate = pair([EqOperation(1000.0, -6.0, 1.0)])
+    assert post_pair(client, reference, candidate).status_code == 200
+    assert post_pair(client, reference, b"").status_code == 422
+    assert post_pair(client, reference, candidate, model="nope").status_code == 422
+    assert list(spool.iterdir()) == []
+
+
+def test_models_lists_ids_what_they_recognise_and_figures(client: TestClient) -> None:
+    body = client.get("/models").json()
+    assert body["default"] == "general"
+    assert [m["id"] for m in body["models"]] == ["general", "F1W2"]
+    general = body["models"][0]
+    assert general["default"] is True
+    assert general["recognises"] and general["figures"] == {"exact_set_accuracy": 1.0}
