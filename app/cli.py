@@ -13,6 +13,7 @@ from rich.table import Table
 from app.audio.errors import AudioError
 from app.audio.io import load_path
 from app.audio.spectrum import DEFAULT_SPEC, Comparison, compare
+from app.rating.cli import rate_command
 from app.training.cli import corpus_app, dataset_app
 
 cli = typer.Typer(
@@ -23,6 +24,7 @@ cli = typer.Typer(
 console = Console()
 cli.add_typer(corpus_app, name="corpus")
 cli.add_typer(dataset_app, name="dataset")
+cli.command("rate")(rate_command)
 
 
 def _format_hz(frequency_hz: float) -> str:
