@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.accounts.cli import db_cli, token_cli, user_cli
 from app.audio.errors import AudioError
 from app.audio.io import load_path
 from app.audio.spectrum import DEFAULT_SPEC, Comparison, compare
@@ -24,6 +25,9 @@ cli = typer.Typer(
 console = Console()
 cli.add_typer(corpus_app, name="corpus")
 cli.add_typer(dataset_app, name="dataset")
+cli.add_typer(user_cli, name="user")
+cli.add_typer(token_cli, name="token")
+cli.add_typer(db_cli, name="db")
 cli.command("rate")(rate_command)
 
 

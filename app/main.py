@@ -21,6 +21,7 @@ from app.rating.router import pages as rating_pages
 from app.rating.router import router as rating_router
 from app.rating.service import AnalysisPool
 from app.rating.uploads import MB, BodySizeLimitMiddleware
+from app.web.routes import include_account_routes
 
 logger = logging.getLogger("app")
 
@@ -72,6 +73,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(rating_router)
     app.include_router(rating_pages)
+    include_account_routes(app)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -7,6 +7,11 @@ from alembic import context
 from app.config import get_settings
 from app.db import Base, make_engine
 
+# Every table the migrations manage, so autogenerate and the schema check see them.
+import app.accounts.models  # noqa: E402, F401
+import app.classes.models  # noqa: E402, F401
+import app.history.models  # noqa: E402, F401
+
 config = context.config
 target_metadata = Base.metadata
 

@@ -1,0 +1,1 @@
+"""Users, roles, passwords, server-side sessions, API tokens and login throttling."""

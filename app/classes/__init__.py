@@ -1,0 +1,1 @@
+"""Classes with a join code, memberships, assignments and class progress."""

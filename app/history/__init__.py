@@ -1,0 +1,1 @@
+"""Stored ratings: each student's history."""

@@ -1,0 +1,63 @@
+"""What the history API returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.history.models import Rating
+
+
+class FileOut(BaseModel):
+    """One of the two files of a rating (the audio itself is not stored)."""
+
+    filename: str | None
+    sha256: str
+    duration_s: float
+
+
+class RatingOut(BaseModel):
+    """A stored rating."""
+
+    id: int
+    created_at: datetime
+    assignment_id: int | None
+    model: str
+    rating: int = Field(description="Number of EQ operations recognised; 0 is the same EQ.")
+    operations: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]]
+    reference: FileOut
+    candidate: FileOut
+    audio_kept: bool = Field(description="Whether the candidate audio is kept on disk.")
+
+    @classmethod
+    def of(cls, rating: Rating) -> RatingOut:
+        """Build from the table row."""
+        return cls(
+            id=rating.id,
+            created_at=rating.created_at,
+            assignment_id=rating.assignment_id,
+            model=rating.model_id,
+            rating=rating.rating,
+            operations=rating.operations,
+            suggestions=rating.suggestions,
+            reference=FileOut(
+                filename=rating.reference_filename,
+                sha256=rating.reference_sha256,
+                duration_s=rating.reference_duration_s,
+            ),
+            candidate=FileOut(
+                filename=rating.candidate_filename,
+                sha256=rating.candidate_sha256,
+                duration_s=rating.candidate_duration_s,
+            ),
+            audio_kept=rating.candidate_audio_path is not None,
+        )
+
+
+class RatingList(BaseModel):
+    """The caller's ratings, newest first."""
+
+    ratings: list[RatingOut]
