@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.audio.errors import AudioError
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings
+from app.history.service import store_rate_response
 from app.ml.registry import ModelRegistry
 from app.rating.schemas import ErrorResponse, ModelInfo, ModelsResponse, RateResponse
 from app.rating.service import (
@@ -24,10 +25,13 @@ from app.rating.service import (
     resolve_model,
 )
 from app.rating.uploads import MB, Spool, receive_form
+from app.web.deps import OptionalUser, RatingUser, SessionDep
+from app.web.templates import templates as web_templates
 
 router = APIRouter(tags=["rating"])
 pages = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=PROJECT_ROOT / "templates")
+#: Shared with the account pages: base.html gets `current_user` and `csrf_token`.
+templates: Jinja2Templates = web_templates
 
 FILE_FIELDS = ("reference", "candidate")
 FILE_ROLES = {"reference": "the professional master", "candidate": "the trainee's master"}
@@ -187,13 +191,20 @@ def _refusal_response(refusal: Refusal) -> JSONResponse:
     openapi_extra={"requestBody": RATE_BODY},
 )
 async def rate_endpoint(
-    request: Request, settings: SettingsDep, registry: RegistryDep, pool: PoolDep
+    request: Request,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    pool: PoolDep,
+    user: RatingUser,
+    db_session: SessionDep,
 ) -> Response:
-    """Rate a trainee's master against the professional one."""
+    """Rate a trainee's master against the professional one (stored when signed in)."""
     try:
         result = await rate_request(request, settings=settings, registry=registry, pool=pool)
     except Refusal as refusal:
         return _refusal_response(refusal)
+    if user is not None:
+        result.id = store_rate_response(db_session=db_session, user=user, result=result).id
     return JSONResponse(result.model_dump(mode="json"))
 
 
@@ -236,14 +247,19 @@ def _page_context(request: Request, registry: ModelRegistry, **extra: Any) -> di
 
 
 @pages.get("/", response_class=HTMLResponse)
-def rate_page(request: Request, registry: RegistryDep) -> HTMLResponse:
+def rate_page(request: Request, registry: RegistryDep, user: OptionalUser) -> HTMLResponse:
     """Show the rating form."""
     return templates.TemplateResponse(request, "rate.html", _page_context(request, registry))
 
 
 @pages.post("/", response_class=HTMLResponse)
 async def rate_page_submit(
-    request: Request, settings: SettingsDep, registry: RegistryDep, pool: PoolDep
+    request: Request,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    pool: PoolDep,
+    user: RatingUser,
+    db_session: SessionDep,
 ) -> HTMLResponse:
     """Rate the uploaded pair; the result partial under htmx, the whole page otherwise."""
     status_code, headers = 200, {}
@@ -253,6 +269,8 @@ async def rate_page_submit(
         result = await rate_request(request, settings=settings, registry=registry, pool=pool)
     except Refusal as refusal:
         error, status_code, headers = refusal.detail, refusal.status_code, refusal.headers
+    if result is not None and user is not None:
+        result.id = store_rate_response(db_session=db_session, user=user, result=result).id
     context = _page_context(
         request,
         registry,
