@@ -29,6 +29,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.analysis
+	$(BIN)/python -m bench.service
 
 train: $(STAMP)
 	$(BIN)/mastering-trainer corpus fetch

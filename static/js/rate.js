@@ -76,7 +76,7 @@
     var options = {
       width: chartWidth(el),
       height: 260,
-      scales: { x: { time: false, distr: 3, log: 10 } },
+      scales: { x: { time: false, distr: 3, log: 10, range: function () { return [20, 20480]; } } },
       axes: [logAxis("frequency"), { label: "dB" }],
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
