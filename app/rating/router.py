@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import Future
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.audio.errors import AudioError
+from app.audio.io import DecodedAudio
 from app.config import Settings
 from app.history.service import store_rate_response
 from app.ml.registry import ModelRegistry
@@ -20,11 +22,12 @@ from app.rating.service import (
     PoolFull,
     RatingError,
     Upload,
+    decode,
     parse_amount,
     rate,
     resolve_model,
 )
-from app.rating.uploads import MB, Spool, receive_form
+from app.rating.uploads import MB, Spool, SpooledFile, receive_form
 from app.web.deps import OptionalUser, RatingUser, SessionDep
 from app.web.templates import templates as web_templates
 
@@ -82,9 +85,22 @@ async def rate_request(
             str(full), status_code=503, headers={"Retry-After": str(full.retry_after_s)}
         ) from None
     spool = Spool.create()
+    early: dict[str, Future[tuple[DecodedAudio, float]]] = {}
+    main_submitted = False
+
+    def decode_early(name: str, file: SpooledFile) -> None:
+        # Decode the reference while the candidate is still uploading.
+        if name == "reference":
+            upload = Upload(source=file.path)
+            early[name] = ticket.submit(lambda: _timed_decode(upload, name=name), timed=False)
+
     try:
         await receive_form(
-            request, spool, file_fields=FILE_FIELDS, max_file_bytes=settings.MAX_UPLOAD_MB * MB
+            request,
+            spool,
+            file_fields=FILE_FIELDS,
+            max_file_bytes=settings.MAX_UPLOAD_MB * MB,
+            on_file=decode_early,
         )
         for name in FILE_FIELDS:
             if name not in spool.files:
@@ -104,6 +120,7 @@ async def rate_request(
             for name, file in spool.files.items()
         }
         uploaded = time.perf_counter()
+        reference_audio, reference_decode_s = await asyncio.wrap_future(early["reference"])
 
         def job() -> RateResponse:
             job_started = time.perf_counter()
@@ -113,13 +130,17 @@ async def rate_request(
                     candidate=uploads["candidate"],
                     model=model,
                     amount_percent=amount,
+                    reference_audio=reference_audio,
+                    reference_decode_s=reference_decode_s,
                 )
             finally:
                 spool.remove()
             result.timings.queue_s = round(job_started - uploaded, 4)
             return result
 
-        result = await asyncio.wrap_future(ticket.submit(job))
+        main = ticket.submit(job)
+        main_submitted = True
+        result = await asyncio.wrap_future(main)
         result.timings.upload_s = round(uploaded - started, 4)
         result.timings.total_s = round(time.perf_counter() - started, 4)
         return result
@@ -127,8 +148,13 @@ async def rate_request(
         raise Refusal(error.message, status_code=error.http_status) from None
     finally:
         ticket.close()
-        if not ticket.submitted:
+        if not main_submitted:
             spool.remove()
+
+
+def _timed_decode(upload: Upload, *, name: str) -> tuple[DecodedAudio, float]:
+    started = time.perf_counter()
+    return decode(upload, name=name), time.perf_counter() - started
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {

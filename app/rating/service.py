@@ -85,12 +85,19 @@ def parse_amount(value: str | float | None) -> float:
     return amount
 
 
+def decode(upload: Upload, *, name: str) -> DecodedAudio:
+    """Check and decode one upload at the analysis rate; `AudioError` names it `name`."""
+    return load_audio(upload.source, name=name, sample_rate_hz=CURRENT_SPEC.sample_rate_hz)
+
+
 def rate(
     *,
     reference: Upload,
     candidate: Upload,
     model: RecognitionModel,
     amount_percent: float = 100.0,
+    reference_audio: DecodedAudio | None = None,
+    reference_decode_s: float = 0.0,
 ) -> RateResponse:
     """Rate the candidate master against the reference with one model.
 
@@ -102,6 +109,9 @@ def rate(
         Recognises the EQ operations separating them.
     amount_percent : float
         Strength of the suggestions, 0 to 100.
+    reference_audio : DecodedAudio, optional
+        The reference already decoded (the service decodes it while the
+        candidate is still uploading), and ``reference_decode_s`` the time it took.
 
     Returns
     -------
@@ -116,9 +126,9 @@ def rate(
         When the two files cannot be compared.
     """
     spec = CURRENT_SPEC.spectrum
-    started = time.perf_counter()
-    ref_audio = load_audio(reference.source, name="reference", sample_rate_hz=spec.sample_rate_hz)
-    cand_audio = load_audio(candidate.source, name="candidate", sample_rate_hz=spec.sample_rate_hz)
+    started = time.perf_counter() - reference_decode_s
+    ref_audio = reference_audio or decode(reference, name="reference")
+    cand_audio = decode(candidate, name="candidate")
     decoded = time.perf_counter()
     comparison = compare_masters(ref_audio.samples, cand_audio.samples, spec=spec)
     compared = time.perf_counter()
@@ -309,40 +319,49 @@ class AnalysisPool:
 
 
 class Ticket:
-    """One admitted analysis: run it once, and the place is released when it ends."""
+    """One admitted analysis; its place is released once it is closed and its jobs are done."""
 
     def __init__(self, pool: AnalysisPool) -> None:
         self._pool = pool
+        self._lock = threading.Lock()
+        self._outstanding = 0
+        self._closed = False
         self._released = False
-        self._submitted = False
 
-    def submit(self, job: Callable[[], T]) -> Future[T]:
-        """Run `job` on a worker; the place is released when it finishes."""
+    def submit(self, job: Callable[[], T], *, timed: bool = True) -> Future[T]:
+        """Run `job` on a worker thread; `timed` jobs feed the Retry-After guess."""
 
-        def timed() -> T:
+        def run() -> T:
             started = time.perf_counter()
             try:
                 return job()
             finally:
-                self._pool._record(time.perf_counter() - started)
+                if timed:
+                    self._pool._record(time.perf_counter() - started)
 
-        future = self._pool._executor.submit(timed)
-        self._submitted = True
-        future.add_done_callback(lambda _: self.release())
+        with self._lock:
+            self._outstanding += 1
+        try:
+            future = self._pool._executor.submit(run)
+        except RuntimeError:
+            self._job_done()
+            raise
+        future.add_done_callback(lambda _: self._job_done())
         return future
 
-    @property
-    def submitted(self) -> bool:
-        """Whether a job was handed to a worker."""
-        return self._submitted
-
-    def release(self) -> None:
-        """Give the place back (idempotent)."""
-        if not self._released:
-            self._released = True
-            self._pool._release()
+    def _job_done(self) -> None:
+        with self._lock:
+            self._outstanding -= 1
+        self._maybe_release()
 
     def close(self) -> None:
-        """Give the place back unless a job was submitted (its end releases it)."""
-        if not self._submitted:
-            self.release()
+        """Say no more jobs will come; the place is released when the last one ends."""
+        self._closed = True
+        self._maybe_release()
+
+    def _maybe_release(self) -> None:
+        with self._lock:
+            if self._released or not self._closed or self._outstanding:
+                return
+            self._released = True
+        self._pool._release()

@@ -14,6 +14,7 @@ import html
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -152,8 +153,16 @@ class Spool:
 class _FormReceiver:
     """Callbacks for python-multipart that write file parts straight to disk."""
 
-    def __init__(self, spool: Spool, *, file_fields: tuple[str, ...], max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        *,
+        file_fields: tuple[str, ...],
+        max_file_bytes: int,
+        on_file: Callable[[str, SpooledFile], None] | None = None,
+    ) -> None:
         self.spool = spool
+        self.on_file = on_file
         self.file_fields = file_fields
         self.max_file_bytes = max_file_bytes
         self.parts = 0
@@ -232,6 +241,8 @@ class _FormReceiver:
         if self._file is not None:
             self.close()
             self._file.sha256 = self._hash.hexdigest()
+            if self.on_file is not None:
+                self.on_file(self._name, self._file)
         elif self._name not in self.spool.fields:
             try:
                 self.spool.fields[self._name] = self._text.decode("utf-8")
@@ -245,9 +256,16 @@ class _FormReceiver:
 
 
 async def receive_form(
-    request: Request, spool: Spool, *, file_fields: tuple[str, ...], max_file_bytes: int
+    request: Request,
+    spool: Spool,
+    *,
+    file_fields: tuple[str, ...],
+    max_file_bytes: int,
+    on_file: Callable[[str, SpooledFile], None] | None = None,
 ) -> None:
     """Stream the request's multipart body into `spool`: files to disk, fields to text.
+
+    ``on_file(name, file)`` is called as soon as each file has been received whole.
 
     Raises
     ------
@@ -266,7 +284,9 @@ async def receive_form(
     boundary = options.get(b"boundary")
     if not boundary:
         raise RatingError("The multipart/form-data body has no boundary.", http_status=400)
-    receiver = _FormReceiver(spool, file_fields=file_fields, max_file_bytes=max_file_bytes)
+    receiver = _FormReceiver(
+        spool, file_fields=file_fields, max_file_bytes=max_file_bytes, on_file=on_file
+    )
     callbacks: Any = {
         name: getattr(receiver, name)
         for name in (

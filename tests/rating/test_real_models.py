@@ -1,0 +1,109 @@
+"""End to end with the shipped models: pink noise through sox's equalizer with a known set."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+
+from ..conftest import SAMPLE_RATE_HZ, pink_noise
+from .conftest import MODELS_DIR, make_settings, post_pair
+
+pytestmark = [
+    pytest.mark.skipif(
+        not (MODELS_DIR / "registry.json").is_file(), reason="no trained models in models/ yet"
+    ),
+    pytest.mark.skipif(shutil.which("sox") is None, reason="needs sox"),
+]
+
+#: (frequency Hz, width octaves, gain dB): C4 boosted, C8 cut, two octaves wide (an F1W2 set).
+KNOWN_SET = [(261.63, 2.0, 6.0), (4186.01, 2.0, -6.0)]
+
+
+@pytest.fixture(scope="module")
+def real_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app with the models in models/, loaded once for this module."""
+    settings = make_settings(tmp_path_factory.mktemp("real"), MAX_UPLOAD_MB=20)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def masters(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 30 s pink-noise 'master' and the same through sox's equalizer with `KNOWN_SET`."""
+    folder = tmp_path_factory.mktemp("masters")
+    reference, candidate = folder / "reference.wav", folder / "candidate.wav"
+    sf.write(
+        reference,
+        pink_noise(duration_s=30.0, sample_rate_hz=SAMPLE_RATE_HZ, seed=11),
+        SAMPLE_RATE_HZ,
+        subtype="FLOAT",
+    )
+    effects = []
+    for frequency_hz, width_octaves, gain_db in KNOWN_SET:
+        effects += ["equalizer", f"{frequency_hz}", f"{width_octaves}o", f"{gain_db}"]
+    subprocess.run(
+        ["sox", "-D", str(reference), "-e", "floating-point", "-b", "32", str(candidate), *effects],
+        check=True,
+    )
+    return reference, candidate
+
+
+def test_a_master_against_itself_rates_zero_with_every_model(
+    real_client: TestClient, masters: tuple[Path, Path]
+) -> None:
+    reference, _ = masters
+    for model in real_client.get("/models").json()["models"]:
+        body = post_pair(real_client, reference, reference, model=model["id"]).json()
+        assert body["rating"] == 0, (model["id"], body["operations"])
+        assert body["suggestions"] == []
+
+
+def test_f1w2_recognises_the_known_set_exactly(
+    real_client: TestClient, masters: tuple[Path, Path]
+) -> None:
+    body = post_pair(real_client, *masters, model="F1W2").json()
+    assert body["model"] == "F1W2"
+    assert body["rating"] == 2, body["operations"]
+    found = [(op["frequency_hz"], op["width_octaves"], op["gain_db"]) for op in body["operations"]]
+    for (freq, width, gain), (want_freq, want_width, want_gain) in zip(
+        sorted(found), KNOWN_SET, strict=True
+    ):
+        assert freq == pytest.approx(want_freq, rel=0.01)
+        assert width == pytest.approx(want_width)
+        assert gain == pytest.approx(want_gain, abs=0.5)
+    assert [s["text"] for s in body["suggestions"]] == [
+        "Decrease bass: cut about 6 dB around 262 Hz",
+        "Increase treble: boost about 6 dB around 4.2 kHz",
+    ]
+    assert [(s["band"], s["action"]) for s in body["suggestions"]] == [
+        ("bass", "decrease"),
+        ("treble", "increase"),
+    ]
+
+
+def test_the_general_model_finds_both_moves_with_the_right_directions(
+    real_client: TestClient, masters: tuple[Path, Path]
+) -> None:
+    body = post_pair(real_client, *masters, model="general").json()
+    assert body["rating"] == 2, body["operations"]
+    ops = sorted(body["operations"], key=lambda op: op["frequency_hz"])
+    for op, (want_freq, _, want_gain) in zip(ops, KNOWN_SET, strict=True):
+        assert abs(math.log2(op["frequency_hz"] / want_freq)) < 0.5, op
+        assert math.copysign(1, op["gain_db"]) == math.copysign(1, want_gain), op
+        assert abs(op["gain_db"] - want_gain) < 2.0, op
+    assert [(s["band"], s["action"]) for s in body["suggestions"]] == [
+        ("bass", "decrease"),
+        ("treble", "increase"),
+    ]
+    curve = body["spectra"]["curve_db"]
+    difference = body["spectra"]["difference_db"]
+    assert max(abs(c - d) for c, d in zip(curve, difference, strict=True)) < 1.5
