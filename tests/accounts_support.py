@@ -292,3 +292,29 @@ def world(db: Session, app_settings: Settings) -> World:
 
 
 Factory = Callable[..., Any]
+
+
+def postgres_schema_url(schema: str) -> Iterator[str]:
+    """`DATABASE_URL_POSTGRES` confined to a fresh schema (dropped afterwards); skip if unset."""
+    import os
+
+    from sqlalchemy import text
+
+    from app.db import make_engine
+
+    url = os.environ.get("DATABASE_URL_POSTGRES")
+    if not url:
+        pytest.skip("DATABASE_URL_POSTGRES is not set")
+
+    def run(statement: str) -> None:
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+        engine.dispose()
+
+    run(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    run(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in url else "?"
+    yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    engine_for.cache_clear()
+    run(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from app.accounts import service
 from app.accounts.schemas import TokenCreate, TokenCreated, TokenOut, UserOut
-from app.web.deps import CurrentUser, SessionDep
+from app.web.deps import CurrentUser, SessionDep, csrf_protect
 
-router = APIRouter(prefix="/api", tags=["accounts"])
+router = APIRouter(prefix="/api", tags=["accounts"], dependencies=[Depends(csrf_protect)])
 
 
 @router.get("/me", response_model=UserOut)
