@@ -432,27 +432,27 @@ def _decode_mono(handle: BinaryIO, *, header: AudioHeader, name: str, limits: Li
         with sf.SoundFile(handle) as sound:
             if sound.samplerate != rate or sound.channels != channels:
                 raise _fail(AudioErrorCode.CORRUPT, name, "has contradictory header fields.")
-            if channels == 1:
-                while filled < wanted:
-                    count = min(block_frames, wanted - filled)
-                    got = len(sound.read(count, dtype="float32", out=mono[filled : filled + count]))
-                    filled += got
-                    if got < count:
-                        break
-            else:
-                block = np.empty((min(block_frames, wanted), channels), dtype=np.float32)
-                while filled < wanted:
-                    count = min(block_frames, wanted - filled)
-                    data = sound.read(count, dtype="float32", out=block[:count])
-                    got = len(data)
-                    target = mono[filled : filled + got]
-                    np.add(data[:, 0], data[:, 1], out=target)
+            # 16-bit PCM is read as integers, several times faster than libsndfile's
+            # conversion, and scaled here by the same 1/32768: the result is the same.
+            integer = sound.subtype == "PCM_16"
+            dtype = np.int16 if integer else np.float32
+            scale = np.float32((1.0 / 32768.0 if integer else 1.0) / channels)
+            block = np.empty((min(block_frames, wanted), channels), dtype=dtype)
+            while filled < wanted:
+                count = min(block_frames, wanted - filled)
+                data = sound.read(count, dtype=block.dtype.name, out=block[:count])
+                got = len(data)
+                target = mono[filled : filled + got]
+                if channels == 1:
+                    np.multiply(data[:, 0], scale, out=target, dtype=np.float32)
+                else:
+                    np.add(data[:, 0], data[:, 1], out=target, dtype=np.float32)
                     for channel in range(2, channels):
                         target += data[:, channel]
-                    target *= np.float32(1.0 / channels)
-                    filled += got
-                    if got < count:
-                        break
+                    target *= scale
+                filled += got
+                if got < count:
+                    break
     except (sf.LibsndfileError, RuntimeError) as error:
         raise _fail(AudioErrorCode.CORRUPT, name, f"could not be decoded ({error}).") from error
     decoded_s = filled / rate
