@@ -74,3 +74,13 @@ def test_a_too_short_file_names_the_limit(write_audio: Callable[..., Path]) -> N
     result = runner.invoke(cli, ["analyze", str(short), str(short)])
     assert result.exit_code == 2
     assert "short.wav: lasts 2.0 s; the minimum is 5 s." in " ".join(result.output.split())
+
+
+def test_a_missing_file_exits_2_without_a_traceback(
+    write_audio: Callable[..., Path], tmp_path: Path
+) -> None:
+    reference, _ = make_pair(write_audio)
+    result = runner.invoke(cli, ["analyze", str(reference), str(tmp_path / "missing.wav")])
+    assert result.exit_code == 2
+    assert "missing.wav: could not be opened" in " ".join(result.output.split())
+    assert "Traceback" not in result.output

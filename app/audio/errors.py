@@ -24,6 +24,7 @@ class AudioErrorCode(IntEnum):
     NON_FINITE = 1009
     SILENT = 1010
     TOO_LARGE = 1011
+    UNREADABLE = 1012
 
 
 #: HTTP status the web layer answers for each code.
@@ -39,6 +40,7 @@ HTTP_STATUS: dict[AudioErrorCode, int] = {
     AudioErrorCode.NON_FINITE: 422,
     AudioErrorCode.SILENT: 422,
     AudioErrorCode.TOO_LARGE: 413,
+    AudioErrorCode.UNREADABLE: 422,
 }
 
 

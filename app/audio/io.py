@@ -81,9 +81,16 @@ def _fail(code: AudioErrorCode, name: str, text: str) -> AudioError:
 
 
 @contextmanager
-def _opened(source: Source) -> Iterator[BinaryIO]:
+def _opened(source: Source, *, name: str) -> Iterator[BinaryIO]:
     if isinstance(source, str | os.PathLike):
-        with open(source, "rb") as handle:
+        try:
+            handle = open(source, "rb")  # closed by the with below
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise _fail(
+                AudioErrorCode.UNREADABLE, name, f"could not be opened ({reason})."
+            ) from error
+        with handle:
             yield handle
     else:
         start = source.tell()
@@ -317,7 +324,7 @@ def read_header(source: Source, *, name: str = "file") -> AudioHeader:
     AudioError
         When the file is empty, of an unsupported format or its header is unreadable.
     """
-    with _opened(source) as handle:
+    with _opened(source, name=name) as handle:
         size = _file_size(handle)
         sniffed = _sniff(handle, name=name, file_size=size)
         if isinstance(sniffed, AudioHeader):
@@ -507,12 +514,12 @@ def load_audio(
     44100
     """
     header = read_header(source, name=name)
-    with _opened(source) as handle:
+    with _opened(source, name=name) as handle:
         # An Ogg or MP3 length comes from the file's last page or from its bitrate,
         # so a cut file would pass for a short one: look for the cut first.
         _check_complete(handle, header=header, name=name, limits=limits)
     check_header(header, name=name, limits=limits)
-    with _opened(source) as handle:
+    with _opened(source, name=name) as handle:
         mono = _decode_mono(handle, header=header, name=name, limits=limits)
     # A NaN or infinity in any channel survives the mix to mono.
     peak = float(np.max(np.abs(mono)))

@@ -547,6 +547,15 @@ def test_truncated_files_from_ffmpeg_are_refused(
     assert caught.value.code == AudioErrorCode.CORRUPT
 
 
+def test_a_missing_file_or_a_folder_is_unreadable(tmp_path: Path) -> None:
+    for path, reason in ((tmp_path / "gone.wav", "No such file"), (tmp_path, "directory")):
+        with pytest.raises(AudioError) as caught:
+            load_path(path)
+        assert caught.value.code == AudioErrorCode.UNREADABLE
+        assert caught.value.message.startswith(f"{path.name}: could not be opened")
+        assert reason in caught.value.message
+
+
 def test_check_header_names_the_limits_it_was_given() -> None:
     header = read_header(io.BytesIO(wav_bytes(data=TONE_16)))
     assert header.duration_s == pytest.approx(6.0)
