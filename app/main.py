@@ -96,7 +96,7 @@ def create_app(
         try:
             with engine_for(settings.database_url).connect() as connection:
                 connection.execute(text("SELECT 1"))
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, OSError) as error:
             problems.append(f"database: {type(error).__name__}: {str(error).splitlines()[0]}")
         if problems:
             return JSONResponse(

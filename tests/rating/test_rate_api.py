@@ -100,6 +100,17 @@ def test_uploads_are_spooled_privately_and_always_removed(
     assert list(spool.iterdir()) == []
 
 
+def test_the_spool_folder_is_private() -> None:
+    from app.rating.uploads import Spool
+
+    spool = Spool.create()
+    try:
+        assert spool.folder.stat().st_mode & 0o777 == 0o700
+    finally:
+        spool.remove()
+    assert not spool.folder.exists()
+
+
 def test_models_lists_ids_what_they_recognise_and_figures(client: TestClient) -> None:
     body = client.get("/models").json()
     assert body["default"] == "general"
