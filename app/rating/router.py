@@ -212,6 +212,7 @@ def _refusal_response(refusal: Refusal) -> JSONResponse:
 
 @router.post(
     "/rate",
+    summary="Rate a master",
     response_model=RateResponse,
     responses=REFUSALS,
     openapi_extra={"requestBody": RATE_BODY},
@@ -234,7 +235,7 @@ async def rate_endpoint(
     return JSONResponse(result.model_dump(mode="json"))
 
 
-@router.get("/models", response_model=ModelsResponse)
+@router.get("/models", summary="List models", response_model=ModelsResponse)
 def list_models(registry: RegistryDep) -> ModelsResponse:
     """List the models, what each recognises and its evaluation figures."""
     return models_response(registry)
