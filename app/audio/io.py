@@ -10,6 +10,7 @@ that lies in its header cannot make the server decode hours of audio.
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 from collections.abc import Iterator
@@ -420,21 +421,32 @@ def _check_complete(handle: BinaryIO, *, header: AudioHeader, name: str, limits:
 _DECODE_BLOCK_FRAMES = 1 << 15
 
 
-def _decode_mono(handle: BinaryIO, *, header: AudioHeader, name: str, limits: Limits) -> np.ndarray:
-    """Decode at most the header's frames (and the duration cap), mixing to mono as it goes.
+def _decode_mono(
+    handle: BinaryIO, *, header: AudioHeader, name: str, limits: Limits, sample_rate_hz: int
+) -> tuple[np.ndarray, float]:
+    """Decode at most the header's frames (and the duration cap) to mono at ``sample_rate_hz``.
 
-    Mixing block by block keeps memory at one mono copy of the file, whatever
-    its channel count.
+    Blocks are mixed to mono and resampled as they are decoded, so memory holds
+    one mono copy of the file at the target rate, whatever its channel count and
+    rate. Returns the samples and the peak of the mono mix before resampling.
     """
     assert header.frames is not None
     rate, channels = header.sample_rate_hz, header.channels
     cap = int(limits.max_duration_s * rate) + 1
     wanted = min(header.frames, cap)
-    mono = np.empty(wanted, dtype=np.float32)
-    filled = 0
     # libsndfile 1.2.2's MP3 decoder returns misplaced samples when a file is
     # read in more than one call, so an MP3 is decoded in one block.
-    block_frames = max(wanted, 1) if header.container == "mp3" else _DECODE_BLOCK_FRAMES
+    block_frames = min(wanted if header.container == "mp3" else _DECODE_BLOCK_FRAMES, wanted)
+    resampler = (
+        None
+        if rate == sample_rate_hz
+        else soxr.ResampleStream(rate, sample_rate_hz, 1, dtype="float32", quality="HQ")
+    )
+    # Without resampling, blocks are mixed straight into the result.
+    mono = np.empty(wanted if resampler is None else block_frames, dtype=np.float32)
+    parts: list[np.ndarray] = []
+    filled = 0
+    peak = 0.0
     try:
         with sf.SoundFile(handle) as sound:
             if sound.samplerate != rate or sound.channels != channels:
@@ -442,14 +454,15 @@ def _decode_mono(handle: BinaryIO, *, header: AudioHeader, name: str, limits: Li
             # 16-bit PCM is read as integers, several times faster than libsndfile's
             # conversion, and scaled here by the same 1/32768: the result is the same.
             integer = sound.subtype == "PCM_16"
-            dtype = np.int16 if integer else np.float32
             scale = np.float32((1.0 / 32768.0 if integer else 1.0) / channels)
-            block = np.empty((min(block_frames, wanted), channels), dtype=dtype)
+            block = np.empty((block_frames, channels), dtype=np.int16 if integer else np.float32)
             while filled < wanted:
                 count = min(block_frames, wanted - filled)
                 data = sound.read(count, dtype=block.dtype.name, out=block[:count])
                 got = len(data)
-                target = mono[filled : filled + got]
+                if got == 0:
+                    break
+                target = mono[filled : filled + got] if resampler is None else mono[:got]
                 if channels == 1:
                     np.multiply(data[:, 0], scale, out=target, dtype=np.float32)
                 else:
@@ -457,6 +470,17 @@ def _decode_mono(handle: BinaryIO, *, header: AudioHeader, name: str, limits: Li
                     for channel in range(2, channels):
                         target += data[:, channel]
                     target *= scale
+                # A NaN or infinity in any channel survives the mix to mono.
+                block_peak = float(np.max(np.abs(target)))
+                if not math.isfinite(block_peak):
+                    raise _fail(
+                        AudioErrorCode.NON_FINITE,
+                        name,
+                        "contains NaN or infinite samples; only finite audio.",
+                    )
+                peak = max(peak, block_peak)
+                if resampler is not None:
+                    parts.append(resampler.resample_chunk(target, last=False))
                 filled += got
                 if got < count:
                     break
@@ -470,7 +494,10 @@ def _decode_mono(handle: BinaryIO, *, header: AudioHeader, name: str, limits: Li
             f"is truncated: its header promises {header.frames / rate:.1f} s "
             f"but only {decoded_s:.1f} s could be decoded.",
         )
-    return mono[:filled]
+    if resampler is None:
+        return mono[:filled], peak
+    parts.append(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    return np.concatenate(parts).astype(np.float32, copy=False), peak
 
 
 def load_audio(
@@ -520,12 +547,8 @@ def load_audio(
         _check_complete(handle, header=header, name=name, limits=limits)
     check_header(header, name=name, limits=limits)
     with _opened(source, name=name) as handle:
-        mono = _decode_mono(handle, header=header, name=name, limits=limits)
-    # A NaN or infinity in any channel survives the mix to mono.
-    peak = float(np.max(np.abs(mono)))
-    if not np.isfinite(peak):
-        raise _fail(
-            AudioErrorCode.NON_FINITE, name, "contains NaN or infinite samples; only finite audio."
+        mono, peak = _decode_mono(
+            handle, header=header, name=name, limits=limits, sample_rate_hz=sample_rate_hz
         )
     if peak < 1e-5:
         raise _fail(
@@ -533,8 +556,6 @@ def load_audio(
             name,
             "is digitally silent (its mono mix peaks below -100 dBFS); nothing to analyse.",
         )
-    if header.sample_rate_hz != sample_rate_hz:
-        mono = resample(mono, from_hz=header.sample_rate_hz, to_hz=sample_rate_hz)
     return DecodedAudio(samples=mono, sample_rate_hz=sample_rate_hz, header=header)
 
 

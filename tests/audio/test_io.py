@@ -6,6 +6,7 @@ import io
 import shutil
 import struct
 import subprocess
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -236,6 +237,23 @@ def test_decoding_reads_no_more_than_the_header_promises(tmp_path: Path) -> None
     patch_flac_total_samples(data, 6 * 44_100)
     decoded = load_audio(io.BytesIO(bytes(data)))
     assert len(decoded.samples) == 6 * 44_100
+
+
+def test_memory_holds_one_mono_copy_at_the_analysis_rate() -> None:
+    """A 192 kHz 4-channel file is mixed and resampled block by block as it decodes."""
+    rate, seconds = 192_000, 20
+    audio = (0.2 * np.random.default_rng(4).standard_normal((rate * seconds, 4))).astype(np.float32)
+    stream = io.BytesIO(encode(audio, sample_rate_hz=rate, format="WAV", subtype="PCM_16"))
+    del audio
+    tracemalloc.start()
+    try:
+        decoded = load_audio(stream)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decoded.samples.nbytes == 44_100 * seconds * 4
+    # One float32 mono copy at 192 kHz alone would take 15.4 MB.
+    assert peak_bytes < 2.5 * decoded.samples.nbytes < rate * seconds * 4
 
 
 # --- resampling ----------------------------------------------------------------------------------
