@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from app.accounts import service
 from app.accounts.schemas import TokenCreate, TokenCreated, TokenOut, UserOut
-from app.web.deps import CurrentUser, SessionDep, csrf_protect
+from app.web.deps import CurrentUser, RowId, SessionDep, csrf_protect
 
 router = APIRouter(prefix="/api", tags=["accounts"], dependencies=[Depends(csrf_protect)])
 
@@ -31,7 +31,7 @@ def create_token(body: TokenCreate, user: CurrentUser, db_session: SessionDep) -
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, user: CurrentUser, db_session: SessionDep) -> Response:
+def revoke_token(token_id: RowId, user: CurrentUser, db_session: SessionDep) -> Response:
     """Revoke one of the caller's API tokens."""
     if service.revoke_api_token(db_session=db_session, user=user, token_id=token_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such token.")

@@ -24,7 +24,7 @@ from app.classes import service
 from app.classes.schemas import ClassOut, ClassProgress
 from app.history.service import StoredFile, describe_file, store_rating
 from app.rating.service import PoolFull, RatingError
-from app.web.deps import CurrentUser, SessionDep, SettingsDep, csrf_protect, require_role
+from app.web.deps import CurrentUser, RowId, SessionDep, SettingsDep, csrf_protect, require_role
 from app.web.templates import redirect
 
 router = APIRouter(tags=["classes"], dependencies=[Depends(csrf_protect)])
@@ -121,7 +121,7 @@ def wants_html(request: Request) -> bool:
 @router.post("/assignments/{assignment_id}/submit")
 async def submit_assignment(
     request: Request,
-    assignment_id: int,
+    assignment_id: RowId,
     user: Student,
     db_session: SessionDep,
     settings: SettingsDep,
@@ -193,7 +193,7 @@ def list_classes(user: CurrentUser, db_session: SessionDep) -> list[ClassOut]:
 
 
 @router.get("/api/classes/{class_id}/progress", response_model=ClassProgress)
-def class_progress(class_id: int, user: Manager, db_session: SessionDep) -> ClassProgress:
+def class_progress(class_id: RowId, user: Manager, db_session: SessionDep) -> ClassProgress:
     """Per student of your class, their ratings on its assignments over time."""
     school_class = service.get_class(
         db_session=db_session, user=user, class_id=class_id, manage=True
@@ -205,7 +205,7 @@ def class_progress(class_id: int, user: Manager, db_session: SessionDep) -> Clas
 
 
 @router.get("/api/classes/{class_id}/progress.csv", response_class=Response)
-def class_progress_csv(class_id: int, user: Manager, db_session: SessionDep) -> Response:
+def class_progress_csv(class_id: RowId, user: Manager, db_session: SessionDep) -> Response:
     """Export your class's progress as CSV, one row per rating."""
     school_class = service.get_class(
         db_session=db_session, user=user, class_id=class_id, manage=True

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from app.history import service
 from app.history.schemas import RatingList, RatingOut
-from app.web.deps import CurrentUser, SessionDep, csrf_protect
+from app.web.deps import CurrentUser, RowId, SessionDep, csrf_protect
 
 router = APIRouter(prefix="/api/ratings", tags=["history"], dependencies=[Depends(csrf_protect)])
 
@@ -18,7 +18,7 @@ def list_ratings(
     user: CurrentUser,
     db_session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> RatingList:
     """List the caller's own ratings, newest first."""
     ratings = service.list_ratings(db_session=db_session, user=user, limit=limit, offset=offset)
@@ -26,7 +26,7 @@ def list_ratings(
 
 
 @router.get("/{rating_id}", response_model=RatingOut)
-def get_rating(rating_id: int, user: CurrentUser, db_session: SessionDep) -> RatingOut:
+def get_rating(rating_id: RowId, user: CurrentUser, db_session: SessionDep) -> RatingOut:
     """Return one of the caller's ratings; anyone else's id answers 404."""
     rating = service.get_rating(db_session=db_session, user=user, rating_id=rating_id)
     if rating is None:

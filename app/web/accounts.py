@@ -15,6 +15,7 @@ from app.web.deps import (
     AccountSettingsDep,
     AuthDep,
     PageUser,
+    RowId,
     SessionDep,
     anonymous_csrf_token,
     clear_session_cookie,
@@ -213,7 +214,7 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, token_id: int, user: PageUser, db_session: SessionDep
+    request: Request, token_id: RowId, user: PageUser, db_session: SessionDep
 ) -> Response:
     """Revoke one of your API tokens."""
     if service.revoke_api_token(db_session=db_session, user=user, token_id=token_id) is None:

@@ -18,7 +18,7 @@ from app.classes import service
 from app.classes.models import SchoolClass
 from app.classes.router import MB, save_upload
 from app.history.service import describe_file
-from app.web.deps import PageUser, SessionDep, SettingsDep, csrf_protect, require_role
+from app.web.deps import PageUser, RowId, SessionDep, SettingsDep, csrf_protect, require_role
 from app.web.templates import redirect, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -96,7 +96,7 @@ def _class_page(
     *,
     db_session: SessionDep,
     user: User,
-    class_id: int,
+    class_id: RowId,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -119,13 +119,13 @@ def _class_page(
 
 @router.get("/classes/{class_id}", response_class=HTMLResponse)
 def class_page(
-    request: Request, class_id: int, user: PageUser, db_session: SessionDep
+    request: Request, class_id: RowId, user: PageUser, db_session: SessionDep
 ) -> HTMLResponse:
     """Show a class: its assignments, and for its instructor the students' progress."""
     return _class_page(request, db_session=db_session, user=user, class_id=class_id)
 
 
-def _managed(*, db_session: SessionDep, user: User, class_id: int) -> SchoolClass:
+def _managed(*, db_session: SessionDep, user: User, class_id: RowId) -> SchoolClass:
     school_class = service.get_class(
         db_session=db_session, user=user, class_id=class_id, manage=True
     )
@@ -137,7 +137,7 @@ def _managed(*, db_session: SessionDep, user: User, class_id: int) -> SchoolClas
 @router.post("/classes/{class_id}/settings")
 def class_settings(
     request: Request,
-    class_id: int,
+    class_id: RowId,
     user: ManagerPage,
     db_session: SessionDep,
     keep_audio: Annotated[bool, Form()] = False,
@@ -160,7 +160,7 @@ def parse_due(value: str) -> datetime:
 @router.post("/classes/{class_id}/assignments")
 async def create_assignment(
     request: Request,
-    class_id: int,
+    class_id: RowId,
     user: ManagerPage,
     db_session: SessionDep,
     settings: SettingsDep,
@@ -210,7 +210,7 @@ async def create_assignment(
 @router.get("/assignments/{assignment_id}", response_class=HTMLResponse)
 def assignment_page(
     request: Request,
-    assignment_id: int,
+    assignment_id: RowId,
     user: PageUser,
     db_session: SessionDep,
     rated: int | None = None,

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi import Depends, HTTPException, Path, Request, Response, status
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.models import Role, User, UserSession
@@ -32,6 +32,8 @@ SESSION_COOKIE = "mt_session"
 CSRF_COOKIE = "mt_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+#: A table row id in a path: positive and within every database's integer range.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

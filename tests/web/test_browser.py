@@ -1,0 +1,121 @@
+"""A real browser (Debian's headless Chromium) signs in and sees the history page and chart."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy.orm import Session
+
+from tests.accounts_support import PASSWORD, make_rating, make_user
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[str]:
+    """The app served by uvicorn on a free local port, in a thread."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by chromedriver, never downloaded."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1200,1000",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_sign_in_and_see_history(
+    live_server: str, browser: Any, db: Session, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    student = make_user(db, "student@example.org")
+    start = datetime.now(UTC) - timedelta(days=6)
+    for day, rating in enumerate([5, 4, 4, 2, 3, 1, 0]):
+        make_rating(db, student, rating=rating, when=start + timedelta(days=day))
+
+    browser.get(f"{live_server}/history")  # not signed in: sent to the sign-in page
+    wait = WebDriverWait(browser, 20)
+    wait.until(ec.presence_of_element_located((By.NAME, "email")))
+    assert "/sign-in" in browser.current_url
+    browser.find_element(By.NAME, "email").send_keys("student@example.org")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+
+    wait.until(ec.url_contains("/history"))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#history-chart .uplot canvas")))
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.history tbody tr")
+    assert len(rows) == 7
+    assert "Your history" in browser.find_element(By.TAG_NAME, "h1").text
+    nav = browser.find_element(By.CSS_SELECTOR, ".site-nav").text
+    assert "Sign out" in nav and "History" in nav
+    cookies = {c["name"]: c for c in browser.get_cookies()}
+    assert cookies["mt_session"]["httpOnly"] and cookies["mt_session"]["sameSite"] == "Lax"
+    shot = tmp_path / "history.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    keep = Path("var") / "screenshots"  # kept for a human look (ignored by git)
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, keep / "history.png")
+
+    # Signing out through the navigation form (CSRF token included) ends the session.
+    browser.find_element(By.CSS_SELECTOR, ".nav-form button").click()
+    wait.until(ec.url_contains("/sign-in"))
+    browser.get(f"{live_server}/history")
+    wait.until(ec.url_contains("/sign-in"))
