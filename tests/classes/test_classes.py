@@ -188,3 +188,40 @@ def test_pages_render(client: TestClient, db: Session, world: World) -> None:
         client.get(f"/classes/{world.school_class.id}", headers=browser.use(client)).status_code
         == 404
     )
+
+
+def test_submission_through_the_real_rating_service(
+    client: TestClient, db: Session, world: World
+) -> None:
+    """Set an assignment with a real master, submit a master of it, rated by the service."""
+    master = wav_bytes(seconds=7.0, seed=11)
+    headers = world.browsers["instructor"].use(client)
+    response = client.post(
+        f"/classes/{world.school_class.id}/assignments",
+        headers=headers,
+        data={"title": "Real song", "due_at": "2030-01-01T12:00+01:00"},
+        files={"reference": ("pro.wav", master, "audio/wav")},
+    )
+    assert response.status_code == 303
+    assignment_id = int(response.headers["location"].rsplit("/", 1)[1])
+    headers = world.browsers["student"].use(client)
+    response = client.post(
+        f"/assignments/{assignment_id}/submit",
+        headers=headers,
+        files={"candidate": ("mine.wav", master, "audio/wav")},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rating"] == 0 and body["model"] == "general" and isinstance(body["id"], int)
+    stored = client.get(f"/api/ratings/{body['id']}", headers=headers).json()
+    assert stored["assignment_id"] == assignment_id
+    assert stored["reference"]["sha256"] == stored["candidate"]["sha256"]
+    # An unusable upload gets the audio layer's status and sentence, and nothing is stored.
+    response = client.post(
+        f"/assignments/{assignment_id}/submit",
+        headers=headers,
+        files={"candidate": ("short.wav", wav_bytes(seconds=1.0), "audio/wav")},
+    )
+    assert response.status_code == 422 and "candidate" in response.json()["detail"]
+    ratings = client.get("/api/ratings", headers=headers).json()["ratings"]
+    assert sum(r["assignment_id"] == assignment_id for r in ratings) == 1
