@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -80,10 +81,9 @@ def test_f1w2_recognises_the_known_set_exactly(
         assert freq == pytest.approx(want_freq, rel=0.01)
         assert width == pytest.approx(want_width)
         assert gain == pytest.approx(want_gain, abs=0.5)
-    assert [s["text"] for s in body["suggestions"]] == [
-        "Decrease bass: cut about 6 dB around 262 Hz",
-        "Increase treble: boost about 6 dB around 4.2 kHz",
-    ]
+    texts = [s["text"] for s in body["suggestions"]]
+    assert re.fullmatch(r"Decrease bass: cut about (5\.5|6|6\.5) dB around 262 Hz", texts[0])
+    assert re.fullmatch(r"Increase treble: boost about (5\.5|6|6\.5) dB around 4\.2 kHz", texts[1])
     assert [(s["band"], s["action"]) for s in body["suggestions"]] == [
         ("bass", "decrease"),
         ("treble", "increase"),
