@@ -137,7 +137,14 @@ def authenticate(
         raise LoginThrottled(retry_after)
     valid, updated_hash = hasher.verify_and_update(password, user.password_hash)
     if not valid:
-        user.failed_logins += 1
+        # Atomic increment: concurrent failures are all counted (row lock on PostgreSQL).
+        db_session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=User.failed_logins + 1)
+            .execution_options(synchronize_session=False)
+        )
+        db_session.refresh(user, ["failed_logins"])
         excess = user.failed_logins - settings.LOGIN_MAX_FAILURES
         if excess >= 0:
             lock_s = min(

@@ -114,6 +114,7 @@ def sign_in_page(request: Request, auth: AuthDep, next: str = "") -> HTMLRespons
 @router.post("/sign-in")
 def sign_in(
     request: Request,
+    auth: AuthDep,
     db_session: SessionDep,
     settings: AccountSettingsDep,
     email: Annotated[str, Form(max_length=320)],
@@ -137,6 +138,8 @@ def sign_in(
         # Returned, not raised: the failure count must be committed.
         context["error"] = str(error)
         return _anonymous_page(request, "accounts/sign_in.html", context, status_code=401)
+    if auth.session is not None:  # a new session id on every sign-in (no fixation)
+        service.revoke_session(db_session=db_session, session=auth.session)
     return _start_session(
         request, db_session=db_session, user=user, settings=settings, target=safe_next(next)
     )

@@ -104,7 +104,10 @@ def _cross_site(request: Request) -> bool:
         return True
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        return urlsplit(origin).netloc != request.headers.get("host", request.url.netloc)
+        own = {request.headers.get("host", request.url.netloc)}
+        if forwarded := request.headers.get("x-forwarded-host"):
+            own.add(forwarded.split(",")[0].strip())
+        return urlsplit(origin).netloc not in own
     return False
 
 

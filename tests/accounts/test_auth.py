@@ -254,3 +254,26 @@ def test_admin_creates_instructors(client: TestClient, db: Session) -> None:
     assert client.post("/admin/users", data=data, headers=headers).status_code == 400
     prof = db.scalar(select(User).where(User.email == "prof@example.org"))
     assert prof is not None and prof.role == "instructor"
+
+
+def test_same_origin_behind_a_proxy_is_accepted(client: TestClient, world: World) -> None:
+    browser = world.browsers["student"]
+    headers = {**browser.use(client), "Origin": "https://trainer.example"}
+    assert client.post("/api/tokens", json={}, headers=headers).status_code == 403
+    headers["X-Forwarded-Host"] = "trainer.example"
+    assert client.post("/api/tokens", json={}, headers=headers).status_code == 201
+
+
+def test_signing_in_again_replaces_the_session(client: TestClient, db: Session) -> None:
+    make_user(db, "s@example.org")
+    assert browser_sign_in(client, "s@example.org")[0] == 303
+    first = client.cookies.get(SESSION_COOKIE)
+    csrf = form_token(client.get("/sign-in").text)  # signed in: the session's token
+    response = client.post(
+        "/sign-in", data={"email": "s@example.org", "password": PASSWORD, "csrf_token": csrf}
+    )
+    assert response.status_code == 303
+    assert response.cookies[SESSION_COOKIE] != first
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, first or "")
+    assert client.get("/api/me").status_code == 401
