@@ -130,3 +130,21 @@ def test_revoked_token_is_refused_on_rate(client: TestClient, db: Session, tmp_p
     assert client.delete(f"/api/tokens/{token_id}", headers=headers).status_code == 204
     assert _post_rate(client, tmp_path, **headers).status_code == 401
     assert client.get("/api/ratings", headers=headers).status_code == 401
+
+
+def test_rate_page_sends_the_token_and_stores_for_the_signed_in(
+    client: TestClient, db: Session, tmp_path: Path
+) -> None:
+    browser = sign_in(db, make_user(db, "web@example.org"))
+    headers = browser.use(client)
+    page = client.get("/").text
+    assert f'"X-CSRF-Token": "{browser.csrf}"' in page and "Sign out" in page
+    reference = _wav(tmp_path / "reference.wav", 1).read_bytes()
+    files = {
+        "reference": ("reference.wav", reference, "audio/wav"),
+        "candidate": ("mine.wav", reference, "audio/wav"),
+    }
+    response = client.post("/", files=files, headers={**headers, "HX-Request": "true"})
+    assert response.status_code == 200
+    listed = client.get("/api/ratings").json()["ratings"]
+    assert len(listed) == 1 and listed[0]["candidate"]["filename"] == "mine.wav"
