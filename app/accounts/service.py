@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import ApiToken, Role, User, UserSession, utcnow
@@ -211,6 +211,15 @@ def create_session(
     """Open a server-side session; return it and the raw token for the cookie."""
     token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
     now = utcnow()
+    # Forget this user's dead sessions, so the table does not grow without end.
+    db_session.execute(
+        delete(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            (UserSession.expires_at < now) | (UserSession.revoked_at < now - timedelta(days=1)),
+        )
+        .execution_options(synchronize_session=False)
+    )
     session = UserSession(
         token_hash=sha256_hex(token),
         user_id=user.id,

@@ -84,3 +84,32 @@ def test_backup_restores_into_a_working_app_database(
 def test_backup_refuses_its_own_file(db_url: str) -> None:
     with pytest.raises(BackupError):
         backup_sqlite(url=db_url, target=Path(db_url.split("///", 1)[1]))
+
+
+def test_concurrent_writers_all_commit(db_url: str, db: Session) -> None:
+    """Requests read first and write at the end (after the analysis): none is refused."""
+    users = [make_user(db, f"u{i}@example.org") for i in range(6)]
+    barrier = threading.Barrier(len(users))
+    errors: list[BaseException] = []
+    factory = session_factory(engine_for(db_url))
+
+    def request(user_id: int) -> None:
+        try:
+            with factory() as session:
+                from app.accounts.models import User
+
+                user = session.get(User, user_id)  # authentication reads
+                assert user is not None
+                barrier.wait(timeout=10)  # everyone has read; the "analyses" run
+                make_rating(session, user)  # then every request writes and commits
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=request, args=(u.id,)) for u in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    with sqlite3.connect(db_url.split("///", 1)[1]) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM ratings").fetchone() == (len(users),)
