@@ -19,14 +19,16 @@ from app.web.deps import (
     SessionDep,
     anonymous_csrf_token,
     clear_session_cookie,
-    csrf_protect,
+    form_csrf_protect,
     require_role,
     set_csrf_cookie,
     set_session_cookie,
 )
 from app.web.templates import redirect, render
 
-router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(
+    tags=["pages"], include_in_schema=False, dependencies=[Depends(form_csrf_protect)]
+)
 
 AdminPage = Annotated[User, Depends(require_role(Role.ADMIN, page=True))]
 

@@ -18,10 +18,19 @@ from app.classes import service
 from app.classes.models import SchoolClass
 from app.classes.router import MB, save_upload
 from app.history.service import describe_file
-from app.web.deps import PageUser, RowId, SessionDep, SettingsDep, csrf_protect, require_role
+from app.web.deps import (
+    PageUser,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    form_csrf_protect,
+    require_role,
+)
 from app.web.templates import redirect, render
 
-router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(
+    tags=["pages"], include_in_schema=False, dependencies=[Depends(form_csrf_protect)]
+)
 
 ManagerPage = Annotated[User, Depends(require_role(Role.INSTRUCTOR, Role.ADMIN, page=True))]
 StudentPage = Annotated[User, Depends(require_role(Role.STUDENT, page=True))]

@@ -179,7 +179,22 @@ def csrf_protect(
     auth: AuthDep,
     submitted: Annotated[str | None, Depends(submitted_csrf_token)],
 ) -> None:
-    """Every unsafe form or htmx request of the web pages must carry the CSRF token."""
+    """Unsafe requests authenticated by the session cookie must carry its CSRF token (API)."""
+    if request.method in SAFE_METHODS or auth.session is None:
+        return
+    check_csrf(request, expected=auth.session.csrf_token, submitted=submitted)
+
+
+def form_csrf_protect(
+    request: Request,
+    auth: AuthDep,
+    submitted: Annotated[str | None, Depends(submitted_csrf_token)],
+) -> None:
+    """Every unsafe form or htmx request of the pages carries the token, signed in or not.
+
+    Signed in: the session's token. Signed out (sign-in, sign-up): the double-submit cookie,
+    so another site cannot sign a browser in to an account of its choosing either.
+    """
     if request.method in SAFE_METHODS or auth.via == "token":
         return
     expected = auth.session.csrf_token if auth.session else request.cookies.get(CSRF_COOKIE)

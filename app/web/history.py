@@ -6,10 +6,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from app.history import service
-from app.web.deps import PageUser, SessionDep, csrf_protect
+from app.web.deps import PageUser, SessionDep, form_csrf_protect
 from app.web.templates import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(
+    tags=["pages"], include_in_schema=False, dependencies=[Depends(form_csrf_protect)]
+)
 
 
 @router.get("/history", response_class=HTMLResponse)

@@ -277,3 +277,9 @@ def test_signing_in_again_replaces_the_session(client: TestClient, db: Session) 
     client.cookies.clear()
     client.cookies.set(SESSION_COOKIE, first or "")
     assert client.get("/api/me").status_code == 401
+
+
+def test_api_without_credentials_is_401_not_403(client: TestClient) -> None:
+    client.cookies.clear()
+    assert client.post("/api/tokens", json={"name": "x"}).status_code == 401
+    assert client.delete("/api/tokens/1").status_code == 401
