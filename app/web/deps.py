@@ -126,6 +126,20 @@ def check_csrf(request: Request, *, expected: str | None, submitted: str | None)
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Caller:
+    """The signed-in user as pages show them."""
+
+    id: int
+    email: str
+    role: str
+
+    @classmethod
+    def of(cls, user: User) -> Caller:
+        """Copy the shown fields of a user."""
+        return cls(id=user.id, email=user.email, role=user.role)
+
+
 @dataclass(frozen=True)
 class Auth:
     """Who is calling and how: an API token, a session cookie, or nobody."""
@@ -164,7 +178,8 @@ def get_auth(request: Request, db_session: SessionDep) -> Auth:
                 and _matches(session.csrf_token, request.headers.get(CSRF_HEADER))
             )
             auth = Auth(user=user, session=session, via="session", csrf_ok=csrf_ok)
-    request.state.user = auth.user
+    # What the templates show (navigation); plain values, usable after the session closed.
+    request.state.user = None if auth.user is None else Caller.of(auth.user)
     request.state.csrf_token = (
         auth.session.csrf_token if auth.session else request.cookies.get(CSRF_COOKIE, "")
     )

@@ -225,3 +225,17 @@ def test_submission_through_the_real_rating_service(
     assert response.status_code == 422 and "candidate" in response.json()["detail"]
     ratings = client.get("/api/ratings", headers=headers).json()["ratings"]
     assert sum(r["assignment_id"] == assignment_id for r in ratings) == 1
+
+
+def test_browsers_get_error_pages_and_clients_json(client: TestClient, world: World) -> None:
+    headers = world.browsers["other_student"].use(client)
+    page = client.get(
+        f"/classes/{world.school_class.id}", headers={**headers, "Accept": "text/html"}
+    )
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Not found" in page.text
+    api = client.get(f"/api/ratings/{world.rating.id}", headers={**headers, "Accept": "text/html"})
+    assert api.status_code == 404 and api.json() == {"detail": "No such rating."}
+    client.cookies.clear()
+    anonymous = client.get("/classes", headers={"Accept": "text/html"})
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/sign-in")
