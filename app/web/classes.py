@@ -100,6 +100,21 @@ def join_class(
     return redirect(request, f"/classes/{school_class.id}")
 
 
+def progress_chart(progress: list[service.StudentProgress]) -> dict[str, object]:
+    """The students' ratings as uPlot data: shared time axis, one series per student (gaps)."""
+    times = sorted({p.created_at.timestamp() for s in progress for p in s.ratings})
+    index = {t: i for i, t in enumerate(times)}
+    series: list[dict[str, object]] = []
+    for student in progress:
+        if not student.ratings:
+            continue
+        values: list[int | None] = [None] * len(times)
+        for point in student.ratings:
+            values[index[point.created_at.timestamp()]] = point.rating
+        series.append({"label": student.email, "values": values})
+    return {"t": times, "series": series}
+
+
 def _class_page(
     request: Request,
     *,
@@ -120,9 +135,9 @@ def _class_page(
         "error": error,
     }
     if manager:
-        context["progress"] = service.class_progress(
-            db_session=db_session, school_class=school_class
-        )
+        progress = service.class_progress(db_session=db_session, school_class=school_class)
+        context["progress"] = progress
+        context["chart"] = progress_chart(progress)
     return render(request, "classes/detail.html", context, status_code=status_code)
 
 

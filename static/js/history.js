@@ -1,23 +1,44 @@
-// History page: the rating over time, drawn with the vendored uPlot.
+// Rating-over-time charts, drawn with the vendored uPlot:
+// #history-chart (a student's own ratings) and #progress-chart (one line per student).
 (function () {
-  function draw(root) {
-    const el = root.querySelector ? root.querySelector("#history-chart") : null;
-    if (!el || el.dataset.drawn || typeof uPlot === "undefined") return;
-    const series = JSON.parse(el.dataset.series);
-    if (!series.t.length) return;
+  const COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285",
+                   "#c2255c", "#5c940d", "#364fc7", "#a61e4d"];
+
+  function plot(el, series, values) {
     el.dataset.drawn = "1";
     const width = Math.max(320, el.clientWidth || 800);
     new uPlot({
       width: width,
       height: 260,
-      scales: { y: { range: (u, min, max) => [0, Math.max(3, max + 1)] } },
+      scales: { y: { range: (u, min, max) => [0, Math.max(3, (max || 0) + 1)] } },
       axes: [{}, { label: "rating (EQ moves)" }],
-      series: [
-        {},
-        { label: "rating", stroke: "#1f6feb", width: 2, points: { size: 7, fill: "#1f6feb" } },
-      ],
-    }, [series.t, series.rating], el);
+      series: [{}].concat(series),
+    }, values, el);
   }
+
+  function line(label, i) {
+    const colour = COLOURS[i % COLOURS.length];
+    return { label: label, stroke: colour, width: 2, spanGaps: true,
+             points: { size: 7, fill: colour } };
+  }
+
+  function draw(root) {
+    if (typeof uPlot === "undefined" || !root.querySelector) return;
+    const own = root.querySelector("#history-chart");
+    if (own && !own.dataset.drawn) {
+      const data = JSON.parse(own.dataset.series);
+      if (data.t.length) plot(own, [line("rating", 0)], [data.t, data.rating]);
+    }
+    const progress = root.querySelector("#progress-chart");
+    if (progress && !progress.dataset.drawn) {
+      const data = JSON.parse(progress.dataset.series);
+      if (data.t.length) {
+        plot(progress, data.series.map((s, i) => line(s.label, i)),
+             [data.t].concat(data.series.map((s) => s.values)));
+      }
+    }
+  }
+
   function init() { draw(document); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

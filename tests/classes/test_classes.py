@@ -239,3 +239,15 @@ def test_browsers_get_error_pages_and_clients_json(client: TestClient, world: Wo
     client.cookies.clear()
     anonymous = client.get("/classes", headers={"Accept": "text/html"})
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/sign-in")
+
+
+def test_progress_chart_shares_one_time_axis(db: Session, world: World) -> None:
+    from app.web.classes import progress_chart
+
+    start = datetime.now(UTC) - timedelta(days=2)
+    make_rating(db, world.student, rating=3, assignment_id=world.assignment.id, when=start)
+    progress = service.class_progress(db_session=db, school_class=world.school_class)
+    progress.append(service.StudentProgress(user_id=0, email="idle@example.org", ratings=[]))
+    chart = progress_chart(progress)
+    assert chart["t"] == sorted(chart["t"]) and len(chart["t"]) == 2
+    assert chart["series"] == [{"label": "student@example.org", "values": [3, 1]}]
