@@ -241,7 +241,7 @@ def get_page_user(request: Request, auth: AuthDep) -> User:
     return auth.user
 
 
-def get_rating_user(auth: AuthDep, settings: SettingsDep) -> User | None:
+def get_rating_user(auth: AuthDep, settings: SettingsDep, db_session: SessionDep) -> User | None:
     """The caller of POST /rate, whose history stores the rating; None rates anonymously.
 
     A session request without the CSRF header counts as anonymous: a cross-site post can
@@ -251,6 +251,9 @@ def get_rating_user(auth: AuthDep, settings: SettingsDep) -> User | None:
     user = auth.user if auth.csrf_ok else None
     if user is None and not settings.ANONYMOUS_RATE:
         raise _unauthorised("Anonymous rating is turned off: sign in or send an API token.")
+    # End the authentication's transaction (and record the token's use) before the analysis
+    # runs for seconds, so no connection sits idle in a transaction meanwhile.
+    db_session.commit()
     return user
 
 

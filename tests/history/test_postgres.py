@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 from fastapi.testclient import TestClient
 
 from app.accounts.models import Role
@@ -66,6 +69,18 @@ def test_service_on_postgres(pg_url: str, tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {teacher_token}"},
         ).json()
         assert [p["rating"] for p in progress["students"][0]["ratings"]] == [3, 1]
+        # POST /rate with a token stores the rating (JSON columns, both files' facts).
+        noise = np.random.default_rng(5).standard_normal(44_100 * 6).astype(np.float32) * 0.1
+        wav = io.BytesIO()
+        sf.write(wav, noise, 44_100, format="WAV", subtype="PCM_16")
+        files = {
+            "reference": ("pro.wav", wav.getvalue(), "audio/wav"),
+            "candidate": ("mine.wav", wav.getvalue(), "audio/wav"),
+        }
+        rated = client.post("/rate", files=files, headers=bearer)
+        assert rated.status_code == 200, rated.text
+        stored = client.get(f"/api/ratings/{rated.json()['id']}", headers=bearer).json()
+        assert stored["candidate"]["filename"] == "mine.wav" and stored["operations"] == []
         # Sign-in and throttling work the same way.
         page = client.get("/sign-in").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
