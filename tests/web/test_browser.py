@@ -53,6 +53,9 @@ def browser() -> Iterator[Any]:
     """Headless Chromium driven by chromedriver, never downloaded."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip("Debian's chromium and chromium-driver are not installed")
+    import os
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
