@@ -9,6 +9,7 @@ tokens, classes, assignments and ratings. Conftests import the fixtures from her
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from app.audio.spectrum import Comparison
 from app.classes import service as classes
 from app.classes.models import Assignment, SchoolClass
 from app.config import Settings
-from app.db import Base, engine_for, session_factory
+from app.db import Base, engine_for, make_engine, session_factory
 from app.history.models import Rating
 from app.history.service import StoredFile, store_rating
 from app.main import create_app
@@ -63,14 +64,24 @@ class ZeroModel:
         return Recognition(model_id=self.id, operations=[], curve_db=np.asarray(curve))
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh SQLite database with every table."""
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    engine = engine_for(url)
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file with every table, made once and copied for each test."""
+    path = tmp_path_factory.mktemp("schema") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
+    engine.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, schema_template: Path) -> Iterator[str]:
+    """A fresh SQLite database with every table."""
+    path = tmp_path / "db.sqlite3"
+    shutil.copyfile(schema_template, path)
+    url = f"sqlite:///{path}"
     yield url
-    engine.dispose()
+    engine_for(url).dispose()
 
 
 @pytest.fixture

@@ -1,3 +1,11 @@
 """Shared fixtures of the accounts, classes, history and web tests."""
 
-from tests.accounts_support import app, app_settings, client, db, db_url, world  # noqa: F401
+from tests.accounts_support import (  # noqa: F401
+    app,
+    app_settings,
+    client,
+    db,
+    db_url,
+    schema_template,
+    world,
+)
