@@ -12,6 +12,7 @@ from functools import lru_cache
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import ApiToken, Role, User, UserSession, utcnow
@@ -101,7 +102,10 @@ def create_user(
         role=Role(role).value,
     )
     db_session.add(user)
-    db_session.flush()
+    try:
+        db_session.flush()
+    except IntegrityError:  # the same email signed up at the same moment
+        raise AccountError("An account with this email already exists.") from None
     return user
 
 
