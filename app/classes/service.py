@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
@@ -81,7 +82,10 @@ def join_class(*, db_session: Session, user: User, code: str) -> SchoolClass:
     )
     if exists is None:
         db_session.add(Membership(class_id=school_class.id, user_id=user.id))
-        db_session.flush()
+        try:
+            db_session.flush()
+        except IntegrityError:  # the same join sent twice at once
+            raise ClassError("You are already in this class.") from None
     return school_class
 
 

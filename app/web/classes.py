@@ -77,6 +77,7 @@ def create_class(
             db_session=db_session, instructor=user, name=name, keep_audio=keep_audio
         )
     except service.ClassError as error:
+        db_session.rollback()
         return _classes_page(
             request, db_session=db_session, user=user, error=str(error), status_code=400
         )
@@ -94,6 +95,7 @@ def join_class(
     try:
         school_class = service.join_class(db_session=db_session, user=user, code=join_code)
     except service.ClassError as error:
+        db_session.rollback()
         return _classes_page(
             request, db_session=db_session, user=user, error=str(error), status_code=400
         )
