@@ -49,8 +49,9 @@ def server_url(settings: Settings, fake_registry: ModelRegistry) -> Iterator[str
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """Headless Debian Chromium; never downloads a browser or driver."""
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
