@@ -15,7 +15,7 @@ from app.audio.errors import AudioError
 from app.audio.io import load_path
 from app.audio.spectrum import DEFAULT_SPEC, Comparison, compare
 from app.rating.cli import rate_command
-from app.training.cli import corpus_app, dataset_app
+from app.training.cli import corpus_app, dataset_app, evaluate, train
 
 cli = typer.Typer(
     help="Mastering Trainer: how far is a master from the professional one, in EQ terms.",
@@ -25,6 +25,8 @@ cli = typer.Typer(
 console = Console()
 cli.add_typer(corpus_app, name="corpus")
 cli.add_typer(dataset_app, name="dataset")
+cli.command()(train)
+cli.command()(evaluate)
 cli.add_typer(user_cli, name="user")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(db_cli, name="db")

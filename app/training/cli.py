@@ -144,22 +144,106 @@ def dataset_build(
     if not clips:
         console.print("[red]No cached clips: run `mastering-trainer corpus fetch` first.[/red]")
         raise typer.Exit(1)
-    for dataset_id in dataset_ids:
-        plan = PLAN_BY_ID.get(dataset_id, DatasetPlan(dataset_id=dataset_id, per_clip=6))
-        tasks = synth.pending_tasks(
-            clips,
-            datasets_dir=layout.datasets,
-            config_id=dataset_id,
-            per_clip=per_clip or plan.per_clip,
-            nuisances=plan.nuisances,
-        )
-        done = sum(
-            tracked(
-                synth.run_tasks(tasks, workers=workers or None),
-                description=f"dataset {dataset_id}",
-                total=len(tasks),
+    # Pass k builds every dataset from the k-th clip of each track, so that an
+    # interrupted build leaves every dataset with examples from every track.
+    for clip_index in range(corpus.MAX_CLIPS_PER_TRACK):
+        pass_clips = [path for path in clips if path.stem.endswith(f"_{clip_index}")]
+        for dataset_id in dataset_ids:
+            plan = PLAN_BY_ID.get(dataset_id, DatasetPlan(dataset_id=dataset_id, per_clip=6))
+            tasks = synth.pending_tasks(
+                pass_clips,
+                datasets_dir=layout.datasets,
+                config_id=dataset_id,
+                per_clip=per_clip or plan.per_clip,
+                nuisances=plan.nuisances,
             )
-        )
-        console.print(
-            f"{dataset_id}: {done} new examples; {len(clips) - len(tasks)} clips were done"
-        )
+            done = sum(
+                tracked(
+                    synth.run_tasks(tasks, workers=workers or None),
+                    description=f"clip {clip_index + 1} {dataset_id}",
+                    total=len(tasks),
+                )
+            )
+            console.print(f"{dataset_id}, clip {clip_index + 1} of each track: {done} new examples")
+
+
+DatasetOption = Annotated[
+    list[str] | None, typer.Option(help="Dataset ids (F1W2, general, paper-F1W2, ...).")
+]
+FittedOption = Annotated[
+    Path | None, typer.Option(help="Where fits are written (default: DATA_DIR/fitted).")
+]
+ModelsOption = Annotated[
+    Path | None, typer.Option(help="Where models are installed (default: MODELS_DIR).")
+]
+
+
+def train(
+    dataset: DatasetOption = None,
+    all_datasets: Annotated[bool, typer.Option("--all", help="Every dataset of the plan.")] = False,
+    task_type: Annotated[str, typer.Option(help="CPU, or GPU where CatBoost sees one.")] = "CPU",
+    threads: Annotated[int, typer.Option(help="CPU threads for CatBoost.")] = 2,
+    iterations: Annotated[int | None, typer.Option(help="Override the boosting rounds.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Recompute bundles and refit.")] = False,
+    data_dir: DataDirOption = None,
+    fitted_dir: FittedOption = None,
+    models_dir: ModelsOption = None,
+    manifest: ManifestOption = DEFAULT_MANIFEST,
+) -> None:
+    """Bundle features, fit CatBoost on the training tracks, install models (resumable)."""
+    from app.training import fit as fitting
+    from app.training import train as training
+    from app.training.datasets import load_dataset
+
+    layout = _layout(data_dir)
+    bundle_dir = layout.data_dir / "bundle"
+    fitted = fitted_dir or layout.data_dir / "fitted"
+    dataset_ids = [p.dataset_id for p in PLAN] if all_datasets else list(dataset or [])
+    if not dataset_ids:
+        console.print("[red]Name datasets with --dataset ID or --all.[/red]")
+        raise typer.Exit(2)
+    tracks = corpus.read_manifest(manifest)
+    for dataset_id in tracked(dataset_ids, description="bundles", total=len(dataset_ids)):
+        if rebuild or not (bundle_dir / f"{training.bundle_name(dataset_id)}.npz").is_file():
+            try:
+                data = load_dataset(layout.datasets, dataset_id, tracks=tracks)
+            except FileNotFoundError as error:
+                console.print(f"[yellow]{error}[/yellow]")
+                continue
+            training.write_bundles(data, bundle_dir=bundle_dir)
+    names = [
+        path.stem
+        for path in sorted(bundle_dir.glob("*.npz"))
+        if any(path.stem.startswith(training.bundle_name(d)) for d in dataset_ids)
+    ]
+    for name in tracked(names, description="fits", total=len(names)):
+        if rebuild or not (fitted / name / "fit.json").is_file():
+            info = fitting.fit_bundle(
+                bundle_dir / f"{name}.npz",
+                out_dir=fitted,
+                task_type=task_type,
+                threads=threads,
+                iterations=iterations,
+            )
+            console.print(f"{name}: {info['train_seconds']} s on {info['task_type']}")
+    evaluate(data_dir=data_dir, fitted_dir=fitted, models_dir=models_dir, manifest=manifest)
+
+
+def evaluate(
+    data_dir: DataDirOption = None,
+    fitted_dir: FittedOption = None,
+    models_dir: ModelsOption = None,
+    manifest: ManifestOption = DEFAULT_MANIFEST,
+) -> None:
+    """Measure every fitted model on validation tracks, install it, write models/REPORT.md."""
+    from app.training.report import build_report
+
+    layout = _layout(data_dir)
+    models = models_dir or get_settings().MODELS_DIR
+    path = build_report(
+        bundle_dir=layout.data_dir / "bundle",
+        fitted_dir=fitted_dir or layout.data_dir / "fitted",
+        models_dir=models,
+        manifest=manifest,
+    )
+    console.print(f"report written to {path}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from app.audio.eq import EqOperation
 
-C1_HZ = 440.0 * 2 ** (-57 / 12)  # 32.703 Hz
+C1_HZ = 440.0 * 2 ** (-45 / 12)  # 32.703 Hz, three octaves below middle C
 MAX_GRID_HZ = 20_000.0
 NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 #: Gain magnitudes of the grid datasets and how often each is drawn.

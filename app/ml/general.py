@@ -1,0 +1,106 @@
+"""The general model: any bells from 30 Hz to 16 kHz, widths 1/2 to 2 octaves.
+
+Recognition in three steps. Greedy pursuit over a dictionary of bell shapes
+proposes bells one at a time and records how much each step explains; CatBoost
+reads those residuals, the step gains and the band difference and says how
+many operations there are; a nonlinear least-squares fit of that many exact
+bells then gives each one's frequency, gain and width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from catboost import CatBoostClassifier
+
+from app.audio.eq import EqOperation, response_db
+from app.audio.spectrum import Comparison
+from app.ml.features import CURRENT_SPEC, band_features
+from app.ml.fitting import general_dictionary, greedy_pursuit, refine_operations
+from app.ml.registry import Recognition
+
+MODEL_FILE = "model.cbm"
+MAX_OPERATIONS = 5
+#: Pursuit steps whose residuals the count model sees (one past the maximum).
+PURSUIT_STEPS = MAX_OPERATIONS + 1
+
+
+def pursuit_features(band_db: np.ndarray) -> np.ndarray:
+    """Residual RMS after 0..6 pursuit steps, then the |gain| each step found."""
+    operations, residuals = greedy_pursuit(
+        band_db, count=PURSUIT_STEPS, dictionary=general_dictionary()
+    )
+    gains = [abs(op.gain_db) for op in operations]
+    gains += [0.0] * (PURSUIT_STEPS - len(gains))
+    residuals += [residuals[-1]] * (PURSUIT_STEPS + 1 - len(residuals))
+    return np.array(residuals + gains, dtype=np.float32)
+
+
+def example_features(
+    reference_magnitudes: np.ndarray, candidate_magnitudes: np.ndarray
+) -> np.ndarray:
+    """Band features followed by the pursuit features, one row per example."""
+    rows = []
+    for ref, cand in zip(reference_magnitudes, candidate_magnitudes, strict=True):
+        bands = band_features(ref, cand)
+        rows.append(np.concatenate([bands, pursuit_features(bands[: CURRENT_SPEC.n_bands])]))
+    return np.stack(rows).astype(np.float32)
+
+
+def estimate_operations(band_db: np.ndarray, *, count: int) -> list[EqOperation]:
+    """`count` bells fitted to `band_db`: greedy start, then joint refinement."""
+    if count == 0:
+        return []
+    start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
+    refined, _ = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+    return sorted(
+        (
+            EqOperation(round(op.frequency_hz, 1), round(op.gain_db, 1), round(op.width_octaves, 2))
+            for op in refined
+        ),
+        key=lambda op: op.frequency_hz,
+    )
+
+
+@dataclass
+class GeneralModel:
+    """A trained general model."""
+
+    id: str
+    metadata: dict[str, Any]
+    classifier: CatBoostClassifier
+
+    @classmethod
+    def load(cls, folder: Path, metadata: dict[str, Any]) -> GeneralModel:
+        """Load the count model."""
+        classifier = CatBoostClassifier()
+        classifier.load_model(str(folder / MODEL_FILE))
+        return cls(id=str(metadata["id"]), metadata=metadata, classifier=classifier)
+
+    def count_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Probability of 0..5 operations for each example."""
+        return np.asarray(self.classifier.predict_proba(features))
+
+    def recognise(self, comparison: Comparison) -> Recognition:
+        """Recognise up to five bells anywhere in the spectrum."""
+        features = example_features(
+            comparison.reference_magnitude[np.newaxis], comparison.candidate_magnitude[np.newaxis]
+        )
+        probabilities = self.count_probabilities(features)[0]
+        count = int(np.argmax(probabilities))
+        band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)
+        operations = estimate_operations(band_db, count=count)
+        curve = response_db(
+            operations,
+            frequency_hz=CURRENT_SPEC.spectrum.band_centres_hz,
+            sample_rate_hz=CURRENT_SPEC.sample_rate_hz,
+        )
+        return Recognition(
+            model_id=self.id,
+            operations=operations,
+            curve_db=curve,
+            confidence=[float(probabilities[count])] * len(operations),
+        )

@@ -1,0 +1,223 @@
+"""Grid models: which notes of a configuration's grid were boosted or cut, and by how much.
+
+Open-set: any subset of the grid's notes, each with a direction, is a valid
+answer, not one of a fixed list of sets. One CatBoost model, shared by every
+note of the grid, looks at the band difference through a window centred on a
+note (three octaves each side, in 1/12-octave bands), at the least-squares
+amplitudes of that note's bell and its neighbours', and at where the note lies,
+and says "none", "boost" or "cut". Sharing the model across notes is the
+convolutional trick: every example teaches it about every note. The gains of
+the reported notes come from a nonlinear least-squares fit of the exact bells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from catboost import CatBoostClassifier
+
+from app.audio.eq import EqOperation, response_db
+from app.audio.spectrum import Comparison
+from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features
+from app.ml.fitting import bell_basis, fit_gains, least_squares_amplitudes, low_band_weights
+from app.ml.registry import Recognition
+
+MODEL_FILE = "model.cbm"
+#: Bands each side of a note that its row sees (3 octaves of 1/12-octave bands).
+WINDOW_BANDS = 36
+#: Neighbouring notes each side whose fitted amplitudes a row sees.
+NEIGHBOUR_NOTES = 2
+NONE, BOOST, CUT = 0, 1, 2
+
+
+def example_features(
+    reference_magnitudes: np.ndarray,
+    candidate_magnitudes: np.ndarray,
+    *,
+    notes_hz: np.ndarray,
+    width_octaves: float,
+    spec: FeatureSpec = CURRENT_SPEC,
+) -> np.ndarray:
+    """Per-example inputs: band features, fitted note amplitudes, fit residual.
+
+    Parameters
+    ----------
+    reference_magnitudes, candidate_magnitudes : np.ndarray
+        Average spectra, shape ``(n, n_fft // 2 + 1)``.
+    notes_hz : np.ndarray
+        The grid's centre frequencies.
+    width_octaves : float
+        The grid's bell width.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(n, n_bands + 1 + 2 * len(notes_hz) + 2)``: the level-aligned band
+        difference, the level, each note's ridge least-squares amplitude in dB
+        fitted with a free level and the RMS residual of that fit, then the
+        amplitudes fitted to the raw difference without a level (low bands
+        down-weighted) and that fit's residual.
+    """
+    bands = np.stack(
+        [
+            band_features(ref, cand, spec=spec)
+            for ref, cand in zip(reference_magnitudes, candidate_magnitudes, strict=True)
+        ]
+    )
+    n_bands = spec.n_bands
+    band_db = bands[:, :n_bands]
+    basis = bell_basis(tuple(float(f) for f in notes_hz), float(width_octaves), spec=spec)
+    amplitudes = least_squares_amplitudes(band_db, basis)
+    fitted = amplitudes @ basis.T
+    offset = np.mean(band_db - fitted, axis=1, keepdims=True)
+    residual = np.sqrt(np.mean((band_db - fitted - offset) ** 2, axis=1, keepdims=True))
+    raw_db = band_db + bands[:, n_bands : n_bands + 1]
+    weights = low_band_weights(spec=spec)
+    raw_amplitudes = least_squares_amplitudes(raw_db, basis, free_level=False, weights=weights)
+    raw_residual = np.sqrt(
+        np.mean(weights * (raw_db - raw_amplitudes @ basis.T) ** 2, axis=1, keepdims=True)
+    )
+    return np.hstack([bands, amplitudes, residual, raw_amplitudes, raw_residual]).astype(np.float32)
+
+
+def note_band_index(notes_hz: np.ndarray, *, spec: FeatureSpec = CURRENT_SPEC) -> np.ndarray:
+    """Index of the band holding each note."""
+    position = np.log2(np.asarray(notes_hz) / spec.min_frequency_hz) * spec.bands_per_octave
+    return np.clip(np.floor(position).astype(int), 0, spec.n_bands - 1)
+
+
+def note_rows(
+    features: np.ndarray, *, notes_hz: np.ndarray, spec: FeatureSpec = CURRENT_SPEC
+) -> np.ndarray:
+    """Expand per-example features into one row per (example, note).
+
+    Each row holds the band window around the note (NaN past the spectrum's
+    ends), both fits' amplitudes of the note and its neighbours (NaN past the
+    grid's ends), the note's log-frequency and grid position, the level and the
+    fits' residuals.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(n * len(notes_hz), row_width)``, example-major.
+    """
+    n_notes, n_bands = len(notes_hz), spec.n_bands
+    band_db = features[:, :n_bands]
+    start = n_bands + 1
+    amplitudes = features[:, start : start + n_notes]
+    raw_amplitudes = features[:, start + n_notes + 1 : start + 2 * n_notes + 1]
+    per_example_columns = [n_bands, start + n_notes, start + 2 * n_notes + 1]
+    padded_bands = np.pad(band_db, ((0, 0), (WINDOW_BANDS, WINDOW_BANDS)), constant_values=np.nan)
+    window = note_band_index(notes_hz, spec=spec)[:, np.newaxis] + np.arange(2 * WINDOW_BANDS + 1)
+    windows = padded_bands[:, window]  # (n, notes, 2K + 1)
+    neighbour_index = np.arange(n_notes)[:, np.newaxis] + np.arange(2 * NEIGHBOUR_NOTES + 1)
+    neighbours = [
+        np.pad(a, ((0, 0), (NEIGHBOUR_NOTES, NEIGHBOUR_NOTES)), constant_values=np.nan)[
+            :, neighbour_index
+        ]
+        for a in (amplitudes, raw_amplitudes)
+    ]
+    n = len(features)
+    position = np.broadcast_to(np.log2(notes_hz / notes_hz[0]), (n, n_notes))
+    index = np.broadcast_to(np.arange(n_notes) / max(1, n_notes - 1), (n, n_notes))
+    per_example = np.broadcast_to(
+        features[:, per_example_columns][:, np.newaxis], (n, n_notes, len(per_example_columns))
+    )
+    rows = np.concatenate(
+        [windows, *neighbours, position[..., np.newaxis], index[..., np.newaxis], per_example],
+        axis=2,
+    )
+    return rows.reshape(n * n_notes, -1).astype(np.float32)
+
+
+def operations_to_classes(operations: np.ndarray, *, notes_hz: np.ndarray) -> np.ndarray:
+    """Per-note class (0 none, 1 boost, 2 cut) of each example, shape ``(n, n_notes)``.
+
+    Parameters
+    ----------
+    operations : np.ndarray
+        Shape ``(n, max_ops, 3)`` of (frequency, gain, width), NaN-padded.
+    """
+    classes = np.zeros((len(operations), len(notes_hz)), dtype=np.int8)
+    for row, ops in enumerate(operations):
+        for frequency_hz, gain_db, _ in ops[~np.isnan(ops[:, 0])]:
+            note = int(np.argmin(np.abs(np.log2(notes_hz / frequency_hz))))
+            classes[row, note] = BOOST if gain_db > 0 else CUT
+    return classes
+
+
+def decode(probabilities: np.ndarray) -> np.ndarray:
+    """Most likely class of every note; ``probabilities`` has shape ``(..., 3)``."""
+    return np.argmax(probabilities, axis=-1).astype(np.int8)
+
+
+@dataclass
+class GridModel:
+    """A trained grid model, ready to recognise."""
+
+    id: str
+    metadata: dict[str, Any]
+    classifier: CatBoostClassifier
+    notes_hz: np.ndarray
+    width_octaves: float
+
+    @classmethod
+    def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
+        """Load ``model.cbm`` and the grid from ``metadata.json``."""
+        classifier = CatBoostClassifier()
+        classifier.load_model(str(folder / MODEL_FILE))
+        return cls(
+            id=str(metadata["id"]),
+            metadata=metadata,
+            classifier=classifier,
+            notes_hz=np.asarray(metadata["grid"]["notes_hz"], dtype=float),
+            width_octaves=float(metadata["grid"]["width_octaves"]),
+        )
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities, shape ``(n, n_notes, 3)``, from per-example features."""
+        rows = note_rows(features, notes_hz=self.notes_hz)
+        flat = np.asarray(self.classifier.predict_proba(rows))
+        return flat.reshape(len(features), len(self.notes_hz), 3)
+
+    def classes_to_operations(
+        self, classes: np.ndarray, *, band_db: np.ndarray
+    ) -> list[EqOperation]:
+        """Operations of one example's per-note classes, gains fitted to `band_db`."""
+        notes = [int(i) for i in np.flatnonzero(classes != NONE)]
+        signs = [1.0 if classes[i] == BOOST else -1.0 for i in notes]
+        gains, _ = fit_gains(
+            band_db,
+            frequencies_hz=[float(self.notes_hz[i]) for i in notes],
+            width_octaves=self.width_octaves,
+            initial_gains_db=[6.0 * s for s in signs],
+        )
+        return [
+            EqOperation(float(self.notes_hz[i]), round(g, 1), self.width_octaves)
+            for i, g in zip(notes, gains, strict=True)
+        ]
+
+    def recognise(self, comparison: Comparison) -> Recognition:
+        """Recognise the grid operations that turn the reference into the candidate."""
+        features = example_features(
+            comparison.reference_magnitude[np.newaxis],
+            comparison.candidate_magnitude[np.newaxis],
+            notes_hz=self.notes_hz,
+            width_octaves=self.width_octaves,
+        )
+        probabilities = self.probabilities(features)[0]
+        classes = decode(probabilities)
+        band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)
+        operations = self.classes_to_operations(classes, band_db=band_db)
+        confidence = [float(probabilities[i, classes[i]]) for i in np.flatnonzero(classes != NONE)]
+        curve = response_db(
+            operations,
+            frequency_hz=CURRENT_SPEC.spectrum.band_centres_hz,
+            sample_rate_hz=CURRENT_SPEC.sample_rate_hz,
+        )
+        return Recognition(
+            model_id=self.id, operations=operations, curve_db=curve, confidence=confidence
+        )

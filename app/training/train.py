@@ -1,0 +1,248 @@
+"""From datasets to shipped models: feature bundles, fitting, installing into `models/`.
+
+``mastering-trainer train`` runs three resumable steps:
+
+1. bundle: per dataset, the model inputs of every example (computed from the
+   stored spectra exactly as the service computes them) and the targets, with
+   the track-based split, into ``DATA_DIR/bundle/<dataset>.npz``;
+2. fit: `app.training.fit` trains CatBoost on the training tracks and predicts
+   the validation tracks (on this machine's CPU, or elsewhere on a GPU);
+3. install: each fitted grid or general model goes into ``models/<folder>/``
+   with its ``metadata.json``, and ``models/registry.json`` lists them.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import catboost
+import numpy as np
+
+from app.audio.spectrum import paper_feature
+from app.ml.features import CURRENT_SPEC
+from app.ml.general import example_features as general_features
+from app.ml.grid import example_features as grid_example_features
+from app.ml.grid import operations_to_classes
+from app.ml.registry import folder_name, write_registry
+from app.training.datasets import Dataset
+from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
+from app.training.synth import PAPER_PREFIX
+
+#: Suffix of the bundle that trains the closed-set task on our band features.
+OURS_SUFFIX = "-ours"
+
+
+def bundle_name(dataset_id: str) -> str:
+    """File stem of a dataset's bundle."""
+    return folder_name(dataset_id)
+
+
+def paper_set_index(dataset: Dataset, *, config: GridConfig) -> np.ndarray:
+    """Index, in the fixed list of sets, of each example's set."""
+    notes = config.notes_hz
+    lookup = {
+        tuple(sorted(int(np.argmin(np.abs(notes - op.frequency_hz))) for op in ops)): index
+        for index, ops in enumerate(paper_fixed_sets(config))
+    }
+    indices = []
+    for ops in dataset.operations:
+        frequencies = ops[~np.isnan(ops[:, 0]), 0]
+        key = tuple(sorted(int(np.argmin(np.abs(notes - f))) for f in frequencies))
+        indices.append(lookup[key])
+    return np.array(indices, dtype=np.int16)
+
+
+def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
+    """Compute model inputs and targets of a dataset and save them as bundles."""
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    common = {
+        "dataset_id": dataset.dataset_id,
+        "is_validation": dataset.is_validation,
+        "operations": dataset.operations,
+        "nuisance": dataset.nuisance,
+        "nuisance_value": dataset.nuisance_value,
+        "track_md5": dataset.track_md5,
+    }
+    dataset_id = dataset.dataset_id
+    if dataset_id == "general":
+        bundles = {
+            bundle_name(dataset_id): {
+                **common,
+                "kind": "general",
+                "features": general_features(
+                    dataset.reference_magnitude, dataset.candidate_magnitude
+                ),
+                "targets": dataset.n_operations.astype(np.int8),
+            }
+        }
+    elif dataset_id.startswith(PAPER_PREFIX):
+        config = GridConfig.parse(dataset_id.removeprefix(PAPER_PREFIX))
+        targets = paper_set_index(dataset, config=config)
+        paper = np.stack(
+            [
+                paper_feature(ref, cand)
+                for ref, cand in zip(
+                    dataset.reference_magnitude, dataset.candidate_magnitude, strict=True
+                )
+            ]
+        )
+        ours = grid_example_features(
+            dataset.reference_magnitude,
+            dataset.candidate_magnitude,
+            notes_hz=config.notes_hz,
+            width_octaves=float(config.width_octaves),
+        )[:, : CURRENT_SPEC.n_bands + 1]
+        bundles = {
+            bundle_name(dataset_id): {
+                **common,
+                "kind": "paper",
+                "features": paper,
+                "targets": targets,
+            },
+            bundle_name(dataset_id) + OURS_SUFFIX: {
+                **common,
+                "kind": "paper",
+                "features": ours,
+                "targets": targets,
+            },
+        }
+    else:
+        config = GridConfig.parse(dataset_id)
+        bundles = {
+            bundle_name(dataset_id): {
+                **common,
+                "kind": "grid",
+                "notes_hz": config.notes_hz,
+                "features": grid_example_features(
+                    dataset.reference_magnitude,
+                    dataset.candidate_magnitude,
+                    notes_hz=config.notes_hz,
+                    width_octaves=float(config.width_octaves),
+                ),
+                "targets": operations_to_classes(dataset.operations, notes_hz=config.notes_hz),
+            }
+        }
+    paths = []
+    for name, arrays in bundles.items():
+        path = bundle_dir / f"{name}.npz"
+        np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
+        paths.append(path)
+    return paths
+
+
+def git_commit() -> str:
+    """The commit the code was at, or "unknown"."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def model_metadata(
+    *, dataset_id: str, fit_info: dict[str, Any], manifest_sha256: str, figures: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``metadata.json`` of a shipped model."""
+    metadata: dict[str, Any] = {
+        "id": dataset_id,
+        "version": 1,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "catboost_version": catboost.__version__,
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+        "feature_spec": CURRENT_SPEC.to_dict(),
+        "training_corpus_manifest_sha256": manifest_sha256,
+        "command": f"mastering-trainer dataset build --dataset {dataset_id} && "
+        f"mastering-trainer train --dataset {dataset_id}",
+        "fit": fit_info,
+        "figures": figures,
+    }
+    if dataset_id == "general":
+        metadata.update(
+            kind="general",
+            description="Any bells from 30 Hz to 16 kHz, widths 1/2 to 2 octaves, "
+            "gains 1.5 to 12 dB either way, up to 5 at least 1/2 octave apart; "
+            "reports frequency, gain and width of each.",
+            recognises={
+                "frequency_hz": [30.0, 16_000.0],
+                "width_octaves": [0.5, 2.0],
+                "gain_db": [1.5, 12.0],
+                "max_operations": 5,
+            },
+            labels=[f"{count} operations" for count in range(6)],
+        )
+    else:
+        config = GridConfig.parse(dataset_id)
+        metadata.update(
+            kind="grid",
+            description=f"Any subset of the {len(config.notes_hz)} notes every "
+            f"{config.grid_octaves} octave from C1, each boosted or cut (3, 6 or 9 dB), "
+            f"bells {config.width_octaves} octave wide.",
+            grid={
+                "grid_octaves": str(config.grid_octaves),
+                "width_octaves": float(config.width_octaves),
+                "notes_hz": [round(float(f), 3) for f in config.notes_hz],
+                "note_names": config.note_names,
+            },
+            recognises={
+                "notes": config.note_names,
+                "directions": ["boost", "cut"],
+                "gain_db": [3.0, 6.0, 9.0],
+                "max_operations": 7,
+            },
+            labels=["none", "boost", "cut"],
+        )
+    return metadata
+
+
+def install_model(
+    *, dataset_id: str, fitted_dir: Path, models_dir: Path, metadata: dict[str, Any]
+) -> Path:
+    """Copy a fitted model into ``models/<folder>/`` with its metadata."""
+    source = fitted_dir / bundle_name(dataset_id) / "model.cbm"
+    target = models_dir / folder_name(dataset_id)
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target / "model.cbm")
+    (target / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    return target
+
+
+def update_registry(models_dir: Path) -> list[str]:
+    """List every installed model in ``registry.json`` (grid models in paper order)."""
+    order = [config.id for config in GRID_CONFIGS] + ["general"]
+    installed = [
+        model_id
+        for model_id in order
+        if (models_dir / folder_name(model_id) / "model.cbm").is_file()
+    ]
+    default = "general" if "general" in installed else (installed[0] if installed else "")
+    write_registry(models_dir, model_ids=installed, default_id=default)
+    return installed
+
+
+def load_bundle(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a bundle file."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def bundle_dataset(bundle: dict[str, np.ndarray]) -> Dataset:
+    """The bundle's examples as a `Dataset` without spectra (for evaluation)."""
+    n = len(bundle["is_validation"])
+    return Dataset(
+        dataset_id=str(bundle["dataset_id"]),
+        reference_magnitude=np.empty((n, 0)),
+        candidate_magnitude=np.empty((n, 0)),
+        operations=bundle["operations"],
+        nuisance=bundle["nuisance"],
+        nuisance_value=bundle["nuisance_value"],
+        track_md5=bundle["track_md5"],
+        is_validation=bundle["is_validation"].astype(bool),
+    )
