@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
+# Every table the migrations manage is imported, so autogenerate and the schema check see them.
+import app.accounts.models
+import app.classes.models
+import app.history.models  # noqa: F401
 from app.config import get_settings
 from app.db import Base, make_engine
-
-# Every table the migrations manage, so autogenerate and the schema check see them.
-import app.accounts.models  # noqa: E402, F401
-import app.classes.models  # noqa: E402, F401
-import app.history.models  # noqa: E402, F401
 
 config = context.config
 target_metadata = Base.metadata
