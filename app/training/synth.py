@@ -95,25 +95,29 @@ def soft_limit(
     return (samples * gain).astype(np.float32)
 
 
-def lossy_round_trip(samples: np.ndarray, *, codec: str) -> np.ndarray:
-    """Encode to MP3 (about 128 kbps) or Opus (128 kbps) and decode again."""
+def _encode(samples: np.ndarray, *, sample_rate_hz: int, **options: object) -> io.BytesIO:
+    """Encode in one-second writes: libsndfile can crash on one huge lossy write."""
     buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", sample_rate_hz, 1, **options) as out:  # type: ignore[arg-type]
+        for start in range(0, len(samples), sample_rate_hz):
+            out.write(samples[start : start + sample_rate_hz])
+    buffer.seek(0)
+    return buffer
+
+
+def lossy_round_trip(samples: np.ndarray, *, codec: str) -> np.ndarray:
+    """Encode to MP3 (about 128 kbps) or Opus and decode again."""
     if codec == "mp3":
-        sf.write(
-            buffer,
-            samples,
-            SR,
-            format="MP3",
-            subtype="MPEG_LAYER_III",
-            bitrate_mode="CONSTANT",
-            compression_level=0.6,
+        buffer = _encode(
+            samples, sample_rate_hz=SR, format="MP3", subtype="MPEG_LAYER_III",
+            bitrate_mode="CONSTANT", compression_level=0.6,
         )
-        buffer.seek(0)
         decoded, _ = sf.read(buffer, dtype="float32")
         return decoded
     resampled = resample(samples, from_hz=SR, to_hz=48_000)
-    sf.write(buffer, resampled, 48_000, format="OGG", subtype="OPUS", compression_level=0.5)
-    buffer.seek(0)
+    buffer = _encode(
+        resampled, sample_rate_hz=48_000, format="OGG", subtype="OPUS", compression_level=0.5
+    )
     decoded, _ = sf.read(buffer, dtype="float32")
     return resample(decoded, from_hz=48_000, to_hz=SR)
 

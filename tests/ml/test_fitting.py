@@ -1,0 +1,67 @@
+"""Least-squares, pursuit and refinement fits recover known bells from their response."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.audio.eq import EqOperation, response_db
+from app.ml.features import CURRENT_SPEC
+from app.ml.fitting import (
+    bell_basis,
+    fit_gains,
+    general_dictionary,
+    greedy_pursuit,
+    least_squares_amplitudes,
+    refine_operations,
+)
+from app.training.grids import GridConfig
+
+CENTRES = CURRENT_SPEC.spectrum.band_centres_hz
+
+
+def curve(ops: list[EqOperation]) -> np.ndarray:
+    return response_db(ops, frequency_hz=CENTRES, sample_rate_hz=44_100)
+
+
+def test_least_squares_amplitudes_of_a_grid_set() -> None:
+    config = GridConfig.parse("F1W1")
+    notes = config.notes_hz
+    ops = [EqOperation(float(notes[3]), 6.0, 1.0), EqOperation(float(notes[6]), -6.0, 1.0)]
+    basis = bell_basis(tuple(float(f) for f in notes), 1.0)
+    amplitudes = least_squares_amplitudes(curve(ops) + 2.0, basis)
+    expected = np.zeros(len(notes))
+    expected[[3, 6]] = [6.0, -6.0]
+    np.testing.assert_allclose(amplitudes, expected, atol=0.5)
+    no_level = least_squares_amplitudes(curve(ops), basis, free_level=False)
+    np.testing.assert_allclose(no_level, expected, atol=0.5)
+
+
+def test_fit_gains_recovers_gains_and_level() -> None:
+    ops = [EqOperation(250.0, 9.0, 2.0), EqOperation(1000.0, -3.0, 2.0)]
+    gains, level = fit_gains(
+        curve(ops) - 1.5,
+        frequencies_hz=[250.0, 1000.0],
+        width_octaves=2.0,
+        initial_gains_db=[6.0, -6.0],
+    )
+    assert gains == pytest.approx([9.0, -3.0], abs=0.05)
+    assert level == pytest.approx(-1.5, abs=0.05)
+
+
+def test_pursuit_then_refinement_recovers_a_general_set() -> None:
+    ops = [
+        EqOperation(120.0, 5.0, 0.8),
+        EqOperation(900.0, -7.0, 1.5),
+        EqOperation(6000.0, 3.0, 0.6),
+    ]
+    band_db = curve(ops)
+    start, residuals = greedy_pursuit(band_db, count=3, dictionary=general_dictionary())
+    assert residuals[0] > residuals[-1] and np.all(np.diff(residuals) <= 1e-9)
+    refined, rms = refine_operations(band_db, start)
+    refined = sorted(refined, key=lambda op: op.frequency_hz)
+    assert rms < 0.05
+    for got, want in zip(refined, ops, strict=True):
+        assert abs(np.log2(got.frequency_hz / want.frequency_hz)) < 1 / 24
+        assert got.gain_db == pytest.approx(want.gain_db, abs=0.2)
+        assert got.width_octaves == pytest.approx(want.width_octaves, rel=0.1)

@@ -1,0 +1,66 @@
+"""The models shipped in models/: they load, match the code's features and recognise known EQ."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.audio.eq import EqOperation, apply
+from app.audio.spectrum import compare
+from app.config import PROJECT_ROOT
+from app.ml.features import CURRENT_SPEC, FeatureSpec
+from app.ml.registry import ModelRegistry, load_registry
+from app.training.grids import GRID_CONFIGS
+
+from ..conftest import pink_noise
+
+MODELS_DIR = PROJECT_ROOT / "models"
+
+
+@pytest.fixture(scope="module")
+def registry() -> ModelRegistry:
+    return load_registry(MODELS_DIR)
+
+
+@pytest.fixture(scope="module")
+def song() -> np.ndarray:
+    return pink_noise(duration_s=30.0, sample_rate_hz=44_100, seed=11)
+
+
+def test_every_model_is_shipped_with_the_code_s_feature_spec(registry: ModelRegistry) -> None:
+    assert set(registry.ids) == {c.id for c in GRID_CONFIGS} | {"general"}
+    assert registry.default_id == "general"
+    for model_id in registry.ids:
+        metadata = registry.get(model_id).metadata
+        assert FeatureSpec.from_dict(metadata["feature_spec"]) == CURRENT_SPEC
+        assert metadata["training_corpus_manifest_sha256"]
+        assert metadata["figures"]
+    size_mb = sum(p.stat().st_size for p in MODELS_DIR.rglob("*") if p.is_file()) / 2**20
+    assert size_mb <= 100
+
+
+def test_a_master_against_itself_has_no_operations(
+    registry: ModelRegistry, song: np.ndarray
+) -> None:
+    comparison = compare(song, song)
+    for model_id in ("F1W2", "F1W1", "general"):
+        assert registry.get(model_id).recognise(comparison).operations == []
+
+
+def test_grid_model_recognises_a_known_set(registry: ModelRegistry, song: np.ndarray) -> None:
+    applied = [EqOperation(261.626, 9.0, 2.0), EqOperation(2093.005, -9.0, 2.0)]
+    comparison = compare(song, apply(song, applied, sample_rate_hz=44_100))
+    found = registry.get("F1W2").recognise(comparison).operations
+    assert [round(op.frequency_hz) for op in found] == [262, 2093]
+    assert [op.gain_db for op in found] == pytest.approx([9.0, -9.0], abs=1.0)
+
+
+def test_general_model_finds_frequency_gain_and_width(
+    registry: ModelRegistry, song: np.ndarray
+) -> None:
+    applied = EqOperation(1000.0, 6.0, 1.0)
+    comparison = compare(song, apply(song, [applied], sample_rate_hz=44_100))
+    (found,) = registry.get("general").recognise(comparison).operations
+    assert abs(np.log2(found.frequency_hz / 1000.0)) < 1 / 6
+    assert found.gain_db == pytest.approx(6.0, abs=1.0)
+    assert abs(np.log2(found.width_octaves / 1.0)) < 0.5

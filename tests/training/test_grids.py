@@ -1,0 +1,83 @@
+"""Grids of centre notes, random open-set EQ sets and the paper's fixed sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.training.grids import (
+    GENERAL_MIN_SPACING_OCTAVES,
+    GRID_CONFIGS,
+    GridConfig,
+    note_name,
+    paper_fixed_sets,
+    random_general_set,
+    random_grid_set,
+)
+
+
+@pytest.mark.parametrize(
+    ("config_id", "count", "first", "last"),
+    [("F1W2", 10, "C1", "C10"), ("F1/2W1", 19, "C1", "C10"), ("F1/4W1/2", 38, "C1", "D#10")],
+)
+def test_grids_run_from_c1_to_below_20_khz(
+    config_id: str, count: int, first: str, last: str
+) -> None:
+    config = GridConfig.parse(config_id)
+    assert config.id == config_id
+    assert len(config.notes_hz) == count
+    assert config.notes_hz[0] == pytest.approx(32.703, abs=1e-3)
+    assert config.notes_hz[-1] < 20_000
+    assert config.note_names[0] == first and config.note_names[-1] == last
+
+
+def test_nine_configurations_in_paper_order() -> None:
+    assert [c.id for c in GRID_CONFIGS] == [
+        "F1W1/2",
+        "F1/2W1/2",
+        "F1/4W1/2",
+        "F1W1",
+        "F1/2W1",
+        "F1/4W1",
+        "F1W2",
+        "F1/2W2",
+        "F1/4W2",
+    ]
+
+
+def test_note_names() -> None:
+    assert note_name(frequency_hz=261.63) == "C4"
+    assert note_name(frequency_hz=440.0) == "A4"
+
+
+def test_random_grid_sets_are_on_the_grid(rng: np.random.Generator) -> None:
+    config = GridConfig.parse("F1/2W1")
+    sizes = set()
+    for _ in range(300):
+        ops = random_grid_set(config, rng=rng)
+        sizes.add(len(ops))
+        assert len({op.frequency_hz for op in ops}) == len(ops)
+        assert all(np.isclose(config.notes_hz, op.frequency_hz).any() for op in ops)
+        assert len({abs(op.gain_db) for op in ops}) <= 1
+        assert all(abs(op.gain_db) in (3.0, 6.0, 9.0) and op.width_octaves == 1.0 for op in ops)
+    assert sizes == set(range(8))
+
+
+def test_random_general_sets_respect_their_space(rng: np.random.Generator) -> None:
+    for _ in range(300):
+        ops = random_general_set(rng=rng)
+        assert len(ops) <= 5
+        log_f = np.log2([op.frequency_hz for op in ops])
+        assert np.all(np.diff(log_f) >= GENERAL_MIN_SPACING_OCTAVES - 1e-9)
+        for op in ops:
+            assert 30 <= op.frequency_hz <= 16_000 and 0.5 <= op.width_octaves <= 2
+            assert 1.5 <= abs(op.gain_db) <= 12
+
+
+def test_paper_fixed_sets_are_distinct_boosts() -> None:
+    sets = paper_fixed_sets(GridConfig.parse("F1W2"))
+    assert len(sets) == 50 and sets[0] == []
+    keys = {tuple(op.frequency_hz for op in ops) for ops in sets}
+    assert len(keys) == 50
+    assert all(op.gain_db == 6.0 for ops in sets for op in ops)
+    assert sets == paper_fixed_sets(GridConfig.parse("F1W2"))

@@ -1,0 +1,153 @@
+"""Synthesis, bundling, a tiny CatBoost fit, evaluation and installation, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.audio.eq import EqOperation
+from app.audio.spectrum import DEFAULT_SPEC, band_difference_db, compare
+from app.ml.registry import load_registry
+from app.training import fit, synth, train
+from app.training.datasets import load_dataset
+from app.training.report import build_report
+from app.training.corpus import Track
+
+from ..conftest import pink_noise
+
+MANIFEST = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "train.tsv"
+
+
+def make_tracks(count: int) -> list[Track]:
+    """Tracks whose md5s put the first half in training and the second in validation."""
+    tracks, i = [], 0
+    while len(tracks) < count:
+        md5 = f"{i:08x}" + "0" * 24
+        split = "validation" if int(md5[:8], 16) % 5 == 0 else "train"
+        want = "train" if len(tracks) < count // 2 else "validation"
+        if split == want:
+            tracks.append(
+                Track(
+                    package="p",
+                    version="1",
+                    relative_path=f"t{i}.ogg",
+                    duration_s=60.0,
+                    sample_rate_hz=44_100,
+                    license="CC0",
+                    genre="x",
+                    md5=md5,
+                    flags="",
+                )
+            )
+        i += 1
+    return tracks
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Track]]:
+    """Six 'tracks' of coloured noise, one 10 s clip each (shorter than the real 30 s)."""
+    folder = tmp_path_factory.mktemp("clips")
+    tracks = make_tracks(6)
+    for k, track in enumerate(tracks):
+        noise = pink_noise(duration_s=10.0, sample_rate_hz=44_100, seed=k)
+        np.save(folder / f"{track.md5}_0.npy", noise)
+    return folder, tracks
+
+
+def test_a_shard_holds_real_filtered_spectra(
+    clips: tuple[Path, list[Track]], tmp_path: Path
+) -> None:
+    folder, tracks = clips
+    shard = tmp_path / "F1W1" / "x_0.npz"
+    synth.build_shard(
+        folder / f"{tracks[0].md5}_0.npy",
+        config_id="F1W1",
+        per_clip=12,
+        nuisances=True,
+        shard_path=shard,
+    )
+    with np.load(shard) as data:
+        assert data["reference_magnitude"].shape == (12, 1025)
+        ops, nuisance = data["operations"], data["nuisance"]
+        ref, cand = data["reference_magnitude"], data["candidate_magnitude"]
+    for row in np.flatnonzero(nuisance == synth.Nuisance.NONE):
+        truth = [EqOperation(*map(float, op)) for op in ops[row] if not np.isnan(op[0])]
+        from app.audio.eq import response_db
+
+        expected = response_db(
+            truth, frequency_hz=DEFAULT_SPEC.band_centres_hz, sample_rate_hz=44_100
+        )
+        got = band_difference_db(ref[row], cand[row])
+        mid = (DEFAULT_SPEC.band_centres_hz > 300) & (DEFAULT_SPEC.band_centres_hz < 12_000)
+        assert np.max(np.abs(got - expected)[mid]) < 0.5
+
+
+@pytest.mark.parametrize("nuisance", list(synth.Nuisance))
+def test_each_nuisance_yields_a_usable_candidate(
+    nuisance: synth.Nuisance, rng: np.random.Generator
+) -> None:
+    clip = pink_noise(duration_s=12.0, sample_rate_hz=44_100, seed=9)
+    ops = [EqOperation(1000.0, 6.0, 1.0)]
+    candidate, value = synth.make_candidate(clip, ops, nuisance=nuisance, rng=rng)
+    assert np.isfinite(candidate).all() and len(candidate) > 5 * 44_100
+    comparison = compare(clip, candidate)
+    at_1k = int(np.argmin(np.abs(DEFAULT_SPEC.band_centres_hz - 1000)))
+    assert comparison.band_db[at_1k] == pytest.approx(6.0, abs=1.5)
+    if nuisance is synth.Nuisance.LEVEL:
+        assert comparison.level_offset_db == pytest.approx(value, abs=0.5)
+
+
+def test_tiny_models_train_evaluate_install_and_recognise(
+    clips: tuple[Path, list[Track]], tmp_path: Path
+) -> None:
+    folder, tracks = clips
+    datasets_dir, bundle_dir = tmp_path / "datasets", tmp_path / "bundle"
+    fitted_dir, models_dir = tmp_path / "fitted", tmp_path / "models"
+    for dataset_id in ("F1W1", "general", "paper-F1W1"):
+        tasks = synth.pending_tasks(
+            sorted(folder.glob("*.npy")),
+            datasets_dir=datasets_dir,
+            config_id=dataset_id,
+            per_clip=8,
+            nuisances=not dataset_id.startswith("paper"),
+        )
+        assert sum(synth.run_tasks(tasks, workers=1)) == 48
+        assert (
+            synth.pending_tasks(
+                sorted(folder.glob("*.npy")),
+                datasets_dir=datasets_dir,
+                config_id=dataset_id,
+                per_clip=8,
+                nuisances=True,
+            )
+            == []
+        )
+        dataset = load_dataset(datasets_dir, dataset_id, tracks=tracks)
+        assert dataset.is_validation.sum() == 24 and len(dataset) == 48
+        assert not set(dataset.train.track_md5) & set(dataset.validation.track_md5)
+        for path in train.write_bundles(dataset, bundle_dir=bundle_dir):
+            info = fit.fit_bundle(
+                path, out_dir=fitted_dir, task_type="CPU", threads=1, iterations=15
+            )
+            assert info["train_examples"] == 24 and info["validation_examples"] == 24
+    report = build_report(
+        bundle_dir=bundle_dir, fitted_dir=fitted_dir, models_dir=models_dir, manifest=MANIFEST
+    )
+    text = report.read_text()
+    assert "| F1W1 | 93.9 |" in text and "## The general model" in text
+    figures = json.loads((models_dir / "REPORT.json").read_text())
+    assert 0 <= figures["grid"]["F1W1"]["exact_set_accuracy"] <= 100
+    assert figures["closed_set"]["F1W1"]["paper_faithful"] is not None
+    registry = load_registry(models_dir)
+    assert registry.ids == ["F1W1", "general"] and registry.default_id == "general"
+    metadata = registry.get("F1W1").metadata
+    assert metadata["feature_spec"]["n_bands"] == 120 and metadata["grid"]["note_names"][0] == "C1"
+    clip = np.load(folder / f"{tracks[0].md5}_0.npy")
+    comparison = compare(clip, clip)
+    for model_id in registry.ids:
+        recognition = registry.get(model_id).recognise(comparison)
+        assert recognition.model_id == model_id
+        assert recognition.curve_db.shape == (120,)
