@@ -80,16 +80,16 @@ def test_manifest_rows_and_clip_counts(
 
 
 def test_split_is_by_track_and_stable() -> None:
-    base = dict(
-        package="p",
-        version="1",
-        relative_path="a.ogg",
-        duration_s=200.0,
-        sample_rate_hz=44_100,
-        license="CC0",
-        genre="x",
-        flags="",
-    )
+    base = {
+        "package": "p",
+        "version": "1",
+        "relative_path": "a.ogg",
+        "duration_s": 200.0,
+        "sample_rate_hz": 44_100,
+        "license": "CC0",
+        "genre": "x",
+        "flags": "",
+    }
     splits = [
         corpus.Track(md5=hashlib.md5(str(i).encode()).hexdigest(), **base).split for i in range(200)
     ]

@@ -12,9 +12,9 @@ from app.audio.eq import EqOperation
 from app.audio.spectrum import DEFAULT_SPEC, band_difference_db, compare
 from app.ml.registry import load_registry
 from app.training import fit, synth, train
+from app.training.corpus import Track
 from app.training.datasets import load_dataset
 from app.training.report import build_report
-from app.training.corpus import Track
 
 from ..conftest import pink_noise
 
