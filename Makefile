@@ -33,6 +33,7 @@ bench: $(STAMP)
 
 train: $(STAMP)
 	$(BIN)/mastering-trainer corpus fetch
+	$(BIN)/mastering-trainer dataset build --all
 	$(BIN)/mastering-trainer train --all
 
 evaluate: $(STAMP)

@@ -58,10 +58,11 @@ def training_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs and targets of the examples in `mask`, per the bundle's kind."""
     kind = str(bundle["kind"])
+    features = bundle["features"][mask].astype(np.float32)
     if kind == "grid":
-        rows = note_rows(bundle["features"][mask], notes_hz=bundle["notes_hz"])
+        rows = note_rows(features, notes_hz=bundle["notes_hz"])
         return rows, bundle["targets"][mask].reshape(-1)
-    return bundle["features"][mask], bundle["targets"][mask]
+    return features, bundle["targets"][mask]
 
 
 def fit_bundle(
