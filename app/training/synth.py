@@ -98,7 +98,7 @@ def soft_limit(
 def _encode(samples: np.ndarray, *, sample_rate_hz: int, **options: object) -> io.BytesIO:
     """Encode in one-second writes: libsndfile can crash on one huge lossy write."""
     buffer = io.BytesIO()
-    with sf.SoundFile(buffer, "w", sample_rate_hz, 1, **options) as out:  # type: ignore[arg-type]
+    with sf.SoundFile(buffer, "w", sample_rate_hz, 1, **options) as out:
         for start in range(0, len(samples), sample_rate_hz):
             out.write(samples[start : start + sample_rate_hz])
     buffer.seek(0)
@@ -109,8 +109,12 @@ def lossy_round_trip(samples: np.ndarray, *, codec: str) -> np.ndarray:
     """Encode to MP3 (about 128 kbps) or Opus and decode again."""
     if codec == "mp3":
         buffer = _encode(
-            samples, sample_rate_hz=SR, format="MP3", subtype="MPEG_LAYER_III",
-            bitrate_mode="CONSTANT", compression_level=0.6,
+            samples,
+            sample_rate_hz=SR,
+            format="MP3",
+            subtype="MPEG_LAYER_III",
+            bitrate_mode="CONSTANT",
+            compression_level=0.6,
         )
         decoded, _ = sf.read(buffer, dtype="float32")
         return decoded

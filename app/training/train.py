@@ -63,6 +63,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
     bundle_dir.mkdir(parents=True, exist_ok=True)
     common = {
         "dataset_id": dataset.dataset_id,
+        "groups": np.unique(dataset.track_md5, return_inverse=True)[1].astype(np.int32),
         "is_validation": dataset.is_validation,
         "operations": dataset.operations,
         "nuisance": dataset.nuisance,
@@ -249,7 +250,7 @@ def bundle_dataset(bundle: dict[str, np.ndarray]) -> Dataset:
 
 
 #: What `app.training.fit` reads from a bundle.
-FIT_ARRAYS = ("dataset_id", "kind", "features", "targets", "is_validation", "notes_hz")
+FIT_ARRAYS = ("dataset_id", "kind", "features", "targets", "is_validation", "notes_hz", "groups")
 
 
 def export_for_fit(bundle_dir: Path, out_dir: Path, *, kinds: tuple[str, ...]) -> list[Path]:

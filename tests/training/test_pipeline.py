@@ -132,7 +132,9 @@ def test_tiny_models_train_evaluate_install_and_recognise(
             info = fit.fit_bundle(
                 path, out_dir=fitted_dir, task_type="CPU", threads=1, iterations=15
             )
-            assert info["train_examples"] == 24 and info["validation_examples"] == 24
+            assert info["validation_examples"] == 24
+            assert info["train_examples"] + info["tune_examples"] == 24
+            assert (info["tune_examples"] > 0) == (info["kind"] != "paper")
     report = build_report(
         bundle_dir=bundle_dir, fitted_dir=fitted_dir, models_dir=models_dir, manifest=MANIFEST
     )
