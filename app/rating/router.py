@@ -161,6 +161,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
         400: "Malformed multipart body.",
+        401: "An invalid API token, or no caller while anonymous rating is off.",
         413: "A file or the whole request is over the size limit.",
         415: "Not multipart/form-data, or a file is not a supported audio format.",
         422: "A file is decodable but unusable, a field is invalid or the model is unknown.",
