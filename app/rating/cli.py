@@ -82,9 +82,7 @@ def print_result(result: RateResponse, *, console: Console) -> None:
     console.print(f"[bold]{names['candidate']}[/] against [bold]{names['reference']}[/]")
     console.print(f"Rating {verdict}  (model {result.model})")
     if result.operations:
-        table = Table(
-            title="Recognised operations", caption="applied to the reference to get the candidate"
-        )
+        table = Table(title="Recognised operations", caption="reference → candidate")
         for column in ("band", "frequency", "gain", "width"):
             table.add_column(column, justify="left" if column == "band" else "right")
         for op in result.operations:
