@@ -50,12 +50,25 @@ def example_features(
     return np.stack(rows).astype(np.float32)
 
 
-def estimate_operations(band_db: np.ndarray, *, count: int) -> list[EqOperation]:
-    """`count` bells fitted to `band_db`: greedy start, then joint refinement."""
-    if count == 0:
-        return []
-    start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
-    refined, _ = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+#: A fitted bell weaker than this is not one of the model's operations (they start at 1.5 dB).
+MIN_GAIN_DB = 1.0
+
+
+def estimate_operations(
+    band_db: np.ndarray, *, count: int, min_gain_db: float = MIN_GAIN_DB
+) -> list[EqOperation]:
+    """At most `count` bells fitted to `band_db`: greedy start, then joint refinement.
+
+    When a refined bell comes out weaker than `min_gain_db`, the fit is redone
+    with one bell fewer: the count model erred on the side of too many.
+    """
+    refined: list[EqOperation] = []
+    while count > 0:
+        start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
+        refined, _ = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+        if min(abs(op.gain_db) for op in refined) >= min_gain_db:
+            break
+        count, refined = count - 1, []
     return sorted(
         (
             EqOperation(round(op.frequency_hz, 1), round(op.gain_db, 1), round(op.width_octaves, 2))
