@@ -204,20 +204,23 @@ def train(
         raise typer.Exit(2)
     tracks = corpus.read_manifest(manifest)
     for dataset_id in tracked(dataset_ids, description="bundles", total=len(dataset_ids)):
-        if rebuild or not (bundle_dir / f"{training.bundle_name(dataset_id)}.npz").is_file():
+        bundle = bundle_dir / f"{training.bundle_name(dataset_id)}.npz"
+        shards = list((layout.datasets / synth.dataset_id(dataset_id)).glob("*.npz"))
+        newest_shard = max((p.stat().st_mtime for p in shards), default=0.0)
+        if rebuild or not bundle.is_file() or bundle.stat().st_mtime < newest_shard:
             try:
                 data = load_dataset(layout.datasets, dataset_id, tracks=tracks)
             except FileNotFoundError as error:
                 console.print(f"[yellow]{error}[/yellow]")
                 continue
             training.write_bundles(data, bundle_dir=bundle_dir)
-    names = [
-        path.stem
-        for path in sorted(bundle_dir.glob("*.npz"))
-        if any(path.stem.startswith(training.bundle_name(d)) for d in dataset_ids)
-    ]
+    wanted = {training.bundle_name(d) for d in dataset_ids}
+    wanted |= {name + training.OURS_SUFFIX for name in wanted}
+    names = [path.stem for path in sorted(bundle_dir.glob("*.npz")) if path.stem in wanted]
     for name in tracked(names, description="fits", total=len(names)):
-        if rebuild or not (fitted / name / "fit.json").is_file():
+        fit_json = fitted / name / "fit.json"
+        bundle = bundle_dir / f"{name}.npz"
+        if rebuild or not fit_json.is_file() or fit_json.stat().st_mtime < bundle.stat().st_mtime:
             info = fitting.fit_bundle(
                 bundle_dir / f"{name}.npz",
                 out_dir=fitted,
