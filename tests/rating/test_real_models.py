@@ -108,12 +108,12 @@ def test_the_general_model_finds_both_moves_with_the_right_directions(
     assert max(abs(c - d) for c, d in zip(curve, difference, strict=True)) < 1.5
 
 
-@pytest.mark.xfail(
-    reason="general model (pass 1) adds a 0.5 dB bell near 180 Hz beside the 262 Hz boost",
-    strict=False,
-)
 def test_the_general_model_rates_the_known_set_exactly(
     real_client: TestClient, masters: tuple[Path, Path]
 ) -> None:
     body = post_pair(real_client, *masters, model="general").json()
     assert body["rating"] == 2, body["operations"]
+    assert [(s["band"], s["action"]) for s in body["suggestions"]] == [
+        ("bass", "decrease"),
+        ("treble", "increase"),
+    ]
