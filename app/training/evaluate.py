@@ -301,13 +301,14 @@ def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
         "",
         "## Training time and dataset size",
         "",
-        "| model | train examples | validation examples | rows | features | iterations | device | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | train examples | tuning examples | validation examples | rows | features | trees | device | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, fit in report["fits"].items():
         lines.append(
-            f"| {name} | {fit['train_examples']} | {fit['validation_examples']} | {fit['train_rows']} | "
-            f"{fit['n_features']} | {fit['params']['iterations']} | {fit['task_type']} | {fit['train_seconds']} |"
+            f"| {name} | {fit['train_examples']} | {fit.get('tune_examples', 0)} | "
+            f"{fit['validation_examples']} | {fit['train_rows']} | {fit['n_features']} | "
+            f"{fit.get('tree_count', fit['params']['iterations'])} | {fit['task_type']} | {fit['train_seconds']} |"
         )
     lines += [
         "",
