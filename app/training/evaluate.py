@@ -10,6 +10,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from app.ml.features import CURRENT_SPEC
+from app.ml.fitting import fit_gains
 from app.ml.general import estimate_operations
 from app.ml.grid import BOOST, CUT, NONE, decode
 from app.ml.registry import folder_name
@@ -124,8 +125,6 @@ def _gain_error(
     predicted: np.ndarray,
     exact: np.ndarray,
 ) -> float | None:
-    from app.ml.fitting import fit_gains
-
     rows = np.flatnonzero(exact & (np.sum(predicted != NONE, axis=1) > 0))[:GAIN_SAMPLE]
     errors = []
     for row in rows:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.audio.eq import EqOperation
+from app.audio.eq import EqOperation, response_db
 from app.audio.spectrum import DEFAULT_SPEC, band_difference_db, compare
 from app.ml.registry import load_registry
 from app.training import fit, synth, train
@@ -75,8 +75,6 @@ def test_a_shard_holds_real_filtered_spectra(
         ref, cand = data["reference_magnitude"], data["candidate_magnitude"]
     for row in np.flatnonzero(nuisance == synth.Nuisance.NONE):
         truth = [EqOperation(*map(float, op)) for op in ops[row] if not np.isnan(op[0])]
-        from app.audio.eq import response_db
-
         expected = response_db(
             truth, frequency_hz=DEFAULT_SPEC.band_centres_hz, sample_rate_hz=44_100
         )
