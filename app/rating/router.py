@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from app.audio.errors import AudioError
 from app.audio.io import DecodedAudio
@@ -231,8 +232,11 @@ async def rate_endpoint(
         result = await rate_request(request, settings=settings, registry=registry, pool=pool)
     except Refusal as refusal:
         return _refusal_response(refusal)
-    if user is not None:
-        result.id = store_rate_response(db_session=db_session, user=user, result=result).id
+    if user is not None:  # off the event loop: a database write
+        stored = await run_in_threadpool(
+            store_rate_response, db_session=db_session, user=user, result=result
+        )
+        result.id = stored.id
     return JSONResponse(result.model_dump(mode="json"))
 
 
@@ -298,7 +302,10 @@ async def rate_page_submit(
     except Refusal as refusal:
         error, status_code, headers = refusal.detail, refusal.status_code, refusal.headers
     if result is not None and user is not None:
-        result.id = store_rate_response(db_session=db_session, user=user, result=result).id
+        stored = await run_in_threadpool(
+            store_rate_response, db_session=db_session, user=user, result=result
+        )
+        result.id = stored.id
     context = _page_context(
         request,
         registry,
