@@ -324,6 +324,11 @@ def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
         "mastering-trainer evaluate              # this report",
         "```",
         "",
+        "The fits can run on another machine from float16 copies of the bundles "
+        "(`app.training.train.export_for_fit`): `python -m app.training.fit --bundle-dir DIR "
+        "--out var/fitted --task-type GPU`, then `mastering-trainer evaluate`. The device column "
+        "above says where each shipped model was fitted.",
+        "",
     ]
     path = models_dir / "REPORT.md"
     path.write_text("\n".join(lines))
