@@ -16,13 +16,12 @@ from typing import Any
 import numpy as np
 from catboost import CatBoostClassifier
 
-from app.audio.eq import EqOperation, response_db
+from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
 from app.ml.features import CURRENT_SPEC, band_features
 from app.ml.fitting import general_dictionary, greedy_pursuit, refine_operations
-from app.ml.registry import Recognition
+from app.ml.registry import Recognition, curve_db, load_classifier
 
-MODEL_FILE = "model.cbm"
 MAX_OPERATIONS = 5
 #: Pursuit steps whose residuals the count model sees (one past the maximum).
 PURSUIT_STEPS = MAX_OPERATIONS + 1
@@ -89,8 +88,7 @@ class GeneralModel:
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GeneralModel:
         """Load the count model."""
-        classifier = CatBoostClassifier()
-        classifier.load_model(str(folder / MODEL_FILE))
+        classifier = load_classifier(folder)
         return cls(id=str(metadata["id"]), metadata=metadata, classifier=classifier)
 
     def count_probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -106,11 +104,7 @@ class GeneralModel:
         count = int(np.argmax(probabilities))
         band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)
         operations = estimate_operations(band_db, count=count)
-        curve = response_db(
-            operations,
-            frequency_hz=CURRENT_SPEC.spectrum.band_centres_hz,
-            sample_rate_hz=CURRENT_SPEC.sample_rate_hz,
-        )
+        curve = curve_db(operations)
         return Recognition(
             model_id=self.id,
             operations=operations,

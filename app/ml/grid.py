@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 from catboost import CatBoostClassifier
 
-from app.audio.eq import EqOperation, response_db
+from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features
 from app.ml.fitting import bell_basis, fit_gains, least_squares_amplitudes, low_band_weights
-from app.ml.registry import Recognition
+from app.ml.registry import Recognition, curve_db, load_classifier
 
-MODEL_FILE = "model.cbm"
 #: Bands each side of a note that its row sees (3 octaves of 1/12-octave bands).
 WINDOW_BANDS = 36
 #: Neighbouring notes each side whose fitted amplitudes a row sees.
@@ -167,8 +166,7 @@ class GridModel:
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
         """Load ``model.cbm`` and the grid from ``metadata.json``."""
-        classifier = CatBoostClassifier()
-        classifier.load_model(str(folder / MODEL_FILE))
+        classifier = load_classifier(folder)
         return cls(
             id=str(metadata["id"]),
             metadata=metadata,
@@ -213,11 +211,7 @@ class GridModel:
         band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)
         operations = self.classes_to_operations(classes, band_db=band_db)
         confidence = [float(probabilities[i, classes[i]]) for i in np.flatnonzero(classes != NONE)]
-        curve = response_db(
-            operations,
-            frequency_hz=CURRENT_SPEC.spectrum.band_centres_hz,
-            sample_rate_hz=CURRENT_SPEC.sample_rate_hz,
-        )
+        curve = curve_db(operations)
         return Recognition(
             model_id=self.id, operations=operations, curve_db=curve, confidence=confidence
         )

@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from catboost import CatBoostClassifier
 
-from app.audio.eq import EqOperation
+from app.audio.eq import EqOperation, response_db
 from app.audio.spectrum import Comparison
 from app.ml.features import CURRENT_SPEC, FeatureSpec
+
+#: The CatBoost file in every model folder.
+MODEL_FILE = "model.cbm"
 
 
 class ModelLoadError(RuntimeError):
@@ -49,6 +53,22 @@ class RecognitionModel(Protocol):
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise the operations separating the two masters of `comparison`."""
         ...
+
+
+def load_classifier(folder: Path) -> CatBoostClassifier:
+    """The CatBoost classifier stored in a model folder."""
+    classifier = CatBoostClassifier()
+    classifier.load_model(str(folder / MODEL_FILE))
+    return classifier
+
+
+def curve_db(operations: list[EqOperation]) -> np.ndarray:
+    """Summed response of `operations` at the feature spec's band centres, dB."""
+    return response_db(
+        operations,
+        frequency_hz=CURRENT_SPEC.spectrum.band_centres_hz,
+        sample_rate_hz=CURRENT_SPEC.sample_rate_hz,
+    )
 
 
 def folder_name(model_id: str) -> str:

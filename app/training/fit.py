@@ -25,6 +25,7 @@ import numpy as np
 from catboost import CatBoostClassifier
 
 from app.ml.grid import note_rows
+from app.ml.registry import MODEL_FILE
 
 #: CatBoost parameters per kind of model. Grid and general models stop early on
 #: a tuning set of training tracks (never the validation tracks); the paper's
@@ -110,7 +111,7 @@ def fit_bundle(
     classes = np.asarray(classifier.classes_).astype(np.int64)
     np.savez_compressed(target_dir / "validation.npz", probabilities=probabilities, classes=classes)
     if kind != "paper":
-        classifier.save_model(str(target_dir / "model.cbm"))
+        classifier.save_model(str(target_dir / MODEL_FILE))
     info = {
         "dataset": str(bundle["dataset_id"]),
         "kind": kind,

@@ -29,7 +29,7 @@ from app.ml.features import CURRENT_SPEC
 from app.ml.general import example_features as general_features
 from app.ml.grid import example_features as grid_example_features
 from app.ml.grid import operations_to_classes
-from app.ml.registry import folder_name, write_registry
+from app.ml.registry import MODEL_FILE, folder_name, write_registry
 from app.training.datasets import Dataset
 from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
 from app.training.synth import PAPER_PREFIX
@@ -207,10 +207,10 @@ def install_model(
     *, dataset_id: str, fitted_dir: Path, models_dir: Path, metadata: dict[str, Any]
 ) -> Path:
     """Copy a fitted model into ``models/<folder>/`` with its metadata."""
-    source = fitted_dir / bundle_name(dataset_id) / "model.cbm"
+    source = fitted_dir / bundle_name(dataset_id) / MODEL_FILE
     target = models_dir / folder_name(dataset_id)
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target / "model.cbm")
+    shutil.copyfile(source, target / MODEL_FILE)
     (target / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return target
 
@@ -221,7 +221,7 @@ def update_registry(models_dir: Path) -> list[str]:
     installed = [
         model_id
         for model_id in order
-        if (models_dir / folder_name(model_id) / "model.cbm").is_file()
+        if (models_dir / folder_name(model_id) / MODEL_FILE).is_file()
     ]
     default = "general" if "general" in installed else (installed[0] if installed else "")
     write_registry(models_dir, model_ids=installed, default_id=default)
