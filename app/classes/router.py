@@ -17,10 +17,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
 from app.audio.errors import AudioError
 from app.classes import service
+from app.classes.models import SchoolClass
 from app.classes.schemas import ClassOut, ClassProgress
 from app.history.service import StoredFile, describe_file, store_rating
 from app.rating.service import PoolFull, RatingError
@@ -192,27 +194,29 @@ def list_classes(user: CurrentUser, db_session: SessionDep) -> list[ClassOut]:
     ]
 
 
-@router.get("/api/classes/{class_id}/progress", response_model=ClassProgress)
-def class_progress(class_id: RowId, user: Manager, db_session: SessionDep) -> ClassProgress:
-    """Per student of your class, their ratings on its assignments over time."""
+def _managed_progress(
+    *, db_session: Session, user: User, class_id: int
+) -> tuple[SchoolClass, list[service.StudentProgress]]:
+    """The class `user` manages and its progress; 404 for any other class."""
     school_class = service.get_class(
         db_session=db_session, user=user, class_id=class_id, manage=True
     )
     if school_class is None:
         raise _not_found("class")
-    progress = service.class_progress(db_session=db_session, school_class=school_class)
+    return school_class, service.class_progress(db_session=db_session, school_class=school_class)
+
+
+@router.get("/api/classes/{class_id}/progress", response_model=ClassProgress)
+def class_progress(class_id: RowId, user: Manager, db_session: SessionDep) -> ClassProgress:
+    """Per student of your class, their ratings on its assignments over time."""
+    school_class, progress = _managed_progress(db_session=db_session, user=user, class_id=class_id)
     return ClassProgress.of(school_class, progress)
 
 
 @router.get("/api/classes/{class_id}/progress.csv", response_class=Response)
 def class_progress_csv(class_id: RowId, user: Manager, db_session: SessionDep) -> Response:
     """Export your class's progress as CSV, one row per rating."""
-    school_class = service.get_class(
-        db_session=db_session, user=user, class_id=class_id, manage=True
-    )
-    if school_class is None:
-        raise _not_found("class")
-    progress = service.class_progress(db_session=db_session, school_class=school_class)
+    school_class, progress = _managed_progress(db_session=db_session, user=user, class_id=class_id)
     return Response(
         service.progress_csv(progress),
         media_type="text/csv; charset=utf-8",
