@@ -5,6 +5,12 @@ The paper compares masters by their average STFT magnitude (n_fft 2048, hop
 ratio ``20 log10(A(T) / A(P))`` averaged into 1/12-octave bands from 20 Hz to
 20 kHz, which for an EQ is close to the EQ's own response in dB, whatever the
 song.
+
+A 2048-point frame has 21.5 Hz bins and a Hann main lobe four bins wide, which
+blurs bells below a few hundred Hz (C1 = 32.7 Hz and D#1 = 38.9 Hz share a
+bin). The bands below ``crossover_hz`` therefore come from a second, long
+average spectrum (16384 points, 2.7 Hz bins); an *average spectrum* here is the
+short one's ``n_fft // 2 + 1`` bins followed by the long one's lowest bins.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ class SpectrumSpec:
     min_frequency_hz: float = 20.0
     bands_per_octave: int = 12
     n_bands: int = 120
+    low_n_fft: int = 16_384
+    low_hop_length: int = 16_384
+    crossover_hz: float = 320.0
 
     @property
     def band_edges_hz(self) -> np.ndarray:
@@ -49,8 +58,20 @@ class SpectrumSpec:
 
     @property
     def bin_frequencies_hz(self) -> np.ndarray:
-        """Frequency of each rfft bin."""
-        return np.arange(self.n_fft // 2 + 1) * self.sample_rate_hz / self.n_fft
+        """Frequency of each bin of an average spectrum: the short bins, then the long ones."""
+        short = np.arange(self.n_fft // 2 + 1) * self.sample_rate_hz / self.n_fft
+        long = np.arange(self.n_low_bins) * self.sample_rate_hz / self.low_n_fft
+        return np.concatenate([short, long])
+
+    @property
+    def n_low_bins(self) -> int:
+        """Bins kept from the long spectrum: up to one past the crossover."""
+        return int(np.ceil(self.crossover_hz * self.low_n_fft / self.sample_rate_hz)) + 2
+
+    @property
+    def n_bins(self) -> int:
+        """Length of an average spectrum."""
+        return self.n_fft // 2 + 1 + self.n_low_bins
 
 
 DEFAULT_SPEC = SpectrumSpec()
@@ -119,26 +140,65 @@ def _hann(n_fft: int) -> np.ndarray:
     return signal.get_window("hann", n_fft).astype(np.float32)
 
 
-@cache
-def _band_matrix(spec: SpectrumSpec) -> np.ndarray:
-    """Weights turning per-bin values into per-band values.
+def average_spectrum(samples: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC) -> np.ndarray:
+    """The short average magnitude followed by the low bins of the long one.
 
-    A band that holds FFT bins takes their mean; a band narrower than the bin
-    spacing (below a few hundred Hz) is linearly interpolated at its centre.
+    The long spectrum is scaled by ``sqrt(n_fft / low_n_fft)`` so that noise
+    reads the same level in both parts (only ratios matter to the features,
+    but drawn spectra then join without a step).
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono audio at ``spec.sample_rate_hz``, at least ``spec.low_n_fft`` samples.
+    spec : SpectrumSpec
+        Frame lengths, hops and crossover.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(spec.n_bins,)``, float64.
+
+    Examples
+    --------
+    >>> sr = 44_100
+    >>> tone = np.sin(2 * np.pi * 40 * np.arange(sr) / sr).astype(np.float32)
+    >>> spectrum = average_spectrum(tone)
+    >>> spectrum.shape == (DEFAULT_SPEC.n_bins,)
+    True
+    >>> round(float(DEFAULT_SPEC.bin_frequencies_hz[np.argmax(spectrum)]), 1)
+    40.4
     """
-    bins = spec.bin_frequencies_hz
+    short = average_magnitude(samples, n_fft=spec.n_fft, hop_length=spec.hop_length)
+    long = average_magnitude(samples, n_fft=spec.low_n_fft, hop_length=spec.low_hop_length)
+    scale = np.sqrt(spec.n_fft / spec.low_n_fft)
+    return np.concatenate([short, long[: spec.n_low_bins] * scale])
+
+
+@cache
+def band_matrix(spec: SpectrumSpec) -> np.ndarray:
+    """Weights turning the bins of an average spectrum into band values.
+
+    Bands that end below ``spec.crossover_hz`` read the long spectrum, the
+    others the short one. A band that holds bins takes their mean; a band
+    narrower than the bin spacing is linearly interpolated at its centre.
+    """
+    n_short = spec.n_fft // 2 + 1
+    frequencies = spec.bin_frequencies_hz
     edges = spec.band_edges_hz
-    weights = np.zeros((spec.n_bands, len(bins)))
+    weights = np.zeros((spec.n_bands, spec.n_bins))
     for band, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        first = n_short if high <= spec.crossover_hz else 0
+        bins = frequencies[first:n_short] if first == 0 else frequencies[first:]
         inside = np.flatnonzero((bins >= low) & (bins < high))
         if len(inside):
-            weights[band, inside] = 1.0 / len(inside)
+            weights[band, first + inside] = 1.0 / len(inside)
         else:
             centre = np.sqrt(low * high)
             right = int(np.searchsorted(bins, centre))
             fraction = (centre - bins[right - 1]) / (bins[right] - bins[right - 1])
-            weights[band, right - 1] = 1.0 - fraction
-            weights[band, right] = fraction
+            weights[band, first + right - 1] = 1.0 - fraction
+            weights[band, first + right] = fraction
     weights.setflags(write=False)
     return weights
 
@@ -166,7 +226,7 @@ def band_difference_db(
     Parameters
     ----------
     reference_magnitude, candidate_magnitude : np.ndarray
-        Average STFT magnitudes, shape ``(n_fft // 2 + 1,)``.
+        Average spectra (`average_spectrum`), shape ``(spec.n_bins,)``.
     spec : SpectrumSpec
         Band layout.
 
@@ -175,7 +235,7 @@ def band_difference_db(
     np.ndarray
         Shape ``(spec.n_bands,)``: positive where the candidate is louder.
     """
-    return _band_matrix(spec) @ bin_difference_db(reference_magnitude, candidate_magnitude)
+    return band_matrix(spec) @ bin_difference_db(reference_magnitude, candidate_magnitude)
 
 
 def level_offset_db(
@@ -298,8 +358,8 @@ def compare(
     """
     offset = find_offset_samples(reference, candidate) if align_time else 0
     ref, cand = aligned_excerpts(reference, candidate, offset_samples=offset)
-    ref_mag = average_magnitude(ref, n_fft=spec.n_fft, hop_length=spec.hop_length)
-    cand_mag = average_magnitude(cand, n_fft=spec.n_fft, hop_length=spec.hop_length)
+    ref_mag = average_spectrum(ref, spec=spec)
+    cand_mag = average_spectrum(cand, spec=spec)
     raw = band_difference_db(ref_mag, cand_mag, spec=spec)
     level = level_offset_db(raw, spec=spec)
     return Comparison(

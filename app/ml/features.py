@@ -15,7 +15,7 @@ import numpy as np
 from app.audio.spectrum import DEFAULT_SPEC, SpectrumSpec, band_difference_db, level_offset_db
 
 #: Bump when the meaning of any feature changes.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +29,9 @@ class FeatureSpec:
     min_frequency_hz: float = DEFAULT_SPEC.min_frequency_hz
     bands_per_octave: int = DEFAULT_SPEC.bands_per_octave
     n_bands: int = DEFAULT_SPEC.n_bands
+    low_n_fft: int = DEFAULT_SPEC.low_n_fft
+    low_hop_length: int = DEFAULT_SPEC.low_hop_length
+    crossover_hz: float = DEFAULT_SPEC.crossover_hz
 
     @property
     def spectrum(self) -> SpectrumSpec:
@@ -40,6 +43,9 @@ class FeatureSpec:
             min_frequency_hz=self.min_frequency_hz,
             bands_per_octave=self.bands_per_octave,
             n_bands=self.n_bands,
+            low_n_fft=self.low_n_fft,
+            low_hop_length=self.low_hop_length,
+            crossover_hz=self.crossover_hz,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,7 +73,7 @@ def band_features(
     Parameters
     ----------
     reference_magnitude, candidate_magnitude : np.ndarray
-        Average STFT magnitudes of the two masters.
+        Average spectra of the two masters (`app.audio.spectrum.average_spectrum`).
     spec : FeatureSpec
         Band layout.
 

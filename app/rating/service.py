@@ -14,13 +14,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from typing import TypeVar
 
 import numpy as np
 
 from app.audio.io import DecodedAudio, Source, load_audio
-from app.audio.spectrum import Comparison, SpectrumSpec, compare
+from app.audio.spectrum import Comparison, SpectrumSpec, band_matrix, compare
 from app.ml.features import CURRENT_SPEC
 from app.ml.registry import ModelRegistry, RecognitionModel
 from app.ml.suggestions import band_of, suggest
@@ -238,24 +237,12 @@ def band_levels_db(
 ) -> np.ndarray:
     """Average spectrum in dB on the spec's log bands, the way the band difference averages.
 
-    Per-bin dB values (with a floor relative to the loudest bin) are averaged
-    over the bins inside each band; bands narrower than the bin spacing take
-    the value interpolated at their centre.
+    Per-bin dB values (with a floor relative to the loudest bin) go through the
+    same band weights as the difference: a mean over the bins inside a band, or
+    the value interpolated at the centre of a band narrower than the bins.
     """
     floor = float(np.max(magnitude)) * 10.0 ** (floor_db / 20.0) + 1e-20
-    bin_db = 20.0 * np.log10(np.asarray(magnitude, dtype=float) + floor)
-    bins = spec.bin_frequencies_hz
-    levels = np.interp(spec.band_centres_hz, bins, bin_db)
-    for band, (low, high) in enumerate(_band_bin_ranges(spec)):
-        if high > low:
-            levels[band] = bin_db[low:high].mean()
-    return levels
-
-
-@cache
-def _band_bin_ranges(spec: SpectrumSpec) -> tuple[tuple[int, int], ...]:
-    starts = np.searchsorted(spec.bin_frequencies_hz, spec.band_edges_hz, side="left")
-    return tuple((int(a), int(b)) for a, b in zip(starts[:-1], starts[1:], strict=True))
+    return band_matrix(spec) @ (20.0 * np.log10(np.asarray(magnitude, dtype=float) + floor))
 
 
 def _rounded(values: np.ndarray, decimals: int) -> list[float]:

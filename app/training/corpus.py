@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ, resample
+from app.ml.features import FEATURE_VERSION
 
 CLIP_SKIP_S = 30.0
 CLIP_DURATION_S = 30.0
@@ -119,8 +120,12 @@ class CorpusLayout:
 
     @property
     def datasets(self) -> Path:
-        """Synthesised dataset shards, one folder per dataset."""
-        return self.data_dir / "datasets"
+        """Synthesised dataset shards, one folder per dataset, per feature version.
+
+        Shards hold spectra in the layout of one feature version; a new
+        version starts a new folder, so old shards are never mixed in.
+        """
+        return self.data_dir / f"datasets-v{FEATURE_VERSION}"
 
     def clip_path(self, track: Track, index: int) -> Path:
         """Cache file of one clip."""

@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from app.audio.eq import EqOperation, apply
 from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ, resample
-from app.audio.spectrum import aligned_excerpts, average_magnitude, find_offset_samples
+from app.audio.spectrum import aligned_excerpts, average_spectrum, find_offset_samples
 from app.training.grids import (
     GENERAL_MAX_OPERATIONS,
     MAX_GRID_OPERATIONS,
@@ -187,10 +187,10 @@ def synthesise_example(
     if nuisance in (Nuisance.LOSSY, Nuisance.OFFSET):
         offset = find_offset_samples(clip, candidate)
         ref, candidate = aligned_excerpts(clip, candidate, offset_samples=offset)
-        reference_mag = average_magnitude(ref)
+        reference_mag = average_spectrum(ref)
     return Example(
         reference_magnitude=reference_mag,
-        candidate_magnitude=average_magnitude(candidate),
+        candidate_magnitude=average_spectrum(candidate),
         operations=operations,
         nuisance=nuisance,
         nuisance_value=value,
@@ -207,7 +207,7 @@ def build_shard(
     """Synthesise `per_clip` examples from one clip into one shard; return the count."""
     clip = np.load(clip_path)
     rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances)))
-    reference_magnitude = average_magnitude(clip)
+    reference_magnitude = average_spectrum(clip)
     examples = [
         synthesise_example(
             clip,

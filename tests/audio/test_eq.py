@@ -12,7 +12,7 @@ import soundfile as sf
 from scipy import signal
 
 from app.audio.eq import EqOperation, apply, peaking_sos, response_db
-from app.audio.spectrum import SpectrumSpec, average_magnitude, band_difference_db
+from app.audio.spectrum import SpectrumSpec, average_spectrum, band_difference_db
 
 from ..conftest import pink_noise
 
@@ -110,8 +110,8 @@ def test_matches_sox_equalizer(tmp_path: Path, sample_rate_hz: int, op: EqOperat
         sample_rate_hz=sample_rate_hz, n_fft=8192 if sample_rate_hz > 48_000 else 4096
     )
     difference = band_difference_db(
-        average_magnitude(theirs, n_fft=spec.n_fft),
-        average_magnitude(ours, n_fft=spec.n_fft),
+        average_spectrum(theirs, spec=spec),
+        average_spectrum(ours, spec=spec),
         spec=spec,
     )
     centres = spec.band_centres_hz

@@ -70,7 +70,7 @@ def test_a_shard_holds_real_filtered_spectra(
         shard_path=shard,
     )
     with np.load(shard) as data:
-        assert data["reference_magnitude"].shape == (12, 1025)
+        assert data["reference_magnitude"].shape == (12, DEFAULT_SPEC.n_bins)
         ops, nuisance = data["operations"], data["nuisance"]
         ref, cand = data["reference_magnitude"], data["candidate_magnitude"]
     for row in np.flatnonzero(nuisance == synth.Nuisance.NONE):
