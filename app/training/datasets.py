@@ -61,6 +61,13 @@ class Dataset:
         return np.sum(~np.isnan(self.operations[:, :, 0]), axis=1)
 
     @property
+    def closest_spacing_octaves(self) -> np.ndarray:
+        """Octaves between the two closest centres of each set; inf for sets of 0 or 1."""
+        octaves = np.sort(np.log2(self.operations[:, :, 0]), axis=1)  # NaN sorts last
+        gaps = np.nan_to_num(np.diff(octaves, axis=1), nan=np.inf)
+        return gaps.min(axis=1)
+
+    @property
     def gain_magnitude_db(self) -> np.ndarray:
         """The largest |gain| of each set (grid sets share one magnitude); 0 for empty sets."""
         gains = np.nan_to_num(np.abs(self.operations[:, :, 1]))

@@ -140,6 +140,14 @@ def _gain_error(
     return round(float(np.median(errors)), 3) if errors else None
 
 
+#: Closest pair of centres in a general set, in octaves: how separable its bells are.
+SPACING_BINS = {
+    "1/2 to 1 octave": (0.5, 1.0),
+    "1 to 1.5 octaves": (1.0, 1.5),
+    "1.5 octaves or more": (1.5, np.inf),
+}
+
+
 def evaluate_general(
     *,
     validation: Dataset,
@@ -168,6 +176,7 @@ def evaluate_general(
         gain_errors += list(np.abs(truth[true_index, 1] - found_array[found_index, 1]))
         width_errors += list(np.abs(np.log2(truth[true_index, 2] / found_array[found_index, 2])))
     correct = found_count == true_count
+    spacing = validation.closest_spacing_octaves
     return {
         "validation_examples": int(len(correct)),
         "count_accuracy": _percent(correct),
@@ -175,6 +184,11 @@ def evaluate_general(
         "count_accuracy_by_nuisance": {
             kind.name.lower(): _percent(correct[validation.nuisance == kind]) for kind in Nuisance
         },
+        "count_accuracy_by_closest_spacing": {
+            label: _percent(correct[(spacing >= low) & (spacing < high)])
+            for label, (low, high) in SPACING_BINS.items()
+        }
+        | {"0 or 1 operation": _percent(correct[np.isinf(spacing)])},
         "operations_measured": len(frequency_errors),
         "frequency_error_octaves_median": round(float(np.median(frequency_errors)), 4),
         "gain_error_db_median": round(float(np.median(gain_errors)), 3),
@@ -292,6 +306,8 @@ def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
             f"| median gain error (dB) | {general['gain_error_db_median']} | ≤ 1 |",
             f"| median width error (octaves, log2 ratio) | {general['width_error_octaves_median']} | - |",
             f"| count accuracy by nuisance (%) | {general['count_accuracy_by_nuisance']} | - |",
+            "| count accuracy by the closest pair's spacing (%) | "
+            f"{general.get('count_accuracy_by_closest_spacing', '-')} | - |",
             "",
             f"Parameter errors over {general['operations_measured']} operations of validation "
             "examples whose count was right.",

@@ -267,14 +267,24 @@ def shard_path_for(datasets_dir: Path, *, config_id: str, clip_path: Path) -> Pa
     return datasets_dir / dataset_id(config_id) / f"{clip_path.stem}.npz"
 
 
+def examples_in(shard_path: Path) -> int:
+    """How many examples a shard holds."""
+    with np.load(shard_path) as data:
+        return len(data["nuisance"])
+
+
 def pending_tasks(
     clip_paths: list[Path], *, datasets_dir: Path, config_id: str, per_clip: int, nuisances: bool
 ) -> list[ShardTask]:
-    """Tasks whose shard does not exist yet (so a build resumes where it stopped)."""
+    """Tasks whose shard is missing or holds fewer than `per_clip` examples.
+
+    A build thus resumes where it stopped, and raising a dataset's `per_clip`
+    redraws its shards: the same seed draws the same first examples, then more.
+    """
     tasks = []
     for clip_path in clip_paths:
         shard = shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path)
-        if not shard.is_file():
+        if not shard.is_file() or examples_in(shard) < per_clip:
             tasks.append(
                 ShardTask(
                     clip_path=clip_path,

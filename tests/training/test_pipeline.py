@@ -98,6 +98,28 @@ def test_each_nuisance_yields_a_usable_candidate(
         assert comparison.level_offset_db == pytest.approx(value, abs=0.5)
 
 
+def test_raising_per_clip_redraws_a_shard_keeping_its_first_examples(
+    clips: tuple[Path, list[Track]], tmp_path: Path
+) -> None:
+    folder, tracks = clips
+    clip = [folder / f"{tracks[0].md5}_0.npy"]
+
+    def pending(per_clip: int) -> list[synth.ShardTask]:
+        return synth.pending_tasks(
+            clip, datasets_dir=tmp_path, config_id="F1W2", per_clip=per_clip, nuisances=True
+        )
+
+    assert sum(synth.run_tasks(pending(2), workers=1)) == 2
+    shard = pending(2) or pending(3)
+    assert len(shard) == 1 and pending(2) == []
+    with np.load(shard[0].shard_path) as data:
+        first = data["operations"].copy()
+    assert sum(synth.run_tasks(pending(3), workers=1)) == 3
+    assert synth.examples_in(shard[0].shard_path) == 3 and pending(3) == []
+    with np.load(shard[0].shard_path) as data:
+        np.testing.assert_array_equal(data["operations"][:2], first)
+
+
 def test_tiny_models_train_evaluate_install_and_recognise(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
