@@ -188,8 +188,8 @@ def band_matrix(spec: SpectrumSpec) -> np.ndarray:
     edges = spec.band_edges_hz
     weights = np.zeros((spec.n_bands, spec.n_bins))
     for band, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        first = n_short if high <= spec.crossover_hz else 0
-        bins = frequencies[first:n_short] if first == 0 else frequencies[first:]
+        part = slice(n_short, None) if high <= spec.crossover_hz else slice(0, n_short)
+        first, bins = part.start, frequencies[part]
         inside = np.flatnonzero((bins >= low) & (bins < high))
         if len(inside):
             weights[band, first + inside] = 1.0 / len(inside)

@@ -307,7 +307,7 @@ def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
             f"| median width error (octaves, log2 ratio) | {general['width_error_octaves_median']} | - |",
             f"| count accuracy by nuisance (%) | {general['count_accuracy_by_nuisance']} | - |",
             "| count accuracy by the closest pair's spacing (%) | "
-            f"{general.get('count_accuracy_by_closest_spacing', '-')} | - |",
+            f"{general['count_accuracy_by_closest_spacing']} | - |",
             "",
             f"Parameter errors over {general['operations_measured']} operations of validation "
             "examples whose count was right.",

@@ -109,14 +109,14 @@ def test_raising_per_clip_redraws_a_shard_keeping_its_first_examples(
             clip, datasets_dir=tmp_path, config_id="F1W2", per_clip=per_clip, nuisances=True
         )
 
+    shard = synth.shard_path_for(tmp_path, config_id="F1W2", clip_path=clip[0])
     assert sum(synth.run_tasks(pending(2), workers=1)) == 2
-    shard = pending(2) or pending(3)
-    assert len(shard) == 1 and pending(2) == []
-    with np.load(shard[0].shard_path) as data:
+    assert pending(2) == [] and len(pending(3)) == 1
+    with np.load(shard) as data:
         first = data["operations"].copy()
     assert sum(synth.run_tasks(pending(3), workers=1)) == 3
-    assert synth.examples_in(shard[0].shard_path) == 3 and pending(3) == []
-    with np.load(shard[0].shard_path) as data:
+    assert synth.examples_in(shard) == 3 and pending(3) == []
+    with np.load(shard) as data:
         np.testing.assert_array_equal(data["operations"][:2], first)
 
 
