@@ -10,12 +10,69 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from scipy import optimize
 
 from app.audio.eq import EqOperation, response_db
 from app.ml.features import CURRENT_SPEC, FeatureSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhysicsCheck:
+    """How much a set's fit to the band difference weighs against CatBoost's probabilities.
+
+    CatBoost judges from features; the bells of a whole answer must also add
+    up to the difference. On fine grids of wide bells, CatBoost can trade one
+    bell for two neighbours that look alike locally, and the general model's
+    count can be one off; the fit settles many such cases. ``weight`` 0 leaves
+    CatBoost's answer alone.
+    """
+
+    weight: float = 0.0
+    residual_scale_db: float = 0.05
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-ready form, stored in a model's metadata."""
+        return {"physics_weight": self.weight, "residual_scale_db": self.residual_scale_db}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PhysicsCheck:
+        """Inverse of `to_dict`; no entry means the plain argmax."""
+        if not data:
+            return cls()
+        return cls(weight=data["physics_weight"], residual_scale_db=data["residual_scale_db"])
+
+
+#: Log-likelihood cost per dB that a fitted bell falls short of its minimum gain.
+IMPLAUSIBLE_COST_PER_DB = 20.0
+
+
+def robust_log_likelihood(residual_db: np.ndarray, *, residual_scale_db: float) -> float:
+    """Cauchy log-likelihood (up to a constant) of a fit's per-band residuals.
+
+    Each band's residual ``r`` scores ``-log(1 + (r / residual_scale_db)**2)``, so
+    the few bands that no bell explains (a codec's low-pass, a limiter) cost
+    little each, while a misfit across many bands costs a lot.
+
+    Examples
+    --------
+    >>> robust_log_likelihood(np.zeros(120), residual_scale_db=0.1)
+    -0.0
+    """
+    return float(-np.sum(np.log1p((np.asarray(residual_db) / residual_scale_db) ** 2)))
+
+
+def implausibility(signed_gains_db: np.ndarray, *, min_gain_db: float) -> float:
+    """Penalty for fitted bells of the wrong sign or weaker than `min_gain_db`.
+
+    ``signed_gains_db`` are the gains times the sign the answer claims, so a
+    credible bell is at least `min_gain_db`.
+    """
+    shortfall = np.clip(min_gain_db - np.asarray(signed_gains_db, dtype=float), 0.0, None)
+    return IMPLAUSIBLE_COST_PER_DB * float(np.sum(shortfall))
+
 
 #: Gain of the unit shapes: bells are measured at 6 dB and scaled down.
 _SHAPE_GAIN_DB = 6.0

@@ -4,7 +4,9 @@ Recognition in three steps. Greedy pursuit over a dictionary of bell shapes
 proposes bells one at a time and records how much each step explains; CatBoost
 reads those residuals, the step gains and the band difference and says how
 many operations there are; a nonlinear least-squares fit of that many exact
-bells then gives each one's frequency, gain and width.
+bells then gives each one's frequency, gain and width. With a physics check,
+the counts next to CatBoost's are fitted too, and the answer is the count whose
+probability and fit agree best.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from catboost import CatBoostClassifier
 from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
 from app.ml.features import CURRENT_SPEC, band_features
-from app.ml.fitting import general_dictionary, greedy_pursuit, refine_operations
+from app.ml.fitting import (
+    PhysicsCheck,
+    general_dictionary,
+    greedy_pursuit,
+    implausibility,
+    refine_operations,
+    robust_log_likelihood,
+)
 from app.ml.registry import Recognition, curve_db, load_classifier
 
 MAX_OPERATIONS = 5
@@ -68,10 +77,91 @@ def estimate_operations(
         if min(abs(op.gain_db) for op in refined) >= min_gain_db:
             break
         count, refined = count - 1, []
+    return _rounded(refined)
+
+
+@dataclass(frozen=True)
+class CountCandidate:
+    """The bells fitted for one operation count, and what they leave unexplained."""
+
+    count: int
+    operations: list[EqOperation]
+    residual_db: np.ndarray
+    implausibility: float
+
+    def score(self, *, count_probabilities: np.ndarray, check: PhysicsCheck) -> float:
+        """``log p(count) + weight * (robust log-likelihood - implausibility)``."""
+        fit = robust_log_likelihood(self.residual_db, residual_scale_db=check.residual_scale_db)
+        prior = float(np.log(count_probabilities[self.count] + 1e-6))
+        return prior + check.weight * (fit - self.implausibility)
+
+
+def count_candidates(band_db: np.ndarray, *, counts: range) -> list[CountCandidate]:
+    """Fit `count` bells for every count in `counts`.
+
+    Parameters
+    ----------
+    band_db : np.ndarray
+        Level-aligned band difference, shape ``(n_bands,)``.
+    counts : range
+        Operation counts to try.
+
+    Returns
+    -------
+    list[CountCandidate]
+        Each fit's residual about its median (a level change costs nothing) and
+        the `app.ml.fitting.implausibility` of bells weaker than `MIN_GAIN_DB`.
+    """
+    candidates = []
+    for count in counts:
+        operations: list[EqOperation] = []
+        if count:
+            start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
+            operations, _ = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+        residual = band_db - curve_db(operations)
+        gains_db = np.array([abs(op.gain_db) for op in operations])
+        weak = implausibility(gains_db, min_gain_db=MIN_GAIN_DB)
+        candidates.append(
+            CountCandidate(count, _rounded(operations), residual - np.median(residual), weak)
+        )
+    return candidates
+
+
+def nearby_counts(count_probabilities: np.ndarray) -> range:
+    """CatBoost's most likely count and the counts either side of it."""
+    count = int(np.argmax(count_probabilities))
+    return range(max(0, count - 1), min(MAX_OPERATIONS, count + 1) + 1)
+
+
+def recognise_operations(
+    band_db: np.ndarray, *, count_probabilities: np.ndarray, check: PhysicsCheck
+) -> list[EqOperation]:
+    """The bells of one example: CatBoost's count, checked against the fit when weighted.
+
+    Parameters
+    ----------
+    band_db : np.ndarray
+        Level-aligned band difference.
+    count_probabilities : np.ndarray
+        CatBoost's probability of 0..`MAX_OPERATIONS` operations.
+    check : PhysicsCheck
+        Weight 0: fit CatBoost's most likely count (`estimate_operations`).
+        Otherwise fit the counts next to it too (`nearby_counts`) and keep the
+        candidate of the best `CountCandidate.score`.
+    """
+    if check.weight <= 0:
+        return estimate_operations(band_db, count=int(np.argmax(count_probabilities)))
+    candidates = count_candidates(band_db, counts=nearby_counts(count_probabilities))
+    return max(
+        candidates, key=lambda c: c.score(count_probabilities=count_probabilities, check=check)
+    ).operations
+
+
+def _rounded(operations: list[EqOperation]) -> list[EqOperation]:
     return sorted(
         (
             EqOperation(round(op.frequency_hz, 1), round(op.gain_db, 1), round(op.width_octaves, 2))
-            for op in refined
+            for op in operations
         ),
         key=lambda op: op.frequency_hz,
     )
@@ -84,12 +174,18 @@ class GeneralModel:
     id: str
     metadata: dict[str, Any]
     classifier: CatBoostClassifier
+    physics: PhysicsCheck = PhysicsCheck()
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GeneralModel:
-        """Load the count model."""
+        """Load the count model and its physics check."""
         classifier = load_classifier(folder)
-        return cls(id=str(metadata["id"]), metadata=metadata, classifier=classifier)
+        return cls(
+            id=str(metadata["id"]),
+            metadata=metadata,
+            classifier=classifier,
+            physics=PhysicsCheck.from_dict(metadata.get("decode")),
+        )
 
     def count_probabilities(self, features: np.ndarray) -> np.ndarray:
         """Probability of 0..5 operations for each example."""
@@ -101,9 +197,11 @@ class GeneralModel:
             comparison.reference_magnitude[np.newaxis], comparison.candidate_magnitude[np.newaxis]
         )
         probabilities = self.count_probabilities(features)[0]
-        count = int(np.argmax(probabilities))
         band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)
-        operations = estimate_operations(band_db, count=count)
+        operations = recognise_operations(
+            band_db, count_probabilities=probabilities, check=self.physics
+        )
+        count = len(operations)
         curve = curve_db(operations)
         return Recognition(
             model_id=self.id,

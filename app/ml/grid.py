@@ -22,7 +22,15 @@ from catboost import CatBoostClassifier
 from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features
-from app.ml.fitting import bell_basis, fit_gains, least_squares_amplitudes, low_band_weights
+from app.ml.fitting import (
+    PhysicsCheck,
+    bell_basis,
+    fit_gains,
+    implausibility,
+    least_squares_amplitudes,
+    low_band_weights,
+    robust_log_likelihood,
+)
 from app.ml.registry import Recognition, curve_db, load_classifier
 
 #: Bands each side of a note that its row sees (3 octaves of 1/12-octave bands).
@@ -153,6 +161,131 @@ def decode(probabilities: np.ndarray) -> np.ndarray:
     return np.argmax(probabilities, axis=-1).astype(np.int8)
 
 
+#: A fitted bell weaker than this (dB), or of the wrong sign, is not a credible operation.
+MIN_FITTED_GAIN_DB = 1.5
+#: Notes whose classes a search changes two at a time: the least certain ones.
+_PAIR_NOTES = 10
+
+
+def fit_log_likelihood(
+    classes: np.ndarray, band_db: np.ndarray, *, basis: np.ndarray, residual_scale_db: float
+) -> float:
+    """Robust log-likelihood of the best fit of a set's bells to a band difference.
+
+    Parameters
+    ----------
+    classes : np.ndarray
+        Per-note class (0 none, 1 boost, 2 cut), shape ``(n_notes,)``.
+    band_db : np.ndarray
+        Band difference, shape ``(n_bands,)``.
+    basis : np.ndarray
+        Unit bells of the grid's notes (`app.ml.fitting.bell_basis`).
+    residual_scale_db : float
+        Scale of the robust loss.
+
+    Returns
+    -------
+    float
+        `app.ml.fitting.robust_log_likelihood` of the residual, less the
+        `app.ml.fitting.implausibility` of amplitudes of the wrong sign or
+        weaker than `MIN_FITTED_GAIN_DB`.
+    """
+    active = np.flatnonzero(classes != NONE)
+    design = np.hstack([basis[:, active], np.ones((len(band_db), 1))])
+    coefficients = np.linalg.lstsq(design, band_db, rcond=None)[0]
+    signed_gains_db = np.where(classes[active] == BOOST, 1.0, -1.0) * coefficients[:-1]
+    return robust_log_likelihood(
+        band_db - design @ coefficients, residual_scale_db=residual_scale_db
+    ) - implausibility(signed_gains_db, min_gain_db=MIN_FITTED_GAIN_DB)
+
+
+def _neighbour_sets(classes: np.ndarray, probabilities: np.ndarray) -> list[np.ndarray]:
+    """Sets one move away: a note's class changed, an operation moved to a neighbouring
+    note, or two of the least certain notes changed together."""
+    n_notes = len(classes)
+    plausible = probabilities > 1e-3
+    moves: list[dict[int, int]] = []
+    for note in range(n_notes):
+        for label in np.flatnonzero(plausible[note]).tolist():
+            if label != classes[note]:
+                moves.append({note: label})
+        if classes[note] != NONE:
+            for other in (note - 1, note + 1):
+                if 0 <= other < n_notes and classes[other] == NONE:
+                    moves.append({note: NONE, other: int(classes[note])})
+    uncertain = [
+        note
+        for note in np.argsort(probabilities.max(axis=1))[:_PAIR_NOTES].tolist()
+        if probabilities[note].max() < 0.98
+    ]
+    for i, first in enumerate(uncertain):
+        for second in uncertain[i + 1 :]:
+            for a in np.flatnonzero(plausible[first]).tolist():
+                for b in np.flatnonzero(plausible[second]).tolist():
+                    if a != classes[first] and b != classes[second]:
+                        moves.append({first: a, second: b})
+    sets = []
+    for move in moves:
+        changed = classes.copy()
+        for note, label in move.items():
+            changed[note] = label
+        sets.append(changed)
+    return sets
+
+
+def search_classes(
+    probabilities: np.ndarray,
+    band_db: np.ndarray,
+    *,
+    basis: np.ndarray,
+    check: PhysicsCheck,
+    max_steps: int = 12,
+) -> np.ndarray:
+    """The set of per-note classes that best agrees with CatBoost and with the physics.
+
+    Climbs from the per-note argmax, one move at a time (see `_neighbour_sets`),
+    to a set that maximises ``sum(log p) + check.weight * fit_log_likelihood``.
+
+    Parameters
+    ----------
+    probabilities : np.ndarray
+        One example's class probabilities, shape ``(n_notes, 3)``.
+    band_db : np.ndarray
+        Its level-aligned band difference, shape ``(n_bands,)``.
+    basis : np.ndarray
+        Unit bells of the grid's notes.
+    check : PhysicsCheck
+        Weight 0 returns the argmax unchanged.
+
+    Returns
+    -------
+    np.ndarray
+        Per-note classes, shape ``(n_notes,)``.
+    """
+    classes = decode(probabilities)
+    if check.weight <= 0:
+        return classes
+    log_p = np.log(probabilities + 1e-6)
+    notes = np.arange(len(classes))
+
+    def score(candidate: np.ndarray) -> float:
+        fit = fit_log_likelihood(
+            candidate, band_db, basis=basis, residual_scale_db=check.residual_scale_db
+        )
+        return float(log_p[notes, candidate].sum()) + check.weight * fit
+
+    best = score(classes)
+    for _ in range(max_steps):
+        scored = [(score(c), c) for c in _neighbour_sets(classes, probabilities)]
+        if not scored:
+            break
+        top_score, top = max(scored, key=lambda pair: pair[0])
+        if top_score <= best + 1e-9:
+            break
+        best, classes = top_score, top
+    return classes
+
+
 @dataclass
 class GridModel:
     """A trained grid model, ready to recognise."""
@@ -162,6 +295,7 @@ class GridModel:
     classifier: CatBoostClassifier
     notes_hz: np.ndarray
     width_octaves: float
+    physics: PhysicsCheck = PhysicsCheck()
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
@@ -173,7 +307,13 @@ class GridModel:
             classifier=classifier,
             notes_hz=np.asarray(metadata["grid"]["notes_hz"], dtype=float),
             width_octaves=float(metadata["grid"]["width_octaves"]),
+            physics=PhysicsCheck.from_dict(metadata.get("decode")),
         )
+
+    @property
+    def basis(self) -> np.ndarray:
+        """Unit bells of the grid's notes."""
+        return bell_basis(tuple(float(f) for f in self.notes_hz), self.width_octaves)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities, shape ``(n, n_notes, 3)``, from per-example features."""
@@ -207,8 +347,8 @@ class GridModel:
             width_octaves=self.width_octaves,
         )
         probabilities = self.probabilities(features)[0]
-        classes = decode(probabilities)
         band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)
+        classes = search_classes(probabilities, band_db, basis=self.basis, check=self.physics)
         operations = self.classes_to_operations(classes, band_db=band_db)
         confidence = [float(probabilities[i, classes[i]]) for i in np.flatnonzero(classes != NONE)]
         curve = curve_db(operations)

@@ -58,6 +58,14 @@ def _classifier(
     return CatBoostClassifier(**params, random_seed=0, verbose=0, allow_writing_files=False)
 
 
+def tuning_mask(bundle: dict[str, np.ndarray]) -> np.ndarray:
+    """Training-track examples that tune the number of boosting rounds (none for the paper's)."""
+    validation = bundle["is_validation"].astype(bool)
+    if str(bundle["kind"]) == "paper" or "groups" not in bundle:
+        return np.zeros_like(validation)
+    return ~validation & (bundle["groups"] % TUNE_ONE_IN == 0)
+
+
 def training_rows(
     bundle: dict[str, np.ndarray], *, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -80,9 +88,7 @@ def fit_bundle(
     target_dir = out_dir / path.stem
     target_dir.mkdir(parents=True, exist_ok=True)
     validation = bundle["is_validation"].astype(bool)
-    tune = np.zeros_like(validation)
-    if kind != "paper" and "groups" in bundle:
-        tune = ~validation & (bundle["groups"] % TUNE_ONE_IN == 0)
+    tune = tuning_mask(bundle)
     x_train, y_train = training_rows(bundle, mask=~validation & ~tune)
     x_valid, _ = training_rows(bundle, mask=validation)
     eval_set = training_rows(bundle, mask=tune) if tune.any() else None

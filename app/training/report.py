@@ -11,9 +11,13 @@ import numpy as np
 from rich.progress import track
 
 from app.ml.features import CURRENT_SPEC
+from app.ml.fitting import PhysicsCheck, bell_basis
+from app.ml.grid import note_rows
+from app.ml.registry import load_classifier
 from app.training import evaluate as ev
 from app.training import train as training
 from app.training.corpus import manifest_hash
+from app.training.fit import tuning_mask
 from app.training.grids import GRID_CONFIGS
 
 
@@ -35,8 +39,13 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             continue
         bundle = training.load_bundle(bundle_dir / f"{name}.npz")
         validation_mask = bundle["is_validation"].astype(bool)
-        probabilities, classes = ev.load_validation(fitted_dir, name)
-        predicted = ev.grid_predictions(probabilities, classes, n_notes=len(config.notes_hz))
+        basis = bell_basis(tuple(float(f) for f in config.notes_hz), float(config.width_octaves))
+        check, tuning = _physics_check(bundle, fitted_dir / name, basis=basis)
+        band_db = bundle["features"][validation_mask, : CURRENT_SPEC.n_bands]
+        probabilities = ev.note_probabilities(
+            *ev.load_validation(fitted_dir, name), n_notes=len(config.notes_hz)
+        )
+        predicted = ev.grid_predictions(probabilities, band_db=band_db, basis=basis, check=check)
         figures = ev.evaluate_grid(
             config=config,
             validation=training.bundle_dataset(bundle).validation,
@@ -44,20 +53,38 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             predicted=predicted,
             truth=bundle["targets"][validation_mask],
         )
+        figures["argmax_exact_set_accuracy"] = ev.percent(
+            np.all(probabilities.argmax(axis=2) == bundle["targets"][validation_mask], axis=1)
+        )
+        figures["physics_weight"] = check.weight
+        figures["physics_tuning_exact"] = tuning
         grid_figures[config.id] = figures
-        _install(config.id, fits[name], fitted_dir, models_dir, manifest_sha256, figures)
+        _install(
+            config.id, fits[name], fitted_dir, models_dir, manifest_sha256, figures, decode=check
+        )
     general: dict[str, Any] | None = None
     if "general" in fits:
         bundle = training.load_bundle(bundle_dir / "general.npz")
         validation_mask = bundle["is_validation"].astype(bool)
-        probabilities, classes = ev.load_validation(fitted_dir, "general")
+        check, tuning = _general_check(bundle, fitted_dir / "general")
         general = ev.evaluate_general(
             validation=training.bundle_dataset(bundle).validation,
             features=bundle["features"][validation_mask],
-            count_probabilities=probabilities,
-            classes=classes,
+            probabilities=ev.count_probabilities(*ev.load_validation(fitted_dir, "general")),
+            check=check,
         )
-        _install("general", fits["general"], fitted_dir, models_dir, manifest_sha256, general)
+        general["physics_weight"] = check.weight
+        general["physics_residual_scale_db"] = check.residual_scale_db
+        general["physics_tuning_count_accuracy"] = tuning
+        _install(
+            "general",
+            fits["general"],
+            fitted_dir,
+            models_dir,
+            manifest_sha256,
+            general,
+            decode=check,
+        )
     closed_set: dict[str, dict[str, float | None]] = {}
     for config in GRID_CONFIGS:
         name = ev.closed_set_name(config.id)
@@ -95,6 +122,42 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
     return ev.write_report(report, models_dir=models_dir)
 
 
+def _physics_check(
+    bundle: dict[str, np.ndarray], fitted: Path, *, basis: np.ndarray
+) -> tuple[PhysicsCheck, dict[str, float | None]]:
+    """The physics weight chosen on the fit's tuning tracks (never the validation tracks)."""
+    tune = tuning_mask(bundle)
+    if not tune.any():
+        return PhysicsCheck(), {}
+    notes_hz = bundle["notes_hz"]
+    rows = note_rows(bundle["features"][tune].astype(np.float32), notes_hz=notes_hz)
+    probabilities = load_classifier(fitted).predict_proba(rows).reshape(-1, len(notes_hz), 3)
+    return ev.choose_physics_check(
+        probabilities,
+        band_db=bundle["features"][tune, : CURRENT_SPEC.n_bands],
+        truth=bundle["targets"][tune],
+        basis=basis,
+    )
+
+
+def _general_check(
+    bundle: dict[str, np.ndarray], fitted: Path
+) -> tuple[PhysicsCheck, dict[str, float | None]]:
+    """The general model's physics check, chosen on the fit's tuning tracks."""
+    tune = tuning_mask(bundle)
+    if not tune.any():
+        return PhysicsCheck(), {}
+    classifier = load_classifier(fitted)
+    features = bundle["features"][tune]
+    probabilities = ev.count_probabilities(
+        classifier.predict_proba(features), np.asarray(classifier.classes_).astype(int)
+    )
+    true_count = training.bundle_dataset(bundle).n_operations[tune]
+    return ev.choose_general_check(
+        features[:, : CURRENT_SPEC.n_bands], probabilities=probabilities, true_count=true_count
+    )
+
+
 def _install(
     model_id: str,
     fit_info: dict[str, Any],
@@ -102,6 +165,8 @@ def _install(
     models_dir: Path,
     manifest_sha256: str,
     figures: dict[str, Any],
+    *,
+    decode: PhysicsCheck | None = None,
 ) -> None:
     metadata = training.model_metadata(
         dataset_id=model_id,
@@ -109,6 +174,8 @@ def _install(
         manifest_sha256=manifest_sha256,
         figures=_json_ready(figures),
     )
+    if decode is not None:
+        metadata["decode"] = decode.to_dict()
     training.install_model(
         dataset_id=model_id, fitted_dir=fitted_dir, models_dir=models_dir, metadata=metadata
     )

@@ -8,13 +8,17 @@ import pytest
 from app.audio.eq import EqOperation, response_db
 from app.ml.features import CURRENT_SPEC
 from app.ml.fitting import (
+    PhysicsCheck,
     bell_basis,
     fit_gains,
     general_dictionary,
     greedy_pursuit,
+    implausibility,
     least_squares_amplitudes,
     refine_operations,
+    robust_log_likelihood,
 )
+from app.ml.general import recognise_operations
 from app.training.grids import GridConfig
 
 CENTRES = CURRENT_SPEC.spectrum.band_centres_hz
@@ -65,3 +69,26 @@ def test_pursuit_then_refinement_recovers_a_general_set() -> None:
         assert abs(np.log2(got.frequency_hz / want.frequency_hz)) < 1 / 24
         assert got.gain_db == pytest.approx(want.gain_db, abs=0.2)
         assert got.width_octaves == pytest.approx(want.width_octaves, rel=0.1)
+
+
+def test_general_physics_check_corrects_a_count_that_is_one_short() -> None:
+    truth = [EqOperation(250.0, 6.0, 1.5), EqOperation(500.0, 4.0, 1.0)]
+    band_db = curve(truth) + 1.0
+    probabilities = np.array([0.01, 0.6, 0.35, 0.02, 0.01, 0.01])
+    alone = recognise_operations(band_db, count_probabilities=probabilities, check=PhysicsCheck())
+    assert len(alone) == 1
+    found = recognise_operations(
+        band_db, count_probabilities=probabilities, check=PhysicsCheck(weight=0.1)
+    )
+    assert [op.frequency_hz for op in found] == pytest.approx([250.0, 500.0], rel=0.05)
+    assert [op.gain_db for op in found] == pytest.approx([6.0, 4.0], abs=0.3)
+
+
+def test_robust_log_likelihood_forgives_a_few_wild_bands() -> None:
+    small = np.full(120, 0.1)
+    wild = np.zeros(120)
+    wild[-6:] = 20.0  # a codec's low-pass
+    assert robust_log_likelihood(wild, residual_scale_db=0.1) > robust_log_likelihood(
+        small, residual_scale_db=0.1
+    )
+    assert implausibility(np.array([3.0, -0.5]), min_gain_db=1.5) == pytest.approx(40.0)

@@ -14,6 +14,7 @@ from app.ml.registry import load_registry
 from app.training import fit, synth, train
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
+from app.training.evaluate import PHYSICS_WEIGHTS
 from app.training.report import build_report
 
 from ..conftest import pink_noise
@@ -167,6 +168,13 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     assert registry.ids == ["F1W1", "general"] and registry.default_id == "general"
     metadata = registry.get("F1W1").metadata
     assert metadata["feature_spec"]["n_bands"] == 120 and metadata["grid"]["note_names"][0] == "C1"
+    for model_id, model_figures in (
+        ("F1W1", figures["grid"]["F1W1"]),
+        ("general", figures["general"]),
+    ):
+        decode = registry.get(model_id).metadata["decode"]  # chosen on tuning tracks
+        assert decode["physics_weight"] == model_figures["physics_weight"]
+        assert decode["physics_weight"] in PHYSICS_WEIGHTS
     clip = np.load(folder / f"{tracks[0].md5}_0.npy")
     comparison = compare(clip, clip)
     for model_id in registry.ids:

@@ -1,0 +1,99 @@
+"""The physics check settles what per-note probabilities leave open on fine grids of wide bells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.audio.eq import EqOperation, response_db
+from app.ml.features import CURRENT_SPEC
+from app.ml.fitting import PhysicsCheck, bell_basis
+from app.ml.grid import BOOST, CUT, NONE, fit_log_likelihood, search_classes
+from app.training.grids import GridConfig
+
+CONFIG = GridConfig.parse("F1/4W2")
+NOTES = CONFIG.notes_hz
+BASIS = bell_basis(tuple(float(f) for f in NOTES), 2.0)
+
+
+def difference_db(
+    classes: np.ndarray, *, gain_db: float = 6.0, level_db: float = 1.5
+) -> np.ndarray:
+    """Exact band response of a set's bells, plus a level change."""
+    ops = [
+        EqOperation(float(NOTES[i]), gain_db if classes[i] == BOOST else -gain_db, 2.0)
+        for i in np.flatnonzero(classes != NONE)
+    ]
+    bands = CURRENT_SPEC.spectrum.band_centres_hz
+    return response_db(ops, frequency_hz=bands, sample_rate_hz=44_100) + level_db
+
+
+def classes_of(boosts: list[int], cuts: list[int] = []) -> np.ndarray:  # noqa: B006
+    classes = np.zeros(len(NOTES), dtype=np.int8)
+    classes[boosts] = BOOST
+    classes[cuts] = CUT
+    return classes
+
+
+def unsure_probabilities(believed: np.ndarray, *, unsure_notes: list[int]) -> np.ndarray:
+    """Probabilities that favour `believed`, firmly except at `unsure_notes` (55 / 45)."""
+    probabilities = np.full((len(NOTES), 3), 0.005)
+    probabilities[np.arange(len(NOTES)), believed] = 0.99
+    for note in unsure_notes:
+        probabilities[note] = 0.0
+        probabilities[note, believed[note]] = 0.55
+        probabilities[note, BOOST if believed[note] == NONE else NONE] = 0.45
+    return probabilities
+
+
+def test_the_true_set_fits_better_than_its_look_alike() -> None:
+    truth = classes_of([12], cuts=[25])
+    look_alike = classes_of([11, 13], cuts=[25])
+    band_db = difference_db(truth)
+    assert fit_log_likelihood(
+        truth, band_db, basis=BASIS, residual_scale_db=0.05
+    ) > fit_log_likelihood(look_alike, band_db, basis=BASIS, residual_scale_db=0.05)
+
+
+def test_a_bell_of_the_wrong_sign_is_penalised() -> None:
+    band_db = difference_db(classes_of([12]))
+    assert fit_log_likelihood(
+        classes_of([12]), band_db, basis=BASIS, residual_scale_db=0.05
+    ) > fit_log_likelihood(classes_of([], cuts=[12]), band_db, basis=BASIS, residual_scale_db=0.05)
+
+
+@pytest.mark.parametrize(
+    ("truth", "believed", "unsure"),
+    [
+        # one bell read as its two neighbours
+        (classes_of([12], cuts=[25]), classes_of([11, 13], cuts=[25]), [11, 12, 13]),
+        # a bell moved by one note
+        (classes_of([8, 20]), classes_of([9, 20]), [8, 9]),
+        # a weak bell missed
+        (classes_of([5, 30]), classes_of([5]), [30]),
+    ],
+)
+def test_search_recovers_the_set_that_adds_up(
+    truth: np.ndarray, believed: np.ndarray, unsure: list[int]
+) -> None:
+    probabilities = unsure_probabilities(believed, unsure_notes=unsure)
+    band_db = difference_db(truth)
+    argmax = search_classes(probabilities, band_db, basis=BASIS, check=PhysicsCheck())
+    np.testing.assert_array_equal(argmax, believed)
+    found = search_classes(probabilities, band_db, basis=BASIS, check=PhysicsCheck(weight=0.1))
+    np.testing.assert_array_equal(found, truth)
+
+
+def test_search_keeps_a_firm_answer_that_the_physics_agrees_with() -> None:
+    truth = classes_of([4, 16], cuts=[28])
+    probabilities = unsure_probabilities(truth, unsure_notes=[])
+    found = search_classes(
+        probabilities, difference_db(truth), basis=BASIS, check=PhysicsCheck(weight=0.1)
+    )
+    np.testing.assert_array_equal(found, truth)
+
+
+def test_physics_check_round_trips_through_metadata() -> None:
+    check = PhysicsCheck(weight=0.3, residual_scale_db=0.05)
+    assert PhysicsCheck.from_dict(check.to_dict()) == check
+    assert PhysicsCheck.from_dict(None) == PhysicsCheck()
