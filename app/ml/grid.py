@@ -12,6 +12,7 @@ the reported notes come from a nonlinear least-squares fit of the exact bells.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,13 +191,29 @@ def fit_log_likelihood(
         `app.ml.fitting.implausibility` of amplitudes of the wrong sign or
         weaker than `MIN_FITTED_GAIN_DB`.
     """
-    active = np.flatnonzero(classes != NONE)
-    design = np.hstack([basis[:, active], np.ones((len(band_db), 1))])
-    coefficients = np.linalg.lstsq(design, band_db, rcond=None)[0]
-    signed_gains_db = np.where(classes[active] == BOOST, 1.0, -1.0) * coefficients[:-1]
-    return robust_log_likelihood(
-        band_db - design @ coefficients, residual_scale_db=residual_scale_db
-    ) - implausibility(signed_gains_db, min_gain_db=MIN_FITTED_GAIN_DB)
+    return _set_scorer(band_db, basis=basis, residual_scale_db=residual_scale_db)(classes)
+
+
+def _set_scorer(
+    band_db: np.ndarray, *, basis: np.ndarray, residual_scale_db: float
+) -> Callable[[np.ndarray], float]:
+    """`fit_log_likelihood` for many sets of one example: the normal equations of every
+    bell and the level are formed once, and each set solves its own small block."""
+    design = np.hstack([basis, np.ones((len(band_db), 1))])
+    gram, projection = design.T @ design, design.T @ band_db
+    level_column = basis.shape[1]
+
+    def score(classes: np.ndarray) -> float:
+        active = np.flatnonzero(classes != NONE)
+        columns = np.append(active, level_column)
+        coefficients = np.linalg.solve(gram[np.ix_(columns, columns)], projection[columns])
+        residual = band_db - design[:, columns] @ coefficients
+        signed_gains_db = np.where(classes[active] == BOOST, 1.0, -1.0) * coefficients[:-1]
+        return robust_log_likelihood(
+            residual, residual_scale_db=residual_scale_db
+        ) - implausibility(signed_gains_db, min_gain_db=MIN_FITTED_GAIN_DB)
+
+    return score
 
 
 def _neighbour_sets(classes: np.ndarray, probabilities: np.ndarray) -> list[np.ndarray]:
@@ -267,12 +284,10 @@ def search_classes(
         return classes
     log_p = np.log(probabilities + 1e-6)
     notes = np.arange(len(classes))
+    fit_score = _set_scorer(band_db, basis=basis, residual_scale_db=check.residual_scale_db)
 
     def score(candidate: np.ndarray) -> float:
-        fit = fit_log_likelihood(
-            candidate, band_db, basis=basis, residual_scale_db=check.residual_scale_db
-        )
-        return float(log_p[notes, candidate].sum()) + check.weight * fit
+        return float(log_p[notes, candidate].sum()) + check.weight * fit_score(candidate)
 
     best = score(classes)
     for _ in range(max_steps):

@@ -97,7 +97,7 @@ def grid_predictions(
 
 
 #: Physics weights tried on the tuning tracks (0: the plain per-note argmax).
-PHYSICS_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3)
+PHYSICS_WEIGHTS = (0.0, 0.03, 0.1, 0.3)
 
 
 def choose_physics_check(
