@@ -127,39 +127,61 @@ def lossy_round_trip(samples: np.ndarray, *, codec: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Example:
-    """One synthesised pair, ready to store."""
+class Draw:
+    """Everything random about one example, drawn before any audio is touched."""
 
-    reference_magnitude: np.ndarray
-    candidate_magnitude: np.ndarray
     operations: list[EqOperation]
     nuisance: Nuisance
+    #: Level change (dB), codec (0 MP3, 1 Opus), limiter drive (dB) or offset (ms).
     nuisance_value: float
 
 
+def draw_nuisance_value(nuisance: Nuisance, *, rng: np.random.Generator) -> float:
+    """The random parameter of a nuisance (see `Draw.nuisance_value`)."""
+    if nuisance is Nuisance.LEVEL:
+        return float(rng.uniform(-6, 6))
+    if nuisance is Nuisance.LOSSY:
+        return 0.0 if str(rng.choice(["mp3", "opus"])) == "mp3" else 1.0
+    if nuisance is Nuisance.LIMITER:
+        return float(rng.uniform(1.0, 4.0))
+    if nuisance is Nuisance.OFFSET:
+        return float(rng.uniform(1, 20)) * float(rng.choice([-1, 1]))
+    return 0.0
+
+
+def draw_example(config_id: str, *, rng: np.random.Generator, nuisances: bool) -> Draw:
+    """Draw an EQ set and, in a dataset with nuisances, at most one nuisance."""
+    operations = draw_set(config_id, rng=rng)
+    nuisance = Nuisance.NONE
+    if nuisances:
+        kinds = list(NUISANCE_PROBABILITIES)
+        nuisance = Nuisance(rng.choice(kinds, p=list(NUISANCE_PROBABILITIES.values())))
+    return Draw(
+        operations=operations,
+        nuisance=nuisance,
+        nuisance_value=draw_nuisance_value(nuisance, rng=rng),
+    )
+
+
 def make_candidate(
-    clip: np.ndarray, operations: list[EqOperation], *, nuisance: Nuisance, rng: np.random.Generator
-) -> tuple[np.ndarray, float]:
-    """Apply the EQ set and the nuisance; return the candidate and the nuisance's value."""
+    clip: np.ndarray, operations: list[EqOperation], *, nuisance: Nuisance, nuisance_value: float
+) -> np.ndarray:
+    """Apply the EQ set, then the nuisance with its drawn value."""
     candidate = apply(clip, operations, sample_rate_hz=SR)
     if nuisance is Nuisance.LEVEL:
-        level_db = float(rng.uniform(-6, 6))
-        return candidate * np.float32(10 ** (level_db / 20)), level_db
+        return candidate * np.float32(10 ** (nuisance_value / 20))
     if nuisance is Nuisance.LOSSY:
-        codec = str(rng.choice(["mp3", "opus"]))
         excerpt = candidate[: int(LOSSY_EXCERPT_S * SR)]
-        return lossy_round_trip(excerpt, codec=codec), 0.0 if codec == "mp3" else 1.0
+        return lossy_round_trip(excerpt, codec="mp3" if nuisance_value == 0.0 else "opus")
     if nuisance is Nuisance.LIMITER:
-        drive_db = float(rng.uniform(1.0, 4.0))
-        driven = candidate * np.float32(10 ** ((-CLIP_PEAK_HEADROOM_DB + drive_db) / 20))
-        return soft_limit(driven), drive_db
+        gain_db = -CLIP_PEAK_HEADROOM_DB + nuisance_value
+        return soft_limit(candidate * np.float32(10 ** (gain_db / 20)))
     if nuisance is Nuisance.OFFSET:
-        offset_ms = float(rng.uniform(1, 20)) * float(rng.choice([-1, 1]))
-        shift = int(abs(offset_ms) * SR / 1000)
-        if offset_ms > 0:
-            return candidate[shift:], offset_ms
-        return np.concatenate([np.zeros(shift, dtype=np.float32), candidate]), offset_ms
-    return candidate, 0.0
+        shift = int(abs(nuisance_value) * SR / 1000)
+        if nuisance_value > 0:
+            return candidate[shift:]
+        return np.concatenate([np.zeros(shift, dtype=np.float32), candidate])
+    return candidate
 
 
 #: Lossy round trips are slow; they encode only the start of the clip.
@@ -168,77 +190,68 @@ LOSSY_EXCERPT_S = 10.0
 CLIP_PEAK_HEADROOM_DB = -12.0
 
 
-def synthesise_example(
-    clip: np.ndarray,
-    *,
-    config_id: str,
-    rng: np.random.Generator,
-    reference_magnitude: np.ndarray,
-    nuisances: bool,
-) -> Example:
-    """Draw a set, make the candidate, compute both average spectra as the service does."""
-    operations = draw_set(config_id, rng=rng)
-    nuisance = Nuisance.NONE
-    if nuisances:
-        kinds = list(NUISANCE_PROBABILITIES)
-        nuisance = Nuisance(rng.choice(kinds, p=list(NUISANCE_PROBABILITIES.values())))
-    candidate, value = make_candidate(clip, operations, nuisance=nuisance, rng=rng)
-    reference_mag = reference_magnitude
-    if nuisance in (Nuisance.LOSSY, Nuisance.OFFSET):
-        offset = find_offset_samples(clip, candidate)
-        ref, candidate = aligned_excerpts(clip, candidate, offset_samples=offset)
-        reference_mag = average_spectrum(ref)
-    return Example(
-        reference_magnitude=reference_mag,
-        candidate_magnitude=average_spectrum(candidate),
-        operations=operations,
-        nuisance=nuisance,
-        nuisance_value=value,
+def render_spectra(
+    clip: np.ndarray, draw: Draw, *, reference_magnitude: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both average spectra of one drawn example, computed as the service computes them."""
+    candidate = make_candidate(
+        clip, draw.operations, nuisance=draw.nuisance, nuisance_value=draw.nuisance_value
     )
+    if draw.nuisance in (Nuisance.LOSSY, Nuisance.OFFSET):
+        offset = find_offset_samples(clip, candidate)
+        reference, candidate = aligned_excerpts(clip, candidate, offset_samples=offset)
+        reference_magnitude = average_spectrum(reference)
+    return reference_magnitude, average_spectrum(candidate)
 
 
 def _seed(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("/".join(parts).encode()).digest()[:8], "little")
 
 
+def _shard_arrays(
+    clip: np.ndarray, draws: list[Draw], *, reference_magnitude: np.ndarray
+) -> dict[str, np.ndarray]:
+    spectra = [render_spectra(clip, d, reference_magnitude=reference_magnitude) for d in draws]
+    operations = np.full((len(draws), MAX_OPERATIONS, 3), np.nan, dtype=np.float32)
+    for row, draw in enumerate(draws):
+        for column, op in enumerate(draw.operations):
+            operations[row, column] = (op.frequency_hz, op.gain_db, op.width_octaves)
+    return {
+        "reference_magnitude": np.array([r for r, _ in spectra], dtype=np.float32),
+        "candidate_magnitude": np.array([c for _, c in spectra], dtype=np.float32),
+        "operations": operations,
+        "nuisance": np.array([d.nuisance for d in draws], dtype=np.int8),
+        "nuisance_value": np.array([d.nuisance_value for d in draws], dtype=np.float32),
+    }
+
+
 def build_shard(
     clip_path: Path, *, config_id: str, per_clip: int, nuisances: bool, shard_path: Path
 ) -> int:
-    """Synthesise `per_clip` examples from one clip into one shard; return the count."""
-    clip = np.load(clip_path)
+    """Make one clip's shard hold `per_clip` examples; return how many were synthesised.
+
+    The draws come from a seed of (dataset, clip), so the first examples are
+    always the same: a shard that holds fewer keeps them, replays their draws
+    without touching audio, and synthesises only the rest.
+    """
     rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances)))
-    reference_magnitude = average_spectrum(clip)
-    examples = [
-        synthesise_example(
-            clip,
-            config_id=config_id,
-            rng=rng,
-            reference_magnitude=reference_magnitude,
-            nuisances=nuisances,
-        )
-        for _ in range(per_clip)
-    ]
-    operations = np.full((per_clip, MAX_OPERATIONS, 3), np.nan, dtype=np.float32)
-    for row, example in enumerate(examples):
-        for column, op in enumerate(example.operations):
-            operations[row, column] = (op.frequency_hz, op.gain_db, op.width_octaves)
+    draws = [draw_example(config_id, rng=rng, nuisances=nuisances) for _ in range(per_clip)]
+    kept: dict[str, np.ndarray] = {}
+    if shard_path.is_file():
+        with np.load(shard_path) as data:
+            kept = {key: data[key][:per_clip] for key in data.files}
+    done = len(kept.get("nuisance", ()))
+    if done >= per_clip:
+        return 0
+    clip = np.load(clip_path)
+    new = _shard_arrays(clip, draws[done:], reference_magnitude=average_spectrum(clip))
+    arrays = {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new}
     shard_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = shard_path.with_suffix(".tmp.npz")
     with temporary.open("wb") as handle:
-        np.savez(
-            handle,
-            reference_magnitude=np.stack([e.reference_magnitude for e in examples]).astype(
-                np.float32
-            ),
-            candidate_magnitude=np.stack([e.candidate_magnitude for e in examples]).astype(
-                np.float32
-            ),
-            operations=operations,
-            nuisance=np.array([e.nuisance for e in examples], dtype=np.int8),
-            nuisance_value=np.array([e.nuisance_value for e in examples], dtype=np.float32),
-        )
+        np.savez(handle, allow_pickle=False, **arrays)
     temporary.replace(shard_path)
-    return per_clip
+    return per_clip - done
 
 
 @dataclass(frozen=True, kw_only=True)
