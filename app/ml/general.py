@@ -152,9 +152,18 @@ def recognise_operations(
     if check.weight <= 0:
         return estimate_operations(band_db, count=int(np.argmax(count_probabilities)))
     candidates = count_candidates(band_db, counts=nearby_counts(count_probabilities))
+    return best_candidate(
+        candidates, count_probabilities=count_probabilities, check=check
+    ).operations
+
+
+def best_candidate(
+    candidates: list[CountCandidate], *, count_probabilities: np.ndarray, check: PhysicsCheck
+) -> CountCandidate:
+    """The candidate of the best `CountCandidate.score`."""
     return max(
         candidates, key=lambda c: c.score(count_probabilities=count_probabilities, check=check)
-    ).operations
+    )
 
 
 def _rounded(operations: list[EqOperation]) -> list[EqOperation]:

@@ -57,6 +57,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             np.all(probabilities.argmax(axis=2) == bundle["targets"][validation_mask], axis=1)
         )
         figures["physics_weight"] = check.weight
+        figures["physics_residual_scale_db"] = check.residual_scale_db
         figures["physics_tuning_exact"] = tuning
         grid_figures[config.id] = figures
         _install(

@@ -10,11 +10,12 @@ import pytest
 
 from app.audio.eq import EqOperation, response_db
 from app.audio.spectrum import DEFAULT_SPEC, band_difference_db, compare
+from app.ml.fitting import PhysicsCheck
 from app.ml.registry import load_registry
 from app.training import fit, synth, train
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
-from app.training.evaluate import PHYSICS_WEIGHTS
+from app.training.evaluate import PHYSICS_CHECKS
 from app.training.report import build_report
 
 from ..conftest import pink_noise
@@ -177,7 +178,8 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     ):
         decode = registry.get(model_id).metadata["decode"]  # chosen on tuning tracks
         assert decode["physics_weight"] == model_figures["physics_weight"]
-        assert decode["physics_weight"] in PHYSICS_WEIGHTS
+        assert decode["residual_scale_db"] == model_figures["physics_residual_scale_db"]
+        assert PhysicsCheck.from_dict(decode) in PHYSICS_CHECKS.values()
     clip = np.load(folder / f"{tracks[0].md5}_0.npy")
     comparison = compare(clip, clip)
     for model_id in registry.ids:
