@@ -32,17 +32,28 @@ class PhysicsCheck:
 
     weight: float = 0.0
     residual_scale_db: float = 0.05
+    #: Log-likelihood each bell of an answer must earn: a fit with more bells is
+    #: never worse, so without a price the check would favour too many.
+    bell_cost: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         """JSON-ready form, stored in a model's metadata."""
-        return {"physics_weight": self.weight, "residual_scale_db": self.residual_scale_db}
+        return {
+            "physics_weight": self.weight,
+            "residual_scale_db": self.residual_scale_db,
+            "bell_cost": self.bell_cost,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> PhysicsCheck:
         """Inverse of `to_dict`; no entry means the plain argmax."""
         if not data:
             return cls()
-        return cls(weight=data["physics_weight"], residual_scale_db=data["residual_scale_db"])
+        return cls(
+            weight=data["physics_weight"],
+            residual_scale_db=data["residual_scale_db"],
+            bell_cost=data.get("bell_cost", 0.0),
+        )
 
 
 #: Log-likelihood cost per dB that a fitted bell falls short of its minimum gain.

@@ -90,10 +90,10 @@ class CountCandidate:
     implausibility: float
 
     def score(self, *, count_probabilities: np.ndarray, check: PhysicsCheck) -> float:
-        """``log p(count) + weight * (robust log-likelihood - implausibility)``."""
+        """``log p(count) + weight * (robust log-likelihood - implausibility - bell costs)``."""
         fit = robust_log_likelihood(self.residual_db, residual_scale_db=check.residual_scale_db)
         prior = float(np.log(count_probabilities[self.count] + 1e-6))
-        return prior + check.weight * (fit - self.implausibility)
+        return prior + check.weight * (fit - self.implausibility - check.bell_cost * self.count)
 
 
 def count_candidates(band_db: np.ndarray, *, counts: range) -> list[CountCandidate]:

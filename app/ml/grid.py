@@ -287,7 +287,9 @@ def search_classes(
     fit_score = _set_scorer(band_db, basis=basis, residual_scale_db=check.residual_scale_db)
 
     def score(candidate: np.ndarray) -> float:
-        return float(log_p[notes, candidate].sum()) + check.weight * fit_score(candidate)
+        bells = np.count_nonzero(candidate != NONE)
+        fit = fit_score(candidate) - check.bell_cost * bells
+        return float(log_p[notes, candidate].sum()) + check.weight * fit
 
     best = score(classes)
     for _ in range(max_steps):

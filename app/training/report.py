@@ -56,8 +56,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         figures["argmax_exact_set_accuracy"] = ev.percent(
             np.all(probabilities.argmax(axis=2) == bundle["targets"][validation_mask], axis=1)
         )
-        figures["physics_weight"] = check.weight
-        figures["physics_residual_scale_db"] = check.residual_scale_db
+        figures["physics_check"] = check.to_dict()
         figures["physics_tuning_exact"] = tuning
         grid_figures[config.id] = figures
         _install(
@@ -74,8 +73,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             probabilities=ev.count_probabilities(*ev.load_validation(fitted_dir, "general")),
             check=check,
         )
-        general["physics_weight"] = check.weight
-        general["physics_residual_scale_db"] = check.residual_scale_db
+        general["physics_check"] = check.to_dict()
         general["physics_tuning_count_accuracy"] = tuning
         _install(
             "general",

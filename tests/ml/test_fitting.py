@@ -18,7 +18,7 @@ from app.ml.fitting import (
     refine_operations,
     robust_log_likelihood,
 )
-from app.ml.general import recognise_operations
+from app.ml.general import CountCandidate, best_candidate, recognise_operations
 from app.training.grids import GridConfig
 
 CENTRES = CURRENT_SPEC.spectrum.band_centres_hz
@@ -82,6 +82,26 @@ def test_general_physics_check_corrects_a_count_that_is_one_short() -> None:
     )
     assert [op.frequency_hz for op in found] == pytest.approx([250.0, 500.0], rel=0.05)
     assert [op.gain_db for op in found] == pytest.approx([6.0, 4.0], abs=0.3)
+
+
+def test_a_price_per_bell_prefers_the_smaller_of_two_equally_good_fits() -> None:
+    residual_db = np.random.default_rng(3).normal(scale=0.05, size=120)
+    two, three = (CountCandidate(n, [], residual_db, 0.0) for n in (2, 3))
+    probabilities = np.array([0.0, 0.05, 0.4, 0.5, 0.05, 0.0])
+
+    def chosen(bell_cost: float) -> int:
+        check = PhysicsCheck(weight=0.1, residual_scale_db=0.1, bell_cost=bell_cost)
+        return best_candidate([two, three], count_probabilities=probabilities, check=check).count
+
+    assert chosen(0.0) == 3 and chosen(10.0) == 2
+
+
+def test_physics_check_round_trips_and_reads_metadata_without_a_bell_cost() -> None:
+    check = PhysicsCheck(weight=0.3, residual_scale_db=0.2, bell_cost=20.0)
+    assert PhysicsCheck.from_dict(check.to_dict()) == check
+    old = {"physics_weight": 0.1, "residual_scale_db": 0.05}
+    assert PhysicsCheck.from_dict(old) == PhysicsCheck(weight=0.1)
+    assert PhysicsCheck.from_dict(None) == PhysicsCheck()
 
 
 def test_robust_log_likelihood_forgives_a_few_wild_bands() -> None:

@@ -15,7 +15,7 @@ from app.ml.registry import load_registry
 from app.training import fit, synth, train
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
-from app.training.evaluate import PHYSICS_CHECKS
+from app.training.evaluate import GENERAL_CHECKS
 from app.training.report import build_report
 
 from ..conftest import pink_noise
@@ -177,9 +177,8 @@ def test_tiny_models_train_evaluate_install_and_recognise(
         ("general", figures["general"]),
     ):
         decode = registry.get(model_id).metadata["decode"]  # chosen on tuning tracks
-        assert decode["physics_weight"] == model_figures["physics_weight"]
-        assert decode["residual_scale_db"] == model_figures["physics_residual_scale_db"]
-        assert PhysicsCheck.from_dict(decode) in PHYSICS_CHECKS.values()
+        assert decode == model_figures["physics_check"]
+        assert PhysicsCheck.from_dict(decode) in GENERAL_CHECKS.values()
     clip = np.load(folder / f"{tracks[0].md5}_0.npy")
     comparison = compare(clip, clip)
     for model_id in registry.ids:
