@@ -185,6 +185,12 @@ def train(
     threads: Annotated[int, typer.Option(help="CPU threads for CatBoost.")] = 2,
     iterations: Annotated[int | None, typer.Option(help="Override the boosting rounds.")] = None,
     rebuild: Annotated[bool, typer.Option(help="Recompute bundles and refit.")] = False,
+    then_evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate/--no-evaluate", help="Then run `evaluate` (tuning, figures, install)."
+        ),
+    ] = True,
     data_dir: DataDirOption = None,
     fitted_dir: FittedOption = None,
     models_dir: ModelsOption = None,
@@ -229,7 +235,8 @@ def train(
                 iterations=iterations,
             )
             console.print(f"{name}: {info['train_seconds']} s on {info['task_type']}")
-    evaluate(data_dir=data_dir, fitted_dir=fitted, models_dir=models_dir, manifest=manifest)
+    if then_evaluate:
+        evaluate(data_dir=data_dir, fitted_dir=fitted, models_dir=models_dir, manifest=manifest)
 
 
 def evaluate(
