@@ -66,6 +66,66 @@ AIMS = {
     "F1/2W2": 97.0,
     "F1/4W2": 80.0,
 }
+#: Further aims from the issue: F1W2 at 3 dB and under each nuisance, the general model.
+F1W2_GAIN_AND_NUISANCE_AIM = 95.0
+GENERAL_COUNT_AIM = 90.0
+GENERAL_FREQUENCY_AIM_OCTAVES = 1 / 6
+GENERAL_GAIN_AIM_DB = 1.0
+#: What has been tried against the aims not reached, for the report.
+TRIED = [
+    "Feature version 2: a long (16384-point) spectrum below 320 Hz, where 2048-point frames "
+    "blur bells.",
+    "One CatBoost model per grid shared by all its notes, on a window of bands around each note "
+    "plus least-squares fits of the grid's bells, instead of one multi-label model.",
+    "More examples for the fine and the coarse grids, and up to 8000 trees with early stopping "
+    "(GPU fits for the large grids); depth 8 gave model files too large to ship.",
+    "The physics check: the answer whose bells add up to the difference, its weight and "
+    "robust-loss scale chosen on tuning tracks (the argmax columns above show what it adds); for "
+    "the general model also a price per bell. A price per bell for the grid models gained 1-2 "
+    "points on 400 F1/4W2 tuning examples, within noise, and was left out.",
+    "Remaining errors are mostly lossy round trips (the codec's low-pass hides the top notes, and "
+    "the lowest bands move by up to 3 dB), the limiter (up to 1.5 dB of broad spectral change), "
+    "and on the fine grids wide bells whose sums look alike; the general model's errors are "
+    "mostly one bell too many, often from a fit stuck in a local minimum.",
+]
+
+
+def shortfalls(report: dict[str, Any]) -> list[str]:
+    """Every aim the report's figures miss, and by how much (percentage points)."""
+    missed = []
+    for model_id, figures in report["grid"].items():
+        ours = figures["exact_set_accuracy"]
+        if ours is not None and ours < AIMS[model_id]:
+            missed.append(
+                f"{model_id}: {ours} % against {AIMS[model_id]} % ({AIMS[model_id] - ours:.2f} short)"
+            )
+    f1w2 = report["grid"].get("F1W2")
+    if f1w2:
+        named = {"3 dB operations": f1w2["exact_by_gain_db"]["3"]} | {
+            f"under {kind}": value
+            for kind, value in f1w2["exact_by_nuisance"].items()
+            if kind != "none"
+        }
+        for label, value in named.items():
+            if value is not None and value < F1W2_GAIN_AND_NUISANCE_AIM:
+                short = F1W2_GAIN_AND_NUISANCE_AIM - value
+                missed.append(f"F1W2 {label}: {value} % against 95 % ({short:.2f} short)")
+    general = report.get("general")
+    if general:
+        count = general["count_accuracy"]
+        if count < GENERAL_COUNT_AIM:
+            missed.append(
+                f"general count: {count} % against 90 % ({GENERAL_COUNT_AIM - count:.2f} short)"
+            )
+        if general["frequency_error_octaves_median"] > GENERAL_FREQUENCY_AIM_OCTAVES:
+            missed.append(
+                f"general frequency error: {general['frequency_error_octaves_median']} octave"
+            )
+        if general["gain_error_db_median"] > GENERAL_GAIN_AIM_DB:
+            missed.append(f"general gain error: {general['gain_error_db_median']} dB")
+    return missed
+
+
 #: Threshold (dB) above which the least-squares baseline calls a note boosted or cut.
 BASELINE_THRESHOLD_DB = 1.5
 #: Examples per model whose gains are fitted for the gain-error figure (fits are slow).
@@ -503,6 +563,14 @@ def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
         "## Where the grid models err",
         "",
         "![per-note error rate](note_errors.png)",
+        "",
+        "## Aims not reached, and what was tried",
+        "",
+        *(f"- {line}" for line in shortfalls(report) or ["Every aim is reached."]),
+        "",
+        "What was tried, and where the remaining errors are:",
+        "",
+        *(f"- {line}" for line in TRIED),
         "",
         "## Reproduce",
         "",
