@@ -271,6 +271,10 @@ def greedy_pursuit(
     return operations, residuals
 
 
+#: Relative finite-difference step of `refine_operations`' Jacobian.
+_JACOBIAN_STEP = 1e-7
+
+
 def refine_operations(
     band_db: np.ndarray,
     operations: list[EqOperation],
@@ -300,9 +304,27 @@ def refine_operations(
             for i in range(len(operations))
         ]
 
+    def bell_db(params: np.ndarray, index: int) -> np.ndarray:
+        frequency, gain, width = params[3 * index : 3 * index + 3]
+        operation = EqOperation(float(2.0**frequency), float(gain), float(2.0**width))
+        return response_db([operation], frequency_hz=bands, sample_rate_hz=spec.sample_rate_hz)
+
     def residual(params: np.ndarray) -> np.ndarray:
-        curve = response_db(unpack(params), frequency_hz=bands, sample_rate_hz=spec.sample_rate_hz)
+        curve = sum((bell_db(params, i) for i in range(len(operations))), np.zeros(len(bands)))
         return curve + params[-1] - band_db
+
+    def jacobian(params: np.ndarray) -> np.ndarray:
+        # Each parameter moves one bell only: differentiate that bell alone.
+        columns = np.ones((len(bands), len(params)))
+        for index in range(len(operations)):
+            bell = bell_db(params, index)
+            for offset in range(3):
+                column = 3 * index + offset
+                step = _JACOBIAN_STEP * max(1.0, abs(float(params[column])))
+                moved = params.copy()
+                moved[column] += step
+                columns[:, column] = (bell_db(moved, index) - bell) / step
+        return columns
 
     start = [
         v
@@ -323,6 +345,10 @@ def refine_operations(
         np.append(start, 0.0), np.append(lower, -20.0) + 1e-9, np.append(upper, 20.0) - 1e-9
     )
     result = optimize.least_squares(
-        residual, x0, bounds=(np.append(lower, -20.0), np.append(upper, 20.0)), max_nfev=200
+        residual,
+        x0,
+        jac=jacobian,
+        bounds=(np.append(lower, -20.0), np.append(upper, 20.0)),
+        max_nfev=200,
     )
     return unpack(result.x), float(np.sqrt(np.mean(result.fun**2)))

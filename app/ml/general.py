@@ -112,12 +112,24 @@ def count_candidates(band_db: np.ndarray, *, counts: range) -> list[CountCandida
         Each fit's residual about its median (a level change costs nothing) and
         the `app.ml.fitting.implausibility` of bells weaker than `MIN_GAIN_DB`.
     """
-    candidates = []
-    for count in counts:
-        operations: list[EqOperation] = []
+    fits = {count: _greedy_fit(band_db, count=count) for count in counts}
+    for count in counts[1:]:
+        if count > 1:
+            smaller = fits[count - 1][0]
+            extra, _ = greedy_pursuit(
+                band_db - curve_db(smaller), count=1, dictionary=general_dictionary()
+            )
+            refit = refine_operations(band_db, smaller + extra, min_hz=20.0, max_hz=20_000.0)
+            fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
+    for count in reversed(counts[:-1]):
         if count:
-            start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
-            operations, _ = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+            # The larger fit less its least useful bell: a start that escapes the
+            # local minimum a greedy start can leave the smaller fit in.
+            start = _without_least_useful(band_db, fits[count + 1][0])
+            refit = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+            fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
+    candidates = []
+    for count, (operations, _) in fits.items():
         residual = band_db - curve_db(operations)
         gains_db = np.array([abs(op.gain_db) for op in operations])
         weak = implausibility(gains_db, min_gain_db=MIN_GAIN_DB)
@@ -125,6 +137,25 @@ def count_candidates(band_db: np.ndarray, *, counts: range) -> list[CountCandida
             CountCandidate(count, _rounded(operations), residual - np.median(residual), weak)
         )
     return candidates
+
+
+def _greedy_fit(band_db: np.ndarray, *, count: int) -> tuple[list[EqOperation], float]:
+    """`count` bells: greedy pursuit, then joint refinement; and their RMS residual (dB)."""
+    start: list[EqOperation] = []
+    if count:
+        start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
+    return refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+
+
+def _without_least_useful(band_db: np.ndarray, operations: list[EqOperation]) -> list[EqOperation]:
+    """`operations` less the bell whose removal leaves the smallest residual."""
+
+    def spread(index: int) -> float:
+        residual = band_db - curve_db(operations[:index] + operations[index + 1 :])
+        return float(np.std(residual))
+
+    drop = min(range(len(operations)), key=spread)
+    return operations[:drop] + operations[drop + 1 :]
 
 
 def nearby_counts(count_probabilities: np.ndarray) -> range:

@@ -83,10 +83,13 @@ TRIED = [
     "robust-loss scale chosen on tuning tracks (the argmax columns above show what it adds); for "
     "the general model also a price per bell. A price per bell for the grid models gained 1-2 "
     "points on 400 F1/4W2 tuning examples, within noise, and was left out.",
+    "The general model's fits start three ways (greedy; the next larger fit less its least "
+    "useful bell; the next smaller fit plus the bell its residual asks for) and keep the best: "
+    "a greedy start alone often left the fit in a local minimum, and the check then chose one "
+    "bell too many.",
     "Remaining errors are mostly lossy round trips (the codec's low-pass hides the top notes, and "
     "the lowest bands move by up to 3 dB), the limiter (up to 1.5 dB of broad spectral change), "
-    "and on the fine grids wide bells whose sums look alike; the general model's errors are "
-    "mostly one bell too many, often from a fit stuck in a local minimum.",
+    "and on the fine grids wide bells whose sums look alike.",
 ]
 
 
