@@ -543,9 +543,9 @@ def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
             "",
             f"Parameter errors over {general['operations_measured']} operations of validation "
             "examples whose count was right. Final answers: with a physics weight above 0, bells "
-            "are fitted for CatBoost's most likely count and the counts either side, and the "
-            "answer is the count whose probability and fit (robust loss on the residual) agree "
-            "best; with weight 0, CatBoost's count is fitted, one bell fewer while a bell comes "
+            "are fitted for CatBoost's most likely count and the counts either side (each from "
+            "three starts), and the answer is the count whose probability and fit (robust loss "
+            "on the residual, less a price per bell) agree best; with weight 0, CatBoost's count is fitted, one bell fewer while a bell comes "
             "out weaker than 1 dB.",
         ]
     lines += [
