@@ -294,20 +294,17 @@ def refine_operations(
         level = float(np.mean(band_db))
         return [], float(np.sqrt(np.mean((band_db - level) ** 2)))
 
+    def operation(params: np.ndarray, index: int) -> EqOperation:
+        log2_frequency, gain, log2_width = params[3 * index : 3 * index + 3]
+        return EqOperation(float(2.0**log2_frequency), float(gain), float(2.0**log2_width))
+
     def unpack(params: np.ndarray) -> list[EqOperation]:
-        return [
-            EqOperation(
-                float(2.0 ** params[3 * i]),
-                float(params[3 * i + 1]),
-                float(2.0 ** params[3 * i + 2]),
-            )
-            for i in range(len(operations))
-        ]
+        return [operation(params, i) for i in range(len(operations))]
 
     def bell_db(params: np.ndarray, index: int) -> np.ndarray:
-        frequency, gain, width = params[3 * index : 3 * index + 3]
-        operation = EqOperation(float(2.0**frequency), float(gain), float(2.0**width))
-        return response_db([operation], frequency_hz=bands, sample_rate_hz=spec.sample_rate_hz)
+        return response_db(
+            [operation(params, index)], frequency_hz=bands, sample_rate_hz=spec.sample_rate_hz
+        )
 
     def residual(params: np.ndarray) -> np.ndarray:
         curve = sum((bell_db(params, i) for i in range(len(operations))), np.zeros(len(bands)))

@@ -72,8 +72,7 @@ def estimate_operations(
     """
     refined: list[EqOperation] = []
     while count > 0:
-        start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
-        refined, _ = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+        refined, _ = _greedy_fit(band_db, count=count)
         if min(abs(op.gain_db) for op in refined) >= min_gain_db:
             break
         count, refined = count - 1, []
@@ -119,14 +118,14 @@ def count_candidates(band_db: np.ndarray, *, counts: range) -> list[CountCandida
             extra, _ = greedy_pursuit(
                 band_db - curve_db(smaller), count=1, dictionary=general_dictionary()
             )
-            refit = refine_operations(band_db, smaller + extra, min_hz=20.0, max_hz=20_000.0)
+            refit = _refine(band_db, smaller + extra)
             fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
     for count in reversed(counts[:-1]):
         if count:
             # The larger fit less its least useful bell: a start that escapes the
             # local minimum a greedy start can leave the smaller fit in.
             start = _without_least_useful(band_db, fits[count + 1][0])
-            refit = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+            refit = _refine(band_db, start)
             fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
     candidates = []
     for count, (operations, _) in fits.items():
@@ -144,6 +143,11 @@ def _greedy_fit(band_db: np.ndarray, *, count: int) -> tuple[list[EqOperation], 
     start: list[EqOperation] = []
     if count:
         start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
+    return _refine(band_db, start)
+
+
+def _refine(band_db: np.ndarray, start: list[EqOperation]) -> tuple[list[EqOperation], float]:
+    """`app.ml.fitting.refine_operations` over the general model's range, 20 Hz to 20 kHz."""
     return refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
 
 
