@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.ml.features import CURRENT_SPEC
-from app.ml.registry import ModelLoadError, ModelRegistry
+from app.ml.registry import ModelLoadError, ModelRegistry, check_feature_spec
 
 from .rating.conftest import FakeModel, make_settings
 
@@ -95,6 +95,13 @@ def test_a_feature_spec_mismatch_refuses_to_start(tmp_path: Path) -> None:
     ):
         with TestClient(app):
             pass
+
+
+def test_a_feature_option_passes_the_spec_check_and_other_differences_do_not() -> None:
+    stored = {**CURRENT_SPEC.to_dict(), "reference_levels": True, "lossy_flag": True}
+    check_feature_spec({"feature_spec": stored}, model_id="F1W2")
+    with pytest.raises(ModelLoadError, match="n_fft 4096"):
+        check_feature_spec({"feature_spec": {**stored, "n_fft": 4096}}, model_id="F1W2")
 
 
 def test_a_missing_registry_refuses_to_start(tmp_path: Path) -> None:

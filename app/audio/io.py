@@ -48,6 +48,10 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+#: Containers whose audio is lossy-coded.
+LOSSY_CONTAINERS = frozenset({"mp3", "ogg-vorbis", "ogg-opus"})
+
+
 @dataclass(frozen=True, kw_only=True)
 class AudioHeader:
     """What a file's header says, read before any decoding."""
@@ -61,6 +65,11 @@ class AudioHeader:
     def duration_s(self) -> float | None:
         """Length in seconds, when the header knows it."""
         return None if self.frames is None else self.frames / self.sample_rate_hz
+
+    @property
+    def lossy(self) -> bool:
+        """Whether the audio went through a lossy codec, whose noise it now carries."""
+        return self.container in LOSSY_CONTAINERS
 
 
 @dataclass(frozen=True, kw_only=True)

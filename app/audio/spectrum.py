@@ -203,16 +203,42 @@ def band_matrix(spec: SpectrumSpec) -> np.ndarray:
     return weights
 
 
+#: Magnitudes are floored this far below the reference's loudest bin (dB).
+FLOOR_DB = -120.0
+
+
+def _floor(reference_magnitude: np.ndarray) -> float:
+    return float(np.max(reference_magnitude)) * 10.0 ** (FLOOR_DB / 20.0) + 1e-20
+
+
 def bin_difference_db(
-    reference_magnitude: np.ndarray, candidate_magnitude: np.ndarray, *, floor_db: float = -120.0
+    reference_magnitude: np.ndarray, candidate_magnitude: np.ndarray
 ) -> np.ndarray:
     """Signed per-bin ratio ``20 log10(candidate / reference)`` with a noise floor.
 
-    The floor, relative to the reference's loudest bin, keeps empty bins
+    The floor (`FLOOR_DB` below the reference's loudest bin) keeps empty bins
     (above a lossy codec's cut-off, say) from producing huge ratios.
     """
-    floor = float(np.max(reference_magnitude)) * 10.0 ** (floor_db / 20.0) + 1e-20
+    floor = _floor(reference_magnitude)
     return 20.0 * np.log10((candidate_magnitude + floor) / (reference_magnitude + floor))
+
+
+def band_levels_db(magnitude: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC) -> np.ndarray:
+    """Average spectrum in dB on the spec's log bands, 0 dB at the loudest band.
+
+    Per-bin dB values (floored `FLOOR_DB` below the loudest bin) go through the
+    same band weights as the difference: a mean over the bins inside a band, or
+    the value interpolated at the centre of a band narrower than the bins.
+
+    Examples
+    --------
+    >>> levels = band_levels_db(np.full(DEFAULT_SPEC.n_bins, 1e-3))
+    >>> float(np.abs(levels).max()) < 1e-9
+    True
+    """
+    magnitude = np.asarray(magnitude, dtype=float)
+    levels = band_matrix(spec) @ (20.0 * np.log10(magnitude + _floor(magnitude)))
+    return levels - float(np.max(levels))
 
 
 def band_difference_db(
@@ -326,6 +352,9 @@ class Comparison:
     raw_band_db: np.ndarray
     level_offset_db: float
     band_db: np.ndarray = field(repr=False)
+    #: The candidate was decoded from a lossy format: its codec's noise is part
+    #: of the difference (models trained with `FeatureSpec.lossy_flag` use this).
+    candidate_lossy: bool = False
 
     @property
     def offset_s(self) -> float:
@@ -339,6 +368,7 @@ def compare(
     *,
     spec: SpectrumSpec = DEFAULT_SPEC,
     align_time: bool = True,
+    candidate_lossy: bool = False,
 ) -> Comparison:
     """Align two mono masters in time and level and measure their band difference.
 
@@ -350,6 +380,8 @@ def compare(
         STFT and band layout.
     align_time : bool
         Search the offset between the files; ``False`` compares them from their starts.
+    candidate_lossy : bool
+        The candidate was decoded from a lossy format (kept in the comparison).
 
     Returns
     -------
@@ -371,4 +403,5 @@ def compare(
         raw_band_db=raw,
         level_offset_db=level,
         band_db=raw - level,
+        candidate_lossy=candidate_lossy,
     )

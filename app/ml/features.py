@@ -7,15 +7,23 @@ fixes them (analysis rate, STFT, band layout, version of this code) is a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from app.audio.spectrum import DEFAULT_SPEC, SpectrumSpec, band_difference_db, level_offset_db
+from app.audio.spectrum import (
+    DEFAULT_SPEC,
+    SpectrumSpec,
+    band_difference_db,
+    band_levels_db,
+    level_offset_db,
+)
 
 #: Bump when the meaning of any feature changes.
 FEATURE_VERSION = 2
+#: The `FeatureSpec` fields a model is trained with or without, in column order.
+OPTIONS = ("reference_levels", "lossy_flag")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +40,23 @@ class FeatureSpec:
     low_n_fft: int = DEFAULT_SPEC.low_n_fft
     low_hop_length: int = DEFAULT_SPEC.low_hop_length
     crossover_hz: float = DEFAULT_SPEC.crossover_hz
+    #: An option a model is trained with or without: it also reads the
+    #: reference's band levels (`reference_levels_db`), which tell the quiet
+    #: bands, where a lossy codec's noise can outweigh the music, from the rest.
+    reference_levels: bool = False
+    #: An option too: it is also told whether the candidate was decoded from a
+    #: lossy format (`app.audio.spectrum.Comparison.candidate_lossy`), as the
+    #: service knows from the upload's container.
+    lossy_flag: bool = False
+
+    @property
+    def options(self) -> list[str]:
+        """Names of the options this spec turns on."""
+        return [name for name in OPTIONS if getattr(self, name)]
+
+    def without_options(self) -> FeatureSpec:
+        """This spec with every per-model option off: what must match the code."""
+        return replace(self, **dict.fromkeys(OPTIONS, False))
 
     @property
     def spectrum(self) -> SpectrumSpec:
@@ -86,3 +111,45 @@ def band_features(
     raw = band_difference_db(reference_magnitude, candidate_magnitude, spec=spec.spectrum)
     level = level_offset_db(raw, spec=spec.spectrum)
     return np.append(raw - level, level)
+
+
+def reference_levels_db(
+    reference_magnitudes: np.ndarray, *, spec: FeatureSpec = CURRENT_SPEC
+) -> np.ndarray:
+    """Each reference's band levels relative to its loudest band, shape ``(n, n_bands)``.
+
+    Parameters
+    ----------
+    reference_magnitudes : np.ndarray
+        Average spectra of the references, shape ``(n, n_bins)``.
+
+    Returns
+    -------
+    np.ndarray
+        dB, 0 at each reference's loudest band and negative elsewhere.
+    """
+    return np.stack([band_levels_db(ref, spec=spec.spectrum) for ref in reference_magnitudes])
+
+
+def option_columns(
+    reference_magnitudes: np.ndarray, *, spec: FeatureSpec, lossy: np.ndarray | None
+) -> list[np.ndarray]:
+    """The per-example columns of the spec's options, in order.
+
+    Parameters
+    ----------
+    reference_magnitudes : np.ndarray
+        Average spectra of the references, shape ``(n, n_bins)``.
+    spec : FeatureSpec
+        With `reference_levels`: the `reference_levels_db` columns. With
+        `lossy_flag`: one column, 1 where the candidate was lossy-coded.
+    lossy : np.ndarray, optional
+        Whether each candidate was decoded from a lossy format (default: none was).
+    """
+    columns = []
+    if spec.reference_levels:
+        columns.append(reference_levels_db(reference_magnitudes, spec=spec))
+    if spec.lossy_flag:
+        flags = np.zeros(len(reference_magnitudes)) if lossy is None else np.asarray(lossy)
+        columns.append(flags.astype(np.float32).reshape(-1, 1))
+    return columns

@@ -20,7 +20,7 @@ from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
-from app.ml.features import CURRENT_SPEC, band_features
+from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
     PhysicsCheck,
     general_dictionary,
@@ -48,14 +48,24 @@ def pursuit_features(band_db: np.ndarray) -> np.ndarray:
 
 
 def example_features(
-    reference_magnitudes: np.ndarray, candidate_magnitudes: np.ndarray
+    reference_magnitudes: np.ndarray,
+    candidate_magnitudes: np.ndarray,
+    *,
+    spec: FeatureSpec = CURRENT_SPEC,
+    candidate_lossy: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Band features followed by the pursuit features, one row per example."""
+    """Band features, then the pursuit features, then the spec's options; one row per example.
+
+    The options, as for a grid model (`app.ml.grid.example_features`): the
+    reference's band levels, then the lossy flag.
+    """
     rows = []
     for ref, cand in zip(reference_magnitudes, candidate_magnitudes, strict=True):
-        bands = band_features(ref, cand)
-        rows.append(np.concatenate([bands, pursuit_features(bands[: CURRENT_SPEC.n_bands])]))
-    return np.stack(rows).astype(np.float32)
+        bands = band_features(ref, cand, spec=spec)
+        rows.append(np.concatenate([bands, pursuit_features(bands[: spec.n_bands])]))
+    return np.hstack(
+        [np.stack(rows), *option_columns(reference_magnitudes, spec=spec, lossy=candidate_lossy)]
+    ).astype(np.float32)
 
 
 #: A fitted bell weaker than this is not one of the model's operations (they start at 1.5 dB).
@@ -219,6 +229,7 @@ class GeneralModel:
     metadata: dict[str, Any]
     classifier: CatBoostClassifier
     physics: PhysicsCheck = PhysicsCheck()
+    spec: FeatureSpec = CURRENT_SPEC
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GeneralModel:
@@ -229,6 +240,7 @@ class GeneralModel:
             metadata=metadata,
             classifier=classifier,
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
+            spec=FeatureSpec.from_dict(metadata["feature_spec"]),
         )
 
     def count_probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -238,7 +250,10 @@ class GeneralModel:
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise up to five bells anywhere in the spectrum."""
         features = example_features(
-            comparison.reference_magnitude[np.newaxis], comparison.candidate_magnitude[np.newaxis]
+            comparison.reference_magnitude[np.newaxis],
+            comparison.candidate_magnitude[np.newaxis],
+            spec=self.spec,
+            candidate_lossy=np.array([comparison.candidate_lossy]),
         )
         probabilities = self.count_probabilities(features)[0]
         band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)

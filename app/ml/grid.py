@@ -22,7 +22,7 @@ from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
-from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features
+from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
     PhysicsCheck,
     bell_basis,
@@ -38,6 +38,9 @@ from app.ml.registry import Recognition, curve_db, load_classifier
 WINDOW_BANDS = 36
 #: Neighbouring notes each side whose fitted amplitudes a row sees.
 NEIGHBOUR_NOTES = 2
+#: With `FeatureSpec.reference_levels`, a row also sees the reference's level
+#: in every this many bands of its window (1/4 octave).
+LEVEL_STEP_BANDS = 3
 NONE, BOOST, CUT = 0, 1, 2
 
 
@@ -48,6 +51,7 @@ def example_features(
     notes_hz: np.ndarray,
     width_octaves: float,
     spec: FeatureSpec = CURRENT_SPEC,
+    candidate_lossy: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-example inputs: band features, fitted note amplitudes, fit residual.
 
@@ -59,6 +63,10 @@ def example_features(
         The grid's centre frequencies.
     width_octaves : float
         The grid's bell width.
+    spec : FeatureSpec
+        Band layout and options.
+    candidate_lossy : np.ndarray, optional
+        Whether each candidate was decoded from a lossy format (default: none was).
 
     Returns
     -------
@@ -67,7 +75,9 @@ def example_features(
         difference, the level, each note's ridge least-squares amplitude in dB
         fitted with a free level and the RMS residual of that fit, then the
         amplitudes fitted to the raw difference without a level (low bands
-        down-weighted) and that fit's residual.
+        down-weighted) and that fit's residual; with `spec.reference_levels`,
+        then the reference's band levels (`reference_levels_db`); with
+        `spec.lossy_flag`, then 1 for a lossy candidate, else 0.
     """
     bands = np.stack(
         [
@@ -88,7 +98,10 @@ def example_features(
     raw_residual = np.sqrt(
         np.mean(weights * (raw_db - raw_amplitudes @ basis.T) ** 2, axis=1, keepdims=True)
     )
-    return np.hstack([bands, amplitudes, residual, raw_amplitudes, raw_residual]).astype(np.float32)
+    options = option_columns(reference_magnitudes, spec=spec, lossy=candidate_lossy)
+    return np.hstack([bands, amplitudes, residual, raw_amplitudes, raw_residual, *options]).astype(
+        np.float32
+    )
 
 
 def note_band_index(notes_hz: np.ndarray, *, spec: FeatureSpec = CURRENT_SPEC) -> np.ndarray:
@@ -105,7 +118,9 @@ def note_rows(
     Each row holds the band window around the note (NaN past the spectrum's
     ends), both fits' amplitudes of the note and its neighbours (NaN past the
     grid's ends), the note's log-frequency and grid position, the level and the
-    fits' residuals.
+    fits' residuals; with `spec.reference_levels`, then the reference's level
+    every `LEVEL_STEP_BANDS` bands across the window; with `spec.lossy_flag`,
+    then the lossy flag.
 
     Returns
     -------
@@ -118,9 +133,8 @@ def note_rows(
     amplitudes = features[:, start : start + n_notes]
     raw_amplitudes = features[:, start + n_notes + 1 : start + 2 * n_notes + 1]
     per_example_columns = [n_bands, start + n_notes, start + 2 * n_notes + 1]
-    padded_bands = np.pad(band_db, ((0, 0), (WINDOW_BANDS, WINDOW_BANDS)), constant_values=np.nan)
     window = note_band_index(notes_hz, spec=spec)[:, np.newaxis] + np.arange(2 * WINDOW_BANDS + 1)
-    windows = padded_bands[:, window]  # (n, notes, 2K + 1)
+    windows = _band_windows(band_db, window=window)  # (n, notes, 2K + 1)
     neighbour_index = np.arange(n_notes)[:, np.newaxis] + np.arange(2 * NEIGHBOUR_NOTES + 1)
     neighbours = [
         np.pad(a, ((0, 0), (NEIGHBOUR_NOTES, NEIGHBOUR_NOTES)), constant_values=np.nan)[
@@ -134,11 +148,21 @@ def note_rows(
     per_example = np.broadcast_to(
         features[:, per_example_columns][:, np.newaxis], (n, n_notes, len(per_example_columns))
     )
-    rows = np.concatenate(
-        [windows, *neighbours, position[..., np.newaxis], index[..., np.newaxis], per_example],
-        axis=2,
-    )
-    return rows.reshape(n * n_notes, -1).astype(np.float32)
+    parts = [windows, *neighbours, position[..., np.newaxis], index[..., np.newaxis], per_example]
+    options = start + 2 * n_notes + 2
+    if spec.reference_levels:
+        levels = features[:, options : options + n_bands]
+        parts.append(_band_windows(levels, window=window[:, ::LEVEL_STEP_BANDS]))
+        options += n_bands
+    if spec.lossy_flag:
+        parts.append(np.broadcast_to(features[:, options, np.newaxis, np.newaxis], (n, n_notes, 1)))
+    return np.concatenate(parts, axis=2).reshape(n * n_notes, -1).astype(np.float32)
+
+
+def _band_windows(values: np.ndarray, *, window: np.ndarray) -> np.ndarray:
+    """``values[:, window]`` for band indices offset by `WINDOW_BANDS`, NaN past the ends."""
+    padded = np.pad(values, ((0, 0), (WINDOW_BANDS, WINDOW_BANDS)), constant_values=np.nan)
+    return padded[:, window]
 
 
 def operations_to_classes(operations: np.ndarray, *, notes_hz: np.ndarray) -> np.ndarray:
@@ -313,6 +337,7 @@ class GridModel:
     notes_hz: np.ndarray
     width_octaves: float
     physics: PhysicsCheck = PhysicsCheck()
+    spec: FeatureSpec = CURRENT_SPEC
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
@@ -325,6 +350,7 @@ class GridModel:
             notes_hz=np.asarray(metadata["grid"]["notes_hz"], dtype=float),
             width_octaves=float(metadata["grid"]["width_octaves"]),
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
+            spec=FeatureSpec.from_dict(metadata["feature_spec"]),
         )
 
     @property
@@ -334,7 +360,7 @@ class GridModel:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities, shape ``(n, n_notes, 3)``, from per-example features."""
-        rows = note_rows(features, notes_hz=self.notes_hz)
+        rows = note_rows(features, notes_hz=self.notes_hz, spec=self.spec)
         flat = np.asarray(self.classifier.predict_proba(rows))
         return flat.reshape(len(features), len(self.notes_hz), 3)
 
@@ -362,6 +388,8 @@ class GridModel:
             comparison.candidate_magnitude[np.newaxis],
             notes_hz=self.notes_hz,
             width_octaves=self.width_octaves,
+            spec=self.spec,
+            candidate_lossy=np.array([comparison.candidate_lossy]),
         )
         probabilities = self.probabilities(features)[0]
         band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)

@@ -85,11 +85,12 @@ def check_feature_spec(metadata: dict[str, Any], *, model_id: str) -> None:
         spec = FeatureSpec.from_dict(stored)
     except TypeError as error:
         raise ModelLoadError(f"model {model_id}: unreadable feature_spec ({error})") from error
-    if spec != CURRENT_SPEC:
+    base = spec.without_options()
+    if base != CURRENT_SPEC:
         differing = [
-            f"{name} {getattr(spec, name)!r} (code: {getattr(CURRENT_SPEC, name)!r})"
+            f"{name} {getattr(base, name)!r} (code: {getattr(CURRENT_SPEC, name)!r})"
             for name in CURRENT_SPEC.__dataclass_fields__
-            if getattr(spec, name) != getattr(CURRENT_SPEC, name)
+            if getattr(base, name) != getattr(CURRENT_SPEC, name)
         ]
         raise ModelLoadError(
             f"model {model_id} was trained on other features than this code computes: "

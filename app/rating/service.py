@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 
 from app.audio.io import DecodedAudio, Source, load_audio
-from app.audio.spectrum import Comparison, SpectrumSpec, band_matrix, compare
+from app.audio.spectrum import Comparison, SpectrumSpec, band_levels_db, compare
 from app.ml.features import CURRENT_SPEC
 from app.ml.registry import ModelRegistry, RecognitionModel
 from app.ml.suggestions import band_of, suggest
@@ -129,7 +129,9 @@ def rate(
     ref_audio = reference_audio or decode(reference, name="reference")
     cand_audio = decode(candidate, name="candidate")
     decoded = time.perf_counter()
-    comparison = compare_masters(ref_audio.samples, cand_audio.samples, spec=spec)
+    comparison = compare_masters(
+        ref_audio.samples, cand_audio.samples, spec=spec, candidate_lossy=cand_audio.header.lossy
+    )
     compared = time.perf_counter()
     recognition = model.recognise(comparison)
     recognised = time.perf_counter()
@@ -183,11 +185,15 @@ def rate(
 
 
 def compare_masters(
-    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    spec: SpectrumSpec,
+    candidate_lossy: bool = False,
 ) -> Comparison:
     """Align and compare two masters, refusing pairs that share too little audio."""
     try:
-        comparison = compare(reference, candidate, spec=spec)
+        comparison = compare(reference, candidate, spec=spec, candidate_lossy=candidate_lossy)
     except ValueError:
         comparison = None
     if comparison is None or comparison.overlap_s < MIN_OVERLAP_S:
@@ -220,7 +226,6 @@ def spectra(comparison: Comparison, *, curve_db: np.ndarray) -> Spectra:
     """
     spec = comparison.spec
     reference_db = band_levels_db(comparison.reference_magnitude, spec=spec)
-    reference_db -= float(np.max(reference_db))
     difference_db = np.asarray(comparison.band_db, dtype=float)
     curve = np.broadcast_to(np.asarray(curve_db, dtype=float), difference_db.shape)
     return Spectra(
@@ -230,19 +235,6 @@ def spectra(comparison: Comparison, *, curve_db: np.ndarray) -> Spectra:
         difference_db=_rounded(difference_db, 2),
         curve_db=_rounded(curve, 2),
     )
-
-
-def band_levels_db(
-    magnitude: np.ndarray, *, spec: SpectrumSpec, floor_db: float = -120.0
-) -> np.ndarray:
-    """Average spectrum in dB on the spec's log bands, the way the band difference averages.
-
-    Per-bin dB values (with a floor relative to the loudest bin) go through the
-    same band weights as the difference: a mean over the bins inside a band, or
-    the value interpolated at the centre of a band narrower than the bins.
-    """
-    floor = float(np.max(magnitude)) * 10.0 ** (floor_db / 20.0) + 1e-20
-    return band_matrix(spec) @ (20.0 * np.log10(np.asarray(magnitude, dtype=float) + floor))
 
 
 def _rounded(values: np.ndarray, decimals: int) -> list[float]:

@@ -21,7 +21,7 @@ from rich.progress import (
 from app.config import PROJECT_ROOT, get_settings
 from app.training import corpus, synth
 from app.training.grids import GRID_CONFIGS
-from app.training.plan import PLAN, PLAN_BY_ID, DatasetPlan
+from app.training.plan import PLAN, PLAN_BY_ID, DatasetPlan, feature_spec
 
 console = Console()
 DEFAULT_MANIFEST = PROJECT_ROOT.parent / "shared" / "corpus" / "train.tsv"
@@ -213,7 +213,9 @@ def train(
         bundle = bundle_dir / f"{training.bundle_name(dataset_id)}.npz"
         shards = list((layout.datasets / synth.dataset_id(dataset_id)).glob("*.npz"))
         newest_shard = max((p.stat().st_mtime for p in shards), default=0.0)
-        if rebuild or not bundle.is_file() or bundle.stat().st_mtime < newest_shard:
+        if rebuild or not training.bundle_is_current(
+            bundle, spec=feature_spec(dataset_id), newest_shard_mtime=newest_shard
+        ):
             try:
                 data = load_dataset(layout.datasets, dataset_id, tracks=tracks)
             except FileNotFoundError as error:

@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from catboost import CatBoostClassifier
 
+from app.ml.features import CURRENT_SPEC, OPTIONS, FeatureSpec
 from app.ml.grid import note_rows
 from app.ml.registry import MODEL_FILE
 
@@ -66,6 +69,11 @@ def tuning_mask(bundle: dict[str, np.ndarray]) -> np.ndarray:
     return ~validation & (bundle["groups"] % TUNE_ONE_IN == 0)
 
 
+def bundle_spec(bundle: Mapping[str, np.ndarray]) -> FeatureSpec:
+    """The features a bundle was computed with (older bundles have no options)."""
+    return replace(CURRENT_SPEC, **{name: bool(bundle.get(name, False)) for name in OPTIONS})
+
+
 def training_rows(
     bundle: dict[str, np.ndarray], *, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +81,7 @@ def training_rows(
     kind = str(bundle["kind"])
     features = bundle["features"][mask].astype(np.float32)
     if kind == "grid":
-        rows = note_rows(features, notes_hz=bundle["notes_hz"])
+        rows = note_rows(features, notes_hz=bundle["notes_hz"], spec=bundle_spec(bundle))
         return rows, bundle["targets"][mask].reshape(-1)
     return features, bundle["targets"][mask]
 

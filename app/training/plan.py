@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from app.ml.features import CURRENT_SPEC, OPTIONS, FeatureSpec
 
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetPlan:
-    """How many examples per clip a dataset draws, and whether it carries nuisances."""
+    """How many examples per clip a dataset draws, and what they and its model carry."""
 
     dataset_id: str
     per_clip: int
     nuisances: bool = True
+    #: The model takes the `FeatureSpec` options (reference levels, lossy flag).
+    feature_options: bool = False
 
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
 #: paper-faithful closed-set baselines last. About 155k examples: some
 #: 2 hours on 2 cores.
 PLAN = [
-    DatasetPlan(dataset_id="F1W2", per_clip=18),
+    DatasetPlan(dataset_id="F1W2", per_clip=18, feature_options=True),
     DatasetPlan(dataset_id="general", per_clip=18),
     DatasetPlan(dataset_id="F1/4W2", per_clip=12),
-    DatasetPlan(dataset_id="F1W1", per_clip=18),
+    DatasetPlan(dataset_id="F1W1", per_clip=18, feature_options=True),
     DatasetPlan(dataset_id="F1/2W2", per_clip=12),
     DatasetPlan(dataset_id="F1/2W1", per_clip=6),
     DatasetPlan(dataset_id="F1/4W1", per_clip=10),
@@ -34,3 +38,10 @@ PLAN = [
     DatasetPlan(dataset_id="paper-F1/2W1", per_clip=1, nuisances=False),
 ]
 PLAN_BY_ID = {plan.dataset_id: plan for plan in PLAN}
+
+
+def feature_spec(dataset_id: str) -> FeatureSpec:
+    """The features a dataset's model is trained on (`FeatureSpec` options from the plan)."""
+    plan = PLAN_BY_ID.get(dataset_id)
+    options = plan is not None and plan.feature_options
+    return replace(CURRENT_SPEC, **dict.fromkeys(OPTIONS, options))

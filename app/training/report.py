@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 from rich.progress import track
 
-from app.ml.features import CURRENT_SPEC
+from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.grid import note_rows
 from app.ml.registry import load_classifier
 from app.training import evaluate as ev
 from app.training import train as training
 from app.training.corpus import manifest_hash
-from app.training.fit import tuning_mask
+from app.training.fit import bundle_spec, tuning_mask
 from app.training.grids import GRID_CONFIGS
 
 
@@ -58,9 +58,17 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         )
         figures["physics_check"] = check.to_dict()
         figures["physics_tuning_exact"] = tuning
+        figures["feature_options"] = bundle_spec(bundle).options
         grid_figures[config.id] = figures
         _install(
-            config.id, fits[name], fitted_dir, models_dir, manifest_sha256, figures, decode=check
+            config.id,
+            fits[name],
+            fitted_dir,
+            models_dir,
+            manifest_sha256,
+            figures,
+            decode=check,
+            spec=bundle_spec(bundle),
         )
     general: dict[str, Any] | None = None
     if "general" in fits:
@@ -75,6 +83,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         )
         general["physics_check"] = check.to_dict()
         general["physics_tuning_count_accuracy"] = tuning
+        general["feature_options"] = bundle_spec(bundle).options
         _install(
             "general",
             fits["general"],
@@ -83,6 +92,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             manifest_sha256,
             general,
             decode=check,
+            spec=bundle_spec(bundle),
         )
     closed_set: dict[str, dict[str, float | None]] = {}
     for config in GRID_CONFIGS:
@@ -129,7 +139,9 @@ def _physics_check(
     if not tune.any():
         return PhysicsCheck(), {}
     notes_hz = bundle["notes_hz"]
-    rows = note_rows(bundle["features"][tune].astype(np.float32), notes_hz=notes_hz)
+    rows = note_rows(
+        bundle["features"][tune].astype(np.float32), notes_hz=notes_hz, spec=bundle_spec(bundle)
+    )
     probabilities = load_classifier(fitted).predict_proba(rows).reshape(-1, len(notes_hz), 3)
     return ev.choose_physics_check(
         probabilities,
@@ -166,12 +178,14 @@ def _install(
     figures: dict[str, Any],
     *,
     decode: PhysicsCheck | None = None,
+    spec: FeatureSpec = CURRENT_SPEC,
 ) -> None:
     metadata = training.model_metadata(
         dataset_id=model_id,
         fit_info=fit_info,
         manifest_sha256=manifest_sha256,
         figures=_json_ready(figures),
+        spec=spec,
     )
     if decode is not None:
         metadata["decode"] = decode.to_dict()

@@ -25,14 +25,16 @@ import catboost
 import numpy as np
 
 from app.audio.spectrum import paper_feature
-from app.ml.features import CURRENT_SPEC
+from app.ml.features import CURRENT_SPEC, OPTIONS, FeatureSpec
 from app.ml.general import example_features as general_features
 from app.ml.grid import example_features as grid_example_features
 from app.ml.grid import operations_to_classes
 from app.ml.registry import MODEL_FILE, folder_name, write_registry
 from app.training.datasets import Dataset
+from app.training.fit import bundle_spec
 from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
-from app.training.synth import PAPER_PREFIX
+from app.training.plan import feature_spec
+from app.training.synth import PAPER_PREFIX, Nuisance
 
 #: Suffix of the bundle that trains the closed-set task on our band features.
 OURS_SUFFIX = "-ours"
@@ -71,13 +73,20 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
         "track_md5": dataset.track_md5,
     }
     dataset_id = dataset.dataset_id
+    spec = feature_spec(dataset_id)
+    options = {name: np.array(getattr(spec, name)) for name in OPTIONS}
+    lossy = dataset.nuisance == Nuisance.LOSSY
     if dataset_id == "general":
         bundles = {
             bundle_name(dataset_id): {
                 **common,
+                **options,
                 "kind": "general",
                 "features": general_features(
-                    dataset.reference_magnitude, dataset.candidate_magnitude
+                    dataset.reference_magnitude,
+                    dataset.candidate_magnitude,
+                    spec=spec,
+                    candidate_lossy=lossy,
                 ),
                 "targets": dataset.n_operations.astype(np.int8),
             }
@@ -118,6 +127,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
         bundles = {
             bundle_name(dataset_id): {
                 **common,
+                **options,
                 "kind": "grid",
                 "notes_hz": config.notes_hz,
                 "features": grid_example_features(
@@ -125,6 +135,8 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                     dataset.candidate_magnitude,
                     notes_hz=config.notes_hz,
                     width_octaves=float(config.width_octaves),
+                    spec=spec,
+                    candidate_lossy=lossy,
                 ),
                 "targets": operations_to_classes(dataset.operations, notes_hz=config.notes_hz),
             }
@@ -148,7 +160,12 @@ def git_commit() -> str:
 
 
 def model_metadata(
-    *, dataset_id: str, fit_info: dict[str, Any], manifest_sha256: str, figures: dict[str, Any]
+    *,
+    dataset_id: str,
+    fit_info: dict[str, Any],
+    manifest_sha256: str,
+    figures: dict[str, Any],
+    spec: FeatureSpec = CURRENT_SPEC,
 ) -> dict[str, Any]:
     """The ``metadata.json`` of a shipped model."""
     metadata: dict[str, Any] = {
@@ -158,7 +175,7 @@ def model_metadata(
         "catboost_version": catboost.__version__,
         "python": platform.python_version(),
         "git_commit": git_commit(),
-        "feature_spec": CURRENT_SPEC.to_dict(),
+        "feature_spec": spec.to_dict(),
         "training_corpus_manifest_sha256": manifest_sha256,
         "command": f"mastering-trainer dataset build --dataset {dataset_id} && "
         f"mastering-trainer train --dataset {dataset_id}",
@@ -234,6 +251,14 @@ def load_bundle(path: Path) -> dict[str, np.ndarray]:
         return {key: data[key] for key in data.files}
 
 
+def bundle_is_current(path: Path, *, spec: FeatureSpec, newest_shard_mtime: float) -> bool:
+    """Whether a bundle exists, is newer than its shards and holds the plan's features."""
+    if not path.is_file() or path.stat().st_mtime < newest_shard_mtime:
+        return False
+    with np.load(path, allow_pickle=False) as data:
+        return bundle_spec(data) == spec
+
+
 def bundle_dataset(bundle: dict[str, np.ndarray]) -> Dataset:
     """The bundle's examples as a `Dataset` without spectra (for evaluation)."""
     n = len(bundle["is_validation"])
@@ -250,7 +275,16 @@ def bundle_dataset(bundle: dict[str, np.ndarray]) -> Dataset:
 
 
 #: What `app.training.fit` reads from a bundle.
-FIT_ARRAYS = ("dataset_id", "kind", "features", "targets", "is_validation", "notes_hz", "groups")
+FIT_ARRAYS = (
+    "dataset_id",
+    "kind",
+    "features",
+    "targets",
+    "is_validation",
+    "notes_hz",
+    "groups",
+    *OPTIONS,
+)
 
 
 def export_for_fit(bundle_dir: Path, out_dir: Path, *, kinds: tuple[str, ...]) -> list[Path]:

@@ -165,6 +165,7 @@ def test_decodes_every_supported_format(
 
     assert decoded.header.sample_rate_hz == sample_rate_hz
     assert decoded.header.channels == channels
+    assert decoded.header.lossy == (format in ("OGG", "MP3"))
     assert decoded.sample_rate_hz == ANALYSIS_SAMPLE_RATE_HZ
     assert decoded.samples.dtype == np.float32 and decoded.samples.ndim == 1
     assert decoded.duration_s == pytest.approx(6.0, abs=0.05)

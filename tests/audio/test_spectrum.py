@@ -12,6 +12,7 @@ from app.audio.spectrum import (
     average_magnitude,
     average_spectrum,
     band_difference_db,
+    band_levels_db,
     compare,
     find_offset_samples,
     level_offset_db,
@@ -224,6 +225,16 @@ def test_band_difference_of_a_gain_is_that_gain_everywhere(pink: np.ndarray) -> 
     np.testing.assert_allclose(bands, -6.0, atol=2e-3)
     assert level_offset_db(bands) == pytest.approx(-6.0, abs=1e-3)
     np.testing.assert_allclose(band_difference_db(reference, reference), 0.0, atol=1e-12)
+
+
+def test_band_levels_of_a_cut_differ_by_its_response(pink: np.ndarray) -> None:
+    plain = band_levels_db(average_spectrum(pink))
+    cut = [EqOperation(2000.0, -12.0, 1.0)]
+    levels = band_levels_db(average_spectrum(apply(pink, cut, sample_rate_hz=SR)))
+    assert plain.max() == levels.max() == 0.0
+    # Pink noise is loudest in its lowest band, which the cut leaves alone.
+    response = response_db(cut, frequency_hz=CENTRES_HZ, sample_rate_hz=SR)
+    np.testing.assert_allclose((levels - plain)[CHECKED], response[CHECKED], atol=0.5)
 
 
 def test_band_layout_is_twelfth_octaves_from_20hz_to_20khz() -> None:

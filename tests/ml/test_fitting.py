@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from app.audio.eq import EqOperation, response_db
-from app.ml.features import CURRENT_SPEC
+from app.ml.features import CURRENT_SPEC, reference_levels_db
 from app.ml.fitting import (
     PhysicsCheck,
     bell_basis,
@@ -18,7 +20,13 @@ from app.ml.fitting import (
     refine_operations,
     robust_log_likelihood,
 )
-from app.ml.general import CountCandidate, best_candidate, count_candidates, recognise_operations
+from app.ml.general import (
+    CountCandidate,
+    best_candidate,
+    count_candidates,
+    recognise_operations,
+)
+from app.ml.general import example_features as general_features
 from app.training.grids import GridConfig
 
 CENTRES = CURRENT_SPEC.spectrum.band_centres_hz
@@ -143,3 +151,19 @@ def test_robust_log_likelihood_forgives_a_few_wild_bands() -> None:
         small, residual_scale_db=0.1
     )
     assert implausibility(np.array([3.0, -0.5]), min_gain_db=1.5) == pytest.approx(40.0)
+
+
+def test_general_features_end_with_the_spec_s_options(rng: np.random.Generator) -> None:
+    spec = replace(CURRENT_SPEC, reference_levels=True, lossy_flag=True)
+    references = rng.uniform(0.01, 1.0, (2, spec.spectrum.n_bins))
+    candidates = references * rng.uniform(0.5, 2.0, references.shape)
+    plain = general_features(references, candidates)
+    with_options = general_features(
+        references, candidates, spec=spec, candidate_lossy=np.array([True, False])
+    )
+    assert with_options.shape[1] == plain.shape[1] + spec.n_bands + 1
+    np.testing.assert_array_equal(with_options[:, : plain.shape[1]], plain)
+    np.testing.assert_allclose(
+        with_options[:, plain.shape[1] : -1], reference_levels_db(references), rtol=1e-6
+    )
+    np.testing.assert_array_equal(with_options[:, -1], [1.0, 0.0])

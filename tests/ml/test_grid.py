@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from app.audio.eq import EqOperation, response_db
-from app.ml.features import CURRENT_SPEC
+from app.ml.features import CURRENT_SPEC, reference_levels_db
 from app.ml.fitting import PhysicsCheck, bell_basis
-from app.ml.grid import BOOST, CUT, NONE, fit_log_likelihood, search_classes
+from app.ml.grid import (
+    BOOST,
+    CUT,
+    LEVEL_STEP_BANDS,
+    NONE,
+    WINDOW_BANDS,
+    example_features,
+    fit_log_likelihood,
+    note_band_index,
+    note_rows,
+    search_classes,
+)
 from app.training.grids import GridConfig
 
 CONFIG = GridConfig.parse("F1/4W2")
@@ -97,3 +110,32 @@ def test_physics_check_round_trips_through_metadata() -> None:
     check = PhysicsCheck(weight=0.3, residual_scale_db=0.05)
     assert PhysicsCheck.from_dict(check.to_dict()) == check
     assert PhysicsCheck.from_dict(None) == PhysicsCheck()
+
+
+def test_feature_options_reach_each_row_only_when_the_spec_asks(
+    rng: np.random.Generator,
+) -> None:
+    spec = replace(CURRENT_SPEC, reference_levels=True, lossy_flag=True)
+    references = rng.uniform(0.01, 1.0, (2, spec.spectrum.n_bins))
+    candidates = references * rng.uniform(0.5, 2.0, references.shape)
+    lossy = np.array([False, True])
+    plain = example_features(references, candidates, notes_hz=NOTES, width_octaves=2.0)
+    with_options = example_features(
+        references, candidates, notes_hz=NOTES, width_octaves=2.0, spec=spec, candidate_lossy=lossy
+    )
+    np.testing.assert_array_equal(with_options[:, : plain.shape[1]], plain)
+    levels = reference_levels_db(references, spec=spec)
+    np.testing.assert_allclose(with_options[:, plain.shape[1] : -1], levels, rtol=1e-6)
+    np.testing.assert_array_equal(with_options[:, -1], [0.0, 1.0])
+
+    rows = note_rows(with_options, notes_hz=NOTES, spec=spec).reshape(2, len(NOTES), -1)
+    plain_rows = note_rows(plain, notes_hz=NOTES).reshape(2, len(NOTES), -1)
+    per_row = len(range(0, 2 * WINDOW_BANDS + 1, LEVEL_STEP_BANDS)) + 1
+    assert rows.shape[2] == plain_rows.shape[2] + per_row
+    np.testing.assert_array_equal(rows[..., : plain_rows.shape[2]], plain_rows)
+    centre = plain_rows.shape[2] + WINDOW_BANDS // LEVEL_STEP_BANDS
+    bands = note_band_index(NOTES)
+    np.testing.assert_allclose(rows[:, :, centre], levels[:, bands], rtol=1e-6)
+    # C1 sits near 20 Hz: its window starts before the spectrum does.
+    assert np.isnan(rows[0, 0, plain_rows.shape[2]])
+    np.testing.assert_array_equal(rows[:, :, -1], [[0.0] * len(NOTES), [1.0] * len(NOTES)])

@@ -39,10 +39,12 @@ class FakeModel:
             "figures": {"exact_set_accuracy": 1.0},
         }
         self.entered = threading.Event()
+        self.last_comparison: Comparison | None = None
         self.gate: threading.Event | None = None
         self.barrier: threading.Barrier | None = None
 
     def recognise(self, comparison: Comparison) -> Recognition:
+        self.last_comparison = comparison
         self.entered.set()
         if self.barrier is not None:
             self.barrier.wait(timeout=20)

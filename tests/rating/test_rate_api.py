@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 from fastapi.testclient import TestClient
 
 from app.audio.eq import EqOperation
+from app.ml.registry import ModelRegistry
 
 from .conftest import post_pair
 
@@ -118,3 +120,20 @@ def test_models_lists_ids_what_they_recognise_and_figures(client: TestClient) ->
     general = body["models"][0]
     assert general["default"] is True
     assert general["recognises"] and general["figures"] == {"exact_set_accuracy": 1.0}
+
+
+@pytest.mark.parametrize(("format", "lossy"), [("WAV", False), ("FLAC", False), ("MP3", True)])
+def test_the_model_is_told_whether_the_candidate_was_lossy_coded(
+    client: TestClient,
+    fake_registry: ModelRegistry,
+    pair: Callable[..., tuple[Path, Path]],
+    format: str,
+    lossy: bool,
+) -> None:
+    reference, candidate = pair()
+    samples, sample_rate_hz = sf.read(candidate, dtype="float32")
+    encoded = candidate.with_suffix(f".{format.lower()}")
+    sf.write(encoded, samples, sample_rate_hz, format=format)
+    assert post_pair(client, reference, encoded).status_code == 200
+    comparison = fake_registry.get().last_comparison  # type: ignore[attr-defined]
+    assert comparison.candidate_lossy is lossy

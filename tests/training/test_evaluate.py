@@ -1,8 +1,9 @@
 import math
 
+import numpy as np
 import pytest
 
-from app.training.evaluate import PHYSICS_CHECKS, parallel_map, shortfalls
+from app.training.evaluate import PHYSICS_CHECKS, best_setting, parallel_map, shortfalls
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -39,3 +40,21 @@ def test_shortfalls_name_every_missed_aim_and_by_how_much() -> None:
         "F1W2 under lossy: 70.0 % against 95 % (25.00 short)",
         "general frequency error: 0.2 octave",
     ]
+
+
+def _outcomes(*, right_both: int, fixed: int, broken: int) -> dict[str, np.ndarray]:
+    """CatBoost alone ("0") and one check ("c") on a tuning set of those counts."""
+    alone = [True] * right_both + [False] * fixed + [True] * broken
+    check = [True] * right_both + [True] * fixed + [False] * broken
+    return {"0": np.array(alone), "c": np.array(check)}
+
+
+@pytest.mark.parametrize(
+    ("fixed", "broken", "chosen"),
+    [(10, 5, "0"), (12, 2, "c"), (40, 20, "c"), (3, 3, "0"), (0, 4, "0")],
+)
+def test_a_check_is_chosen_only_where_it_beats_catboost_alone_significantly(
+    fixed: int, broken: int, chosen: str
+) -> None:
+    # 10 fixed against 5 broken: z = 5 / sqrt(15) = 1.3; 12 against 2: z = 2.7.
+    assert best_setting(_outcomes(right_both=900, fixed=fixed, broken=broken)) == chosen

@@ -10,12 +10,14 @@ import pytest
 
 from app.audio.eq import EqOperation, response_db
 from app.audio.spectrum import DEFAULT_SPEC, band_difference_db, compare
+from app.ml.features import CURRENT_SPEC
 from app.ml.fitting import PhysicsCheck
 from app.ml.registry import load_registry
 from app.training import fit, synth, train
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS
+from app.training.plan import feature_spec
 from app.training.report import build_report
 
 from ..conftest import pink_noise
@@ -165,6 +167,7 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     )
     text = report.read_text()
     assert "| F1W1 | 93.9 |" in text and "## The general model" in text
+    assert "F1W1: trained with the feature options" in text
     figures = json.loads((models_dir / "REPORT.json").read_text())
     assert 0 <= figures["grid"]["F1W1"]["exact_set_accuracy"] <= 100
     assert figures["closed_set"]["F1W1"]["paper_faithful"] is not None
@@ -172,6 +175,12 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     assert registry.ids == ["F1W1", "general"] and registry.default_id == "general"
     metadata = registry.get("F1W1").metadata
     assert metadata["feature_spec"]["n_bands"] == 120 and metadata["grid"]["note_names"][0] == "C1"
+    # The plan trains F1W1 with the feature options; a bundle without them is stale.
+    assert metadata["feature_spec"]["reference_levels"] is metadata["feature_spec"]["lossy_flag"]
+    assert metadata["feature_spec"]["lossy_flag"] is True
+    bundle = bundle_dir / "F1W1.npz"
+    assert train.bundle_is_current(bundle, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
+    assert not train.bundle_is_current(bundle, spec=CURRENT_SPEC, newest_shard_mtime=0.0)
     for model_id, model_figures in (
         ("F1W1", figures["grid"]["F1W1"]),
         ("general", figures["general"]),
