@@ -68,6 +68,38 @@ def example_features(
     ).astype(np.float32)
 
 
+#: Above this, a lossy codec's low-pass shapes a lossy candidate's difference more than
+#: EQ can: the general model's bells are centred at 16 kHz at most.
+LOSSY_TRUSTED_MAX_HZ = 16_000.0
+
+
+def trusted_band_db(
+    band_db: np.ndarray, *, candidate_lossy: bool, spec: FeatureSpec = CURRENT_SPEC
+) -> np.ndarray:
+    """The part of a band difference the bell fits should explain.
+
+    Parameters
+    ----------
+    band_db : np.ndarray
+        Level-aligned band difference, shape ``(n_bands,)``.
+    candidate_lossy : bool
+        The candidate was decoded from a lossy format.
+
+    Returns
+    -------
+    np.ndarray
+        `band_db` itself; for a lossy candidate, the bands above
+        `LOSSY_TRUSTED_MAX_HZ` hold the last band below it, so that no bell is
+        fitted to the codec's low-pass.
+    """
+    if not candidate_lossy:
+        return band_db
+    last = int(np.searchsorted(spec.spectrum.band_centres_hz, LOSSY_TRUSTED_MAX_HZ)) - 1
+    held = np.array(band_db, dtype=float)
+    held[last + 1 :] = held[last]
+    return held
+
+
 #: A fitted bell weaker than this is not one of the model's operations (they start at 1.5 dB).
 MIN_GAIN_DB = 1.0
 
@@ -256,7 +288,10 @@ class GeneralModel:
             candidate_lossy=np.array([comparison.candidate_lossy]),
         )
         probabilities = self.count_probabilities(features)[0]
-        band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)
+        band_db = trusted_band_db(
+            features[0, : CURRENT_SPEC.n_bands].astype(float),
+            candidate_lossy=comparison.candidate_lossy,
+        )
         operations = recognise_operations(
             band_db, count_probabilities=probabilities, check=self.physics
         )

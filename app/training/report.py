@@ -164,9 +164,10 @@ def _general_check(
         classifier.predict_proba(features), np.asarray(classifier.classes_).astype(int)
     )
     true_count = training.bundle_dataset(bundle).n_operations[tune]
-    return ev.choose_general_check(
-        features[:, : CURRENT_SPEC.n_bands], probabilities=probabilities, true_count=true_count
+    band_db = ev.general_band_db(
+        features[:, : CURRENT_SPEC.n_bands], nuisance=bundle["nuisance"][tune]
     )
+    return ev.choose_general_check(band_db, probabilities=probabilities, true_count=true_count)
 
 
 def _install(

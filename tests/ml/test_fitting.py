@@ -21,10 +21,13 @@ from app.ml.fitting import (
     robust_log_likelihood,
 )
 from app.ml.general import (
+    LOSSY_TRUSTED_MAX_HZ,
     CountCandidate,
     best_candidate,
     count_candidates,
+    estimate_operations,
     recognise_operations,
+    trusted_band_db,
 )
 from app.ml.general import example_features as general_features
 from app.training.grids import GridConfig
@@ -167,3 +170,18 @@ def test_general_features_end_with_the_spec_s_options(rng: np.random.Generator) 
         with_options[:, plain.shape[1] : -1], reference_levels_db(references), rtol=1e-6
     )
     np.testing.assert_array_equal(with_options[:, -1], [1.0, 0.0])
+
+
+def test_a_lossy_candidate_s_low_pass_is_not_left_for_the_bells_to_explain() -> None:
+    centres = CURRENT_SPEC.spectrum.band_centres_hz
+    bell = response_db([EqOperation(4000.0, 6.0, 1.0)], frequency_hz=centres, sample_rate_hz=44_100)
+    low_pass = np.where(centres > 17_000.0, -30.0, 0.0)
+    held = trusted_band_db(bell + low_pass, candidate_lossy=True)
+    trusted = centres <= LOSSY_TRUSTED_MAX_HZ
+    np.testing.assert_array_equal(held[trusted], bell[trusted])
+    np.testing.assert_allclose(held[~trusted], bell[trusted][-1])
+    lossless = trusted_band_db(bell + low_pass, candidate_lossy=False)
+    np.testing.assert_array_equal(lossless, bell + low_pass)
+    # What the general model's fits then find: the one bell, not a cut at the top.
+    found = estimate_operations(held, count=2)
+    assert [round(op.frequency_hz, -2) for op in found] == [4000.0]

@@ -119,19 +119,7 @@ def test_the_general_model_rates_the_known_set_exactly(
     ]
 
 
-@pytest.mark.parametrize(
-    "model",
-    [
-        "F1W2",
-        pytest.param(
-            "general",
-            marks=pytest.mark.xfail(
-                reason="the general model fits bells to the MP3 encoder's low-pass above 16 kHz",
-                strict=True,
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("model", ["F1W2", "general"])
 def test_an_mp3_candidate_is_still_rated_exactly(
     real_client: TestClient, masters: tuple[Path, Path], tmp_path: Path, model: str
 ) -> None:
