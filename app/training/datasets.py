@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from app.training.corpus import Track
+from app.training.synth import Nuisance
 from app.training.synth import dataset_id as folder_of
 
 
@@ -66,6 +67,12 @@ class Dataset:
         octaves = np.sort(np.log2(self.operations[:, :, 0]), axis=1)  # NaN sorts last
         gaps = np.nan_to_num(np.diff(octaves, axis=1), nan=np.inf)
         return gaps.min(axis=1)
+
+    @property
+    def candidate_lossy(self) -> np.ndarray:
+        """Whether each candidate went through a lossy round trip (what the service reads
+        from an upload's container)."""
+        return self.nuisance == Nuisance.LOSSY
 
     @property
     def gain_magnitude_db(self) -> np.ndarray:

@@ -369,12 +369,12 @@ def _nearby_candidates(example: tuple[np.ndarray, np.ndarray]) -> list[CountCand
     return count_candidates(band_db, counts=nearby_counts(count_probabilities))
 
 
-def general_band_db(band_db: np.ndarray, *, nuisance: np.ndarray) -> np.ndarray:
-    """Each example's `trusted_band_db`, its candidate lossy where it carries a lossy round trip."""
+def general_band_db(band_db: np.ndarray, *, candidate_lossy: np.ndarray) -> np.ndarray:
+    """Each example's `trusted_band_db` (see `Dataset.candidate_lossy`)."""
     return np.stack(
         [
-            trusted_band_db(row, candidate_lossy=kind == Nuisance.LOSSY)
-            for row, kind in zip(band_db.astype(float), nuisance, strict=True)
+            trusted_band_db(row, candidate_lossy=bool(lossy))
+            for row, lossy in zip(band_db.astype(float), candidate_lossy, strict=True)
         ]
     )
 
@@ -427,7 +427,9 @@ def evaluate_general(
     true_count = validation.n_operations
     found_count = np.zeros_like(true_count)
     frequency_errors, gain_errors, width_errors = [], [], []
-    band_db = general_band_db(features[:, : CURRENT_SPEC.n_bands], nuisance=validation.nuisance)
+    band_db = general_band_db(
+        features[:, : CURRENT_SPEC.n_bands], candidate_lossy=validation.candidate_lossy
+    )
     answers = parallel_map(
         partial(_recognise, check=check), list(zip(band_db, probabilities, strict=True))
     )

@@ -39,6 +39,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             continue
         bundle = training.load_bundle(bundle_dir / f"{name}.npz")
         validation_mask = bundle["is_validation"].astype(bool)
+        spec = bundle_spec(bundle)
         basis = bell_basis(tuple(float(f) for f in config.notes_hz), float(config.width_octaves))
         check, tuning = _physics_check(bundle, fitted_dir / name, basis=basis)
         band_db = bundle["features"][validation_mask, : CURRENT_SPEC.n_bands]
@@ -58,7 +59,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         )
         figures["physics_check"] = check.to_dict()
         figures["physics_tuning_exact"] = tuning
-        figures["feature_options"] = bundle_spec(bundle).options
+        figures["feature_options"] = spec.options
         grid_figures[config.id] = figures
         _install(
             config.id,
@@ -68,12 +69,13 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             manifest_sha256,
             figures,
             decode=check,
-            spec=bundle_spec(bundle),
+            spec=spec,
         )
     general: dict[str, Any] | None = None
     if "general" in fits:
         bundle = training.load_bundle(bundle_dir / "general.npz")
         validation_mask = bundle["is_validation"].astype(bool)
+        spec = bundle_spec(bundle)
         check, tuning = _general_check(bundle, fitted_dir / "general")
         general = ev.evaluate_general(
             validation=training.bundle_dataset(bundle).validation,
@@ -83,7 +85,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         )
         general["physics_check"] = check.to_dict()
         general["physics_tuning_count_accuracy"] = tuning
-        general["feature_options"] = bundle_spec(bundle).options
+        general["feature_options"] = spec.options
         _install(
             "general",
             fits["general"],
@@ -92,7 +94,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             manifest_sha256,
             general,
             decode=check,
-            spec=bundle_spec(bundle),
+            spec=spec,
         )
     closed_set: dict[str, dict[str, float | None]] = {}
     for config in GRID_CONFIGS:
@@ -163,9 +165,10 @@ def _general_check(
     probabilities = ev.count_probabilities(
         classifier.predict_proba(features), np.asarray(classifier.classes_).astype(int)
     )
-    true_count = training.bundle_dataset(bundle).n_operations[tune]
+    tuning = training.bundle_dataset(bundle).subset(tune)
+    true_count = tuning.n_operations
     band_db = ev.general_band_db(
-        features[:, : CURRENT_SPEC.n_bands], nuisance=bundle["nuisance"][tune]
+        features[:, : CURRENT_SPEC.n_bands], candidate_lossy=tuning.candidate_lossy
     )
     return ev.choose_general_check(band_db, probabilities=probabilities, true_count=true_count)
 

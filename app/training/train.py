@@ -34,7 +34,7 @@ from app.training.datasets import Dataset
 from app.training.fit import bundle_spec
 from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
 from app.training.plan import feature_spec
-from app.training.synth import PAPER_PREFIX, Nuisance
+from app.training.synth import PAPER_PREFIX
 
 #: Suffix of the bundle that trains the closed-set task on our band features.
 OURS_SUFFIX = "-ours"
@@ -75,7 +75,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
     dataset_id = dataset.dataset_id
     spec = feature_spec(dataset_id)
     options = {name: np.array(getattr(spec, name)) for name in OPTIONS}
-    lossy = dataset.nuisance == Nuisance.LOSSY
+    lossy = dataset.candidate_lossy
     if dataset_id == "general":
         bundles = {
             bundle_name(dataset_id): {
