@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Literal
 
 import numpy as np
 import scipy.fft
@@ -264,6 +265,76 @@ def band_difference_db(
     return band_matrix(spec) @ bin_difference_db(reference_magnitude, candidate_magnitude)
 
 
+#: A file that holds nothing above some frequency (a lossy encoder's low-pass,
+#: most often) makes the band difference step by more than this between bands
+#: two apart (1/6 octave), far steeper than any EQ bell can.
+BAND_LIMIT_STEP_DB = 20.0
+#: Band limits are looked for above this frequency (codecs cut at 4 kHz or higher).
+BAND_LIMIT_MIN_HZ = 3_000.0
+
+
+def band_limit_index(band_db: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC) -> int:
+    """Index of the first band past a band limit of either file; ``n_bands`` when none.
+
+    Parameters
+    ----------
+    band_db : np.ndarray
+        Band difference, shape ``(spec.n_bands,)``.
+    spec : SpectrumSpec
+        Band layout.
+
+    Returns
+    -------
+    int
+        The band after the last one below the first step of more than
+        `BAND_LIMIT_STEP_DB` (down: the candidate is band-limited; up: the
+        reference is) above `BAND_LIMIT_MIN_HZ`.
+
+    Examples
+    --------
+    >>> bands = np.zeros(DEFAULT_SPEC.n_bands)
+    >>> bands[116:] = -70.0  # nothing left above 16 kHz
+    >>> band_limit_index(bands)
+    115
+    """
+    band_db = np.asarray(band_db, dtype=float)
+    steps = np.abs(band_db[2:] - band_db[:-2]) > BAND_LIMIT_STEP_DB
+    steps &= spec.band_centres_hz[:-2] >= BAND_LIMIT_MIN_HZ
+    hits = np.flatnonzero(steps)
+    return int(hits[0]) + 1 if len(hits) else spec.n_bands
+
+
+#: A bell centred further than this past a band limit leaves too little of
+#: itself below the limit to be told from the held flat difference.
+BAND_LIMIT_MARGIN_OCTAVES = 0.25
+
+
+def past_band_limit(frequency_hz: np.ndarray, *, band_limit_hz: float | None) -> np.ndarray:
+    """Whether bells centred at `frequency_hz` lie too far past a band limit to be seen.
+
+    Examples
+    --------
+    >>> past_band_limit(np.array([8_000.0, 16_744.0, 19_000.0]), band_limit_hz=15_343.0)
+    array([False, False,  True])
+    """
+    frequency_hz = np.asarray(frequency_hz, dtype=float)
+    if band_limit_hz is None:
+        return np.zeros(frequency_hz.shape, dtype=bool)
+    return frequency_hz > band_limit_hz * 2.0**BAND_LIMIT_MARGIN_OCTAVES
+
+
+def hold_band_limit(band_db: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC) -> np.ndarray:
+    """`band_db` with the bands past `band_limit_index` holding the last band below it.
+
+    What one file does not hold cannot tell an EQ move, so the models see the
+    difference carry on flat instead of a cliff no EQ could make.
+    """
+    held = np.array(band_db, dtype=float)
+    first = band_limit_index(held, spec=spec)
+    held[first:] = held[first - 1]
+    return held
+
+
 def level_offset_db(
     band_db: np.ndarray,
     *,
@@ -355,6 +426,20 @@ class Comparison:
     #: The candidate was decoded from a lossy format: its codec's noise is part
     #: of the difference (models trained with `FeatureSpec.lossy_flag` use this).
     candidate_lossy: bool = False
+
+    @property
+    def band_limit_hz(self) -> float | None:
+        """Where one file stops holding audio (`band_limit_index`), or None."""
+        first = band_limit_index(self.band_db, spec=self.spec)
+        return float(self.spec.band_edges_hz[first]) if first < self.spec.n_bands else None
+
+    @property
+    def band_limited_file(self) -> Literal["reference", "candidate"] | None:
+        """``"candidate"`` or ``"reference"``: the file that stops at `band_limit_hz`."""
+        first = band_limit_index(self.band_db, spec=self.spec)
+        if first >= self.spec.n_bands:
+            return None
+        return "candidate" if self.band_db[first + 1] < self.band_db[first - 1] else "reference"
 
     @property
     def offset_s(self) -> float:

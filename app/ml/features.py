@@ -17,6 +17,7 @@ from app.audio.spectrum import (
     SpectrumSpec,
     band_difference_db,
     band_levels_db,
+    hold_band_limit,
     level_offset_db,
 )
 
@@ -106,11 +107,13 @@ def band_features(
     -------
     np.ndarray
         ``band_db - level`` for every band, then ``level`` (dB): the model can
-        use the shape without the level, or add them back.
+        use the shape without the level, or add them back. Past a band limit
+        of either file (a lossy encoder's low-pass), the bands hold the last
+        band below it (`app.audio.spectrum.hold_band_limit`).
     """
     raw = band_difference_db(reference_magnitude, candidate_magnitude, spec=spec.spectrum)
     level = level_offset_db(raw, spec=spec.spectrum)
-    return np.append(raw - level, level)
+    return np.append(hold_band_limit(raw - level, spec=spec.spectrum), level)
 
 
 def reference_levels_db(

@@ -13,7 +13,7 @@ fast with a sentence that says which model and which field differ.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ import numpy as np
 from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation, response_db
-from app.audio.spectrum import Comparison
+from app.audio.spectrum import Comparison, past_band_limit
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 
 #: The CatBoost file in every model folder.
@@ -42,6 +42,22 @@ class Recognition:
     curve_db: np.ndarray
     #: Per-operation confidence in [0, 1], same order as `operations`.
     confidence: list[float] = field(default_factory=list)
+
+    def seen_below(self, band_limit_hz: float | None) -> Recognition:
+        """This recognition without the operations too far past a band limit to be seen.
+
+        Above the limit one file holds no audio (`Comparison.band_limit_hz`), so
+        a bell found there is the models' guess at a flat line, not an EQ move
+        (`app.audio.spectrum.past_band_limit`).
+        """
+        past = past_band_limit(
+            np.array([op.frequency_hz for op in self.operations]), band_limit_hz=band_limit_hz
+        )
+        if not past.any():
+            return self
+        kept = [op for op, gone in zip(self.operations, past, strict=True) if not gone]
+        confidence = [c for c, gone in zip(self.confidence, past, strict=False) if not gone]
+        return replace(self, operations=kept, curve_db=curve_db(kept), confidence=confidence)
 
 
 class RecognitionModel(Protocol):

@@ -52,6 +52,14 @@ class Alignment(BaseModel):
     level_offset_db: float = Field(
         description="Broadband level of the candidate against the reference."
     )
+    band_limit_hz: float | None = Field(
+        default=None,
+        description="Where one file stops holding audio (a lossy encoder's low-pass, most "
+        "often); the models read the bands above as flat. null when both go on to 20 kHz.",
+    )
+    band_limited_file: Literal["reference", "candidate"] | None = Field(
+        default=None, description="The file that stops at band_limit_hz."
+    )
 
 
 class FileInfo(BaseModel):

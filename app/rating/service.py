@@ -133,7 +133,7 @@ def rate(
         ref_audio.samples, cand_audio.samples, spec=spec, candidate_lossy=cand_audio.header.lossy
     )
     compared = time.perf_counter()
-    recognition = model.recognise(comparison)
+    recognition = model.recognise(comparison).seen_below(comparison.band_limit_hz)
     recognised = time.perf_counter()
 
     confidences: list[float | None] = [*recognition.confidence]
@@ -170,6 +170,8 @@ def rate(
             offset_s=round(comparison.offset_s, 4),
             overlap_s=round(comparison.overlap_s, 3),
             level_offset_db=round(comparison.level_offset_db, 2),
+            band_limit_hz=_maybe_rounded(comparison.band_limit_hz),
+            band_limited_file=comparison.band_limited_file,
         ),
         files={
             "reference": _file_info(reference, ref_audio),
@@ -235,6 +237,10 @@ def spectra(comparison: Comparison, *, curve_db: np.ndarray) -> Spectra:
         difference_db=_rounded(difference_db, 2),
         curve_db=_rounded(curve, 2),
     )
+
+
+def _maybe_rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _rounded(values: np.ndarray, decimals: int) -> list[float]:

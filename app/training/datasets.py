@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from app.ml.features import CURRENT_SPEC
 from app.training.corpus import Track
 from app.training.synth import Nuisance
 from app.training.synth import dataset_id as folder_of
+
+#: Where the report's simulated MP3 uploads are cut: about LAME's low-pass at
+#: 128 kbps stereo (16-17 kHz), the commonest MP3, and below.
+LOW_PASS_HZ = 16_000.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +78,27 @@ class Dataset:
         """Whether each candidate went through a lossy round trip (what the service reads
         from an upload's container)."""
         return self.nuisance == Nuisance.LOSSY
+
+    def low_passed(self, *, cutoff_hz: float, depth_db: float = 80.0) -> Dataset:
+        """These examples with every candidate cut above `cutoff_hz`, as an MP3 encoder cuts.
+
+        Parameters
+        ----------
+        cutoff_hz : float
+            Bins above it lose `depth_db` (LAME's low-pass is as steep as the
+            spectrum's 21.5 Hz bins can tell).
+
+        Returns
+        -------
+        Dataset
+            Same examples, candidates low-passed (a model should treat them as
+            lossy-coded, as the MP3 uploads they stand for).
+        """
+        above = CURRENT_SPEC.spectrum.bin_frequencies_hz > cutoff_hz
+        candidates = np.where(
+            above, self.candidate_magnitude * 10.0 ** (-depth_db / 20.0), self.candidate_magnitude
+        )
+        return replace(self, candidate_magnitude=candidates)
 
     @property
     def gain_magnitude_db(self) -> np.ndarray:

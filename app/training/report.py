@@ -8,17 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from catboost import CatBoostClassifier
 from rich.progress import track
 
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
-from app.ml.grid import note_rows
+from app.ml.grid import decode, note_rows
 from app.ml.registry import load_classifier
 from app.training import evaluate as ev
 from app.training import train as training
 from app.training.corpus import manifest_hash
 from app.training.fit import bundle_spec, tuning_mask
 from app.training.grids import GRID_CONFIGS
+
+#: The general model's figure on MP3 uploads reads every this many validation examples.
+LOW_PASS_SUBSAMPLE = 5
 
 
 def _fits(fitted_dir: Path) -> dict[str, dict[str, Any]]:
@@ -41,22 +45,42 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         validation_mask = bundle["is_validation"].astype(bool)
         spec = bundle_spec(bundle)
         basis = bell_basis(tuple(float(f) for f in config.notes_hz), float(config.width_octaves))
-        check, tuning = _physics_check(bundle, fitted_dir / name, basis=basis)
-        band_db = bundle["features"][validation_mask, : CURRENT_SPEC.n_bands]
-        probabilities = ev.note_probabilities(
-            *ev.load_validation(fitted_dir, name), n_notes=len(config.notes_hz)
+        classifier = load_classifier(fitted_dir / name)
+        check, tuning = _physics_check(bundle, classifier, basis=basis)
+        truth = bundle["targets"][validation_mask]
+        probabilities = _note_probabilities(
+            classifier, bundle["features"][validation_mask], bundle=bundle
         )
-        predicted = ev.grid_predictions(probabilities, band_db=band_db, basis=basis, check=check)
+        predicted = ev.grid_predictions(
+            probabilities,
+            band_db=bundle["features"][validation_mask, : CURRENT_SPEC.n_bands],
+            basis=basis,
+            check=check,
+        )
         figures = ev.evaluate_grid(
             config=config,
             validation=training.bundle_dataset(bundle).validation,
             features=bundle["features"][validation_mask],
             predicted=predicted,
-            truth=bundle["targets"][validation_mask],
+            truth=truth,
         )
         figures["argmax_exact_set_accuracy"] = ev.percent(
-            np.all(probabilities.argmax(axis=2) == bundle["targets"][validation_mask], axis=1)
+            np.all(decode(probabilities) == truth, axis=1)
         )
+        if training.LOW_PASS_KEY in bundle:
+            low_passed = bundle[training.LOW_PASS_KEY]
+            figures["exact_set_accuracy_low_pass"] = ev.percent(
+                np.all(
+                    ev.grid_predictions(
+                        _note_probabilities(classifier, low_passed, bundle=bundle),
+                        band_db=low_passed[:, : CURRENT_SPEC.n_bands],
+                        basis=basis,
+                        check=check,
+                    )
+                    == truth,
+                    axis=1,
+                )
+            )
         figures["physics_check"] = check.to_dict()
         figures["physics_tuning_exact"] = tuning
         figures["feature_options"] = spec.options
@@ -76,13 +100,28 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         bundle = training.load_bundle(bundle_dir / "general.npz")
         validation_mask = bundle["is_validation"].astype(bool)
         spec = bundle_spec(bundle)
-        check, tuning = _general_check(bundle, fitted_dir / "general")
+        classifier = load_classifier(fitted_dir / "general")
+        check, tuning = _general_check(bundle, classifier)
+        validation = training.bundle_dataset(bundle).validation
+        features = bundle["features"][validation_mask]
         general = ev.evaluate_general(
-            validation=training.bundle_dataset(bundle).validation,
-            features=bundle["features"][validation_mask],
-            probabilities=ev.count_probabilities(*ev.load_validation(fitted_dir, "general")),
+            validation=validation,
+            features=features,
+            probabilities=_count_probabilities(classifier, features),
             check=check,
         )
+        if training.LOW_PASS_KEY in bundle:
+            # Every LOW_PASS_SUBSAMPLE-th validation example: the fits take minutes.
+            sample = slice(None, None, LOW_PASS_SUBSAMPLE)
+            low_passed = bundle[training.LOW_PASS_KEY][sample]
+            subset = np.zeros(len(validation), dtype=bool)
+            subset[sample] = True
+            general["count_accuracy_low_pass"] = ev.general_low_pass_count_accuracy(
+                validation.subset(subset),
+                features=low_passed,
+                probabilities=_count_probabilities(classifier, low_passed),
+                check=check,
+            )
         general["physics_check"] = check.to_dict()
         general["physics_tuning_count_accuracy"] = tuning
         general["feature_options"] = spec.options
@@ -133,44 +172,59 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
     return ev.write_report(report, models_dir=models_dir)
 
 
+def _note_probabilities(
+    classifier: CatBoostClassifier, features: np.ndarray, *, bundle: dict[str, np.ndarray]
+) -> np.ndarray:
+    """A grid model's per-note class probabilities, ``(n, n_notes, 3)``, for example features."""
+    notes_hz = bundle["notes_hz"]
+    rows = note_rows(features.astype(np.float32), notes_hz=notes_hz, spec=bundle_spec(bundle))
+    return ev.note_probabilities(
+        classifier.predict_proba(rows),
+        np.asarray(classifier.classes_).astype(int),
+        n_notes=len(notes_hz),
+    )
+
+
+def _count_probabilities(classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:
+    """The general model's probabilities of 0..5 operations."""
+    return ev.count_probabilities(
+        classifier.predict_proba(features), np.asarray(classifier.classes_).astype(int)
+    )
+
+
 def _physics_check(
-    bundle: dict[str, np.ndarray], fitted: Path, *, basis: np.ndarray
+    bundle: dict[str, np.ndarray], classifier: CatBoostClassifier, *, basis: np.ndarray
 ) -> tuple[PhysicsCheck, dict[str, float | None]]:
     """The physics weight chosen on the fit's tuning tracks (never the validation tracks)."""
     tune = tuning_mask(bundle)
     if not tune.any():
         return PhysicsCheck(), {}
-    notes_hz = bundle["notes_hz"]
-    rows = note_rows(
-        bundle["features"][tune].astype(np.float32), notes_hz=notes_hz, spec=bundle_spec(bundle)
-    )
-    probabilities = load_classifier(fitted).predict_proba(rows).reshape(-1, len(notes_hz), 3)
+    features = bundle["features"][tune]
     return ev.choose_physics_check(
-        probabilities,
-        band_db=bundle["features"][tune, : CURRENT_SPEC.n_bands],
+        _note_probabilities(classifier, features, bundle=bundle),
+        band_db=features[:, : CURRENT_SPEC.n_bands],
         truth=bundle["targets"][tune],
         basis=basis,
     )
 
 
 def _general_check(
-    bundle: dict[str, np.ndarray], fitted: Path
+    bundle: dict[str, np.ndarray], classifier: CatBoostClassifier
 ) -> tuple[PhysicsCheck, dict[str, float | None]]:
     """The general model's physics check, chosen on the fit's tuning tracks."""
     tune = tuning_mask(bundle)
     if not tune.any():
         return PhysicsCheck(), {}
-    classifier = load_classifier(fitted)
     features = bundle["features"][tune]
-    probabilities = ev.count_probabilities(
-        classifier.predict_proba(features), np.asarray(classifier.classes_).astype(int)
-    )
     tuning = training.bundle_dataset(bundle).subset(tune)
-    true_count = tuning.n_operations
     band_db = ev.general_band_db(
         features[:, : CURRENT_SPEC.n_bands], candidate_lossy=tuning.candidate_lossy
     )
-    return ev.choose_general_check(band_db, probabilities=probabilities, true_count=true_count)
+    return ev.choose_general_check(
+        band_db,
+        probabilities=_count_probabilities(classifier, features),
+        true_count=tuning.n_operations,
+    )
 
 
 def _install(

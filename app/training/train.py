@@ -17,7 +17,9 @@ import json
 import platform
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from app.ml.general import example_features as general_features
 from app.ml.grid import example_features as grid_example_features
 from app.ml.grid import operations_to_classes
 from app.ml.registry import MODEL_FILE, folder_name, write_registry
-from app.training.datasets import Dataset
+from app.training.datasets import LOW_PASS_HZ, Dataset
 from app.training.fit import bundle_spec
 from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
 from app.training.plan import feature_spec
@@ -38,6 +40,9 @@ from app.training.synth import PAPER_PREFIX
 
 #: Suffix of the bundle that trains the closed-set task on our band features.
 OURS_SUFFIX = "-ours"
+#: A grid or general bundle's features of its validation examples as MP3
+#: uploads (`Dataset.low_passed` at `LOW_PASS_HZ`, lossy-coded).
+LOW_PASS_KEY = "validation_low_pass_features"
 
 
 def bundle_name(dataset_id: str) -> str:
@@ -75,70 +80,43 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
     dataset_id = dataset.dataset_id
     spec = feature_spec(dataset_id)
     options = {name: np.array(getattr(spec, name)) for name in OPTIONS}
-    lossy = dataset.candidate_lossy
-    if dataset_id == "general":
-        bundles = {
-            bundle_name(dataset_id): {
-                **common,
-                **options,
-                "kind": "general",
-                "features": general_features(
-                    dataset.reference_magnitude,
-                    dataset.candidate_magnitude,
-                    spec=spec,
-                    candidate_lossy=lossy,
-                ),
-                "targets": dataset.n_operations.astype(np.int8),
-            }
-        }
-    elif dataset_id.startswith(PAPER_PREFIX):
-        config = GridConfig.parse(dataset_id.removeprefix(PAPER_PREFIX))
-        targets = paper_set_index(dataset, config=config)
-        paper = np.stack(
-            [
-                paper_feature(ref, cand)
-                for ref, cand in zip(
-                    dataset.reference_magnitude, dataset.candidate_magnitude, strict=True
-                )
-            ]
-        )
-        ours = grid_example_features(
-            dataset.reference_magnitude,
-            dataset.candidate_magnitude,
-            notes_hz=config.notes_hz,
-            width_octaves=float(config.width_octaves),
-        )[:, : CURRENT_SPEC.n_bands + 1]
-        bundles = {
-            bundle_name(dataset_id): {
-                **common,
-                "kind": "paper",
-                "features": paper,
-                "targets": targets,
-            },
-            bundle_name(dataset_id) + OURS_SUFFIX: {
-                **common,
-                "kind": "paper",
-                "features": ours,
-                "targets": targets,
-            },
-        }
+    if dataset_id.startswith(PAPER_PREFIX):
+        bundles = _paper_bundles(dataset, common=common)
     else:
-        config = GridConfig.parse(dataset_id)
+        features_of: Callable[..., np.ndarray]
+        if dataset_id == "general":
+            kind, extra = "general", {}
+            targets = dataset.n_operations.astype(np.int8)
+            features_of = partial(general_features, spec=spec)
+        else:
+            config = GridConfig.parse(dataset_id)
+            kind, extra = "grid", {"notes_hz": config.notes_hz}
+            targets = operations_to_classes(dataset.operations, notes_hz=config.notes_hz)
+            features_of = partial(
+                grid_example_features,
+                notes_hz=config.notes_hz,
+                width_octaves=float(config.width_octaves),
+                spec=spec,
+            )
+        low_passed = dataset.validation.low_passed(cutoff_hz=LOW_PASS_HZ)
         bundles = {
             bundle_name(dataset_id): {
                 **common,
                 **options,
-                "kind": "grid",
-                "notes_hz": config.notes_hz,
-                "features": grid_example_features(
+                **extra,
+                "kind": kind,
+                "features": features_of(
                     dataset.reference_magnitude,
                     dataset.candidate_magnitude,
-                    notes_hz=config.notes_hz,
-                    width_octaves=float(config.width_octaves),
-                    spec=spec,
-                    candidate_lossy=lossy,
+                    candidate_lossy=dataset.candidate_lossy,
                 ),
-                "targets": operations_to_classes(dataset.operations, notes_hz=config.notes_hz),
+                "targets": targets,
+                # The validation examples as MP3 uploads: low-passed, lossy-coded.
+                LOW_PASS_KEY: features_of(
+                    low_passed.reference_magnitude,
+                    low_passed.candidate_magnitude,
+                    candidate_lossy=np.ones(len(low_passed), dtype=bool),
+                ),
             }
         }
     paths = []
@@ -251,12 +229,38 @@ def load_bundle(path: Path) -> dict[str, np.ndarray]:
         return {key: data[key] for key in data.files}
 
 
+def _paper_bundles(dataset: Dataset, *, common: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The paper-faithful closed-set bundle and its twin on our band features."""
+    config = GridConfig.parse(dataset.dataset_id.removeprefix(PAPER_PREFIX))
+    targets = paper_set_index(dataset, config=config)
+    paper = np.stack(
+        [
+            paper_feature(ref, cand)
+            for ref, cand in zip(
+                dataset.reference_magnitude, dataset.candidate_magnitude, strict=True
+            )
+        ]
+    )
+    ours = grid_example_features(
+        dataset.reference_magnitude,
+        dataset.candidate_magnitude,
+        notes_hz=config.notes_hz,
+        width_octaves=float(config.width_octaves),
+    )[:, : CURRENT_SPEC.n_bands + 1]
+    name = bundle_name(dataset.dataset_id)
+    return {
+        name: {**common, "kind": "paper", "features": paper, "targets": targets},
+        name + OURS_SUFFIX: {**common, "kind": "paper", "features": ours, "targets": targets},
+    }
+
+
 def bundle_is_current(path: Path, *, spec: FeatureSpec, newest_shard_mtime: float) -> bool:
     """Whether a bundle exists, is newer than its shards and holds the plan's features."""
     if not path.is_file() or path.stat().st_mtime < newest_shard_mtime:
         return False
     with np.load(path, allow_pickle=False) as data:
-        return bundle_spec(data) == spec
+        low_pass_figures = str(data["kind"]) == "paper" or LOW_PASS_KEY in data.files
+        return low_pass_figures and bundle_spec(data) == spec
 
 
 def bundle_dataset(bundle: dict[str, np.ndarray]) -> Dataset:

@@ -13,11 +13,16 @@ from app.audio.spectrum import (
     average_spectrum,
     band_difference_db,
     band_levels_db,
+    band_limit_index,
     compare,
     find_offset_samples,
+    hold_band_limit,
     level_offset_db,
     paper_feature,
+    past_band_limit,
 )
+
+from ..conftest import low_passed
 
 SR = DEFAULT_SPEC.sample_rate_hz
 CENTRES_HZ = DEFAULT_SPEC.band_centres_hz
@@ -254,3 +259,55 @@ def test_paper_feature_is_the_absolute_linear_difference(pink: np.ndarray) -> No
     np.testing.assert_allclose(feature, np.abs(reference[:1024] - candidate[:1024]))
     np.testing.assert_allclose(paper_feature(reference, reference), 0.0)
     assert feature.max() > 0
+
+
+@pytest.mark.parametrize("cutoff_hz", [16_000.0, 11_000.0, 5_000.0])
+@pytest.mark.parametrize("limited", ["candidate", "reference"])
+def test_a_low_pass_is_found_where_it_cuts_whichever_file_has_it(
+    pink: np.ndarray, cutoff_hz: float, limited: str
+) -> None:
+    eqd = apply(pink, [EqOperation(2000.0, -6.0, 1.0)], sample_rate_hz=SR)
+    cut = low_passed(eqd, cutoff_hz=cutoff_hz, sample_rate_hz=SR)
+    reference, candidate = (pink, cut) if limited == "candidate" else (cut, pink)
+    comparison = compare(reference, candidate)
+    assert comparison.band_limited_file == limited
+    # The limit is the lower edge of the first band the low-pass reaches.
+    assert comparison.band_limit_hz is not None
+    assert -1 / 4 < np.log2(comparison.band_limit_hz / cutoff_hz) <= 0
+    first = band_limit_index(comparison.band_db)
+    held = hold_band_limit(comparison.band_db)
+    np.testing.assert_array_equal(held[:first], comparison.band_db[:first])
+    np.testing.assert_array_equal(held[first:], comparison.band_db[first - 1])
+    # Below the limit, the difference still reads the EQ (reversed when the reference has it).
+    sign = 1.0 if limited == "candidate" else -1.0
+    error = np.abs(sign * held - expected_db([EqOperation(2000.0, -6.0, 1.0)]))
+    below = CENTRES_HZ < comparison.band_limit_hz
+    assert np.max(error[below & CHECKED]) < 0.5
+
+
+@pytest.mark.parametrize("name", sorted(EQ_SETS))
+def test_no_eq_set_is_taken_for_a_band_limit(pink: np.ndarray, name: str) -> None:
+    comparison = compare(pink, apply(pink, EQ_SETS[name], sample_rate_hz=SR))
+    assert comparison.band_limit_hz is None and comparison.band_limited_file is None
+    np.testing.assert_array_equal(hold_band_limit(comparison.band_db), comparison.band_db)
+
+
+@pytest.mark.parametrize("width_octaves", [0.5, 2.0])
+@pytest.mark.parametrize("gain_db", [12.0, -12.0])
+def test_the_steepest_eq_the_models_know_is_no_band_limit(
+    width_octaves: float, gain_db: float
+) -> None:
+    # Five 12 dB bells half an octave apart: the general model's most extreme set.
+    centres_hz = 4000.0 * 2.0 ** (np.arange(5) / 2)
+    operations = [EqOperation(float(f), gain_db, width_octaves) for f in centres_hz]
+    assert band_limit_index(expected_db(operations)) == DEFAULT_SPEC.n_bands
+
+
+def test_bells_far_past_a_band_limit_cannot_be_seen() -> None:
+    # A quarter octave past 15 kHz is 17.84 kHz.
+    frequencies_hz = np.array([1000.0, 15_000.0, 17_000.0, 17_800.0, 17_900.0])
+    np.testing.assert_array_equal(
+        past_band_limit(frequencies_hz, band_limit_hz=15_000.0),
+        [False, False, False, False, True],
+    )
+    assert not past_band_limit(frequencies_hz, band_limit_hz=None).any()

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.audio.eq import EqOperation
 from app.ml.registry import ModelRegistry
 
+from ..conftest import low_passed
 from .conftest import post_pair
 
 CONTRACT_KEYS = {"rating", "model", "operations", "suggestions"}
@@ -137,3 +138,23 @@ def test_the_model_is_told_whether_the_candidate_was_lossy_coded(
     assert post_pair(client, reference, encoded).status_code == 200
     comparison = fake_registry.get().last_comparison  # type: ignore[attr-defined]
     assert comparison.candidate_lossy is lossy
+
+
+def test_a_low_passed_candidate_is_reported_and_explained_on_the_page(
+    client: TestClient, pair: Callable[..., tuple[Path, Path]], tmp_path: Path
+) -> None:
+    reference, candidate = pair([EqOperation(1000.0, -6.0, 1.0)])
+    samples, rate = sf.read(candidate, dtype="float32")
+    mp3_like = tmp_path / "mp3-like.wav"
+    sf.write(mp3_like, low_passed(samples, cutoff_hz=11_000.0, sample_rate_hz=rate), rate)
+    alignment = post_pair(client, reference, mp3_like).json()["alignment"]
+    assert alignment["band_limited_file"] == "candidate"
+    assert 11_000.0 * 2**-0.25 < alignment["band_limit_hz"] <= 11_000.0
+    assert post_pair(client, reference, candidate).json()["alignment"]["band_limit_hz"] is None
+    files = {
+        "reference": ("reference.wav", reference.read_bytes(), "audio/wav"),
+        "candidate": ("mine.wav", mp3_like.read_bytes(), "audio/wav"),
+    }
+    page = client.post("/", files=files, headers={"HX-Request": "true"})
+    assert page.status_code == 200, page.text
+    assert "Your master holds no audio above 10.2 kHz" in " ".join(page.text.split())

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 
-from ..conftest import SAMPLE_RATE_HZ, pink_noise
+from ..conftest import SAMPLE_RATE_HZ, low_passed, pink_noise
 from .conftest import MODELS_DIR, make_settings, post_pair
 
 pytestmark = [
@@ -138,6 +138,30 @@ def test_an_mp3_candidate_is_still_rated_exactly(
     )
     body = post_pair(real_client, reference, mp3, model=model).json()
     assert body["files"]["candidate"]["format"] == "mp3"
+    assert body["rating"] == 2, body["operations"]
+    found = sorted(op["frequency_hz"] for op in body["operations"])
+    for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):
+        assert abs(math.log2(frequency_hz / want_hz)) < 0.25
+
+
+@pytest.mark.parametrize("cutoff_hz", [16_000.0, 11_000.0])
+@pytest.mark.parametrize("model", ["F1W2", "general"])
+def test_a_low_passed_candidate_is_still_rated_exactly(
+    real_client: TestClient,
+    masters: tuple[Path, Path],
+    tmp_path: Path,
+    model: str,
+    cutoff_hz: float,
+) -> None:
+    # What a 128 kbps MP3 (16 kHz) or a lower bit rate (11 kHz) leaves, decoded to WAV.
+    reference, candidate = masters
+    samples, sample_rate_hz = sf.read(candidate, dtype="float32")
+    decoded = tmp_path / "decoded.wav"
+    sf.write(
+        decoded, low_passed(samples, cutoff_hz=cutoff_hz, sample_rate_hz=sample_rate_hz), 44100
+    )
+    body = post_pair(real_client, reference, decoded, model=model).json()
+    assert body["alignment"]["band_limited_file"] == "candidate"
     assert body["rating"] == 2, body["operations"]
     found = sorted(op["frequency_hz"] for op in body["operations"])
     for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):

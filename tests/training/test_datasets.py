@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from app.training.datasets import Dataset
+from app.audio.spectrum import average_spectrum, band_difference_db, band_limit_index
+from app.ml.features import CURRENT_SPEC
+from app.training.datasets import LOW_PASS_HZ, Dataset
+
+from ..conftest import SAMPLE_RATE_HZ
 
 
 def _dataset(sets: list[list[tuple[float, float, float]]]) -> Dataset:
@@ -36,3 +42,22 @@ def test_closest_spacing_and_gain_of_each_set() -> None:
     np.testing.assert_allclose(dataset.closest_spacing_octaves, [np.inf, np.inf, 1.25], rtol=1e-5)
     np.testing.assert_array_equal(dataset.n_operations, [0, 1, 3])
     np.testing.assert_allclose(dataset.gain_magnitude_db, [0.0, 3.0, 9.0])
+
+
+def test_low_passed_candidates_lose_everything_above_the_cutoff_and_nothing_below(
+    pink: np.ndarray,
+) -> None:
+    spectrum = average_spectrum(pink[: 5 * SAMPLE_RATE_HZ])
+    dataset = replace(
+        _dataset([[], []]),
+        reference_magnitude=np.stack([spectrum, spectrum]),
+        candidate_magnitude=np.stack([spectrum, spectrum * 0.5]),
+    )
+    low_passed = dataset.low_passed(cutoff_hz=LOW_PASS_HZ)
+    np.testing.assert_array_equal(low_passed.reference_magnitude, dataset.reference_magnitude)
+    band_db = band_difference_db(spectrum, low_passed.candidate_magnitude[1])
+    centres_hz = CURRENT_SPEC.spectrum.band_centres_hz
+    np.testing.assert_allclose(band_db[centres_hz < 15_000], -6.02, atol=0.01)
+    assert np.all(band_db[centres_hz > 17_000] < -60)  # down to the -120 dB floor
+    first = band_limit_index(band_db)
+    assert LOW_PASS_HZ * 2**-0.25 < CURRENT_SPEC.spectrum.band_edges_hz[first] <= LOW_PASS_HZ

@@ -181,6 +181,19 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     bundle = bundle_dir / "F1W1.npz"
     assert train.bundle_is_current(bundle, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
     assert not train.bundle_is_current(bundle, spec=CURRENT_SPEC, newest_shard_mtime=0.0)
+    # The validation examples again as MP3 uploads, measured in the report;
+    # a bundle without them is stale.
+    arrays = train.load_bundle(bundle)
+    assert len(arrays[train.LOW_PASS_KEY]) == arrays["is_validation"].sum()
+    assert not np.array_equal(
+        arrays[train.LOW_PASS_KEY], arrays["features"][arrays["is_validation"].astype(bool)]
+    )
+    assert 0 <= figures["grid"]["F1W1"]["exact_set_accuracy_low_pass"] <= 100
+    assert 0 <= figures["general"]["count_accuracy_low_pass"] <= 100
+    assert "MP3 upload, low-pass at 16 kHz" in text
+    old = tmp_path / "old.npz"
+    np.savez(old, **{k: v for k, v in arrays.items() if k != train.LOW_PASS_KEY})
+    assert not train.bundle_is_current(old, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
     for model_id, model_figures in (
         ("F1W1", figures["grid"]["F1W1"]),
         ("general", figures["general"]),
