@@ -87,6 +87,9 @@ class Dataset:
         cutoff_hz : float
             Bins above it lose `depth_db` (LAME's low-pass is as steep as the
             spectrum's 21.5 Hz bins can tell).
+        depth_db : float
+            How far they drop: far enough to reach the -120 dB floor of
+            `app.audio.spectrum.bin_difference_db` in most songs.
 
         Returns
         -------
