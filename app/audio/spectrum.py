@@ -16,7 +16,7 @@ short one's ``n_fft // 2 + 1`` bins followed by the long one's lowest bins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Literal
 
 import numpy as np
@@ -323,16 +323,20 @@ def past_band_limit(frequency_hz: np.ndarray, *, band_limit_hz: float | None) ->
     return frequency_hz > band_limit_hz * 2.0**BAND_LIMIT_MARGIN_OCTAVES
 
 
+def hold_bands_from(band_db: np.ndarray, *, first_band: int) -> np.ndarray:
+    """A copy of `band_db` whose bands from `first_band` on hold the band just below it."""
+    held = np.array(band_db, dtype=float)
+    held[first_band:] = held[first_band - 1]
+    return held
+
+
 def hold_band_limit(band_db: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC) -> np.ndarray:
     """`band_db` with the bands past `band_limit_index` holding the last band below it.
 
     What one file does not hold cannot tell an EQ move, so the models see the
     difference carry on flat instead of a cliff no EQ could make.
     """
-    held = np.array(band_db, dtype=float)
-    first = band_limit_index(held, spec=spec)
-    held[first:] = held[first - 1]
-    return held
+    return hold_bands_from(band_db, first_band=band_limit_index(band_db, spec=spec))
 
 
 def level_offset_db(
@@ -427,16 +431,21 @@ class Comparison:
     #: of the difference (models trained with `FeatureSpec.lossy_flag` use this).
     candidate_lossy: bool = False
 
+    @cached_property
+    def band_limit_band(self) -> int:
+        """First band past a band limit of either file (`band_limit_index`)."""
+        return band_limit_index(self.band_db, spec=self.spec)
+
     @property
     def band_limit_hz(self) -> float | None:
-        """Where one file stops holding audio (`band_limit_index`), or None."""
-        first = band_limit_index(self.band_db, spec=self.spec)
+        """Where one file stops holding audio, or None."""
+        first = self.band_limit_band
         return float(self.spec.band_edges_hz[first]) if first < self.spec.n_bands else None
 
     @property
     def band_limited_file(self) -> Literal["reference", "candidate"] | None:
         """``"candidate"`` or ``"reference"``: the file that stops at `band_limit_hz`."""
-        first = band_limit_index(self.band_db, spec=self.spec)
+        first = self.band_limit_band
         if first >= self.spec.n_bands:
             return None
         return "candidate" if self.band_db[first + 1] < self.band_db[first - 1] else "reference"

@@ -19,7 +19,7 @@ import numpy as np
 from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation
-from app.audio.spectrum import Comparison
+from app.audio.spectrum import Comparison, hold_bands_from
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
     PhysicsCheck,
@@ -94,10 +94,8 @@ def trusted_band_db(
     """
     if not candidate_lossy:
         return band_db
-    last = int(np.searchsorted(spec.spectrum.band_centres_hz, LOSSY_TRUSTED_MAX_HZ)) - 1
-    held = np.array(band_db, dtype=float)
-    held[last + 1 :] = held[last]
-    return held
+    first = int(np.searchsorted(spec.spectrum.band_centres_hz, LOSSY_TRUSTED_MAX_HZ))
+    return hold_bands_from(band_db, first_band=first)
 
 
 #: A fitted bell weaker than this is not one of the model's operations (they start at 1.5 dB).

@@ -21,9 +21,6 @@ from app.training.corpus import manifest_hash
 from app.training.fit import bundle_spec, tuning_mask
 from app.training.grids import GRID_CONFIGS
 
-#: The general model's figure on MP3 uploads reads every this many validation examples.
-LOW_PASS_SUBSAMPLE = 5
-
 
 def _fits(fitted_dir: Path) -> dict[str, dict[str, Any]]:
     return {
@@ -48,14 +45,8 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         classifier = load_classifier(fitted_dir / name)
         check, tuning = _physics_check(bundle, classifier, basis=basis)
         truth = bundle["targets"][validation_mask]
-        probabilities = _note_probabilities(
-            classifier, bundle["features"][validation_mask], bundle=bundle
-        )
-        predicted = ev.grid_predictions(
-            probabilities,
-            band_db=bundle["features"][validation_mask, : CURRENT_SPEC.n_bands],
-            basis=basis,
-            check=check,
+        probabilities, predicted = _grid_answers(
+            classifier, bundle["features"][validation_mask], bundle=bundle, basis=basis, check=check
         )
         figures = ev.evaluate_grid(
             config=config,
@@ -68,18 +59,11 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             np.all(decode(probabilities) == truth, axis=1)
         )
         if training.LOW_PASS_KEY in bundle:
-            low_passed = bundle[training.LOW_PASS_KEY]
+            _, low_pass_predicted = _grid_answers(
+                classifier, bundle[training.LOW_PASS_KEY], bundle=bundle, basis=basis, check=check
+            )
             figures["exact_set_accuracy_low_pass"] = ev.percent(
-                np.all(
-                    ev.grid_predictions(
-                        _note_probabilities(classifier, low_passed, bundle=bundle),
-                        band_db=low_passed[:, : CURRENT_SPEC.n_bands],
-                        basis=basis,
-                        check=check,
-                    )
-                    == truth,
-                    axis=1,
-                )
+                np.all(low_pass_predicted == truth, axis=1)
             )
         figures["physics_check"] = check.to_dict()
         figures["physics_tuning_exact"] = tuning
@@ -111,8 +95,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             check=check,
         )
         if training.LOW_PASS_KEY in bundle:
-            # Every LOW_PASS_SUBSAMPLE-th validation example: the fits take minutes.
-            sample = slice(None, None, LOW_PASS_SUBSAMPLE)
+            sample = slice(None, None, ev.LOW_PASS_SUBSAMPLE)
             low_passed = bundle[training.LOW_PASS_KEY][sample]
             subset = np.zeros(len(validation), dtype=bool)
             subset[sample] = True
@@ -182,6 +165,22 @@ def _note_probabilities(
         classifier.predict_proba(rows),
         np.asarray(classifier.classes_).astype(int),
         n_notes=len(notes_hz),
+    )
+
+
+def _grid_answers(
+    classifier: CatBoostClassifier,
+    features: np.ndarray,
+    *,
+    bundle: dict[str, np.ndarray],
+    basis: np.ndarray,
+    check: PhysicsCheck,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A grid model's per-note probabilities and its classes decoded as the service decodes."""
+    probabilities = _note_probabilities(classifier, features, bundle=bundle)
+    band_db = features[:, : CURRENT_SPEC.n_bands]
+    return probabilities, ev.grid_predictions(
+        probabilities, band_db=band_db, basis=basis, check=check
     )
 
 
