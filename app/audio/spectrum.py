@@ -206,6 +206,9 @@ def band_matrix(spec: SpectrumSpec) -> np.ndarray:
 
 #: Magnitudes are floored this far below the reference's loudest bin (dB).
 FLOOR_DB = -120.0
+#: A reference band this far above `FLOOR_DB` reads the same with or without
+#: the floor, even with the candidate cut by 12 dB and 6 dB quieter (dB).
+CLEAR_OF_FLOOR_DB = 60.0
 
 
 def _floor(reference_magnitude: np.ndarray) -> float:
@@ -213,15 +216,18 @@ def _floor(reference_magnitude: np.ndarray) -> float:
 
 
 def bin_difference_db(
-    reference_magnitude: np.ndarray, candidate_magnitude: np.ndarray
+    reference_magnitude: np.ndarray, candidate_magnitude: np.ndarray, *, level_db: float = 0.0
 ) -> np.ndarray:
     """Signed per-bin ratio ``20 log10(candidate / reference)`` with a noise floor.
 
     The floor (`FLOOR_DB` below the reference's loudest bin) keeps empty bins
-    (above a lossy codec's cut-off, say) from producing huge ratios.
+    (above a lossy codec's cut-off, say) from producing huge ratios. The
+    candidate's floor sits `level_db` higher, so that bins empty in both files
+    read as that level change, as a level change reads everywhere else.
     """
     floor = _floor(reference_magnitude)
-    return 20.0 * np.log10((candidate_magnitude + floor) / (reference_magnitude + floor))
+    candidate_floor = floor * 10.0 ** (level_db / 20.0)
+    return 20.0 * np.log10((candidate_magnitude + candidate_floor) / (reference_magnitude + floor))
 
 
 def band_levels_db(magnitude: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC) -> np.ndarray:
@@ -247,6 +253,7 @@ def band_difference_db(
     candidate_magnitude: np.ndarray,
     *,
     spec: SpectrumSpec = DEFAULT_SPEC,
+    level_floor: bool = True,
 ) -> np.ndarray:
     """Signed dB difference of two average spectra, in the spec's log bands.
 
@@ -256,13 +263,33 @@ def band_difference_db(
         Average spectra (`average_spectrum`), shape ``(spec.n_bins,)``.
     spec : SpectrumSpec
         Band layout.
+    level_floor : bool
+        Bins empty in both files read as the level change (below); without it,
+        as 0 dB, as the models fitted before it read them.
 
     Returns
     -------
     np.ndarray
         Shape ``(spec.n_bands,)``: positive where the candidate is louder.
+        Bins empty in both files (a song with nothing above 16 kHz, say) read
+        as the level change of the bands clear of the floor (`level_offset_db`),
+        not as 0 dB: a master 6 dB louder is 6 dB louder everywhere, even where
+        neither file holds audio.
+
+    Examples
+    --------
+    >>> music = np.where(DEFAULT_SPEC.bin_frequencies_hz < 16_000.0, 1.0, 0.0)
+    >>> band_db = band_difference_db(music, 2.0 * music)  # 6 dB louder
+    >>> bool(np.allclose(band_db, 6.02, atol=0.01))
+    True
     """
-    return band_matrix(spec) @ bin_difference_db(reference_magnitude, candidate_magnitude)
+    weights = band_matrix(spec)
+    first = weights @ bin_difference_db(reference_magnitude, candidate_magnitude)
+    if not level_floor:
+        return first
+    clear = band_levels_db(reference_magnitude, spec=spec) > FLOOR_DB + CLEAR_OF_FLOOR_DB
+    level_db = level_offset_db(first, spec=spec, bands=clear)
+    return weights @ bin_difference_db(reference_magnitude, candidate_magnitude, level_db=level_db)
 
 
 #: A file that holds nothing above some frequency (a lossy encoder's low-pass,
@@ -346,12 +373,14 @@ def level_offset_db(
     window_db: float = 0.5,
     min_frequency_hz: float = 20.0,
     max_frequency_hz: float = 20_480.0,
+    bands: np.ndarray | None = None,
 ) -> float:
     """Estimate the broadband level change hidden in a band difference.
 
     An EQ changes some bands and leaves the rest alone, so the level change is
     where most bands agree: the median of the densest ``window_db``-wide
-    cluster of band values between ``min_frequency_hz`` and ``max_frequency_hz``.
+    cluster of band values between ``min_frequency_hz`` and ``max_frequency_hz``
+    (of those `bands` marks, a boolean mask, when given).
 
     Examples
     --------
@@ -361,7 +390,10 @@ def level_offset_db(
     -6.0
     """
     centres = spec.band_centres_hz
-    values = np.sort(band_db[(centres >= min_frequency_hz) & (centres <= max_frequency_hz)])
+    read = (centres >= min_frequency_hz) & (centres <= max_frequency_hz)
+    if bands is not None:
+        read &= bands
+    values = np.sort(band_db[read])
     ends = np.searchsorted(values, values + window_db, side="right")
     start = int(np.argmax(ends - np.arange(len(values))))
     return float(np.median(values[start : ends[start]]))

@@ -23,8 +23,9 @@ from app.audio.spectrum import (
 
 #: Bump when the meaning of any feature changes.
 FEATURE_VERSION = 2
-#: The `FeatureSpec` fields a model is trained with or without, in column order.
-OPTIONS = ("reference_levels", "lossy_flag")
+#: The `FeatureSpec` fields a model is trained with or without (those that add
+#: columns, in column order).
+OPTIONS = ("reference_levels", "lossy_flag", "level_floor")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +50,10 @@ class FeatureSpec:
     #: lossy format (`app.audio.spectrum.Comparison.candidate_lossy`), as the
     #: service knows from the upload's container.
     lossy_flag: bool = False
+    #: An option that adds no column: bins empty in both files read as the
+    #: level change rather than as 0 dB (`app.audio.spectrum.band_difference_db`).
+    #: Models fitted before it read such bins as 0 dB.
+    level_floor: bool = False
 
     @property
     def options(self) -> list[str]:
@@ -111,7 +116,9 @@ def band_features(
         of either file (a lossy encoder's low-pass), the bands hold the last
         band below it (`app.audio.spectrum.hold_band_limit`).
     """
-    raw = band_difference_db(reference_magnitude, candidate_magnitude, spec=spec.spectrum)
+    raw = band_difference_db(
+        reference_magnitude, candidate_magnitude, spec=spec.spectrum, level_floor=spec.level_floor
+    )
     level = level_offset_db(raw, spec=spec.spectrum)
     return np.append(hold_band_limit(raw - level, spec=spec.spectrum), level)
 

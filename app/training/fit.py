@@ -44,6 +44,10 @@ PARAMS: dict[str, dict[str, Any]] = {
     "paper": {"loss_function": "MultiClass", "iterations": 1000, "depth": 5},
 }
 EARLY_STOPPING_ROUNDS = 200
+#: A grid or general bundle's low-pass cut-off of each example in Hz
+#: (`app.training.datasets.train_low_pass_hz`; ``inf`` for none): a share of the
+#: training examples stand for MP3 uploads.
+TRAIN_LOW_PASS_KEY = "train_low_pass_hz"
 #: One training track in this many tunes the number of boosting rounds.
 TUNE_ONE_IN = 7
 
@@ -84,6 +88,13 @@ def training_rows(
         rows = note_rows(features, notes_hz=bundle["notes_hz"], spec=bundle_spec(bundle))
         return rows, bundle["targets"][mask].reshape(-1)
     return features, bundle["targets"][mask]
+
+
+def low_passed_share(bundle: dict[str, np.ndarray], *, mask: np.ndarray) -> float:
+    """Fraction of the examples in `mask` that were low-passed (0 for older bundles)."""
+    if TRAIN_LOW_PASS_KEY not in bundle or not mask.any():
+        return 0.0
+    return round(float(np.isfinite(bundle[TRAIN_LOW_PASS_KEY][mask]).mean()), 4)
 
 
 def fit_bundle(
@@ -139,6 +150,7 @@ def fit_bundle(
         "train_rows": int(len(x_train)),
         "n_features": int(x_train.shape[1]),
         "train_seconds": round(seconds, 1),
+        "low_passed_train_share": low_passed_share(bundle, mask=~validation & ~tune),
     }
     (target_dir / "fit.json").write_text(json.dumps(info, indent=2) + "\n")
     return info

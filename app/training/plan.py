@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from app.ml.features import CURRENT_SPEC, OPTIONS, FeatureSpec
+from app.ml.features import CURRENT_SPEC, FeatureSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,6 +16,9 @@ class DatasetPlan:
     nuisances: bool = True
     #: The model takes the `FeatureSpec` options (reference levels, lossy flag).
     feature_options: bool = False
+    #: The model reads bins empty in both files as the level change
+    #: (`FeatureSpec.level_floor`); the paper's closed-set task goes without.
+    level_floor: bool = True
 
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
@@ -32,10 +35,10 @@ PLAN = [
     DatasetPlan(dataset_id="F1/4W1/2", per_clip=18, feature_options=True),
     DatasetPlan(dataset_id="F1W1/2", per_clip=6),
     DatasetPlan(dataset_id="F1/2W1/2", per_clip=6),
-    DatasetPlan(dataset_id="paper-F1W2", per_clip=1, nuisances=False),
-    DatasetPlan(dataset_id="paper-F1W1", per_clip=1, nuisances=False),
-    DatasetPlan(dataset_id="paper-F1/2W2", per_clip=1, nuisances=False),
-    DatasetPlan(dataset_id="paper-F1/2W1", per_clip=1, nuisances=False),
+    DatasetPlan(dataset_id="paper-F1W2", per_clip=1, nuisances=False, level_floor=False),
+    DatasetPlan(dataset_id="paper-F1W1", per_clip=1, nuisances=False, level_floor=False),
+    DatasetPlan(dataset_id="paper-F1/2W2", per_clip=1, nuisances=False, level_floor=False),
+    DatasetPlan(dataset_id="paper-F1/2W1", per_clip=1, nuisances=False, level_floor=False),
 ]
 PLAN_BY_ID = {plan.dataset_id: plan for plan in PLAN}
 
@@ -43,5 +46,9 @@ PLAN_BY_ID = {plan.dataset_id: plan for plan in PLAN}
 def feature_spec(dataset_id: str) -> FeatureSpec:
     """The features a dataset's model is trained on (`FeatureSpec` options from the plan)."""
     plan = PLAN_BY_ID.get(dataset_id)
-    options = plan is not None and plan.feature_options
-    return replace(CURRENT_SPEC, **dict.fromkeys(OPTIONS, options))
+    if plan is None:
+        return CURRENT_SPEC
+    options = plan.feature_options
+    return replace(
+        CURRENT_SPEC, reference_levels=options, lossy_flag=options, level_floor=plan.level_floor
+    )

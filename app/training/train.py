@@ -32,8 +32,8 @@ from app.ml.general import example_features as general_features
 from app.ml.grid import example_features as grid_example_features
 from app.ml.grid import operations_to_classes
 from app.ml.registry import MODEL_FILE, folder_name, write_registry
-from app.training.datasets import LOW_PASS_HZ, Dataset
-from app.training.fit import bundle_spec
+from app.training.datasets import LOW_PASS_HZ, Dataset, train_low_pass_hz
+from app.training.fit import TRAIN_LOW_PASS_KEY, bundle_spec
 from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
 from app.training.plan import feature_spec
 from app.training.synth import PAPER_PREFIX
@@ -98,6 +98,8 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                 width_octaves=float(config.width_octaves),
                 spec=spec,
             )
+        cutoffs_hz = train_low_pass_hz(dataset)
+        augmented = dataset.low_passed(cutoff_hz=cutoffs_hz)
         low_passed = dataset.validation.low_passed(cutoff_hz=LOW_PASS_HZ)
         bundles = {
             bundle_name(dataset_id): {
@@ -106,11 +108,12 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                 **extra,
                 "kind": kind,
                 "features": features_of(
-                    dataset.reference_magnitude,
-                    dataset.candidate_magnitude,
-                    candidate_lossy=dataset.candidate_lossy,
+                    augmented.reference_magnitude,
+                    augmented.candidate_magnitude,
+                    candidate_lossy=dataset.candidate_lossy | np.isfinite(cutoffs_hz),
                 ),
                 "targets": targets,
+                TRAIN_LOW_PASS_KEY: cutoffs_hz,
                 # The validation examples as MP3 uploads: low-passed, lossy-coded.
                 LOW_PASS_KEY: features_of(
                     low_passed.reference_magnitude,
@@ -259,8 +262,8 @@ def bundle_is_current(path: Path, *, spec: FeatureSpec, newest_shard_mtime: floa
     if not path.is_file() or path.stat().st_mtime < newest_shard_mtime:
         return False
     with np.load(path, allow_pickle=False) as data:
-        low_pass_figures = str(data["kind"]) == "paper" or LOW_PASS_KEY in data.files
-        return low_pass_figures and bundle_spec(data) == spec
+        low_passes = {LOW_PASS_KEY, TRAIN_LOW_PASS_KEY} <= set(data.files)
+        return (str(data["kind"]) == "paper" or low_passes) and bundle_spec(data) == spec
 
 
 def bundle_dataset(bundle: dict[str, np.ndarray]) -> Dataset:
@@ -287,6 +290,7 @@ FIT_ARRAYS = (
     "is_validation",
     "notes_hz",
     "groups",
+    TRAIN_LOW_PASS_KEY,
     *OPTIONS,
 )
 

@@ -311,3 +311,20 @@ def test_bells_far_past_a_band_limit_cannot_be_seen() -> None:
         [False, False, False, False, True],
     )
     assert not past_band_limit(frequencies_hz, band_limit_hz=None).any()
+
+
+@pytest.mark.parametrize("level_db", [-6.0, 6.0, 14.0])
+def test_a_level_change_reads_flat_where_neither_file_holds_audio(
+    pink: np.ndarray, level_db: float
+) -> None:
+    # Both files stop at 16 kHz (a song from a lossy source); the candidate is
+    # EQ'd and louder. Above 16 kHz there is nothing but the floor, which must
+    # read as the level change, not as a cut of `level_db` there.
+    song = low_passed(pink, cutoff_hz=16_000.0, sample_rate_hz=SR)
+    operations = [EqOperation(2000.0, -6.0, 1.0)]
+    candidate = apply(song, operations, sample_rate_hz=SR) * np.float32(10 ** (level_db / 20))
+    comparison = compare(song, candidate)
+    assert comparison.level_offset_db == pytest.approx(level_db, abs=0.05)
+    assert comparison.band_limit_hz is None
+    error = np.abs(comparison.band_db - expected_db(operations))
+    assert np.max(error[CENTRES_HZ >= 40.0]) < 0.5

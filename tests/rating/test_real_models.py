@@ -166,3 +166,35 @@ def test_a_low_passed_candidate_is_still_rated_exactly(
     found = sorted(op["frequency_hz"] for op in body["operations"])
     for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):
         assert abs(math.log2(frequency_hz / want_hz)) < 0.25
+
+
+@pytest.mark.parametrize("level_db", [6.0, 10.0])
+@pytest.mark.parametrize("model", ["F1W2", "general"])
+def test_a_louder_master_of_a_song_with_nothing_above_16_khz_is_rated_exactly(
+    real_client: TestClient, tmp_path: Path, model: str, level_db: float
+) -> None:
+    # A song from a lossy source holds nothing above 16 kHz in either master; the
+    # trainee's is louder. Where neither holds audio, the level change is no EQ.
+    song = pink_noise(duration_s=30.0, sample_rate_hz=SAMPLE_RATE_HZ, seed=12)
+    reference = tmp_path / "reference.wav"
+    sf.write(
+        reference,
+        low_passed(song, cutoff_hz=16_000.0, sample_rate_hz=SAMPLE_RATE_HZ),
+        SAMPLE_RATE_HZ,
+        subtype="FLOAT",
+    )
+    candidate = tmp_path / "candidate.wav"
+    effects = ["gain", f"{level_db}"]
+    for frequency_hz, width_octaves, gain_db in KNOWN_SET:
+        effects += ["equalizer", f"{frequency_hz}", f"{width_octaves}o", f"{gain_db}"]
+    subprocess.run(
+        ["sox", "-D", str(reference), "-e", "floating-point", "-b", "32", str(candidate), *effects],
+        check=True,
+    )
+    body = post_pair(real_client, reference, candidate, model=model).json()
+    assert body["alignment"]["band_limited_file"] is None
+    assert body["alignment"]["level_offset_db"] == pytest.approx(level_db, abs=0.3)
+    assert body["rating"] == 2, body["operations"]
+    found = sorted(op["frequency_hz"] for op in body["operations"])
+    for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):
+        assert abs(math.log2(frequency_hz / want_hz)) < 0.25

@@ -8,7 +8,7 @@ import numpy as np
 
 from app.audio.spectrum import average_spectrum, band_difference_db, band_limit_index
 from app.ml.features import CURRENT_SPEC
-from app.training.datasets import LOW_PASS_HZ, Dataset
+from app.training.datasets import LOW_PASS_HZ, TRAIN_LOW_PASS_HZ, Dataset, train_low_pass_hz
 
 from ..conftest import SAMPLE_RATE_HZ
 
@@ -61,3 +61,33 @@ def test_low_passed_candidates_lose_everything_above_the_cutoff_and_nothing_belo
     assert np.all(band_db[centres_hz > 17_000] < -60)  # down to the -120 dB floor
     first = band_limit_index(band_db)
     assert LOW_PASS_HZ * 2**-0.25 < CURRENT_SPEC.spectrum.band_edges_hz[first] <= LOW_PASS_HZ
+
+
+def test_a_cutoff_per_example_low_passes_only_the_examples_that_have_one(
+    pink: np.ndarray,
+) -> None:
+    spectrum = average_spectrum(pink[: 5 * SAMPLE_RATE_HZ])
+    dataset = replace(
+        _dataset([[], [], []]),
+        reference_magnitude=np.stack([spectrum] * 3),
+        candidate_magnitude=np.stack([spectrum] * 3),
+    )
+    low_passed = dataset.low_passed(cutoff_hz=np.array([np.inf, 11_000.0, 16_000.0]))
+    np.testing.assert_array_equal(low_passed.candidate_magnitude[0], spectrum)
+    for row, cutoff_hz in ((1, 11_000.0), (2, 16_000.0)):
+        band_db = band_difference_db(spectrum, low_passed.candidate_magnitude[row])
+        first = band_limit_index(band_db)
+        assert cutoff_hz * 2**-0.25 < CURRENT_SPEC.spectrum.band_edges_hz[first] <= cutoff_hz
+
+
+def test_training_low_passes_pick_a_share_of_training_examples_only() -> None:
+    dataset = replace(
+        _dataset([[]] * 400), is_validation=np.arange(400) % 4 == 0
+    )  # 300 training examples
+    cutoffs_hz = train_low_pass_hz(dataset, share=0.2)
+    chosen = np.isfinite(cutoffs_hz)
+    assert chosen.sum() == 60 and not np.any(chosen & dataset.is_validation)
+    assert set(cutoffs_hz[chosen]) <= set(TRAIN_LOW_PASS_HZ)
+    assert len(set(cutoffs_hz[chosen])) > 4  # drawn, not one cut-off for all
+    np.testing.assert_array_equal(cutoffs_hz, train_low_pass_hz(dataset, share=0.2))
+    assert not np.array_equal(cutoffs_hz, train_low_pass_hz(dataset, share=0.2, seed=1))

@@ -162,6 +162,8 @@ def test_tiny_models_train_evaluate_install_and_recognise(
             assert info["validation_examples"] == 24
             assert info["train_examples"] + info["tune_examples"] == 24
             assert (info["tune_examples"] > 0) == (info["kind"] != "paper")
+            # A share of the training examples stands for MP3 uploads (not the paper's).
+            assert (info["low_passed_train_share"] > 0) == (info["kind"] != "paper")
     report = build_report(
         bundle_dir=bundle_dir, fitted_dir=fitted_dir, models_dir=models_dir, manifest=MANIFEST
     )
@@ -178,6 +180,10 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     # The plan trains F1W1 with the feature options; a bundle without them is stale.
     assert metadata["feature_spec"]["reference_levels"] is metadata["feature_spec"]["lossy_flag"]
     assert metadata["feature_spec"]["lossy_flag"] is True
+    # Every non-paper model of the plan reads bins empty in both files as the level change.
+    assert metadata["feature_spec"]["level_floor"] is True
+    assert registry.get("general").metadata["feature_spec"]["level_floor"] is True
+    assert "F1W1, general: read the bins where neither file holds audio" in text
     bundle = bundle_dir / "F1W1.npz"
     assert train.bundle_is_current(bundle, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
     assert not train.bundle_is_current(bundle, spec=CURRENT_SPEC, newest_shard_mtime=0.0)
@@ -191,9 +197,13 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     assert 0 <= figures["grid"]["F1W1"]["exact_set_accuracy_low_pass"] <= 100
     assert 0 <= figures["general"]["count_accuracy_low_pass"] <= 100
     assert "MP3 upload, low-pass at 16 kHz" in text
-    old = tmp_path / "old.npz"
-    np.savez(old, **{k: v for k, v in arrays.items() if k != train.LOW_PASS_KEY})
-    assert not train.bundle_is_current(old, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
+    assert "| low-passed (%) |" in text
+    cutoffs_hz = arrays[train.TRAIN_LOW_PASS_KEY]
+    assert not np.isfinite(cutoffs_hz[arrays["is_validation"].astype(bool)]).any()
+    for key in (train.LOW_PASS_KEY, train.TRAIN_LOW_PASS_KEY):
+        old = tmp_path / "old.npz"
+        np.savez(old, **{k: v for k, v in arrays.items() if k != key})
+        assert not train.bundle_is_current(old, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
     for model_id, model_figures in (
         ("F1W1", figures["grid"]["F1W1"]),
         ("general", figures["general"]),
