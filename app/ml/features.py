@@ -23,8 +23,8 @@ from app.audio.spectrum import (
 
 #: Bump when the meaning of any feature changes.
 FEATURE_VERSION = 2
-#: The `FeatureSpec` fields a model is trained with or without (those that add
-#: columns, in column order).
+#: The `FeatureSpec` fields a model is trained with or without (of these,
+#: `reference_levels` and `lossy_flag` add columns, in this order).
 OPTIONS = ("reference_levels", "lossy_flag", "level_floor")
 
 

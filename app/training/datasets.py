@@ -17,8 +17,7 @@ from app.training.synth import dataset_id as folder_of
 LOW_PASS_HZ = 16_000.0
 #: Share of the training examples that `train_low_pass_hz` low-passes, and the
 #: cut-offs it draws from: lossy encoders from about 64 kbps (11 kHz) up to
-#: 320 kbps (19-20 kHz). F1W2 on MP3 uploads: 82.2 to 94.4 % exact-set with
-#: 15 % of its examples low-passed, 96.9 to 96.7 % without a low-pass (noise).
+#: 320 kbps (19-20 kHz). What it buys: column 'MP3 upload' of models/REPORT.md.
 TRAIN_LOW_PASS_SHARE = 0.15
 TRAIN_LOW_PASS_HZ = (11_000.0, 12_500.0, 14_000.0, 15_000.0, 16_000.0, 17_000.0, 18_000.0, 19_000.0)
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import soundfile as sf
@@ -29,6 +30,25 @@ pytestmark = [
 KNOWN_SET = [(261.63, 2.0, 6.0), (4186.01, 2.0, -6.0)]
 
 
+def sox_equalised(source: Path, target: Path, *, level_db: float = 0.0) -> None:
+    """`source`, raised by `level_db`, through sox's equalizer with `KNOWN_SET` into `target`."""
+    effects = ["gain", f"{level_db}"]
+    for frequency_hz, width_octaves, gain_db in KNOWN_SET:
+        effects += ["equalizer", f"{frequency_hz}", f"{width_octaves}o", f"{gain_db}"]
+    subprocess.run(
+        ["sox", "-D", str(source), "-e", "floating-point", "-b", "32", str(target), *effects],
+        check=True,
+    )
+
+
+def assert_rated_as_the_known_set(body: dict[str, Any]) -> None:
+    """Two operations, each within a quarter octave of one of `KNOWN_SET`."""
+    assert body["rating"] == 2, body["operations"]
+    found = sorted(op["frequency_hz"] for op in body["operations"])
+    for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):
+        assert abs(math.log2(frequency_hz / want_hz)) < 0.25
+
+
 @pytest.fixture(scope="module")
 def real_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The app with the models in models/, loaded once for this module."""
@@ -48,13 +68,7 @@ def masters(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         SAMPLE_RATE_HZ,
         subtype="FLOAT",
     )
-    effects = []
-    for frequency_hz, width_octaves, gain_db in KNOWN_SET:
-        effects += ["equalizer", f"{frequency_hz}", f"{width_octaves}o", f"{gain_db}"]
-    subprocess.run(
-        ["sox", "-D", str(reference), "-e", "floating-point", "-b", "32", str(candidate), *effects],
-        check=True,
-    )
+    sox_equalised(reference, candidate)
     return reference, candidate
 
 
@@ -138,10 +152,7 @@ def test_an_mp3_candidate_is_still_rated_exactly(
     )
     body = post_pair(real_client, reference, mp3, model=model).json()
     assert body["files"]["candidate"]["format"] == "mp3"
-    assert body["rating"] == 2, body["operations"]
-    found = sorted(op["frequency_hz"] for op in body["operations"])
-    for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):
-        assert abs(math.log2(frequency_hz / want_hz)) < 0.25
+    assert_rated_as_the_known_set(body)
 
 
 @pytest.mark.parametrize("cutoff_hz", [16_000.0, 11_000.0])
@@ -162,10 +173,7 @@ def test_a_low_passed_candidate_is_still_rated_exactly(
     )
     body = post_pair(real_client, reference, decoded, model=model).json()
     assert body["alignment"]["band_limited_file"] == "candidate"
-    assert body["rating"] == 2, body["operations"]
-    found = sorted(op["frequency_hz"] for op in body["operations"])
-    for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):
-        assert abs(math.log2(frequency_hz / want_hz)) < 0.25
+    assert_rated_as_the_known_set(body)
 
 
 @pytest.mark.parametrize("level_db", [6.0, 10.0])
@@ -184,17 +192,8 @@ def test_a_louder_master_of_a_song_with_nothing_above_16_khz_is_rated_exactly(
         subtype="FLOAT",
     )
     candidate = tmp_path / "candidate.wav"
-    effects = ["gain", f"{level_db}"]
-    for frequency_hz, width_octaves, gain_db in KNOWN_SET:
-        effects += ["equalizer", f"{frequency_hz}", f"{width_octaves}o", f"{gain_db}"]
-    subprocess.run(
-        ["sox", "-D", str(reference), "-e", "floating-point", "-b", "32", str(candidate), *effects],
-        check=True,
-    )
+    sox_equalised(reference, candidate, level_db=level_db)
     body = post_pair(real_client, reference, candidate, model=model).json()
     assert body["alignment"]["band_limited_file"] is None
     assert body["alignment"]["level_offset_db"] == pytest.approx(level_db, abs=0.3)
-    assert body["rating"] == 2, body["operations"]
-    found = sorted(op["frequency_hz"] for op in body["operations"])
-    for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):
-        assert abs(math.log2(frequency_hz / want_hz)) < 0.25
+    assert_rated_as_the_known_set(body)
