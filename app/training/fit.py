@@ -3,10 +3,11 @@
 This step needs only numpy, scipy and catboost, so it runs where the corpus is
 not: on a machine with a GPU (``--task-type GPU``) or many cores. Input: one
 ``<dataset>.npz`` bundle per dataset (see `app.training.train.write_bundle`).
-Output, per dataset: ``<folder>/model.cbm``, ``<folder>/validation.npz`` (the
-predicted probabilities of the validation examples) and ``<folder>/fit.json``
-(parameters, sizes, training time). Finished datasets are skipped, so the step
-resumes.
+Output, per dataset: ``<folder>/model.cbm`` (grid and general models; the report
+predicts from it), or ``<folder>/validation.npz`` for the paper's closed-set
+models, which are not shipped (the predicted probabilities of the validation
+examples), and ``<folder>/fit.json`` (parameters, sizes, training time).
+Finished datasets are skipped, so the step resumes.
 
 Usage::
 
@@ -100,7 +101,7 @@ def low_passed_share(bundle: dict[str, np.ndarray], *, mask: np.ndarray) -> floa
 def fit_bundle(
     path: Path, *, out_dir: Path, task_type: str, threads: int, iterations: int | None = None
 ) -> dict[str, Any]:
-    """Fit one bundle's model, predict its validation examples, write the results."""
+    """Fit one bundle's model and write it (a paper model: its validation predictions)."""
     with np.load(path, allow_pickle=False) as data:
         bundle = {key: data[key] for key in data.files}
     kind = str(bundle["kind"])
@@ -109,7 +110,6 @@ def fit_bundle(
     validation = bundle["is_validation"].astype(bool)
     tune = tuning_mask(bundle)
     x_train, y_train = training_rows(bundle, mask=~validation & ~tune)
-    x_valid, _ = training_rows(bundle, mask=validation)
     eval_set = training_rows(bundle, mask=tune) if tune.any() else None
     fit_options: dict[str, Any] = (
         {
@@ -132,10 +132,14 @@ def fit_bundle(
         started = time.perf_counter()
         classifier.fit(x_train, y_train, **fit_options)
     seconds = time.perf_counter() - started
-    probabilities = np.asarray(classifier.predict_proba(x_valid), dtype=np.float32)
-    classes = np.asarray(classifier.classes_).astype(np.int64)
-    np.savez_compressed(target_dir / "validation.npz", probabilities=probabilities, classes=classes)
-    if kind != "paper":
+    if kind == "paper":
+        x_valid, _ = training_rows(bundle, mask=validation)
+        np.savez_compressed(
+            target_dir / "validation.npz",
+            probabilities=np.asarray(classifier.predict_proba(x_valid), dtype=np.float32),
+            classes=np.asarray(classifier.classes_).astype(np.int64),
+        )
+    else:
         classifier.save_model(str(target_dir / MODEL_FILE))
     info = {
         "dataset": str(bundle["dataset_id"]),
