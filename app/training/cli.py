@@ -238,18 +238,32 @@ def train(
             )
             console.print(f"{name}: {info['train_seconds']} s on {info['task_type']}")
     if then_evaluate:
-        evaluate(data_dir=data_dir, fitted_dir=fitted, models_dir=models_dir, manifest=manifest)
+        evaluate(
+            dataset=None if all_datasets else dataset_ids,
+            data_dir=data_dir,
+            fitted_dir=fitted,
+            models_dir=models_dir,
+            manifest=manifest,
+        )
 
 
 def evaluate(
+    dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
     fitted_dir: FittedOption = None,
     models_dir: ModelsOption = None,
     manifest: ManifestOption = DEFAULT_MANIFEST,
 ) -> None:
-    """Measure every fitted model on validation tracks, install it, write models/REPORT.md."""
+    """Measure the fitted models on validation tracks, install them, write models/REPORT.md.
+
+    Without --dataset every model whose fit is current; the others keep the
+    figures of the last report.
+    """
     from app.training.report import build_report
 
+    if unknown := sorted(set(dataset or []) - set(PLAN_BY_ID)):
+        console.print(f"[red]Unknown dataset ids: {', '.join(unknown)}.[/red]")
+        raise typer.Exit(2)
     layout = _layout(data_dir)
     models = models_dir or get_settings().MODELS_DIR
     path = build_report(
@@ -257,5 +271,6 @@ def evaluate(
         fitted_dir=fitted_dir or layout.data_dir / "fitted",
         models_dir=models,
         manifest=manifest,
+        only=set(dataset) if dataset else None,
     )
     console.print(f"report written to {path}")

@@ -588,6 +588,22 @@ def _cell(value: Any) -> str:
     return "-" if value is None else f"{value}"
 
 
+def _carried_over(report: dict[str, Any]) -> list[str]:
+    """A line per earlier evaluation whose figures this report carries over."""
+    earlier: dict[tuple[str, str], list[str]] = {}
+    models = {**report["grid"], "general": report.get("general") or {}}
+    for model_id, figures in models.items():
+        stamp = figures.get("evaluated")
+        if stamp and stamp["at"] != report["generated_at"]:
+            earlier.setdefault((stamp["at"], stamp["git_commit"]), []).append(model_id)
+    return [
+        f"The figures of {', '.join(model_ids)} carry over from the evaluation at {at} "
+        f"(git {commit[:10]}): not evaluated this time (`evaluate --dataset` names the models "
+        "to evaluate; a model whose refit has not finished keeps its last figures)."
+        for (at, commit), model_ids in sorted(earlier.items())
+    ]
+
+
 def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
     """Write ``REPORT.md`` and its JSON twin ``REPORT.json``."""
     (models_dir / "REPORT.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -599,6 +615,7 @@ def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
         "Every figure is measured on validation tracks that no model saw in training "
         "(split by track, one in five).",
         f"Corpus manifest sha256 `{report['manifest_sha256'][:16]}…`.",
+        *_carried_over(report),
         "",
         "## Table 1: exact-set accuracy (%)",
         "",

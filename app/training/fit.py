@@ -7,7 +7,10 @@ Output, per dataset: ``<folder>/model.cbm`` (grid and general models; the report
 predicts from it), or ``<folder>/validation.npz`` for the paper's closed-set
 models, which are not shipped (the predicted probabilities of the validation
 examples), and ``<folder>/fit.json`` (parameters, sizes, training time).
-Finished datasets are skipped, so the step resumes.
+Finished datasets are skipped, so the step resumes; a fit stopped half-way
+resumes from its CatBoost snapshot (``<folder>/fit-<parameters>.cbsnapshot``,
+written every few minutes), so an hour-long fit on 2 cores survives a session's
+end.
 
 Usage::
 
@@ -17,7 +20,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -51,19 +56,72 @@ EARLY_STOPPING_ROUNDS = 200
 TRAIN_LOW_PASS_KEY = "train_low_pass_hz"
 #: One training track in this many tunes the number of boosting rounds.
 TUNE_ONE_IN = 7
+#: How often a fit saves the snapshot it resumes from.
+SNAPSHOT_INTERVAL_S = 120
+#: CatBoost's own logs, which it must be allowed to write to snapshot; removed after the fit.
+CATBOOST_DIR = "catboost_info"
+#: Parameters a fit may resume with changed (the snapshot's name leaves them out).
+RESUME_ANYWHERE = ("thread_count", "train_dir")
 
 
 def _classifier(
-    kind: str, *, task_type: str, threads: int, iterations: int | None
+    kind: str, *, task_type: str, threads: int, iterations: int | None, train_dir: Path
 ) -> CatBoostClassifier:
-    params = dict(PARAMS[kind])
+    params: dict[str, Any] = dict(PARAMS[kind])
     if iterations:
         params["iterations"] = iterations
     if task_type == "GPU":
         params.update(task_type="GPU", devices="0")
     else:
         params.update(thread_count=threads)
-    return CatBoostClassifier(**params, random_seed=0, verbose=0, allow_writing_files=False)
+    return CatBoostClassifier(
+        **params, random_seed=0, verbose=0, train_dir=str(train_dir), metric_period=100
+    )
+
+
+def resumable_snapshot(
+    classifier: CatBoostClassifier, *, target_dir: Path, bundle_path: Path
+) -> Path:
+    """Where `classifier` snapshots its fit of a bundle.
+
+    CatBoost resumes only with the parameters it started with (threads and
+    logs folder aside), so the name carries them; a snapshot of other
+    parameters, or older than the bundle (other data), is deleted.
+    """
+    params = json.dumps(
+        {k: v for k, v in classifier.get_params().items() if k not in RESUME_ANYWHERE},
+        sort_keys=True,
+    )
+    snapshot = target_dir / f"fit-{hashlib.sha256(params.encode()).hexdigest()[:12]}.cbsnapshot"
+    for old in target_dir.glob("fit-*.cbsnapshot"):
+        if old != snapshot or old.stat().st_mtime < bundle_path.stat().st_mtime:
+            old.unlink()
+    return snapshot
+
+
+def fit_resumably(
+    classifier: CatBoostClassifier,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    bundle_path: Path,
+    target_dir: Path,
+    fit_options: dict[str, Any],
+) -> bool:
+    """Fit `classifier` from its snapshot, if one was left; whether one was."""
+    snapshot = resumable_snapshot(classifier, target_dir=target_dir, bundle_path=bundle_path)
+    resumed = snapshot.is_file()
+    classifier.fit(
+        x_train,
+        y_train,
+        save_snapshot=True,
+        snapshot_file=str(snapshot),
+        snapshot_interval=SNAPSHOT_INTERVAL_S,
+        **fit_options,
+    )
+    snapshot.unlink(missing_ok=True)
+    shutil.rmtree(classifier.get_param("train_dir"), ignore_errors=True)
+    return resumed
 
 
 def tuning_mask(bundle: dict[str, np.ndarray]) -> np.ndarray:
@@ -120,17 +178,27 @@ def fit_bundle(
         if eval_set is not None
         else {}
     )
-    classifier = _classifier(kind, task_type=task_type, threads=threads, iterations=iterations)
+    settings: dict[str, Any] = {
+        "threads": threads,
+        "iterations": iterations,
+        "train_dir": target_dir / CATBOOST_DIR,
+    }
+    fit_args: dict[str, Any] = {
+        "bundle_path": path,
+        "target_dir": target_dir,
+        "fit_options": fit_options,
+    }
+    classifier = _classifier(kind, task_type=task_type, **settings)
     started = time.perf_counter()
     try:
-        classifier.fit(x_train, y_train, **fit_options)
+        resumed = fit_resumably(classifier, x_train, y_train, **fit_args)
     except Exception as error:  # a GPU that cannot take this loss: fall back to the CPU
         if task_type != "GPU":
             raise
         print(f"{path.stem}: GPU fit failed ({error}); fitting on the CPU")
-        classifier = _classifier(kind, task_type="CPU", threads=threads, iterations=iterations)
+        classifier = _classifier(kind, task_type="CPU", **settings)
         started = time.perf_counter()
-        classifier.fit(x_train, y_train, **fit_options)
+        resumed = fit_resumably(classifier, x_train, y_train, **fit_args)
     seconds = time.perf_counter() - started
     if kind == "paper":
         x_valid, _ = training_rows(bundle, mask=validation)
@@ -154,6 +222,7 @@ def fit_bundle(
         "train_rows": int(len(x_train)),
         "n_features": int(x_train.shape[1]),
         "train_seconds": round(seconds, 1),
+        "resumed_from_snapshot": resumed,
         "low_passed_train_share": low_passed_share(bundle, mask=~validation & ~tune),
     }
     (target_dir / "fit.json").write_text(json.dumps(info, indent=2) + "\n")

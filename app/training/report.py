@@ -1,4 +1,11 @@
-"""Evaluate every fitted model, install it with its figures, and write the report."""
+"""Evaluate every fitted model, install it with its figures, and write the report.
+
+A model can be evaluated alone (``mastering-trainer evaluate --dataset F1W2``):
+the other models' figures carry over from the last ``REPORT.json``, each with the
+time and commit of the evaluation that measured it. So do those of a model whose
+fit is older than its bundle (a refit still running), since its model no longer
+matches the bundle's features.
+"""
 
 from __future__ import annotations
 
@@ -29,14 +36,65 @@ def _fits(fitted_dir: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manifest: Path) -> Path:
-    """Figures for every fitted model, models installed, ``REPORT.md`` written."""
+def fit_is_current(*, fitted_dir: Path, bundle_path: Path) -> bool:
+    """Whether a fit exists and is newer than the bundle it was fitted on."""
+    fit_json = fitted_dir / bundle_path.stem / "fit.json"
+    return fit_json.is_file() and fit_json.stat().st_mtime >= bundle_path.stat().st_mtime
+
+
+def _previous_report(models_dir: Path) -> dict[str, Any]:
+    """The last report, each model's figures stamped with the evaluation that measured them."""
+    path = models_dir / "REPORT.json"
+    if not path.is_file():
+        return {"figures": {}, "fits": {}}
+    report = json.loads(path.read_text())
+    stamp = {"at": report["generated_at"], "git_commit": report["git_commit"]}
+    models = {**report["grid"], "general": report.get("general")}
+    figures = {
+        model_id: {"evaluated": stamp, **model_figures}
+        for model_id, model_figures in models.items()
+        if model_figures is not None
+    }
+    return {"figures": figures, "fits": report["fits"]}
+
+
+def build_report(
+    *,
+    bundle_dir: Path,
+    fitted_dir: Path,
+    models_dir: Path,
+    manifest: Path,
+    only: set[str] | None = None,
+) -> Path:
+    """Figures for the fitted models (all, or those in `only`), installed, ``REPORT.md`` written."""
     manifest_sha256 = manifest_hash(manifest)
     fits = _fits(fitted_dir)
+    previous = _previous_report(models_dir)
+    stamp = {
+        "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "git_commit": training.git_commit(),
+    }
+
+    def measured_now(model_id: str) -> bool:
+        """Whether to evaluate a model now; if not, its last figures carry over."""
+        name = training.bundle_name(model_id)
+        current = name in fits and fit_is_current(
+            fitted_dir=fitted_dir, bundle_path=bundle_dir / f"{name}.npz"
+        )
+        if current and (only is None or model_id in only):
+            return True
+        if name in fits and not current:
+            print(f"{model_id}: the fit is older than its bundle; its last figures carry over")
+        if name in previous["fits"]:
+            fits[name] = previous["fits"][name]
+        return False
+
     grid_figures: dict[str, dict[str, Any]] = {}
     for config in track(GRID_CONFIGS, description="evaluating grid models"):
         name = training.bundle_name(config.id)
-        if name not in fits:
+        if not measured_now(config.id):
+            if config.id in previous["figures"]:
+                grid_figures[config.id] = previous["figures"][config.id]
             continue
         bundle = training.load_bundle(bundle_dir / f"{name}.npz")
         validation_mask = bundle["is_validation"].astype(bool)
@@ -68,6 +126,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         figures["physics_check"] = check.to_dict()
         figures["physics_tuning_exact"] = tuning
         figures["feature_options"] = spec.options
+        figures["evaluated"] = stamp
         grid_figures[config.id] = figures
         _install(
             config.id,
@@ -80,7 +139,9 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
             spec=spec,
         )
     general: dict[str, Any] | None = None
-    if "general" in fits:
+    if not measured_now("general"):
+        general = previous["figures"].get("general")
+    else:
         bundle = training.load_bundle(bundle_dir / "general.npz")
         validation_mask = bundle["is_validation"].astype(bool)
         spec = bundle_spec(bundle)
@@ -108,6 +169,7 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         general["physics_check"] = check.to_dict()
         general["physics_tuning_count_accuracy"] = tuning
         general["feature_options"] = spec.options
+        general["evaluated"] = stamp
         _install(
             "general",
             fits["general"],
@@ -140,8 +202,8 @@ def build_report(*, bundle_dir: Path, fitted_dir: Path, models_dir: Path, manife
         ev.draw_note_errors(grid_figures, path=models_dir / "note_errors.png")
     report = {
         "command": "mastering-trainer evaluate",
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": training.git_commit(),
+        "generated_at": stamp["at"],
+        "git_commit": stamp["git_commit"],
         "manifest_sha256": manifest_sha256,
         "feature_spec": CURRENT_SPEC.to_dict(),
         "paper": ev.paper_figures(),

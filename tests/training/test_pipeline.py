@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,22 @@ def test_tiny_models_train_evaluate_install_and_recognise(
         recognition = registry.get(model_id).recognise(comparison)
         assert recognition.model_id == model_id
         assert recognition.curve_db.shape == (120,)
+
+    # One model evaluated alone: the other's figures carry over, stamped with
+    # the evaluation that measured them, and the report says so.
+    where = {"bundle_dir": bundle_dir, "fitted_dir": fitted_dir, "models_dir": models_dir}
+    build_report(**where, manifest=MANIFEST, only={"general"})
+    alone = json.loads((models_dir / "REPORT.json").read_text())
+    assert alone["grid"]["F1W1"] == figures["grid"]["F1W1"]
+    assert alone["general"]["evaluated"]["at"] == alone["generated_at"] != figures["generated_at"]
+    assert (
+        f"The figures of F1W1 carry over from the evaluation at {figures['generated_at']}"
+        in (models_dir / "REPORT.md").read_text()
+    )
+    # A refit under way (its bundle newer than its fit) keeps the model's last figures.
+    later = (fitted_dir / "F1W1" / "fit.json").stat().st_mtime + 60
+    os.utime(bundle, (later, later))
+    build_report(**where, manifest=MANIFEST)
+    refitting = json.loads((models_dir / "REPORT.json").read_text())
+    assert refitting["grid"]["F1W1"] == figures["grid"]["F1W1"]
+    assert refitting["general"]["evaluated"]["at"] == refitting["generated_at"]

@@ -1,0 +1,94 @@
+"""A fit stopped half-way resumes from its snapshot (`app.training.fit`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from catboost import CatBoostClassifier, CatBoostError
+
+from app.training import fit
+
+STOP_AT_ITERATION = 40
+
+
+class StopHalfWay:
+    """A CatBoost callback that fails mid-fit, as a killed session would."""
+
+    def after_iteration(self, info: Any) -> bool:
+        if info.iteration == STOP_AT_ITERATION:
+            raise RuntimeError("session ended")
+        return True
+
+
+def classifier(train_dir: Path) -> CatBoostClassifier:
+    return CatBoostClassifier(
+        loss_function="MultiClass",
+        iterations=2 * STOP_AT_ITERATION,
+        depth=4,
+        random_seed=0,
+        verbose=0,
+        thread_count=1,
+        train_dir=str(train_dir),
+    )
+
+
+@pytest.fixture
+def rows() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 6))
+    y = (x[:, 0] + rng.normal(size=2000) > 0).astype(int) + (x[:, 1] > 1)
+    return x, y
+
+
+def test_a_stopped_fit_resumes_to_the_unbroken_model(
+    tmp_path: Path, rows: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x, y = rows
+    bundle = tmp_path / "bundle.npz"
+    bundle.write_bytes(b"")
+    monkeypatch.setattr(fit, "SNAPSHOT_INTERVAL_S", 0)
+    target = {"bundle_path": bundle, "target_dir": tmp_path}
+    with pytest.raises(CatBoostError, match="session ended"):
+        fit.fit_resumably(
+            classifier(tmp_path / "info"),
+            x,
+            y,
+            **target,
+            fit_options={"callbacks": [StopHalfWay()]},
+        )
+    assert len(list(tmp_path.glob("fit-*.cbsnapshot"))) == 1
+
+    resumed = classifier(tmp_path / "info")
+    assert fit.fit_resumably(resumed, x, y, **target, fit_options={}) is True
+    assert list(tmp_path.glob("fit-*.cbsnapshot")) == [] and not (tmp_path / "info").exists()
+
+    unbroken = classifier(tmp_path / "unbroken")
+    unbroken.fit(x, y)
+    assert resumed.tree_count_ == unbroken.tree_count_ == 2 * STOP_AT_ITERATION
+    np.testing.assert_allclose(resumed.predict_proba(x), unbroken.predict_proba(x))
+
+
+def test_a_snapshot_of_other_data_or_parameters_is_dropped(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.npz"
+    bundle.write_bytes(b"")
+    target = {"target_dir": tmp_path, "bundle_path": bundle}
+    snapshot = fit.resumable_snapshot(classifier(tmp_path / "info"), **target)
+    snapshot.write_bytes(b"progress")
+    elsewhere = classifier(tmp_path / "other-logs").set_params(thread_count=2)
+    assert fit.resumable_snapshot(elsewhere, **target) == snapshot  # CatBoost resumes so
+    assert snapshot.is_file()
+
+    other_params = classifier(tmp_path / "info").set_params(depth=5)
+    assert fit.resumable_snapshot(other_params, **target) != snapshot
+    assert not snapshot.exists()
+
+    snapshot.write_bytes(b"progress")
+    bundle.write_bytes(b"rebuilt")  # a bundle newer than the snapshot holds other data
+    later = snapshot.stat().st_mtime + 10
+    os.utime(bundle, (later, later))
+    assert fit.resumable_snapshot(classifier(tmp_path / "info"), **target) == snapshot
+    assert not snapshot.exists()
