@@ -107,8 +107,15 @@ def fit_resumably(
     bundle_path: Path,
     target_dir: Path,
     fit_options: dict[str, Any],
-) -> bool:
-    """Fit `classifier` from its snapshot, if one was left; whether one was."""
+) -> tuple[bool, float | None]:
+    """Fit `classifier` from its snapshot, if one was left.
+
+    Returns
+    -------
+    resumed, seconds
+        Whether a snapshot was left, and CatBoost's training time over every
+        run of this fit (its time log; None where it wrote none).
+    """
     snapshot = resumable_snapshot(classifier, target_dir=target_dir, bundle_path=bundle_path)
     resumed = snapshot.is_file()
     classifier.fit(
@@ -120,8 +127,19 @@ def fit_resumably(
         **fit_options,
     )
     snapshot.unlink(missing_ok=True)
-    shutil.rmtree(classifier.get_param("train_dir"), ignore_errors=True)
-    return resumed
+    train_dir = Path(classifier.get_param("train_dir"))
+    seconds = _logged_seconds(train_dir / "time_left.tsv")
+    shutil.rmtree(train_dir, ignore_errors=True)
+    return resumed, seconds
+
+
+def _logged_seconds(time_log: Path) -> float | None:
+    """The time passed at CatBoost's last logged iteration (it counts on across resumes)."""
+    if not time_log.is_file():
+        return None
+    rows = time_log.read_text().split("\n")[1:]
+    last = [row for row in rows if row.strip()][-1:]
+    return float(last[0].split("\t")[1]) / 1000 if last else None
 
 
 def tuning_mask(bundle: dict[str, np.ndarray]) -> np.ndarray:
@@ -191,15 +209,15 @@ def fit_bundle(
     classifier = _classifier(kind, task_type=task_type, **settings)
     started = time.perf_counter()
     try:
-        resumed = fit_resumably(classifier, x_train, y_train, **fit_args)
+        resumed, logged_seconds = fit_resumably(classifier, x_train, y_train, **fit_args)
     except Exception as error:  # a GPU that cannot take this loss: fall back to the CPU
         if task_type != "GPU":
             raise
         print(f"{path.stem}: GPU fit failed ({error}); fitting on the CPU")
         classifier = _classifier(kind, task_type="CPU", **settings)
         started = time.perf_counter()
-        resumed = fit_resumably(classifier, x_train, y_train, **fit_args)
-    seconds = time.perf_counter() - started
+        resumed, logged_seconds = fit_resumably(classifier, x_train, y_train, **fit_args)
+    seconds = logged_seconds or time.perf_counter() - started
     if kind == "paper":
         x_valid, _ = training_rows(bundle, mask=validation)
         np.savez_compressed(

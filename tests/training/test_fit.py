@@ -12,7 +12,9 @@ from catboost import CatBoostClassifier, CatBoostError
 
 from app.training import fit
 
-STOP_AT_ITERATION = 40
+ITERATIONS = 80
+#: Late, so the resumed run is short: its time alone would read less than the first run's.
+STOP_AT_ITERATION = 70
 
 
 class StopHalfWay:
@@ -27,7 +29,7 @@ class StopHalfWay:
 def classifier(train_dir: Path) -> CatBoostClassifier:
     return CatBoostClassifier(
         loss_function="MultiClass",
-        iterations=2 * STOP_AT_ITERATION,
+        iterations=ITERATIONS,
         depth=4,
         random_seed=0,
         verbose=0,
@@ -62,13 +64,18 @@ def test_a_stopped_fit_resumes_to_the_unbroken_model(
         )
     assert len(list(tmp_path.glob("fit-*.cbsnapshot"))) == 1
 
+    seconds_before_the_stop = fit._logged_seconds(tmp_path / "info" / "time_left.tsv")
+    assert seconds_before_the_stop is not None and seconds_before_the_stop > 0
+
     resumed = classifier(tmp_path / "info")
-    assert fit.fit_resumably(resumed, x, y, **target, fit_options={}) is True
+    was_resumed, seconds = fit.fit_resumably(resumed, x, y, **target, fit_options={})
+    assert was_resumed is True
+    assert seconds is not None and seconds > seconds_before_the_stop  # both runs count
     assert list(tmp_path.glob("fit-*.cbsnapshot")) == [] and not (tmp_path / "info").exists()
 
     unbroken = classifier(tmp_path / "unbroken")
     unbroken.fit(x, y)
-    assert resumed.tree_count_ == unbroken.tree_count_ == 2 * STOP_AT_ITERATION
+    assert resumed.tree_count_ == unbroken.tree_count_ == ITERATIONS
     np.testing.assert_allclose(resumed.predict_proba(x), unbroken.predict_proba(x))
 
 
