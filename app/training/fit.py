@@ -74,9 +74,7 @@ def _classifier(
         params.update(task_type="GPU", devices="0")
     else:
         params.update(thread_count=threads)
-    return CatBoostClassifier(
-        **params, random_seed=0, verbose=0, train_dir=str(train_dir), metric_period=100
-    )
+    return CatBoostClassifier(**params, random_seed=0, verbose=0, train_dir=str(train_dir))
 
 
 def resumable_snapshot(
