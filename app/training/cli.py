@@ -226,11 +226,12 @@ def train(
     wanted |= {name + training.OURS_SUFFIX for name in wanted}
     names = [path.stem for path in sorted(bundle_dir.glob("*.npz")) if path.stem in wanted]
     for name in tracked(names, description="fits", total=len(names)):
-        fit_json = fitted / name / "fit.json"
         bundle = bundle_dir / f"{name}.npz"
-        if rebuild or not fit_json.is_file() or fit_json.stat().st_mtime < bundle.stat().st_mtime:
+        if rebuild or not fitting.fit_is_current(
+            fitted_dir=fitted, bundle_path=bundle, iterations=iterations
+        ):
             info = fitting.fit_bundle(
-                bundle_dir / f"{name}.npz",
+                bundle,
                 out_dir=fitted,
                 task_type=task_type,
                 threads=threads,

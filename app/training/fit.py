@@ -7,10 +7,10 @@ Output, per dataset: ``<folder>/model.cbm`` (grid and general models; the report
 predicts from it), or ``<folder>/validation.npz`` for the paper's closed-set
 models, which are not shipped (the predicted probabilities of the validation
 examples), and ``<folder>/fit.json`` (parameters, sizes, training time).
-Finished datasets are skipped, so the step resumes; a fit stopped half-way
-resumes from its CatBoost snapshot (``<folder>/fit-<parameters>.cbsnapshot``,
-written every few minutes), so an hour-long fit on 2 cores survives a session's
-end.
+Finished fits (newer than their bundle, with today's parameters) are skipped,
+so the step resumes; a fit stopped half-way resumes from its CatBoost snapshot
+(``<folder>/fit-<parameters>.cbsnapshot``, written every few minutes), so an
+hour-long fit on 2 cores survives a session's end.
 
 Usage::
 
@@ -64,12 +64,35 @@ CATBOOST_DIR = "catboost_info"
 RESUME_ANYWHERE = ("thread_count", "train_dir")
 
 
+def fit_params(kind: str, *, iterations: int | None) -> dict[str, Any]:
+    """A kind's CatBoost parameters, with `iterations` overriding its boosting rounds."""
+    return {**PARAMS[kind], **({"iterations": iterations} if iterations else {})}
+
+
+def fit_is_current(
+    *,
+    fitted_dir: Path,
+    bundle_path: Path,
+    iterations: int | None = None,
+    same_params: bool = True,
+) -> bool:
+    """Whether a bundle's fit exists and is newer than the bundle.
+
+    With `same_params`, it must also have been fitted with today's parameters
+    for its kind (`iterations` overriding the boosting rounds), so changing
+    them refits.
+    """
+    fit_json = fitted_dir / bundle_path.stem / "fit.json"
+    if not fit_json.is_file() or fit_json.stat().st_mtime < bundle_path.stat().st_mtime:
+        return False
+    info = json.loads(fit_json.read_text())
+    return not same_params or info["params"] == fit_params(info["kind"], iterations=iterations)
+
+
 def _classifier(
     kind: str, *, task_type: str, threads: int, iterations: int | None, train_dir: Path
 ) -> CatBoostClassifier:
-    params: dict[str, Any] = dict(PARAMS[kind])
-    if iterations:
-        params["iterations"] = iterations
+    params = fit_params(kind, iterations=iterations)
     if task_type == "GPU":
         params.update(task_type="GPU", devices="0")
     else:
@@ -228,7 +251,7 @@ def fit_bundle(
     info = {
         "dataset": str(bundle["dataset_id"]),
         "kind": kind,
-        "params": {**PARAMS[kind], **({"iterations": iterations} if iterations else {})},
+        "params": fit_params(kind, iterations=iterations),
         "task_type": classifier.get_all_params().get("task_type", task_type),
         "train_examples": int((~validation & ~tune).sum()),
         "tune_examples": int(tune.sum()),
@@ -260,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in sorted(args.bundle_dir.glob("*.npz")):
         if args.only and path.stem not in args.only:
             continue
-        if (args.out / path.stem / "fit.json").is_file():
+        if fit_is_current(fitted_dir=args.out, bundle_path=path, iterations=args.iterations):
             continue
         if args.deadline_s and time.perf_counter() - started > args.deadline_s:
             print(f"deadline reached before {path.stem}")

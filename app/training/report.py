@@ -25,7 +25,7 @@ from app.ml.registry import load_classifier
 from app.training import evaluate as ev
 from app.training import train as training
 from app.training.corpus import manifest_hash
-from app.training.fit import bundle_spec, tuning_mask
+from app.training.fit import bundle_spec, fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
 
 
@@ -34,12 +34,6 @@ def _fits(fitted_dir: Path) -> dict[str, dict[str, Any]]:
         path.parent.name: json.loads(path.read_text())
         for path in sorted(fitted_dir.glob("*/fit.json"))
     }
-
-
-def fit_is_current(*, fitted_dir: Path, bundle_path: Path) -> bool:
-    """Whether a fit exists and is newer than the bundle it was fitted on."""
-    fit_json = fitted_dir / bundle_path.stem / "fit.json"
-    return fit_json.is_file() and fit_json.stat().st_mtime >= bundle_path.stat().st_mtime
 
 
 def _previous_report(models_dir: Path) -> dict[str, Any]:
@@ -79,7 +73,7 @@ def build_report(
         """Whether to evaluate a model now; if not, its last figures carry over."""
         name = training.bundle_name(model_id)
         current = name in fits and fit_is_current(
-            fitted_dir=fitted_dir, bundle_path=bundle_dir / f"{name}.npz"
+            fitted_dir=fitted_dir, bundle_path=bundle_dir / f"{name}.npz", same_params=False
         )
         if current and (only is None or model_id in only):
             return True

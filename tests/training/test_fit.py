@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,20 @@ def test_a_snapshot_of_other_data_or_parameters_is_dropped(tmp_path: Path) -> No
     os.utime(bundle, (later, later))
     assert fit.resumable_snapshot(classifier(tmp_path / "info"), **target) == snapshot
     assert not snapshot.exists()
+
+
+def test_a_fit_is_redone_for_a_newer_bundle_or_other_parameters(tmp_path: Path) -> None:
+    bundle = tmp_path / "F1W2.npz"
+    bundle.write_bytes(b"")
+    where = {"fitted_dir": tmp_path / "fitted", "bundle_path": bundle}
+    assert not fit.fit_is_current(**where)
+    fit_json = tmp_path / "fitted" / "F1W2" / "fit.json"
+    fit_json.parent.mkdir(parents=True)
+    params = fit.fit_params("grid", iterations=15)
+    fit_json.write_text(json.dumps({"kind": "grid", "params": params}))
+    assert fit.fit_is_current(**where, iterations=15)
+    assert not fit.fit_is_current(**where)  # the default rounds refit it
+    assert fit.fit_is_current(**where, same_params=False)
+    later = fit_json.stat().st_mtime + 10
+    os.utime(bundle, (later, later))
+    assert not fit.fit_is_current(**where, iterations=15, same_params=False)
