@@ -598,11 +598,16 @@ def _cell(value: Any) -> str:
     return "-" if value is None else f"{value}"
 
 
+def report_models(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A report's figures per model: the grid models', then the general model's if any."""
+    general = report.get("general")
+    return {**report["grid"], **({"general": general} if general else {})}
+
+
 def _carried_over(report: dict[str, Any]) -> list[str]:
     """A line per earlier evaluation whose figures this report carries over."""
     earlier: dict[tuple[str, str], list[str]] = {}
-    models = {**report["grid"], "general": report.get("general") or {}}
-    for model_id, figures in models.items():
+    for model_id, figures in report_models(report).items():
         stamp = figures.get("evaluated")
         if stamp and stamp["at"] != report["generated_at"]:
             earlier.setdefault((stamp["at"], stamp["git_commit"]), []).append(model_id)
@@ -658,9 +663,10 @@ def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
         )
 
     def having(option: str) -> list[str]:
-        models = {**grid, "general": report.get("general") or {}}
         return [
-            name for name, figures in models.items() if option in figures.get("feature_options", [])
+            name
+            for name, figures in report_models(report).items()
+            if option in figures.get("feature_options", [])
         ]
 
     if with_options := having("lossy_flag"):

@@ -217,28 +217,34 @@ def fit_bundle(
         if eval_set is not None
         else {}
     )
-    settings: dict[str, Any] = {
-        "threads": threads,
-        "iterations": iterations,
-        "train_dir": target_dir / CATBOOST_DIR,
-    }
-    fit_args: dict[str, Any] = {
-        "bundle_path": path,
-        "target_dir": target_dir,
-        "fit_options": fit_options,
-    }
-    classifier = _classifier(kind, task_type=task_type, **settings)
-    started = time.perf_counter()
+
+    def fit_on(device: str) -> tuple[CatBoostClassifier, bool, float]:
+        """The fitted classifier, whether it resumed, and its training seconds."""
+        classifier = _classifier(
+            kind,
+            task_type=device,
+            threads=threads,
+            iterations=iterations,
+            train_dir=target_dir / CATBOOST_DIR,
+        )
+        started = time.perf_counter()
+        resumed, logged_seconds = fit_resumably(
+            classifier,
+            x_train,
+            y_train,
+            bundle_path=path,
+            target_dir=target_dir,
+            fit_options=fit_options,
+        )
+        return classifier, resumed, logged_seconds or time.perf_counter() - started
+
     try:
-        resumed, logged_seconds = fit_resumably(classifier, x_train, y_train, **fit_args)
+        classifier, resumed, seconds = fit_on(task_type)
     except Exception as error:  # a GPU that cannot take this loss: fall back to the CPU
         if task_type != "GPU":
             raise
         print(f"{path.stem}: GPU fit failed ({error}); fitting on the CPU")
-        classifier = _classifier(kind, task_type="CPU", **settings)
-        started = time.perf_counter()
-        resumed, logged_seconds = fit_resumably(classifier, x_train, y_train, **fit_args)
-    seconds = logged_seconds or time.perf_counter() - started
+        classifier, resumed, seconds = fit_on("CPU")
     if kind == "paper":
         x_valid, _ = training_rows(bundle, mask=validation)
         np.savez_compressed(

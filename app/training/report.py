@@ -43,11 +43,9 @@ def _previous_report(models_dir: Path) -> dict[str, Any]:
         return {"figures": {}, "fits": {}}
     report = json.loads(path.read_text())
     stamp = {"at": report["generated_at"], "git_commit": report["git_commit"]}
-    models = {**report["grid"], "general": report.get("general")}
     figures = {
         model_id: {"evaluated": stamp, **model_figures}
-        for model_id, model_figures in models.items()
-        if model_figures is not None
+        for model_id, model_figures in ev.report_models(report).items()
     }
     return {"figures": figures, "fits": report["fits"]}
 
@@ -79,16 +77,21 @@ def build_report(
             return True
         if name in fits and not current:
             print(f"{model_id}: the fit is older than its bundle; its last figures carry over")
+        return False
+
+    def carried_over(model_id: str) -> dict[str, Any] | None:
+        """A model's last figures, its fit's record carried over with them."""
+        name = training.bundle_name(model_id)
         if name in previous["fits"]:
             fits[name] = previous["fits"][name]
-        return False
+        return previous["figures"].get(model_id)
 
     grid_figures: dict[str, dict[str, Any]] = {}
     for config in track(GRID_CONFIGS, description="evaluating grid models"):
         name = training.bundle_name(config.id)
         if not measured_now(config.id):
-            if config.id in previous["figures"]:
-                grid_figures[config.id] = previous["figures"][config.id]
+            if (last := carried_over(config.id)) is not None:
+                grid_figures[config.id] = last
             continue
         bundle = training.load_bundle(bundle_dir / f"{name}.npz")
         validation_mask = bundle["is_validation"].astype(bool)
@@ -134,7 +137,7 @@ def build_report(
         )
     general: dict[str, Any] | None = None
     if not measured_now("general"):
-        general = previous["figures"].get("general")
+        general = carried_over("general")
     else:
         bundle = training.load_bundle(bundle_dir / "general.npz")
         validation_mask = bundle["is_validation"].astype(bool)
