@@ -9,6 +9,7 @@ matches the bundle's features.
 
 from __future__ import annotations
 
+import filecmp
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.progress import track
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.grid import decode, note_rows
-from app.ml.registry import load_classifier
+from app.ml.registry import MODEL_FILE, load_classifier
 from app.training import evaluate as ev
 from app.training import train as training
 from app.training.corpus import manifest_hash
@@ -120,6 +121,20 @@ def build_report(
             figures["exact_set_accuracy_low_pass"] = ev.percent(
                 np.all(low_pass_predicted == truth, axis=1)
             )
+        if _is_installed(fitted_dir / name, models_dir=models_dir):
+            # Evaluated again: the comparison made when this fit was installed stands.
+            replaced = previous["figures"].get(config.id, {}).get(ev.REPLACED)
+        else:
+            replaced = _against_replaced(
+                models_dir / name,
+                right=np.all(predicted == truth, axis=1),
+                features=bundle["features"][validation_mask],
+                truth=truth,
+                bundle=bundle,
+                basis=basis,
+            )
+        if replaced is not None:
+            figures[ev.REPLACED] = replaced
         figures["physics_check"] = check.to_dict()
         figures["physics_tuning_exact"] = tuning
         figures["feature_options"] = spec.options
@@ -241,6 +256,44 @@ def _grid_answers(
     return probabilities, ev.grid_predictions(
         probabilities, band_db=band_db, basis=basis, check=check
     )
+
+
+def _is_installed(fitted: Path, *, models_dir: Path) -> bool:
+    """Whether a fit is the model installed under its name."""
+    installed = models_dir / fitted.name / MODEL_FILE
+    return installed.is_file() and filecmp.cmp(installed, fitted / MODEL_FILE, shallow=False)
+
+
+def _against_replaced(
+    installed: Path,
+    *,
+    right: np.ndarray,
+    features: np.ndarray,
+    truth: np.ndarray,
+    bundle: dict[str, np.ndarray],
+    basis: np.ndarray,
+) -> dict[str, Any] | None:
+    """The installed model a refit replaces, decoded as it ships, on the same examples.
+
+    None where no model is installed or where it reads other features than
+    the bundle holds.
+    """
+    if not (installed / MODEL_FILE).is_file():
+        return None
+    metadata = json.loads((installed / "metadata.json").read_text())
+    if FeatureSpec.from_dict(metadata["feature_spec"]) != bundle_spec(bundle):
+        return None
+    check = PhysicsCheck.from_dict(metadata.get("decode"))
+    _, predicted = _grid_answers(
+        load_classifier(installed), features, bundle=bundle, basis=basis, check=check
+    )
+    replaced_right = np.all(predicted == truth, axis=1)
+    return {
+        "exact_set_accuracy": ev.percent(replaced_right),
+        "only_this_right": int(np.sum(right & ~replaced_right)),
+        "only_replaced_right": int(np.sum(~right & replaced_right)),
+        "mcnemar_z": round(ev.mcnemar_z(right, replaced_right), 2),
+    }
 
 
 def _count_probabilities(classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from app.ml.registry import load_registry
 from app.training import fit, synth, train
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
-from app.training.evaluate import GENERAL_CHECKS
+from app.training.evaluate import GENERAL_CHECKS, REPLACED
 from app.training.plan import feature_spec
 from app.training.report import build_report
 
@@ -237,3 +237,21 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     refitting = json.loads((models_dir / "REPORT.json").read_text())
     assert refitting["grid"]["F1W1"] == figures["grid"]["F1W1"]
     assert refitting["general"]["evaluated"]["at"] == refitting["generated_at"]
+
+    # The refit is measured against the model it replaces, on the same examples.
+    assert REPLACED not in figures["grid"]["F1W1"]  # nothing was installed before
+    os.utime(bundle, (later - 120, later - 120))
+    fit.fit_bundle(bundle, out_dir=fitted_dir, task_type="CPU", threads=1, iterations=5)
+    build_report(**where, manifest=MANIFEST, only={"F1W1"})
+    refit = json.loads((models_dir / "REPORT.json").read_text())["grid"]["F1W1"]
+    replaced = refit[REPLACED]
+    assert replaced["exact_set_accuracy"] == figures["grid"]["F1W1"]["exact_set_accuracy"]
+    gained = replaced["only_this_right"] - replaced["only_replaced_right"]
+    assert gained == round(
+        (refit["exact_set_accuracy"] - replaced["exact_set_accuracy"]) * 24 / 100
+    )
+    assert "## Refits against the models they replaced" in (models_dir / "REPORT.md").read_text()
+    # Evaluated again, the refit is the installed model: its comparison stands.
+    build_report(**where, manifest=MANIFEST, only={"F1W1"})
+    again = json.loads((models_dir / "REPORT.json").read_text())["grid"]["F1W1"]
+    assert again[REPLACED] == replaced
