@@ -114,24 +114,25 @@ def build_report(
         figures["argmax_exact_set_accuracy"] = ev.percent(
             np.all(decode(probabilities) == truth, axis=1)
         )
+        # Per figure suffix, the examples and whether this model got each right.
+        answers = {"": (bundle["features"][validation_mask], np.all(predicted == truth, axis=1))}
         if training.LOW_PASS_KEY in bundle:
             _, low_pass_predicted = _grid_answers(
                 classifier, bundle[training.LOW_PASS_KEY], bundle=bundle, basis=basis, check=check
             )
-            figures["exact_set_accuracy_low_pass"] = ev.percent(
-                np.all(low_pass_predicted == truth, axis=1)
+            answers[ev.LOW_PASS_SUFFIX] = (
+                bundle[training.LOW_PASS_KEY],
+                np.all(low_pass_predicted == truth, axis=1),
+            )
+            figures["exact_set_accuracy" + ev.LOW_PASS_SUFFIX] = ev.percent(
+                answers[ev.LOW_PASS_SUFFIX][1]
             )
         if _is_installed(fitted_dir / name, models_dir=models_dir):
             # Evaluated again: the comparison made when this fit was installed stands.
             replaced = previous["figures"].get(config.id, {}).get(ev.REPLACED)
         else:
             replaced = _against_replaced(
-                models_dir / name,
-                right=np.all(predicted == truth, axis=1),
-                features=bundle["features"][validation_mask],
-                truth=truth,
-                bundle=bundle,
-                basis=basis,
+                models_dir / name, answers=answers, truth=truth, bundle=bundle, basis=basis
             )
         if replaced is not None:
             figures[ev.REPLACED] = replaced
@@ -267,33 +268,35 @@ def _is_installed(fitted: Path, *, models_dir: Path) -> bool:
 def _against_replaced(
     installed: Path,
     *,
-    right: np.ndarray,
-    features: np.ndarray,
+    answers: dict[str, tuple[np.ndarray, np.ndarray]],
     truth: np.ndarray,
     bundle: dict[str, np.ndarray],
     basis: np.ndarray,
 ) -> dict[str, Any] | None:
     """The installed model a refit replaces, decoded as it ships, on the same examples.
 
-    None where no model is installed or where it reads other features than
-    the bundle holds.
+    `answers` holds, per figure suffix, the examples' features and whether the
+    refit got each right. None where no model is installed or where it reads
+    other features than the bundle holds.
     """
     if not (installed / MODEL_FILE).is_file():
         return None
     metadata = json.loads((installed / "metadata.json").read_text())
     if FeatureSpec.from_dict(metadata["feature_spec"]) != bundle_spec(bundle):
         return None
+    classifier = load_classifier(installed)
     check = PhysicsCheck.from_dict(metadata.get("decode"))
-    _, predicted = _grid_answers(
-        load_classifier(installed), features, bundle=bundle, basis=basis, check=check
-    )
-    replaced_right = np.all(predicted == truth, axis=1)
-    return {
-        "exact_set_accuracy": ev.percent(replaced_right),
-        "only_this_right": int(np.sum(right & ~replaced_right)),
-        "only_replaced_right": int(np.sum(~right & replaced_right)),
-        "mcnemar_z": round(ev.mcnemar_z(right, replaced_right), 2),
-    }
+    figures: dict[str, Any] = {}
+    for suffix, (features, right) in answers.items():
+        _, predicted = _grid_answers(classifier, features, bundle=bundle, basis=basis, check=check)
+        replaced_right = np.all(predicted == truth, axis=1)
+        figures |= {
+            f"exact_set_accuracy{suffix}": ev.percent(replaced_right),
+            f"only_this_right{suffix}": int(np.sum(right & ~replaced_right)),
+            f"only_replaced_right{suffix}": int(np.sum(~right & replaced_right)),
+            f"mcnemar_z{suffix}": round(ev.mcnemar_z(right, replaced_right), 2),
+        }
+    return figures
 
 
 def _count_probabilities(classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:
