@@ -232,26 +232,39 @@ def build_shard(
 
     The draws come from a seed of (dataset, clip), so the first examples are
     always the same: a shard that holds fewer keeps them, replays their draws
-    without touching audio, and synthesises only the rest.
+    without touching audio, and synthesises only the rest; one that holds more
+    keeps only the first `per_clip`. Either way it ends as a fresh build would.
     """
     rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances)))
     draws = [draw_example(config_id, rng=rng, nuisances=nuisances) for _ in range(per_clip)]
     kept: dict[str, np.ndarray] = {}
+    held = 0
     if shard_path.is_file():
         with np.load(shard_path) as data:
+            held = len(data["nuisance"])
             kept = {key: data[key][:per_clip] for key in data.files}
-    done = len(kept.get("nuisance", ()))
-    if done >= per_clip:
+    done = min(held, per_clip)
+    if held == per_clip:
+        return 0
+    if done == per_clip:
+        _write_shard(shard_path, kept)
         return 0
     clip = np.load(clip_path)
     new = _shard_arrays(clip, draws[done:], reference_magnitude=average_spectrum(clip))
-    arrays = {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new}
+    _write_shard(
+        shard_path,
+        {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new},
+    )
+    return per_clip - done
+
+
+def _write_shard(shard_path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a shard atomically (a killed build leaves the old one or none)."""
     shard_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = shard_path.with_suffix(".tmp.npz")
     with temporary.open("wb") as handle:
         np.savez(handle, allow_pickle=False, **arrays)
     temporary.replace(shard_path)
-    return per_clip - done
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,15 +302,16 @@ def examples_in(shard_path: Path) -> int:
 def pending_tasks(
     clip_paths: list[Path], *, datasets_dir: Path, config_id: str, per_clip: int, nuisances: bool
 ) -> list[ShardTask]:
-    """Tasks whose shard is missing or holds fewer than `per_clip` examples.
+    """Tasks whose shard is missing or holds other than `per_clip` examples.
 
-    A build thus resumes where it stopped, and raising a dataset's `per_clip`
-    redraws its shards: the same seed draws the same first examples, then more.
+    A build thus resumes where it stopped, and changing a dataset's `per_clip`
+    redraws its shards: the same seed draws the same first examples, then more
+    (or fewer).
     """
     tasks = []
     for clip_path in clip_paths:
         shard = shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path)
-        if not shard.is_file() or examples_in(shard) < per_clip:
+        if not shard.is_file() or examples_in(shard) != per_clip:
             tasks.append(
                 ShardTask(
                     clip_path=clip_path,

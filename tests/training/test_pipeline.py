@@ -104,7 +104,7 @@ def test_each_nuisance_yields_a_usable_candidate(
         assert comparison.level_offset_db == pytest.approx(value, abs=0.5)
 
 
-def test_raising_per_clip_keeps_a_shards_examples_and_adds_the_same_as_a_fresh_build(
+def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
     folder, tracks = clips
@@ -120,12 +120,23 @@ def test_raising_per_clip_keeps_a_shards_examples_and_adds_the_same_as_a_fresh_b
     assert pending(2) == [] and len(pending(3)) == 1
     assert sum(synth.run_tasks(pending(3), workers=1)) == 1
     assert synth.examples_in(shard) == 3 and pending(3) == []
-    fresh = tmp_path / "fresh.npz"
-    synth.build_shard(clip[0], config_id="F1W2", per_clip=3, nuisances=True, shard_path=fresh)
-    with np.load(shard) as grown, np.load(fresh) as direct:
-        assert grown.files == direct.files
-        for key in direct.files:
-            np.testing.assert_array_equal(grown[key], direct[key])
+
+    def assert_as_fresh(per_clip: int) -> None:
+        fresh = tmp_path / "fresh.npz"
+        synth.build_shard(
+            clip[0], config_id="F1W2", per_clip=per_clip, nuisances=True, shard_path=fresh
+        )
+        with np.load(shard) as changed, np.load(fresh) as direct:
+            assert changed.files == direct.files
+            for key in direct.files:
+                np.testing.assert_array_equal(changed[key], direct[key])
+
+    assert_as_fresh(3)
+    # Lowering per_clip (a plan edit) shrinks the shard to its first examples.
+    assert len(pending(2)) == 1
+    assert sum(synth.run_tasks(pending(2), workers=1)) == 0
+    assert synth.examples_in(shard) == 2 and pending(2) == []
+    assert_as_fresh(2)
 
 
 def test_tiny_models_train_evaluate_install_and_recognise(
