@@ -282,7 +282,11 @@ def _against_replaced(
     if not (installed / MODEL_FILE).is_file():
         return None
     metadata = json.loads((installed / "metadata.json").read_text())
-    if FeatureSpec.from_dict(metadata["feature_spec"]) != bundle_spec(bundle):
+    try:
+        replaced_spec = FeatureSpec.from_dict(metadata["feature_spec"])
+    except TypeError:  # written by code whose spec had other fields
+        return None
+    if replaced_spec != bundle_spec(bundle):
         return None
     classifier = load_classifier(installed)
     check = PhysicsCheck.from_dict(metadata.get("decode"))

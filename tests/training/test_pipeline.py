@@ -19,7 +19,7 @@ from app.training.corpus import Track
 from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS, REPLACED
 from app.training.plan import feature_spec
-from app.training.report import build_report
+from app.training.report import _against_replaced, build_report
 
 from ..conftest import pink_noise
 
@@ -267,3 +267,19 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     build_report(**where, manifest=MANIFEST, only={"F1W1"})
     again = json.loads((models_dir / "REPORT.json").read_text())["grid"]["F1W1"]
     assert again[REPLACED] == replaced
+
+
+def test_a_replaced_model_of_other_feature_fields_is_not_compared(tmp_path: Path) -> None:
+    """A model installed by code whose spec had other fields is no comparison, not a crash."""
+    installed = tmp_path / "F1W1"
+    installed.mkdir()
+    (installed / "model.cbm").write_bytes(b"not read")
+    spec = {**feature_spec("F1W1").to_dict(), "retired_field": 1}
+    (installed / "metadata.json").write_text(json.dumps({"feature_spec": spec}))
+    bundle = {name: np.array(True) for name in feature_spec("F1W1").options}
+    assert (
+        _against_replaced(
+            installed, answers={}, truth=np.zeros(0), bundle=bundle, basis=np.zeros(0)
+        )
+        is None
+    )
