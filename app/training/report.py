@@ -9,7 +9,6 @@ matches the bundle's features.
 
 from __future__ import annotations
 
-import filecmp
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +21,13 @@ from rich.progress import track
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.grid import decode, note_rows
-from app.ml.registry import MODEL_FILE, load_classifier
+from app.ml.registry import MODEL_FILE, has_model, load_classifier, model_bytes
 from app.training import evaluate as ev
 from app.training import train as training
 from app.training.corpus import manifest_hash
 from app.training.fit import bundle_spec, fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
+from app.training.render import write_report
 
 
 def _fits(fitted_dir: Path) -> dict[str, dict[str, Any]]:
@@ -227,7 +227,7 @@ def build_report(
         "fits": fits,
         "installed": installed,
     }
-    return ev.write_report(report, models_dir=models_dir)
+    return write_report(report, models_dir=models_dir)
 
 
 def _note_probabilities(
@@ -261,8 +261,8 @@ def _grid_answers(
 
 def _is_installed(fitted: Path, *, models_dir: Path) -> bool:
     """Whether a fit is the model installed under its name."""
-    installed = models_dir / fitted.name / MODEL_FILE
-    return installed.is_file() and filecmp.cmp(installed, fitted / MODEL_FILE, shallow=False)
+    installed = models_dir / fitted.name
+    return has_model(installed) and model_bytes(installed) == (fitted / MODEL_FILE).read_bytes()
 
 
 def _against_replaced(
@@ -279,7 +279,7 @@ def _against_replaced(
     refit got each right. None where no model is installed or where it reads
     other features than the bundle holds.
     """
-    if not (installed / MODEL_FILE).is_file():
+    if not has_model(installed):
         return None
     metadata = json.loads((installed / "metadata.json").read_text())
     try:

@@ -31,7 +31,13 @@ from app.ml.features import CURRENT_SPEC, OPTIONS, FeatureSpec
 from app.ml.general import example_features as general_features
 from app.ml.grid import example_features as grid_example_features
 from app.ml.grid import operations_to_classes
-from app.ml.registry import MODEL_FILE, folder_name, write_registry
+from app.ml.registry import (
+    COMPRESSED_MODEL_FILE,
+    MODEL_FILE,
+    folder_name,
+    has_model,
+    write_registry,
+)
 from app.training.datasets import LOW_PASS_HZ, Dataset, train_low_pass_hz
 from app.training.fit import TRAIN_LOW_PASS_KEY, bundle_spec
 from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
@@ -209,6 +215,7 @@ def install_model(
     target = models_dir / folder_name(dataset_id)
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target / MODEL_FILE)
+    (target / COMPRESSED_MODEL_FILE).unlink(missing_ok=True)  # the model it replaces, compressed
     (target / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return target
 
@@ -216,11 +223,7 @@ def install_model(
 def update_registry(models_dir: Path) -> list[str]:
     """List every installed model in ``registry.json`` (grid models in paper order)."""
     order = [config.id for config in GRID_CONFIGS] + ["general"]
-    installed = [
-        model_id
-        for model_id in order
-        if (models_dir / folder_name(model_id) / MODEL_FILE).is_file()
-    ]
+    installed = [model_id for model_id in order if has_model(models_dir / folder_name(model_id))]
     default = "general" if "general" in installed else (installed[0] if installed else "")
     write_registry(models_dir, model_ids=installed, default_id=default)
     return installed
