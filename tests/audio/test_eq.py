@@ -50,7 +50,12 @@ def test_width_is_measured_between_half_gain_points(width_octaves: float) -> Non
 
 
 def test_cut_undoes_boost_and_cascades_add_in_db(rng: np.random.Generator) -> None:
-    ops = [EqOperation(200.0, 6.0, 1.0), EqOperation(3000.0, -4.0, 2.0)]
+    ops = [
+        EqOperation(200.0, 6.0, 1.0),
+        EqOperation(3000.0, -4.0, 2.0),
+        EqOperation(120.0, 3.0, type="low_shelf"),
+        EqOperation(6000.0, -4.0, type="high_shelf", slope=1.0),
+    ]
     noise = rng.standard_normal(44_100)
     restored = apply(
         apply(noise, ops, sample_rate_hz=44_100),
@@ -200,17 +205,7 @@ def test_pass_filters_are_the_butterworth_filters(
         assert drop_db == pytest.approx(-6.0 * order, abs=1.0)
 
 
-def test_a_shelf_is_undone_by_its_inverse_and_a_pass_filter_has_none(
-    rng: np.random.Generator,
-) -> None:
-    ops = [low_shelf(120.0, 3.0), high_shelf(6000.0, -4.0, 1.0)]
-    noise = rng.standard_normal(44_100)
-    restored = apply(
-        apply(noise, ops, sample_rate_hz=44_100),
-        [op.inverse() for op in ops],
-        sample_rate_hz=44_100,
-    )
-    np.testing.assert_allclose(restored, noise, atol=1e-6)
+def test_a_pass_filter_has_no_inverse() -> None:
     with pytest.raises(ValueError, match="high_pass filter cannot be undone"):
         high_pass(30.0).inverse()
 
