@@ -27,10 +27,6 @@ import numpy as np
 from scipy import signal
 
 EqType = Literal["bell", "low_shelf", "high_shelf", "high_pass", "low_pass"]
-#: Every operation type, bells first.
-EQ_TYPES: tuple[EqType, ...] = ("bell", "low_shelf", "high_shelf", "high_pass", "low_pass")
-#: Types whose operation has a gain (pass filters have none).
-GAIN_TYPES: tuple[EqType, ...] = ("bell", "low_shelf", "high_shelf")
 #: Slope of a shelf when none is given: sox's ``bass`` and ``treble`` default.
 DEFAULT_SHELF_SLOPE = 0.5
 #: Butterworth orders of the pass filters: 12 and 24 dB/octave.
