@@ -26,6 +26,7 @@ from app.classes.models import SchoolClass
 from app.classes.schemas import ClassOut, ClassProgress
 from app.history.service import StoredFile, describe_file, store_rating
 from app.rating.service import PoolFull, RatingError
+from app.rating.uploads import clean_filename
 from app.web.deps import CurrentUser, RowId, SessionDep, SettingsDep, csrf_protect, require_role
 from app.web.templates import redirect
 
@@ -71,9 +72,8 @@ async def save_upload(
                 )
             digest.update(chunk)
             handle.write(chunk)
-    return SavedUpload(
-        path=path, filename=upload.filename, sha256=digest.hexdigest(), size_bytes=size
-    )
+    filename = None if upload.filename is None else clean_filename(upload.filename)
+    return SavedUpload(path=path, filename=filename, sha256=digest.hexdigest(), size_bytes=size)
 
 
 def get_assignment_rater(request: Request) -> AssignmentRater:

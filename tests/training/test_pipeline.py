@@ -15,6 +15,7 @@ from app.ml.features import CURRENT_SPEC
 from app.ml.fitting import PhysicsCheck
 from app.ml.registry import load_registry
 from app.training import fit, synth, train
+from app.training.cli import DEFAULT_MANIFEST
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS, REPLACED
@@ -23,7 +24,7 @@ from app.training.report import _against_replaced, build_report
 
 from ..conftest import pink_noise
 
-MANIFEST = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "train.tsv"
+MANIFEST = DEFAULT_MANIFEST
 
 
 def make_tracks(count: int) -> list[Track]:

@@ -73,6 +73,7 @@ def browser() -> Iterator[Any]:
         "--window-size=1200,1000",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP reports
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
     try:
