@@ -18,6 +18,7 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     413: "Too large",
+    415: "Not an audio file",
     422: "Cannot use this",
     429: "Too many requests",
     503: "Busy",

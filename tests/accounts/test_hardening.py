@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -13,7 +15,15 @@ from app.accounts import service
 from app.accounts.throttle import LoginThrottle, LoginThrottled, hashing_slots
 from app.config import Settings
 from app.web.deps import CSRF_COOKIE, CSRF_HEADER
-from tests.accounts_support import FAST_ACCOUNTS, PASSWORD, World, make_app, make_user, sign_in
+from tests.accounts_support import (
+    FAST_ACCOUNTS,
+    PASSWORD,
+    World,
+    make_app,
+    make_assignment,
+    make_user,
+    sign_in,
+)
 
 
 def form_token(html: str) -> str:
@@ -207,3 +217,21 @@ def test_a_form_missing_a_field_is_a_page_not_json(client: TestClient, world: Wo
     # A REST client still gets JSON.
     api = client.post("/classes", data={}, headers={CSRF_HEADER: headers[CSRF_HEADER]})
     assert api.status_code == 422 and isinstance(api.json()["detail"], list)
+
+
+def test_a_refused_assignment_upload_is_a_page_for_browsers(
+    client: TestClient, world: World, db: Session, app_settings: Settings
+) -> None:
+    reference = app_settings.DATA_DIR.parent / "real-reference.wav"
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    noise = np.random.default_rng(2).standard_normal(44_100 * 6).astype(np.float32) * 0.1
+    sf.write(reference, noise, 44_100, subtype="PCM_16")
+    assignment = make_assignment(db, world.school_class, app_settings.DATA_DIR, reference)
+    headers = world.browsers["student"].use(client)
+    files = {"candidate": ("mine.txt", b"not audio " * 50, "text/plain")}
+    url = f"/assignments/{assignment.id}/submit"
+    page = client.post(url, files=files, headers={**headers, "Accept": "text/html"})
+    assert page.status_code == 415 and page.headers["content-type"].startswith("text/html")
+    assert "candidate:" in page.text
+    api = client.post(url, files=files, headers=headers)
+    assert api.status_code == 415 and api.json()["detail"].startswith("candidate:")
