@@ -15,6 +15,7 @@ from app.accounts import service
 from app.accounts.throttle import LoginThrottle, LoginThrottled, hashing_slots
 from app.config import Settings
 from app.web.deps import CSRF_COOKIE, CSRF_HEADER
+from tests.accounts.test_auth import form_token
 from tests.accounts_support import (
     FAST_ACCOUNTS,
     PASSWORD,
@@ -24,12 +25,6 @@ from tests.accounts_support import (
     make_user,
     sign_in,
 )
-
-
-def form_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the form has no CSRF token"
-    return match.group(1)
 
 
 def client_at(app: Any, address: str) -> TestClient:

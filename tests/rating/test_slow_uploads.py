@@ -7,7 +7,6 @@ drags on answers 408; too many uploads at once answer 503 with Retry-After.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -16,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from app.main import create_app
 from app.ml.registry import ModelRegistry
 
+from ..conftest import served
 from .conftest import make_settings
 
 IDLE_TIMEOUT_S = 1.5
@@ -42,12 +41,6 @@ class Live:
     port: int
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def live(tmp_path: Path, fake_registry: ModelRegistry) -> Iterator[Live]:
     """One analysis slot and no queue, short upload timeouts, served by uvicorn in a thread."""
@@ -60,20 +53,8 @@ def live(tmp_path: Path, fake_registry: ModelRegistry) -> Iterator[Live]:
         UPLOAD_TOTAL_TIMEOUT_S=TOTAL_TIMEOUT_S,
     )
     app = create_app(settings, registry=fake_registry)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the live server did not start")
-        time.sleep(0.05)
-    yield Live(app=app, url=f"http://127.0.0.1:{port}", port=port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield Live(app=app, url=url, port=int(url.rsplit(":", 1)[1]))
 
 
 def slow_client(live: Live, stack: ExitStack) -> socket.socket:
