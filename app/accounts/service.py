@@ -108,7 +108,13 @@ def create_user(
 ) -> User:
     """Create a user with a hashed password; refuse a taken email or a weak password."""
     email = normalise_email(email)
-    if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
+    if (
+        "@" not in email
+        or len(email) > 320
+        or email.startswith("@")
+        or email.endswith("@")
+        or any(c < " " or c == "\x7f" for c in email)  # NUL and other control characters
+    ):
         raise AccountError("Enter a valid email address.")
     check_password_strength(password, settings=settings)
     if get_user_by_email(db_session=db_session, email=email) is not None:

@@ -174,3 +174,18 @@ def test_an_assignment_with_an_unknown_model_is_a_422(
     assert response.status_code == 422
     assert "Unknown model" in response.text and "F9W9" in response.text
     assert db.scalar(select(Assignment).where(Assignment.title == "Song C")) is None
+
+
+def test_the_services_refuse_nul_text_too(db: Session, world: World) -> None:
+    """The command line and any other caller meet the same refusals as the web forms."""
+    from app.accounts import service as accounts
+    from app.classes import service as classes
+    from tests.accounts_support import FAST_ACCOUNTS
+
+    with pytest.raises(accounts.AccountError):
+        accounts.create_user(
+            db_session=db, email="a\x00b@ex.com", password=PASSWORD, role="student",
+            settings=FAST_ACCOUNTS,
+        )  # fmt: skip
+    with pytest.raises(classes.ClassError, match="NUL"):
+        classes.create_class(db_session=db, instructor=world.instructor, name="A\x00B")
