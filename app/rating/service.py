@@ -287,7 +287,7 @@ class AnalysisPool:
     """A bounded set of worker threads for analyses, with a small admission queue.
 
     At most ``workers`` analyses run at once and at most ``queue`` more are
-    admitted (uploading or waiting); `admit` refuses the rest with `PoolFull`
+    admitted (waiting for a worker); `admit` refuses the rest with `PoolFull`
     rather than letting them wait without end.
     """
 
@@ -339,16 +339,15 @@ class Ticket:
         self._closed = False
         self._released = False
 
-    def submit(self, job: Callable[[], T], *, timed: bool = True) -> Future[T]:
-        """Run `job` on a worker thread; `timed` jobs feed the Retry-After guess."""
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        """Run `job` on a worker thread; its duration feeds the Retry-After guess."""
 
         def run() -> T:
             started = time.perf_counter()
             try:
                 return job()
             finally:
-                if timed:
-                    self._pool._record(time.perf_counter() - started)
+                self._pool._record(time.perf_counter() - started)
 
         with self._lock:
             self._outstanding += 1
