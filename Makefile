@@ -4,13 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench train evaluate clean
+.PHONY: run test lint format bench train evaluate clean lock docker-test scaleout load
 
-$(STAMP): pyproject.toml
+# The locked releases (hash-checked), then the project itself, editable, without resolving again.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Pin every dependency with its hashes (service: requirements.lock, used by the Dockerfile;
+# development: requirements-dev.lock, used by the venv and CI). Needs uv (pip install uv).
+UV_COMPILE = uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple \
+	--custom-compile-command "make lock" --quiet
+lock:
+	$(UV_COMPILE) --extra postgres -o requirements.lock
+	$(UV_COMPILE) --extra postgres --extra dev -o requirements-dev.lock
 
 run: $(STAMP)
 	$(BIN)/mastering-trainer serve --host 127.0.0.1 --port 8000
@@ -38,6 +49,11 @@ train: $(STAMP)
 
 evaluate: $(STAMP)
 	$(BIN)/mastering-trainer evaluate
+
+# The Docker image and the compose stack, built and run from nothing (engine, base image, checks,
+# cleanup): ops/docker-test.sh. Needs root (it may install and start Debian's docker.io).
+docker-test: $(STAMP)
+	bash ops/docker-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,20 +6,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import __version__
 from app.config import PROJECT_ROOT, Settings, get_settings
-from app.db import engine_for
 from app.ml.registry import ModelLoadError, ModelRegistry, load_registry
+from app.observability import MeteredPool, Metrics, RequestContextMiddleware
+from app.observability import router as operations_router
 from app.rating.router import pages as rating_pages
 from app.rating.router import router as rating_router
-from app.rating.service import AnalysisPool
 from app.rating.uploads import MB, BodySizeLimitMiddleware
 from app.web.routes import include_account_routes
 
@@ -45,8 +43,10 @@ def create_app(
         except ModelLoadError as error:
             logger.error("Refusing to start: %s", error)
             raise
-        app.state.pool = AnalysisPool(
-            workers=settings.MAX_CONCURRENT_ANALYSES, queue=settings.MAX_QUEUED_ANALYSES
+        app.state.pool = MeteredPool(
+            workers=settings.MAX_CONCURRENT_ANALYSES,
+            queue=settings.MAX_QUEUED_ANALYSES,
+            metrics=app.state.metrics,
         )
         logger.info(
             "Serving models %s (default %s)", app.state.registry.ids, app.state.registry.default_id
@@ -65,12 +65,15 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_bytes=(2 * settings.MAX_UPLOAD_MB + 1) * MB,
         per_file_mb=settings.MAX_UPLOAD_MB,
     )
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.include_router(operations_router)
     app.include_router(rating_router)
     app.include_router(rating_pages)
     include_account_routes(app)
@@ -85,24 +88,6 @@ def create_app(
             swagger_css_url=f"{SWAGGER}/swagger-ui.css",
             swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
         )
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz(request: Request) -> JSONResponse:
-        """Report whether the service can serve: database reachable, models loaded."""
-        problems = []
-        loaded: ModelRegistry | None = getattr(request.app.state, "registry", None)
-        if loaded is None or not loaded.ids:
-            problems.append("models: not loaded")
-        try:
-            with engine_for(settings.database_url).connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError) as error:
-            problems.append(f"database: {type(error).__name__}: {str(error).splitlines()[0]}")
-        if problems:
-            return JSONResponse(
-                {"status": "unavailable", "reason": "; ".join(problems)}, status_code=503
-            )
-        return JSONResponse({"status": "ok"})
 
     return app
 
