@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench train evaluate clean lock docker-test scaleout load
+.PHONY: run test lint format bench train evaluate clean lock docker-test scaleout load fuzz audit
 
 # The locked releases (hash-checked), then the project itself, editable, without resolving again.
 $(STAMP): pyproject.toml requirements-dev.lock
@@ -30,13 +30,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app tests bench ops
+	$(BIN)/ruff format --check app tests bench ops
 	$(BIN)/mypy app
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix app tests bench
-	$(BIN)/ruff format app tests bench
+	$(BIN)/ruff check --fix app tests bench ops
+	$(BIN)/ruff format app tests bench ops
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.analysis
@@ -54,6 +54,20 @@ evaluate: $(STAMP)
 # cleanup): ops/docker-test.sh. Needs root (it may install and start Debian's docker.io).
 docker-test: $(STAMP)
 	bash ops/docker-test.sh
+
+# Two server processes on two ports against one PostgreSQL (DATABASE_URL_POSTGRES), rating
+# traffic to both at once; every 2xx rating stored exactly once. No Docker.
+scaleout: $(STAMP)
+	$(BIN)/python ops/scaleout.py $(SCALEOUT_ARGS)
+
+# Bounded fuzzing of upload parsing and audio decoding (hypothesis), more examples than make test.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-400} $(BIN)/python -m pytest -q -p no:randomly \
+		tests/audio/test_io_fuzz.py tests/rating/test_uploads_fuzz.py
+
+# pip-audit over the installed dependencies (ops/audit.sh; accepted ones in ops/audit-ignore.txt).
+audit: $(STAMP)
+	bash ops/audit.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

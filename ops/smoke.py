@@ -46,7 +46,7 @@ def multipart(files: dict[str, bytes]) -> tuple[bytes, str]:
     parts = []
     for name, data in files.items():
         head = (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
             f'filename="{name}.wav"\r\nContent-Type: audio/wav\r\n\r\n'
         )
         parts.append(head.encode() + data + b"\r\n")
