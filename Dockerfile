@@ -47,7 +47,7 @@ COPY app ./app
 USER app
 VOLUME ["/app/var"]
 
-# Every setting comes from the environment (README, "Settings"): DATABASE_URL, SECRET_KEY,
+# Every setting comes from the environment (README, "Settings"): DATABASE_URL, DEFAULT_MODEL,
 # MAX_UPLOAD_MB, MAX_CONCURRENT_ANALYSES, MAX_QUEUED_ANALYSES, ...
 ENV DATA_DIR=/app/var \
     MODELS_DIR=/app/models

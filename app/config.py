@@ -20,12 +20,12 @@ class Settings(BaseSettings):
     DATA_DIR: Path = PROJECT_ROOT / "var"
     DATABASE_URL: str = ""
     MODELS_DIR: Path = PROJECT_ROOT / "models"
-    DEFAULT_MODEL: str = "general"
+    #: A model id from MODELS_DIR/registry.json to serve by default; empty: the registry's default.
+    DEFAULT_MODEL: str = ""
     MAX_UPLOAD_MB: int = 200
     MAX_CONCURRENT_ANALYSES: int = os.cpu_count() or 2
     MAX_QUEUED_ANALYSES: int = 4
     ANONYMOUS_RATE: bool = True
-    SECRET_KEY: str = "change-me-in-production"
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -26,6 +26,15 @@ logger = logging.getLogger("app")
 SWAGGER = "/static/vendor/swagger-ui"
 
 
+def known_model(registry: ModelRegistry, settings: Settings) -> str:
+    """The DEFAULT_MODEL setting, if it names a loaded model; `ModelLoadError` if not."""
+    if settings.DEFAULT_MODEL not in registry.ids:
+        raise ModelLoadError(
+            f"DEFAULT_MODEL={settings.DEFAULT_MODEL!r} is not a loaded model ({registry.ids})"
+        )
+    return settings.DEFAULT_MODEL
+
+
 def create_app(
     settings: Settings | None = None, *, registry: ModelRegistry | None = None
 ) -> FastAPI:
@@ -40,6 +49,8 @@ def create_app(
         app.state.settings = settings
         try:
             app.state.registry = registry or load_registry(settings.MODELS_DIR)
+            if settings.DEFAULT_MODEL:
+                app.state.registry.default_id = known_model(app.state.registry, settings)
         except ModelLoadError as error:
             logger.error("Refusing to start: %s", error)
             raise
