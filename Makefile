@@ -60,6 +60,11 @@ docker-test: $(STAMP)
 scaleout: $(STAMP)
 	$(BIN)/python ops/scaleout.py $(SCALEOUT_ARGS)
 
+# The load and fault scenarios (tests/load/scenarios.py; not part of make test), figures as JSON
+# lines; docs/reliability.md has a run. LOAD_ARGS="--sustained-s 60 --only read,overload".
+load: $(STAMP)
+	$(BIN)/python -m tests.load.scenarios $(LOAD_ARGS)
+
 # Bounded fuzzing of upload parsing and audio decoding (hypothesis), more examples than make test.
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-400} $(BIN)/python -m pytest -q -p no:randomly \
