@@ -93,6 +93,8 @@ def request(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> Answer:
+    if method == "POST" and body is not None:
+        return post(url, body=body, headers=headers or {})
     started = time.perf_counter()
     req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
     try:
@@ -107,6 +109,35 @@ def request(
         return Answer(error.code, time.perf_counter() - started, None, error.headers["Retry-After"])
     except (OSError, http.client.HTTPException):
         return Answer(0, time.perf_counter() - started)
+
+
+def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
+    """POST, reading the answer even when the server sends it before it has read the body.
+
+    The service refuses a full pool (503) before reading the upload and closes the connection;
+    a client that insists on sending the whole body first sees a reset instead of the 503."""
+    started = time.perf_counter()
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    connection = http.client.HTTPConnection(host_port, timeout=120)
+    try:
+        connection.putrequest("POST", "/" + url.split("//", 1)[1].split("/", 1)[1])
+        for key, value in {**headers, "Content-Length": str(len(body))}.items():
+            connection.putheader(key, value)
+        connection.endheaders()
+        try:
+            for offset in range(0, len(body), 65536):
+                connection.send(body[offset : offset + 65536])
+        except OSError:
+            pass  # the server answered early and closed; read what it said
+        response = connection.getresponse()
+        payload = response.read()
+        rating_id = json.loads(payload).get("id") if response.status == 200 else None
+        return Answer(response.status, time.perf_counter() - started, rating_id,
+                      response.headers["Retry-After"])  # fmt: skip
+    except (OSError, http.client.HTTPException):
+        return Answer(0, time.perf_counter() - started)
+    finally:
+        connection.close()
 
 
 def percentile(values: list[float], q: float) -> float:
