@@ -21,6 +21,14 @@ RUN --mount=type=secret,id=pip_ca,required=false \
     if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi; \
     /opt/venv/bin/pip install --retries 5 --index-url "$PIP_INDEX_URL" \
         --require-hashes --no-deps --only-binary :all: -r /tmp/requirements.lock
+# A dependency added to pyproject.toml but not yet locked (make lock) is installed on top; the
+# locked ones are already satisfied. The project itself is not kept: the code runs from /app.
+COPY pyproject.toml README.md /tmp/project/
+RUN --mount=type=secret,id=pip_ca,required=false \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi; \
+    mkdir -p /tmp/project/app && touch /tmp/project/app/__init__.py \
+    && /opt/venv/bin/pip install --retries 5 --index-url "$PIP_INDEX_URL" '/tmp/project[postgres]' \
+    && /opt/venv/bin/pip uninstall --yes mastering-trainer && /opt/venv/bin/pip check
 
 FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \

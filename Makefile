@@ -6,12 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench train evaluate clean lock docker-test scaleout load fuzz audit
 
-# The locked releases (hash-checked), then the project itself, editable, without resolving again.
+# The locked releases (hash-checked), then the project itself, editable. Its dependencies are
+# then already satisfied; one added to pyproject.toml but not yet locked is still installed (pip
+# check below lists none missing) until `make lock` pins it.
 $(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 # Pin every dependency with its hashes (service: requirements.lock, used by the Dockerfile;

@@ -69,7 +69,7 @@ cleanup() {
     "${COMPOSE[@]}" ps >&2
     "${COMPOSE[@]}" logs --tail 30 >&2 2>&1
   fi
-  docker rm -f "$SINGLE" >/dev/null 2>&1
+  docker rm -fv "$SINGLE" >/dev/null 2>&1
   "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1
   if [ "$KEEP_IMAGES" != 1 ]; then
     docker image rm -f "$APP_IMAGE" mastering-trainer-postgres:local mastering-trainer-proxy:local \
@@ -85,6 +85,7 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT  # a timeout still cleans up
 
 wait_healthy() {  # wait_healthy CONTAINER SECONDS
   local status=""
@@ -142,7 +143,7 @@ done
 curl -fsS "http://$host_port/metrics" | grep -q '^mt_analysis_admissions_total 2.0' \
   || fail "/metrics does not count the 2 admissions"
 echo "/livez /readyz /healthz answer 200; /metrics counts 2 admissions"
-docker rm -f "$SINGLE" >/dev/null
+docker rm -fv "$SINGLE" >/dev/null
 
 # --- 5. compose ------------------------------------------------------------------------------
 step "build the local postgres and proxy images"
