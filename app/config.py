@@ -7,7 +7,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     ANONYMOUS_RATE: bool = True
     #: Signs the signed-out CSRF cookie. Empty: a random key per process, which is right for one
     #: process; replicas behind one address must share a key (set it, e.g. `openssl rand -hex 32`).
-    SECRET_KEY: str = ""
+    SECRET_KEY: str = Field(default="", validate_default=True)
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
 from app.main import create_app
 from app.ml.registry import ModelLoadError, ModelRegistry
 
@@ -34,3 +35,10 @@ def test_an_unknown_default_model_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="DEFAULT_MODEL='F9W9' is not a loaded model"):
         with TestClient(app):
             pass
+
+
+def test_an_unset_secret_key_is_random_never_a_known_default(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first, second = Settings(_env_file=None), Settings(_env_file=None)
+    assert len(first.SECRET_KEY) == 64 and first.SECRET_KEY != second.SECRET_KEY
+    assert Settings(_env_file=None, SECRET_KEY="shared").SECRET_KEY == "shared"
