@@ -19,12 +19,7 @@ from app.main import create_app
 from ..conftest import SAMPLE_RATE_HZ, low_passed, pink_noise
 from .conftest import MODELS_DIR, make_settings, post_pair
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (MODELS_DIR / "registry.json").is_file(), reason="no trained models in models/ yet"
-    ),
-    pytest.mark.skipif(shutil.which("sox") is None, reason="needs sox"),
-]
+pytestmark = pytest.mark.needs("models", "sox")
 
 #: (frequency Hz, width octaves, gain dB): C4 boosted, C8 cut, two octaves wide (an F1W2 set).
 KNOWN_SET = [(261.63, 2.0, 6.0), (4186.01, 2.0, -6.0)]
