@@ -312,7 +312,6 @@ def postgres_schema_url(schema: str) -> Iterator[str]:
     from sqlalchemy import text
 
     from app.db import make_engine
-
     from tests.components import require
 
     require("postgres")  # skips, or fails under CI=true, when unset

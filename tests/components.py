@@ -45,7 +45,8 @@ def _missing_program(name: str, package: str) -> str | None:
 def missing(component: str) -> str | None:
     """Why `component` cannot be used here, or None when it can."""
     if component in ("sox", "ffmpeg"):
-        return _missing_program(component, "sox libsox-fmt-all" if component == "sox" else component)
+        package = "sox libsox-fmt-all" if component == "sox" else component
+        return _missing_program(component, package)
     if component == "postgres":
         if not os.environ.get("DATABASE_URL_POSTGRES"):
             return "DATABASE_URL_POSTGRES is not set (a PostgreSQL database to test against)"

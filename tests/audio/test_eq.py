@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -67,8 +66,6 @@ def test_apply_keeps_shape_and_dtype(channels: int, rng: np.random.Generator) ->
 def test_refuses_a_centre_above_nyquist() -> None:
     with pytest.raises(ValueError, match="between 0 and 22050"):
         peaking_sos(EqOperation(30_000.0, 3.0, 1.0), sample_rate_hz=44_100)
-
-
 
 
 @pytest.mark.needs("sox")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import struct
 import subprocess
 import tracemalloc
@@ -102,9 +101,7 @@ def ffmpeg_encode(tmp_path: Path, samples: np.ndarray, *args: str, suffix: str) 
     """Encode with ffmpeg (an independent encoder, with its own tags and framing)."""
     source, target = tmp_path / "ffmpeg-in.wav", tmp_path / f"ffmpeg-out{suffix}"
     sf.write(source, samples, 44_100, subtype="PCM_16")
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", source, *args, target], check=True
-    )
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", source, *args, target], check=True)
     return target.read_bytes()
 
 

@@ -57,7 +57,7 @@ def test_backup_while_writing_keeps_every_committed_rating(
     for before, target in backups:
         with sqlite3.connect(target) as copy:
             assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-            rows = dict(copy.execute("SELECT id, rating FROM ratings WHERE user_id = ?", (user.id,)))
+            rows = dict(copy.execute("SELECT id, rating FROM ratings WHERE user_id = ?", [user.id]))
             (total,) = copy.execute("SELECT COUNT(*) FROM ratings").fetchone()
             (with_hash,) = copy.execute(
                 "SELECT COUNT(*) FROM ratings WHERE candidate_sha256 = ?", ("b" * 64,)

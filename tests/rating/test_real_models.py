@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 
 from ..conftest import SAMPLE_RATE_HZ, low_passed, pink_noise
-from .conftest import MODELS_DIR, make_settings, post_pair
+from .conftest import make_settings, post_pair
 
 pytestmark = pytest.mark.needs("models", "sox")
 

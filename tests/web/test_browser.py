@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from sqlalchemy.orm import Session
 
-from tests.components import headless_chromium
 from tests.accounts_support import PASSWORD, make_rating, make_user
+from tests.components import headless_chromium
 
 pytestmark = pytest.mark.browser
 
