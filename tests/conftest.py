@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -54,6 +55,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def rng() -> np.random.Generator:
     """A seeded generator, so every run sees the same 'random' data."""
     return np.random.default_rng(20181029)
+
+
+@pytest.fixture(scope="session")
+def shipped_registry() -> Any:
+    """The models shipped in models/, loaded once per session (about 1.6 s)."""
+    require("models")
+    from app.config import PROJECT_ROOT
+    from app.ml.registry import load_registry
+
+    return load_registry(PROJECT_ROOT / "models")
 
 
 @pytest.fixture(scope="session")
