@@ -198,9 +198,9 @@ def sign_in(db: Session, user: User) -> Browser:
     return Browser(user=user, token=token, csrf=session.csrf_token)
 
 
-def make_token(db: Session, user: User) -> str:
+def make_token(db: Session, user: User, name: str = "test") -> str:
     """Create and commit an API token; return the raw token."""
-    _, raw = accounts.create_api_token(db_session=db, user=user, name="test")
+    _, raw = accounts.create_api_token(db_session=db, user=user, name=name)
     db.commit()
     return raw
 
@@ -270,6 +270,7 @@ def make_rating(
     assignment_id: int | None = None,
     when: datetime | None = None,
     commit: bool = True,
+    filename: str = "mine.wav",
 ) -> Rating:
     """Store a rating for a user."""
     facts = StoredFile(sha256="a" * 64, duration_s=30.0, filename="ref.wav")
@@ -279,7 +280,7 @@ def make_rating(
         assignment_id=assignment_id,
         result=fake_result(rating),
         reference_info=facts,
-        candidate_info=StoredFile(sha256="b" * 64, duration_s=29.5, filename="mine.wav"),
+        candidate_info=StoredFile(sha256="b" * 64, duration_s=29.5, filename=filename),
     )
     if when is not None:
         stored.created_at = when
