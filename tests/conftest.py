@@ -11,14 +11,8 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
+from tests import run_guard
 from tests.components import require
-from tests.run_guard import (  # noqa: F401  (hooks: the run fails when a collected test never ran)
-    pytest_collection_finish,
-    pytest_runtest_logreport,
-    pytest_sessionfinish,
-    pytest_terminal_summary,
-    pytest_xdist_node_collection_finished,
-)
 
 SAMPLE_RATE_HZ = 44_100
 
@@ -39,6 +33,11 @@ def low_passed(samples: np.ndarray, *, cutoff_hz: float, sample_rate_hz: int) ->
     """`samples` through a steep elliptic low-pass (90 dB down), as an MP3 encoder cuts."""
     sos = signal.ellip(12, 0.1, 90, cutoff_hz, fs=sample_rate_hz, output="sos")
     return signal.sosfiltfilt(sos, samples, axis=0).astype(np.float32)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run guard: the run fails when a collected test never ran (tests/run_guard.py)."""
+    run_guard.register(config)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
