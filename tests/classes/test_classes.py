@@ -40,6 +40,20 @@ def wav_bytes(seconds: float = 6.0, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
+def set_assignment(
+    client: TestClient, world: World, reference: bytes, *, filename: str, title: str, due_at: str
+) -> int:
+    """The instructor sets an assignment with `reference` as its master; return its id."""
+    response = client.post(
+        f"/classes/{world.school_class.id}/assignments",
+        headers=world.browsers["instructor"].use(client),
+        data={"title": title, "due_at": due_at},
+        files={"reference": (filename, reference, "audio/wav")},
+    )
+    assert response.status_code == 303
+    return int(response.headers["location"].rsplit("/", 1)[1])
+
+
 def test_join_codes_are_unambiguous_and_unique(db: Session, world: World) -> None:
     codes = {service.new_join_code() for _ in range(200)}
     assert len(codes) == 200
@@ -52,14 +66,14 @@ def test_instructor_sets_an_assignment_with_the_professional_master(
 ) -> None:
     headers = world.browsers["instructor"].use(client)
     reference = wav_bytes()
-    response = client.post(
-        f"/classes/{world.school_class.id}/assignments",
-        headers=headers,
-        data={"title": "Song B", "due_at": "2030-01-01T12:00"},
-        files={"reference": ("pro master.wav", reference, "audio/wav")},
+    assignment_id = set_assignment(
+        client,
+        world,
+        reference,
+        filename="pro master.wav",
+        title="Song B",
+        due_at="2030-01-01T12:00",
     )
-    assert response.status_code == 303
-    assignment_id = int(response.headers["location"].rsplit("/", 1)[1])
     assignment = db.get(Assignment, assignment_id)
     assert assignment is not None
     assert assignment.due_at == datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -210,15 +224,14 @@ def test_submission_through_the_real_rating_service(
     with TestClient(
         make_app(app_settings, real_rating_registry(shipped_registry)), follow_redirects=False
     ) as client:
-        headers = world.browsers["instructor"].use(client)
-        response = client.post(
-            f"/classes/{world.school_class.id}/assignments",
-            headers=headers,
-            data={"title": "Real song", "due_at": "2030-01-01T12:00+01:00"},
-            files={"reference": ("pro.wav", master, "audio/wav")},
+        assignment_id = set_assignment(
+            client,
+            world,
+            master,
+            filename="pro.wav",
+            title="Real song",
+            due_at="2030-01-01T12:00+01:00",
         )
-        assert response.status_code == 303
-        assignment_id = int(response.headers["location"].rsplit("/", 1)[1])
         headers = world.browsers["student"].use(client)
         response = client.post(
             f"/assignments/{assignment_id}/submit",

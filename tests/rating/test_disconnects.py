@@ -78,6 +78,13 @@ def multipart(model: str = "general") -> tuple[bytes, str]:
     return request.read(), request.headers["content-type"]
 
 
+def assert_still_serving(client: TestClient) -> None:
+    """The next rating is served (no worker or queue place is left taken)."""
+    body, content_type = multipart()
+    response = client.post("/rate", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 200 and response.json()["rating"] == 1
+
+
 def call_then_leave(
     app: Any, *, body: bytes, content_type: str, token: str, sent_bytes: int, leave: Any
 ) -> list[dict[str, Any]]:
@@ -143,10 +150,7 @@ def test_a_model_that_raises_answers_json_500_naming_no_internals(
     for internal in ("RuntimeError", "secret", "/srv", "Traceback"):
         assert internal not in response.text
     assert list(spool_dir.iterdir()) == []  # the upload's folder is gone
-    # The worker that raised is free again: the next rating is served.
-    body, content_type = multipart()
-    again = client.post("/rate", content=body, headers={"Content-Type": content_type})
-    assert again.status_code == 200 and again.json()["rating"] == 1
+    assert_still_serving(client)  # the worker that raised is free again
 
 
 def test_a_client_that_leaves_mid_upload_leaves_nothing_behind(
@@ -168,8 +172,7 @@ def test_a_client_that_leaves_mid_upload_leaves_nothing_behind(
     assert sent[1]["body"] == b'{"detail":"The upload was interrupted."}'
     assert list(spool_dir.iterdir()) == []
     assert db.scalars(select(Rating)).all() == []
-    response = client.post("/rate", content=body, headers={"Content-Type": content_type})
-    assert response.status_code == 200 and response.json()["rating"] == 1
+    assert_still_serving(client)
 
 
 def test_a_client_that_leaves_mid_analysis_frees_its_worker_and_spool(
@@ -195,5 +198,4 @@ def test_a_client_that_leaves_mid_analysis_frees_its_worker_and_spool(
     assert [m["type"] for m in sent][:1] == ["http.response.start"]
     assert list(spool_dir.iterdir()) == []
     held.gate = None
-    response = client.post("/rate", content=body, headers={"Content-Type": content_type})
-    assert response.status_code == 200 and response.json()["rating"] == 1
+    assert_still_serving(client)
