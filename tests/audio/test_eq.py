@@ -255,11 +255,10 @@ def impulse(*, sample_rate_hz: int) -> np.ndarray:
 
 def sox_impulse_response(effects: list[str], *, sample_rate_hz: int, tmp_path: Path) -> np.ndarray:
     """What sox's effects make of `impulse`."""
-    assert SOX is not None
     source, target = tmp_path / "in.wav", tmp_path / "out.wav"
     sf.write(source, impulse(sample_rate_hz=sample_rate_hz), sample_rate_hz, subtype="FLOAT")
     subprocess.run(
-        [SOX, "-D", str(source), "-e", "floating-point", str(target), *effects], check=True
+        ["sox", "-D", str(source), "-e", "floating-point", str(target), *effects], check=True
     )
     response, _ = sf.read(target, dtype="float64")
     return np.asarray(response)
@@ -277,7 +276,7 @@ def _sox_q(q: float) -> str:
     return f"{q:.9f}q"
 
 
-@pytest.mark.skipif(SOX is None, reason="sox is not installed (.ci/run installs it)")
+@pytest.mark.needs("sox")
 @pytest.mark.parametrize("sample_rate_hz", SAMPLE_RATES_HZ)
 @pytest.mark.parametrize(
     ("op", "effects"),
