@@ -111,6 +111,11 @@ def create_app(
     app.include_router(rating_pages)
     include_account_routes(app)
 
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        """Answer an unexpected error as JSON that names no internals (the log has the trace)."""
+        return JSONResponse({"detail": "The server failed to answer; try again later."}, 500)
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         """Show the OpenAPI documentation, with Swagger UI served from /static."""
