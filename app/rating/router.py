@@ -92,10 +92,6 @@ async def rate_request(
                     f"The {name} file is missing: send {FILE_ROLES[name]} as the multipart "
                     f"file field '{name}'."
                 )
-        if "reference" not in early:  # the body ended inside the reference part
-            raise RatingError(
-                "The reference file is incomplete: the upload ended inside it.", http_status=400
-            )
         model = resolve_model(registry, spool.fields.get("model", "").strip())
         amount = parse_amount(spool.fields.get("amount"))
         uploads = {

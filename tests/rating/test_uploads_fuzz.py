@@ -116,3 +116,15 @@ def test_a_body_cut_off_inside_the_reference_is_a_400(fuzz_client: TestClient) -
 def test_the_fuzzed_app_still_rates(fuzz_client: TestClient, tmp_path: Path) -> None:
     files = {"reference": ("r.wav", WAV, "audio/wav"), "candidate": ("c.wav", WAV, "audio/wav")}
     assert fuzz_client.post("/rate", files=files).status_code == 200
+
+
+def test_a_body_cut_off_inside_the_candidate_is_a_400_not_a_truncated_rating(
+    fuzz_client: TestClient,
+) -> None:
+    body = part(name="reference", filename="r.wav", content_type="audio/wav", body=WAV)
+    body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="candidate"; '.encode()
+    body += b'filename="c.wav"\r\n\r\n' + WAV[: len(WAV) // 2]
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    answer = fuzz_client.post("/rate", content=body, headers=headers)
+    assert answer.status_code == 400
+    assert "candidate file is incomplete" in answer.json()["detail"]
