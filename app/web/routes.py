@@ -42,7 +42,7 @@ def include_account_routes(app: FastAPI) -> None:
     from app.accounts.router import router as accounts_api
     from app.classes.router import router as classes_api
     from app.history.router import router as history_api
-    from app.web import accounts, classes, history
+    from app.web import accounts, classes, history, presets
 
     for router in (
         accounts_api,
@@ -51,6 +51,7 @@ def include_account_routes(app: FastAPI) -> None:
         accounts.router,
         classes.router,
         history.router,
+        presets.router,
     ):
         app.include_router(router)
     app.add_exception_handler(HTTPException, page_errors)

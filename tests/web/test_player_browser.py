@@ -1,0 +1,224 @@
+"""The A/B player in headless Chromium: rate two files, play, switch, loop, and its filters."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from fastapi import FastAPI
+
+from app.audio.eq import EqOperation, apply, response_db
+from app.audio.spectrum import Comparison
+from app.config import Settings
+from app.main import create_app
+from app.ml.registry import ModelRegistry, Recognition
+from tests.accounts_support import FAST_ACCOUNTS
+from tests.conftest import pink_noise
+from tests.web.test_browser import browser, live_server  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+#: What the fake model "hears": the candidate is the reference with this bell.
+BOOST = EqOperation(frequency_hz=1000.0, gain_db=6.0, width_octaves=1.0)
+
+
+class BoostModel:
+    """A fake model that always recognises `BOOST` (rating 1)."""
+
+    id = "general"
+    metadata: dict[str, Any] = {"id": "general", "description": "fake", "figures": {}}
+
+    def recognise(self, comparison: Comparison) -> Recognition:
+        curve = response_db(
+            [BOOST],
+            frequency_hz=comparison.spec.band_centres_hz,
+            sample_rate_hz=comparison.spec.sample_rate_hz,
+        )
+        return Recognition(model_id=self.id, operations=[BOOST], curve_db=np.asarray(curve))
+
+
+@pytest.fixture
+def app(app_settings: Settings) -> FastAPI:
+    """The real app with a model that hears one bell."""
+    application = create_app(
+        app_settings, registry=ModelRegistry(models={"general": BoostModel()}, default_id="general")
+    )
+    application.state.account_settings = FAST_ACCOUNTS
+    return application
+
+
+@pytest.fixture
+def masters(write_audio: Callable[..., Path]) -> dict[str, Path]:
+    """A 12 s reference and the same song with `BOOST` applied, 3 dB louder, as WAV files."""
+    song = pink_noise(duration_s=12.0, sample_rate_hz=44_100, seed=3)
+    boosted = apply(song, [BOOST], sample_rate_hz=44_100) * 10 ** (3 / 20)
+    return {
+        "reference": write_audio(song, "reference.wav"),
+        "candidate": write_audio(boosted.astype(np.float32), "candidate.wav"),
+    }
+
+
+def _wait(condition: Callable[[], Any], *, timeout_s: float = 20.0, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _player_state(driver: Any) -> dict[str, Any]:
+    state: dict[str, Any] = driver.execute_script(
+        """
+        const p = window.MasteringPlayer.current;
+        const s = document.getElementById('player');
+        return {
+          source: s.dataset.source, playing: !!s.dataset.playing, ready: !!s.dataset.ready,
+          position: p.wave.getCurrentTime(), reference_time: p.referenceAudio.currentTime,
+          reference_src: p.referenceAudio.currentSrc, candidate_src: p.candidateAudio.currentSrc,
+          gains: {reference: p.gains.reference.gain.value, candidate: p.gains.candidate.gain.value,
+                  fix: p.gains.fix.gain.value},
+          filters: p.filters.map(f => ({type: f.type, frequency: f.frequency.value,
+                                        gain: f.gain.value, q: f.Q.value})),
+          loop: s.dataset.loopStart ? [Number(s.dataset.loopStart), Number(s.dataset.loopEnd)] : null,
+        };
+        """
+    )
+    return state
+
+
+def _offsite_requests(driver: Any, origin: str) -> list[str]:
+    names: list[str] = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".concat([location.href]);"
+    )
+    allowed = urlsplit(origin).netloc
+    return [n for n in names if urlsplit(n).scheme in {"http", "https"} and urlsplit(n).netloc != allowed]
+
+
+def _press(driver: Any, key: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(key).perform()
+
+
+def test_rate_then_listen_switch_and_loop(
+    live_server: str,  # noqa: F811
+    browser: Any,  # noqa: F811
+    masters: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server + "/")
+    for name, path in masters.items():
+        browser.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(str(path))
+    browser.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
+    _wait(lambda: browser.find_elements(By.ID, "rating-number"), timeout_s=60, what="the rating")
+    assert browser.find_element(By.ID, "rating-number").text == "1"
+    _wait(lambda: _player_state(browser)["ready"], what="the player to load the chosen files")
+    state = _player_state(browser)
+    # The files play from the browser's own copies, never from the server.
+    assert state["candidate_src"].startswith("blob:") and state["reference_src"].startswith("blob:")
+    # The fix undoes the recognised bell: one peaking filter cutting 6 dB at 1 kHz.
+    assert state["filters"] == [
+        {"type": "peaking", "frequency": 1000.0, "gain": -6.0, "q": pytest.approx(1.41, abs=0.01)}
+    ]
+    # Level-matched: the candidate is about 3 dB louder, so it is turned down, the reference not.
+    assert state["source"] == "candidate"
+    assert 10 ** (-4.5 / 20) < state["gains"]["candidate"] < 10 ** (-1.5 / 20)
+    assert state["gains"]["reference"] == 0 and state["gains"]["fix"] == 0
+
+    browser.find_element(By.CSS_SELECTOR, "#player [data-play]").click()
+    _wait(lambda: _player_state(browser)["position"] > 1.0, what="playback to advance")
+    before = _player_state(browser)
+    _press(browser, "1")
+    after = _player_state(browser)
+    assert after["source"] == "reference" and after["playing"]
+    assert after["position"] >= before["position"]  # the position is kept
+    time.sleep(0.3)
+    after = _player_state(browser)
+    assert after["gains"]["reference"] > 0.9 and after["gains"]["candidate"] < 0.01
+    assert abs(after["reference_time"] - after["position"]) < 0.3  # the two play in step
+    browser.save_screenshot(str(tmp_path / "player-reference.png"))
+
+    _press(browser, "3")
+    time.sleep(0.3)
+    fix = _player_state(browser)
+    assert fix["source"] == "fix" and fix["position"] >= after["position"]
+    assert fix["gains"]["fix"] > 0.5 and fix["gains"]["reference"] < 0.01
+
+    browser.find_element(By.CSS_SELECTOR, "#player [data-matched]").click()  # unmatched
+    time.sleep(0.3)
+    assert _player_state(browser)["gains"]["fix"] == pytest.approx(1.0, abs=0.01)
+
+    _press(browser, " ")
+    _wait(lambda: not _player_state(browser)["playing"], what="space to pause")
+    _press(browser, "2")
+    assert _player_state(browser)["source"] == "candidate"
+
+    # Drag across the middle of the waveform: a region, then playback loops inside it.
+    wave = browser.find_element(By.CSS_SELECTOR, "#player [data-waveform]")
+    width = wave.size["width"]
+    ActionChains(browser).move_to_element_with_offset(wave, -width // 10, 0).click_and_hold().move_by_offset(
+        width // 10, 0
+    ).release().perform()
+    loop = _wait(lambda: _player_state(browser)["loop"], what="a loop region")
+    assert 0.5 < loop[1] - loop[0] < 3.0
+    browser.find_element(By.CSS_SELECTOR, "#player [data-play]").click()
+    time.sleep(loop[1] - loop[0] + 1.5)
+    looping = _player_state(browser)
+    assert looping["playing"]
+    assert loop[0] - 0.05 <= looping["position"] <= loop[1] + 0.3
+    browser.save_screenshot(str(tmp_path / "player-loop.png"))
+    assert (tmp_path / "player-loop.png").stat().st_size > 10_000
+
+    assert _offsite_requests(browser, live_server) == []
+
+
+WEB_AUDIO_RESPONSE = """
+const [moves, freqs, done] = arguments;
+const context = new OfflineAudioContext(1, 128, 44100);
+const nodes = window.MasteringPlayer.makeFilters(context, moves, 1);
+done(window.MasteringPlayer.responseDb(nodes, freqs));
+"""
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [EqOperation(1000.0, -6.0, 1.0)],
+        [EqOperation(65.41, 6.0, 2.0), EqOperation(4186.0, -3.0, 0.5)],
+        [EqOperation(16744.0, 6.0, 2.0), EqOperation(261.63, -6.0, 0.5)],
+        [EqOperation(8372.0, 4.5, 1.0), EqOperation(130.81, 6.0, 1.0), EqOperation(523.25, -6.0, 2.0)],
+    ],
+    ids=["one-cut", "wide-and-narrow", "near-nyquist", "three"],
+)
+def test_web_audio_filters_match_eq_response(
+    live_server: str,  # noqa: F811
+    browser: Any,  # noqa: F811
+    operations: list[EqOperation],
+) -> None:
+    """The browser's BiquadFilterNodes render app/audio/eq.py's response within 0.5 dB."""
+    browser.get(live_server + "/")
+    _wait(lambda: browser.execute_script("return !!window.MasteringPlayer"), what="player.js")
+    frequency_hz = np.geomspace(20.0, 20_000.0, 200)
+    moves = [
+        {"frequency_hz": op.frequency_hz, "gain_db": op.gain_db, "width_octaves": op.width_octaves}
+        for op in operations
+    ]
+    browser.set_script_timeout(10)
+    rendered = np.array(
+        browser.execute_async_script(WEB_AUDIO_RESPONSE, moves, frequency_hz.tolist()), dtype=float
+    )
+    expected = response_db(operations, frequency_hz=frequency_hz, sample_rate_hz=44_100)
+    worst = float(np.max(np.abs(rendered - expected)))
+    assert worst < 0.5, json.dumps({"worst_db": worst})
