@@ -25,7 +25,13 @@ FORMATS: dict[str, tuple[str, str]] = {
     "text": ("text/plain; charset=utf-8", "txt"),
 }
 MOVE_TYPES = ("bell", "low_shelf", "high_shelf", "high_pass", "low_pass")
-APO_TYPES = {"bell": "PK", "low_shelf": "LSC", "high_shelf": "HSC", "high_pass": "HP", "low_pass": "LP"}
+APO_TYPES = {
+    "bell": "PK",
+    "low_shelf": "LSC",
+    "high_shelf": "HSC",
+    "high_pass": "HP",
+    "low_pass": "LP",
+}
 #: The preset's limits: anything outside is refused, not clipped.
 MAX_MOVES = 32
 FREQUENCY_RANGE_HZ = (10.0, 24_000.0)

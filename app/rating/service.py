@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 
 from app.audio.io import DecodedAudio, Source, load_audio
-from app.audio.spectrum import Comparison, SpectrumSpec, band_levels_db, compare
+from app.audio.spectrum import Comparison, SpectrumSpec, band_levels_db, compare, distance_db
 from app.ml.features import CURRENT_SPEC
 from app.ml.registry import ModelRegistry, RecognitionModel
 from app.ml.suggestions import band_of, suggest
@@ -161,6 +161,7 @@ def rate(
     ]
     return RateResponse(
         rating=len(operations),
+        distance_db=round(distance_db(comparison), 2),
         model=recognition.model_id or model.id,
         amount=amount_percent,
         operations=operations,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 
+from app.accounts.models import User
 from app.history import service
-from app.web.deps import PageUser, SessionDep, form_csrf_protect
+from app.web.deps import PageUser, RowId, SessionDep, form_csrf_protect
 from app.web.templates import render
 
 router = APIRouter(
@@ -22,5 +23,19 @@ def history_page(request: Request, user: PageUser, db_session: SessionDep) -> HT
     chart = {
         "t": [r.created_at.timestamp() for r in oldest_first],
         "rating": [r.rating for r in oldest_first],
+        "distance": [r.distance_db for r in oldest_first],
     }
     return render(request, "history/list.html", {"ratings": ratings, "chart": chart})
+
+
+@router.get("/ratings/{rating_id}", response_class=HTMLResponse)
+def rating_page(
+    rating_id: RowId, request: Request, user: PageUser, db_session: SessionDep
+) -> HTMLResponse:
+    """Show one stored rating to its owner or their instructor; anyone else gets 404."""
+    rating = service.viewable_rating(db_session=db_session, user=user, rating_id=rating_id)
+    if rating is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such rating.")
+    owner = user if rating.user_id == user.id else db_session.get(User, rating.user_id)
+    context = {"rating": rating, "result": service.result_of(rating), "owner": owner}
+    return render(request, "history/rating.html", context)

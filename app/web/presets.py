@@ -34,7 +34,9 @@ def parse_move(text: str) -> PresetMove:
 @router.get("/presets/fix.{preset_format}", summary="Download the fix as an EQ preset")
 def download_preset(
     preset_format: str,
-    m: Annotated[list[str] | None, Query(description="type,frequency_hz,gain_db,width_octaves")] = None,
+    m: Annotated[
+        list[str] | None, Query(description="type,frequency_hz,gain_db,width_octaves")
+    ] = None,
     name: Annotated[str, Query(max_length=200)] = "Mastering Trainer: suggested fix",
 ) -> Response:
     """Write the moves as JSON, Equalizer APO text (`apo`) or a plain list (`text`)."""

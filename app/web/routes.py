@@ -8,7 +8,15 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 #: Browser pages of this package: their 403/404 answers are pages, not JSON.
-PAGE_PREFIXES = ("/sign-in", "/sign-up", "/account", "/admin/", "/classes", "/history")
+PAGE_PREFIXES = (
+    "/sign-in",
+    "/sign-up",
+    "/account",
+    "/admin/",
+    "/classes",
+    "/history",
+    "/ratings/",
+)
 TITLES = {403: "Not allowed", 404: "Not found", 400: "Bad request", 429: "Too many requests"}
 
 

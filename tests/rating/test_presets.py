@@ -25,7 +25,13 @@ APO_FILTER = re.compile(
     r"^Filter(?: (?P<n>\d+))?: ON (?P<kind>PK|LSC|HSC|HP|LP) Fc (?P<fc>[\d.]+) Hz"
     r"(?: Gain (?P<gain>-?[\d.]+) dB)?(?: BW Oct (?P<bw>[\d.]+)| Q (?P<q>[\d.]+))?$"
 )
-APO_KINDS = {"PK": "bell", "LSC": "low_shelf", "HSC": "high_shelf", "HP": "high_pass", "LP": "low_pass"}
+APO_KINDS = {
+    "PK": "bell",
+    "LSC": "low_shelf",
+    "HSC": "high_shelf",
+    "HP": "high_pass",
+    "LP": "low_pass",
+}
 
 
 def parse_apo(text: str) -> tuple[float, list[dict[str, Any]]]:

@@ -95,6 +95,7 @@ CASES = [
     Case("POST", "/assignments/{assignment}/submit", (401, 200, 404, 403, 403, 403),
          file="candidate"),
     Case("GET", "/history", (303, 200, 200, 200, 200, 200)),
+    Case("GET", "/ratings/{rating}", (303, 200, 404, 200, 404, 404)),
     Case("GET", "/api/me", (401, 200, 200, 200, 200, 200)),
     Case("GET", "/api/tokens", (401, 200, 200, 200, 200, 200)),
     Case("POST", "/api/tokens", (401, 201, 201, 201, 201, 201), json={"name": "x"}),

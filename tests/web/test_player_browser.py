@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,7 +87,8 @@ def _player_state(driver: Any) -> dict[str, Any]:
                   fix: p.gains.fix.gain.value},
           filters: p.filters.map(f => ({type: f.type, frequency: f.frequency.value,
                                         gain: f.gain.value, q: f.Q.value})),
-          loop: s.dataset.loopStart ? [Number(s.dataset.loopStart), Number(s.dataset.loopEnd)] : null,
+          loop: s.dataset.loopStart
+            ? [Number(s.dataset.loopStart), Number(s.dataset.loopEnd)] : null,
         };
         """
     )
@@ -96,11 +97,14 @@ def _player_state(driver: Any) -> dict[str, Any]:
 
 def _offsite_requests(driver: Any, origin: str) -> list[str]:
     names: list[str] = driver.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)"
-        ".concat([location.href]);"
+        "return performance.getEntriesByType('resource').map(e => e.name).concat([location.href]);"
     )
     allowed = urlsplit(origin).netloc
-    return [n for n in names if urlsplit(n).scheme in {"http", "https"} and urlsplit(n).netloc != allowed]
+    return [
+        n
+        for n in names
+        if urlsplit(n).scheme in {"http", "https"} and urlsplit(n).netloc != allowed
+    ]
 
 
 def _press(driver: Any, key: str) -> None:
@@ -168,9 +172,9 @@ def test_rate_then_listen_switch_and_loop(
     # Drag across the middle of the waveform: a region, then playback loops inside it.
     wave = browser.find_element(By.CSS_SELECTOR, "#player [data-waveform]")
     width = wave.size["width"]
-    ActionChains(browser).move_to_element_with_offset(wave, -width // 10, 0).click_and_hold().move_by_offset(
-        width // 10, 0
-    ).release().perform()
+    ActionChains(browser).move_to_element_with_offset(
+        wave, -width // 10, 0
+    ).click_and_hold().move_by_offset(width // 10, 0).release().perform()
     loop = _wait(lambda: _player_state(browser)["loop"], what="a loop region")
     assert 0.5 < loop[1] - loop[0] < 3.0
     browser.find_element(By.CSS_SELECTOR, "#player [data-play]").click()
@@ -198,7 +202,11 @@ done(window.MasteringPlayer.responseDb(nodes, freqs));
         [EqOperation(1000.0, -6.0, 1.0)],
         [EqOperation(65.41, 6.0, 2.0), EqOperation(4186.0, -3.0, 0.5)],
         [EqOperation(16744.0, 6.0, 2.0), EqOperation(261.63, -6.0, 0.5)],
-        [EqOperation(8372.0, 4.5, 1.0), EqOperation(130.81, 6.0, 1.0), EqOperation(523.25, -6.0, 2.0)],
+        [
+            EqOperation(8372.0, 4.5, 1.0),
+            EqOperation(130.81, 6.0, 1.0),
+            EqOperation(523.25, -6.0, 2.0),
+        ],
     ],
     ids=["one-cut", "wide-and-narrow", "near-nyquist", "three"],
 )
