@@ -255,6 +255,7 @@ class ProgressPoint:
     assignment_title: str
     model: str
     rating: int
+    distance_db: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,6 +291,7 @@ def class_progress(*, db_session: Session, school_class: SchoolClass) -> list[St
                 assignment_title=title,
                 model=rating.model_id,
                 rating=rating.rating,
+                distance_db=rating.distance_db,
             )
         )
     return [
@@ -306,6 +308,7 @@ CSV_COLUMNS = (
     "assignment_title",
     "model",
     "rating",
+    "distance_db",
 )
 
 
@@ -325,6 +328,7 @@ def progress_csv(progress: list[StudentProgress]) -> str:
                     _csv_safe(point.assignment_title),
                     _csv_safe(point.model),
                     point.rating,
+                    "" if point.distance_db is None else point.distance_db,
                 ]
             )
     return buffer.getvalue()

@@ -1,5 +1,6 @@
 // Rating-over-time charts, drawn with the vendored uPlot:
-// #history-chart (a student's own ratings and distances) and #progress-chart (one line per student).
+// #history-chart (a student's own ratings and distances), #progress-chart and
+// #progress-distance-chart (the class dashboard: one line per student).
 (function () {
   const COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285",
                    "#c2255c", "#5c940d", "#364fc7", "#a61e4d"];
@@ -24,16 +25,16 @@
     return [min - pad, max + pad];
   }
 
-  function plot(el, series, values, extra) {
+  function plot(el, series, values, extra, yLabel) {
     el.dataset.drawn = "1";
     const width = Math.max(320, el.clientWidth || 800);
     const axes = [
       { values: timeLabels, space: 90, label: "when" },
-      { label: "rating (EQ moves)" },
+      { label: yLabel || "rating (EQ moves)" },
     ].concat(extra ? extra.axes : []);
     const scales = {
       x: { time: true, range: timeRange },
-      y: { range: (u, min, max) => [0, Math.max(3, (max || 0) + 1)] },
+      y: { range: (u, min, max) => [0, Math.max(3, Math.ceil(max || 0) + 1)] },
     };
     if (extra) Object.assign(scales, extra.scales);
     return new uPlot({ width: width, height: 280, scales: scales, axes: axes,
@@ -67,14 +68,16 @@
         plot(own, series, values, distances ? DISTANCE_AXIS : null);
       }
     }
-    const progress = root.querySelector("#progress-chart");
-    if (progress && !progress.dataset.drawn) {
-      const data = JSON.parse(progress.dataset.series);
-      if (data.t.length) {
-        plot(progress, data.series.map((s, i) => line(s.label, i)),
-             [data.t].concat(data.series.map((s) => s.values)));
+    [["#progress-chart", null], ["#progress-distance-chart", "distance (dB)"]].forEach(([id, yLabel]) => {
+      const progress = root.querySelector(id);
+      if (progress && !progress.dataset.drawn) {
+        const data = JSON.parse(progress.dataset.series);
+        if (data.t.length) {
+          plot(progress, data.series.map((s, i) => line(s.label, i)),
+               [data.t].concat(data.series.map((s) => s.values)), null, yLabel);
+        }
       }
-    }
+    });
   }
 
   window.MasteringCharts = { timeLabels: timeLabels };
