@@ -230,3 +230,51 @@ def test_web_audio_filters_match_eq_response(
     expected = response_db(operations, frequency_hz=frequency_hz, sample_rate_hz=44_100)
     worst = float(np.max(np.abs(rendered - expected)))
     assert worst < 0.5, json.dumps({"worst_db": worst})
+
+
+DROP = """
+const [name, fileName, text] = arguments;
+const zone = document.querySelector(`#rate-form input[name=${name}]`).closest('[data-drop]');
+const transfer = new DataTransfer();
+transfer.items.add(new File([text], fileName, {type: 'audio/wav'}));
+const init = {dataTransfer: transfer, bubbles: true, cancelable: true};
+zone.dispatchEvent(new DragEvent('dragover', init));
+zone.dispatchEvent(new DragEvent('drop', init));
+return document.querySelector(`#rate-form input[name=${name}]`).files[0].name;
+"""
+
+
+def test_drop_files_and_see_errors_beside_the_file(
+    live_server: str,  # noqa: F811
+    browser: Any,  # noqa: F811
+    masters: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    def error_of(name: str) -> str:
+        box = browser.find_element(By.CSS_SELECTOR, f"[data-file-error={name}]")
+        return "" if box.get_attribute("hidden") is not None else str(box.text)
+
+    browser.get(live_server + "/")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not audio at all\n")
+    browser.find_element(By.CSS_SELECTOR, "input[name=reference]").send_keys(str(notes))
+    assert error_of("reference").startswith("notes.txt is not an audio file")
+    assert error_of("candidate") == ""
+    browser.find_element(By.CSS_SELECTOR, "input[name=candidate]").send_keys(
+        str(masters["candidate"])
+    )
+    browser.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
+    time.sleep(0.5)
+    assert browser.find_element(By.ID, "result").text == ""  # nothing was sent
+
+    # A file dropped on the box replaces the choice; this one only pretends to be WAV,
+    # so the server refuses it and the refusal shows beside the reference.
+    assert browser.execute_script(DROP, "reference", "fake.wav", "RIFF not really") == "fake.wav"
+    assert error_of("reference") == ""
+    browser.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
+    _wait(lambda: error_of("reference"), what="the server's refusal beside the reference")
+    assert "reference" in error_of("reference").lower() and error_of("candidate") == ""
+    browser.save_screenshot(str(tmp_path / "upload-error.png"))
+    assert _offsite_requests(browser, live_server) == []
