@@ -90,7 +90,8 @@
     var owned = [];
     ["reference", "candidate"].forEach(function (name) {
       var input = document.querySelector("#rate-form input[type=file][name=" + name + "]");
-      var file = input && input.files && input.files[0];
+      var index = name === "candidate" ? Number(section.dataset.candidateIndex || 0) : 0;
+      var file = input && input.files && input.files[index];
       if (file) {
         var url = URL.createObjectURL(file);
         owned.push(url);
@@ -354,9 +355,21 @@
     window.MasteringPlayer.current = current;
   }
 
+  // Play another version (static/js/versions.js changes the section's data first).
+  function reload(section) {
+    destroy();
+    delete section.dataset.bound;
+    delete section.dataset.ready;
+    delete section.dataset.playing;
+    section.querySelector("[data-play]").disabled = true;
+    section.querySelector("[data-play]").textContent = "Play";
+    section.querySelector("[data-waveform]").innerHTML = "";
+    init(section);
+  }
+
   window.MasteringPlayer = {
     bellQ: bellQ, makeFilters: makeFilters, responseDb: responseDb, NODE_TYPES: NODE_TYPES,
-    current: null,
+    reload: reload, current: null,
   };
 
   function start() {

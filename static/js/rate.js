@@ -31,14 +31,16 @@
   }
 
   function fileProblem(input, limitMb) {
-    var file = input.files && input.files[0];
-    if (!file) { return null; }
-    var type = file.type || "";
-    if (!AUDIO_NAME.test(file.name) && type.indexOf("audio/") !== 0) {
-      return file.name + " is not an audio file the service reads: choose WAV, FLAC, Ogg Vorbis, Opus or MP3.";
-    }
-    if (file.size > limitMb * 1024 * 1024) {
-      return file.name + " is larger than the " + limitMb + " MB limit per file.";
+    var files = Array.prototype.slice.call(input.files || []);
+    for (var i = 0; i < files.length; i++) {
+      var file = files[i];
+      var type = file.type || "";
+      if (!AUDIO_NAME.test(file.name) && type.indexOf("audio/") !== 0) {
+        return file.name + " is not an audio file the service reads: choose WAV, FLAC, Ogg Vorbis, Opus or MP3.";
+      }
+      if (file.size > limitMb * 1024 * 1024) {
+        return file.name + " is larger than the " + limitMb + " MB limit per file.";
+      }
     }
     return null;
   }
@@ -50,6 +52,8 @@
     fileError(input.name, problem);
     return problem;
   }
+
+  window.MasteringRateForm = { checkInput: checkInput };
 
   document.addEventListener("change", function (event) {
     var input = event.target;
@@ -109,7 +113,9 @@
     var input = zone.querySelector("input[type=file]");
     if (!files || !files.length || !input) { return; }
     var transfer = new DataTransfer();
-    transfer.items.add(files[0]);
+    Array.prototype.slice.call(files, 0, input.multiple ? files.length : 1).forEach(function (file) {
+      transfer.items.add(file);
+    });
     input.files = transfer.files;
     input.dispatchEvent(new Event("change", { bubbles: true }));
   });
@@ -194,6 +200,8 @@
       });
     });
   }
+
+  window.MasteringRateForm.initCharts = initCharts;
 
   function start() {
     if (window.htmx) {

@@ -278,3 +278,62 @@ def test_drop_files_and_see_errors_beside_the_file(
     assert "reference" in error_of("reference").lower() and error_of("candidate") == ""
     browser.save_screenshot(str(tmp_path / "upload-error.png"))
     assert _offsite_requests(browser, live_server) == []
+
+
+def test_upload_three_versions_and_see_them_ranked(
+    live_server: str,  # noqa: F811
+    browser: Any,  # noqa: F811
+    write_audio: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """Three versions, each one bell off by a different amount: ranked closest first."""
+    from selenium.webdriver.common.by import By
+
+    song = pink_noise(duration_s=8.0, sample_rate_hz=44_100, seed=5)
+    reference = write_audio(song, "reference.wav")
+    versions = {}
+    for name, gain_db in (("far.wav", 6.0), ("close.wav", 1.5), ("middle.wav", 3.5)):
+        bell = EqOperation(frequency_hz=2000.0, gain_db=gain_db, width_octaves=1.0)
+        versions[name] = write_audio(apply(song, [bell], sample_rate_hz=44_100), name)
+    browser.get(live_server + "/")
+    browser.find_element(By.CSS_SELECTOR, "input[name=reference]").send_keys(str(reference))
+    browser.find_element(By.CSS_SELECTOR, "input[name=candidate]").send_keys(
+        "\n".join(str(p) for p in versions.values())
+    )
+    browser.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
+    _wait(
+        lambda: len(browser.find_elements(By.CSS_SELECTOR, ".versions li.version")) == 3,
+        timeout_s=90,
+        what="three ranked versions",
+    )
+    titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".versions li.version > h3")]
+    assert [t.split(" · rating")[0] for t in titles] == [
+        "#1 · close.wav",
+        "#2 · middle.wav",
+        "#3 · far.wav",
+    ]
+    distances = [
+        float(e.get_attribute("data-distance-db"))
+        for e in browser.find_elements(By.CSS_SELECTOR, ".versions [data-distance-db]")
+    ]
+    assert distances == sorted(distances) and distances[0] < distances[-1]
+    # Each keeps its moves; the one player starts on the closest and plays any other.
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".versions .suggestion")) == 3
+    assert len(browser.find_elements(By.ID, "player")) == 1
+    assert browser.find_elements(By.CSS_SELECTOR, ".versions li.version [data-spectra] .uplot")
+    _wait(lambda: _player_state(browser)["ready"], what="the player on version #1")
+    browser.find_elements(By.CSS_SELECTOR, ".versions button.listen")[2].click()
+    _wait(
+        lambda: (
+            browser.find_element(By.ID, "player").get_attribute("data-version") == "3"
+            and _player_state(browser)["ready"]
+        ),
+        what="the player on version #3",
+    )
+    chosen = browser.execute_script(
+        "const i = Number(document.getElementById('player').dataset.candidateIndex);"
+        "return document.querySelector('#rate-form input[name=candidate]').files[i].name;"
+    )
+    assert chosen == "far.wav"
+    browser.save_screenshot(str(tmp_path / "versions.png"))
+    assert _offsite_requests(browser, live_server) == []
