@@ -90,8 +90,10 @@
     var owned = [];
     ["reference", "candidate"].forEach(function (name) {
       var input = document.querySelector("#rate-form input[type=file][name=" + name + "]");
-      var index = name === "candidate" ? Number(section.dataset.candidateIndex || 0) : 0;
-      var file = input && input.files && input.files[index];
+      var file = input && input.files && input.files[0];
+      if (name === "candidate" && section.dataset.candidateIndex && window.MasteringVersions) {
+        file = window.MasteringVersions.candidateFiles()[Number(section.dataset.candidateIndex)];
+      }
       if (file) {
         var url = URL.createObjectURL(file);
         owned.push(url);
@@ -177,7 +179,8 @@
       .then(function () {
         section.querySelector("[data-play]").disabled = false;
         section.dataset.ready = "1";
-        self.status.textContent = "Ready: your master, " + formatTime(self.wave.getDuration()) + ".";
+        var name = sources.candidate.file ? sources.candidate.file.name : "your master";
+        self.status.textContent = "Ready: " + name + ", " + formatTime(self.wave.getDuration()) + ".";
       })
       .catch(function (error) {
         self.status.textContent = "This browser cannot play the file: " + (error && error.message || error) + ".";

@@ -23,9 +23,12 @@
   var AUDIO_NAME = /\.(wav|wave|flac|ogg|oga|opus|mp3)$/i;
   var FILE_NAMES = ["reference", "candidate"];
 
+  function fileKey(input) { return input.name || ("versions" in input.dataset ? "versions" : ""); }
+
   function fileError(name, text) {
     var box = document.querySelector("[data-file-error=" + name + "]");
-    var input = document.querySelector("#rate-form input[type=file][name=" + name + "]");
+    var input = Array.prototype.filter.call(
+      document.querySelectorAll("#rate-form input[type=file]"), function (each) { return fileKey(each) === name; })[0];
     if (box) { box.hidden = !text; box.textContent = text || ""; }
     if (input) { input.setAttribute("aria-invalid", text ? "true" : "false"); }
   }
@@ -47,9 +50,9 @@
 
   function checkInput(input) {
     var form = byId("rate-form");
-    if (!form || !input || FILE_NAMES.indexOf(input.name) < 0) { return null; }
+    if (!form || !input || !fileKey(input)) { return null; }
     var problem = fileProblem(input, Number(form.dataset.maxUploadMb));
-    fileError(input.name, problem);
+    fileError(fileKey(input), problem);
     return problem;
   }
 

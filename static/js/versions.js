@@ -1,4 +1,5 @@
-// Versions ranked: with two to five candidate files chosen, the rating form rates each one
+// Versions ranked: with other versions chosen beside the candidate (five in all at most),
+// the rating form rates each one
 // against the reference (one request each, through the same page route as a single rating),
 // then ranks them by rating and distance. Each keeps its own result; one player plays any.
 (function () {
@@ -21,6 +22,15 @@
     var box = document.getElementById("progress");
     if (box) { box.classList.remove("htmx-request"); }
   }
+
+  // Your master and the other versions, in the order chosen (the player's candidateIndex).
+  function candidateFiles() {
+    var one = document.querySelector("#rate-form input[type=file][name=candidate]");
+    var more = document.querySelector("#rate-form input[type=file][data-versions]");
+    var files = one && one.files && one.files[0] ? [one.files[0]] : [];
+    return files.concat(more && more.files ? Array.prototype.slice.call(more.files) : []);
+  }
+  window.MasteringVersions = { candidateFiles: candidateFiles };
 
   function rateOne(form, file) {
     var data = new FormData(form);
@@ -130,14 +140,15 @@
   document.addEventListener("htmx:confirm", function (event) {
     var form = event.target;
     if (!form || form.id !== "rate-form") { return; }
-    var input = form.querySelector("input[type=file][name=candidate]");
-    var files = input && input.files ? Array.prototype.slice.call(input.files) : [];
-    if (files.length < 2) { return; }
+    var more = form.querySelector("input[type=file][data-versions]");
+    if (!more || !more.files || !more.files.length) { return; }
     event.preventDefault();
-    var box = document.querySelector("[data-file-error=candidate]");
-    if (files.length > MAX_VERSIONS) {
+    var files = candidateFiles();
+    if (more.files.length > MAX_VERSIONS - 1) {
+      var box = document.querySelector("[data-file-error=versions]");
       box.hidden = false;
-      box.textContent = "Choose at most " + MAX_VERSIONS + " versions; you chose " + files.length + ".";
+      box.textContent = "Choose at most " + (MAX_VERSIONS - 1) + " other versions; you chose " +
+        more.files.length + ".";
       return;
     }
     var problems = Array.prototype.filter.call(form.querySelectorAll("input[type=file]"), function (each) {

@@ -33,7 +33,7 @@ def _sign_in_browser(driver: Any, origin: str, token: str) -> None:
     driver.add_cookie({"name": SESSION_COOKIE, "value": token, "path": "/"})
 
 
-def _serious_violations(driver: Any) -> list[dict[str, Any]]:
+def serious_violations(driver: Any) -> list[dict[str, Any]]:
     driver.set_script_timeout(30)
     driver.execute_script(AXE.read_text(encoding="utf-8"))
     violations: list[dict[str, Any]] = driver.execute_async_script(RUN_AXE)
@@ -86,7 +86,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
         path = template.format(**ids)
         browser.get(live_server + path)
         assert urlsplit(browser.current_url).path == path, (role, path, browser.current_url)
-        found = _serious_violations(browser)
+        found = serious_violations(browser)
         if found:
             failures[f"{role or 'anonymous'} {path}"] = found
         name = f"{role or 'anonymous'}{path}".replace("/", "_")
@@ -95,7 +95,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
     assert failures == {}
     # The check can fail: an unlabelled field is a critical violation.
     browser.execute_script("document.body.insertAdjacentHTML('beforeend', '<input type=text>')")
-    assert "label" in {v["id"] for v in _serious_violations(browser)}
+    assert "label" in {v["id"] for v in serious_violations(browser)}
 
 
 def test_history_chart_reads_dates_and_draws_the_distance(

@@ -21,6 +21,7 @@ from app.ml.registry import ModelRegistry, Recognition
 from tests.accounts_support import FAST_ACCOUNTS
 from tests.conftest import pink_noise
 from tests.web.test_browser import browser, live_server  # noqa: F401  (fixtures)
+from tests.web.test_pages_browser import serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -153,6 +154,7 @@ def test_rate_then_listen_switch_and_loop(
     assert after["gains"]["reference"] > 0.9 and after["gains"]["candidate"] < 0.01
     assert abs(after["reference_time"] - after["position"]) < 0.3  # the two play in step
     browser.save_screenshot(str(tmp_path / "player-reference.png"))
+    assert serious_violations(browser) == []
 
     _press(browser, "3")
     time.sleep(0.3)
@@ -298,7 +300,10 @@ def test_upload_three_versions_and_see_them_ranked(
     browser.get(live_server + "/")
     browser.find_element(By.CSS_SELECTOR, "input[name=reference]").send_keys(str(reference))
     browser.find_element(By.CSS_SELECTOR, "input[name=candidate]").send_keys(
-        "\n".join(str(p) for p in versions.values())
+        str(versions["far.wav"])
+    )
+    browser.find_element(By.CSS_SELECTOR, "input[data-versions]").send_keys(
+        "\n".join(str(versions[name]) for name in ("close.wav", "middle.wav"))
     )
     browser.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
     _wait(
@@ -330,10 +335,8 @@ def test_upload_three_versions_and_see_them_ranked(
         ),
         what="the player on version #3",
     )
-    chosen = browser.execute_script(
-        "const i = Number(document.getElementById('player').dataset.candidateIndex);"
-        "return document.querySelector('#rate-form input[name=candidate]').files[i].name;"
-    )
-    assert chosen == "far.wav"
+    status = browser.find_element(By.CSS_SELECTOR, "#player [data-player-status]").text
+    assert status.startswith("Ready: far.wav")
     browser.save_screenshot(str(tmp_path / "versions.png"))
+    assert serious_violations(browser) == []  # the result, the player and the ranking
     assert _offsite_requests(browser, live_server) == []
