@@ -96,6 +96,7 @@ CASES = [
          file="candidate"),
     Case("GET", "/history", (303, 200, 200, 200, 200, 200)),
     Case("GET", "/ratings/{rating}", (303, 200, 404, 200, 404, 404)),
+    Case("GET", "/ratings/{rating}/audio/candidate.ogg", (303, 404, 404, 404, 404, 404)),
     Case("GET", "/api/me", (401, 200, 200, 200, 200, 200)),
     Case("GET", "/api/tokens", (401, 200, 200, 200, 200, 200)),
     Case("POST", "/api/tokens", (401, 201, 201, 201, 201, 201), json={"name": "x"}),
@@ -163,6 +164,7 @@ def check_every_route_is_in_the_table() -> None:
         "{assignment}": "{assignment_id}",
         "{rating}": "{rating_id}",
         "{token}": "{token_id}",
+        "/audio/candidate.ogg": "/audio/{which}.ogg",
     }
     tabled = set()
     for case in CASES:

@@ -12,14 +12,17 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from app.audio.eq import EqOperation, apply, response_db
 from app.audio.spectrum import Comparison
 from app.config import Settings
 from app.main import create_app
 from app.ml.registry import ModelRegistry, Recognition
+from app.web.deps import SESSION_COOKIE
 from tests.accounts_support import FAST_ACCOUNTS
 from tests.conftest import pink_noise
+from tests.history.test_rating_audio import kept_rating
 from tests.web.test_browser import browser, live_server  # noqa: F401  (fixtures)
 from tests.web.test_pages_browser import serious_violations
 
@@ -339,4 +342,34 @@ def test_upload_three_versions_and_see_them_ranked(
     assert status.startswith("Ready: far.wav")
     browser.save_screenshot(str(tmp_path / "versions.png"))
     assert serious_violations(browser) == []  # the result, the player and the ranking
+    assert _offsite_requests(browser, live_server) == []
+
+
+def test_stored_rating_plays_its_kept_audio_for_the_instructor(
+    live_server: str,  # noqa: F811
+    browser: Any,  # noqa: F811
+    db: Session,
+    app_settings: Settings,
+    write_audio: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    rating, browsers = kept_rating(db, app_settings, write_audio)
+    browser.get(live_server + "/sign-in")
+    browser.add_cookie({"name": SESSION_COOKIE, "value": browsers["instructor"].token, "path": "/"})
+    browser.get(f"{live_server}/ratings/{rating.id}")
+    _wait(lambda: _player_state(browser)["ready"], what="the kept audio to load")
+    state = _player_state(browser)
+    assert state["reference_src"] == f"{live_server}/ratings/{rating.id}/audio/reference.ogg"
+    assert state["candidate_src"] == f"{live_server}/ratings/{rating.id}/audio/candidate.ogg"
+    # Level-matched by the stored alignment: the candidate was 3.1 dB quieter, so the
+    # reference is turned down when it plays.
+    browser.find_element(By.CSS_SELECTOR, "#player [data-play]").click()
+    _press(browser, "1")
+    _wait(lambda: _player_state(browser)["position"] > 0.5, what="playback")
+    time.sleep(0.3)
+    gains = _player_state(browser)["gains"]
+    assert gains["reference"] == pytest.approx(10 ** (-3.1 / 20), abs=0.02)
+    browser.save_screenshot(str(tmp_path / "stored-player.png"))
     assert _offsite_requests(browser, live_server) == []
