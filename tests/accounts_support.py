@@ -105,11 +105,10 @@ def db(db_url: str) -> Iterator[Session]:
         yield session
 
 
-def make_app(settings: Settings) -> Any:
-    """The real app with a fake model and cheap password hashing."""
-    app = create_app(
-        settings, registry=ModelRegistry(models={"general": ZeroModel()}, default_id="general")
-    )
+def make_app(settings: Settings, model: Any = None) -> Any:
+    """The real app with a fake model (`ZeroModel` unless given) and cheap password hashing."""
+    models = {"general": model or ZeroModel()}
+    app = create_app(settings, registry=ModelRegistry(models=models, default_id="general"))
     app.state.account_settings = FAST_ACCOUNTS
     return app
 

@@ -56,8 +56,8 @@ class PresetMove:
 
     @property
     def q(self) -> float:
-        """The analog-prototype Q matching `width_octaves` (as `EqOperation.q`)."""
-        return 1.0 / (2.0 * math.sinh(math.log(2) / 2 * self.width_octaves))
+        """The analog-prototype Q matching `width_octaves` (`EqOperation.q`)."""
+        return EqOperation(self.frequency_hz, self.gain_db, self.width_octaves).q
 
 
 def check_move(move: PresetMove) -> PresetMove:

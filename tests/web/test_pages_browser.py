@@ -40,7 +40,7 @@ def serious_violations(driver: Any) -> list[dict[str, Any]]:
     return [v for v in violations if v["impact"] in {"serious", "critical"}]
 
 
-def _offsite_requests(driver: Any, origin: str) -> list[str]:
+def offsite_requests(driver: Any, origin: str) -> list[str]:
     names: list[str] = driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name);"
     )
@@ -91,7 +91,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
             failures[f"{role or 'anonymous'} {path}"] = found
         name = f"{role or 'anonymous'}{path}".replace("/", "_")
         browser.save_screenshot(str(tmp_path / f"{name}.png"))
-        assert _offsite_requests(browser, live_server) == []
+        assert offsite_requests(browser, live_server) == []
     assert failures == {}
     # The check can fail: an unlabelled field is a critical violation.
     browser.execute_script("document.body.insertAdjacentHTML('beforeend', '<input type=text>')")

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -17,14 +16,13 @@ from sqlalchemy.orm import Session
 from app.audio.eq import EqOperation, apply, response_db
 from app.audio.spectrum import Comparison
 from app.config import Settings
-from app.main import create_app
-from app.ml.registry import ModelRegistry, Recognition
+from app.ml.registry import Recognition
 from app.web.deps import SESSION_COOKIE
-from tests.accounts_support import FAST_ACCOUNTS
+from tests.accounts_support import make_app
 from tests.conftest import pink_noise
 from tests.history.test_rating_audio import kept_rating
 from tests.web.test_browser import browser, live_server  # noqa: F401  (fixtures)
-from tests.web.test_pages_browser import serious_violations
+from tests.web.test_pages_browser import offsite_requests, serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -50,10 +48,7 @@ class BoostModel:
 @pytest.fixture
 def app(app_settings: Settings) -> FastAPI:
     """The real app with a model that hears one bell."""
-    application = create_app(
-        app_settings, registry=ModelRegistry(models={"general": BoostModel()}, default_id="general")
-    )
-    application.state.account_settings = FAST_ACCOUNTS
+    application: FastAPI = make_app(app_settings, BoostModel())
     return application
 
 
@@ -97,18 +92,6 @@ def _player_state(driver: Any) -> dict[str, Any]:
         """
     )
     return state
-
-
-def _offsite_requests(driver: Any, origin: str) -> list[str]:
-    names: list[str] = driver.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name).concat([location.href]);"
-    )
-    allowed = urlsplit(origin).netloc
-    return [
-        n
-        for n in names
-        if urlsplit(n).scheme in {"http", "https"} and urlsplit(n).netloc != allowed
-    ]
 
 
 def _press(driver: Any, key: str) -> None:
@@ -190,7 +173,7 @@ def test_rate_then_listen_switch_and_loop(
     browser.save_screenshot(str(tmp_path / "player-loop.png"))
     assert (tmp_path / "player-loop.png").stat().st_size > 10_000
 
-    assert _offsite_requests(browser, live_server) == []
+    assert offsite_requests(browser, live_server) == []
 
 
 WEB_AUDIO_RESPONSE = """
@@ -282,7 +265,7 @@ def test_drop_files_and_see_errors_beside_the_file(
     _wait(lambda: error_of("reference"), what="the server's refusal beside the reference")
     assert "reference" in error_of("reference").lower() and error_of("candidate") == ""
     browser.save_screenshot(str(tmp_path / "upload-error.png"))
-    assert _offsite_requests(browser, live_server) == []
+    assert offsite_requests(browser, live_server) == []
 
 
 def test_upload_three_versions_and_see_them_ranked(
@@ -342,7 +325,7 @@ def test_upload_three_versions_and_see_them_ranked(
     assert status.startswith("Ready: far.wav")
     browser.save_screenshot(str(tmp_path / "versions.png"))
     assert serious_violations(browser) == []  # the result, the player and the ranking
-    assert _offsite_requests(browser, live_server) == []
+    assert offsite_requests(browser, live_server) == []
 
 
 def test_stored_rating_plays_its_kept_audio_for_the_instructor(
@@ -372,4 +355,4 @@ def test_stored_rating_plays_its_kept_audio_for_the_instructor(
     gains = _player_state(browser)["gains"]
     assert gains["reference"] == pytest.approx(10 ** (-3.1 / 20), abs=0.02)
     browser.save_screenshot(str(tmp_path / "stored-player.png"))
-    assert _offsite_requests(browser, live_server) == []
+    assert offsite_requests(browser, live_server) == []
