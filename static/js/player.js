@@ -166,6 +166,9 @@
       waveColor: "#9db6e0",
       progressColor: "#1f6feb",
       cursorColor: "#d9480f",
+      // wavesurfer puts a <style> in its shadow root: under a CSP without 'unsafe-inline'
+      // styles it needs the response's nonce (data-csp-nonce on the player).
+      cspNonce: section.dataset.cspNonce || undefined,
       plugins: [this.regions],
     });
     this.bind();
