@@ -320,6 +320,16 @@
     }
   };
 
+  // The keyboard's way to loop: "[" marks the start at the playhead, "]" the end.
+  Player.prototype.markLoop = function (edge) {
+    var t = this.wave.getCurrentTime();
+    if (edge === "start") { this.loopStartS = t; return; }
+    if (this.loopStartS == null || t <= this.loopStartS + 0.05) { return; }
+    this.regions.clearRegions();
+    this.regions.addRegion({ start: this.loopStartS, end: t, color: "rgba(31, 111, 235, 0.18)" });
+    this.loopStartS = null;
+  };
+
   Player.prototype.setLoop = function (region) {
     this.loop = region;
     var clear = this.section.querySelector("[data-clear-loop]");
@@ -347,6 +357,9 @@
     } else if (event.key === "1" || event.key === "2" || event.key === "3") {
       event.preventDefault();
       current.switchTo(SOURCES[Number(event.key) - 1]);
+    } else if (event.key === "[" || event.key === "]") {
+      event.preventDefault();
+      current.markLoop(event.key === "[" ? "start" : "end");
     }
   });
 

@@ -171,6 +171,14 @@ def test_rate_then_listen_switch_and_loop(
     assert looping["playing"]
     assert loop[0] - 0.05 <= looping["position"] <= loop[1] + 0.3
     browser.save_screenshot(str(tmp_path / "player-loop.png"))
+    # The keyboard loops too: "[" at the playhead, "]" a moment later.
+    browser.find_element(By.CSS_SELECTOR, "#player [data-clear-loop]").click()
+    _wait(lambda: _player_state(browser)["loop"] is None, what="the loop to clear")
+    _press(browser, "[")
+    time.sleep(1.0)
+    _press(browser, "]")
+    keyed = _wait(lambda: _player_state(browser)["loop"], what="a loop from the keyboard")
+    assert 0.7 < keyed[1] - keyed[0] < 1.6
     assert (tmp_path / "player-loop.png").stat().st_size > 10_000
 
     assert offsite_requests(browser, live_server) == []
