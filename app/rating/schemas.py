@@ -6,17 +6,35 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.audio.eq import EqType
+
 Band = Literal["bass", "mids", "treble"]
 
 
 class Operation(BaseModel):
     """An EQ operation applied to the reference to obtain the candidate."""
 
-    frequency_hz: float = Field(description="Centre frequency (the grid note's for grid models).")
-    gain_db: float = Field(description="Gain at the centre; positive boosts, negative cuts.")
-    width_octaves: float = Field(description="Bandwidth in octaves.")
+    frequency_hz: float = Field(
+        description="Centre frequency (the grid note's for grid models); a shelf's corner "
+        "frequency (half its gain in dB), a pass filter's cutoff (-3 dB)."
+    )
+    gain_db: float = Field(
+        description="Gain at the centre or of the shelf; positive boosts, negative cuts; "
+        "0 for pass filters."
+    )
+    width_octaves: float | None = Field(description="Bandwidth in octaves; bells only, else null.")
     band: Band
     confidence: float | None = Field(default=None, description="Model confidence, 0 to 1.")
+    type: EqType = Field(
+        default="bell",
+        description="Kind of operation: an RBJ bell or shelf, or a Butterworth pass filter.",
+    )
+    slope: float | None = Field(
+        default=None, description="A shelf's RBJ slope S (1 is steepest without overshoot)."
+    )
+    order: int | None = Field(
+        default=None, description="A pass filter's order: 2 (12 dB/octave) or 4 (24 dB/octave)."
+    )
 
 
 class SuggestionOut(BaseModel):
@@ -25,9 +43,20 @@ class SuggestionOut(BaseModel):
     band: Band
     action: Literal["increase", "decrease"]
     frequency_hz: float
-    gain_db: float = Field(description="Suggested gain, scaled by `amount`.")
-    width_octaves: float
-    text: str = Field(examples=["Decrease bass: cut about 6 dB around 262 Hz"])
+    gain_db: float = Field(description="Suggested gain, scaled by `amount`; 0 for pass filters.")
+    width_octaves: float | None = Field(description="Width of the bell; null for other types.")
+    text: str = Field(
+        examples=[
+            "Decrease bass: cut about 6 dB around 262 Hz",
+            "Lower the low shelf: about 3 dB below 120 Hz",
+            "Remove the high-pass at 30 Hz",
+        ]
+    )
+    type: EqType = Field(
+        default="bell", description="The operation the move is about; a pass filter's is removed."
+    )
+    slope: float | None = Field(default=None, description="A shelf's RBJ slope S.")
+    order: int | None = Field(default=None, description="A pass filter's order.")
 
 
 class Spectra(BaseModel):

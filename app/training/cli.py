@@ -18,13 +18,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from app.config import PROJECT_ROOT, get_settings
+from app.config import get_settings
 from app.training import corpus, synth
 from app.training.grids import GRID_CONFIGS
 from app.training.plan import PLAN, PLAN_BY_ID, DatasetPlan, feature_spec
 
 console = Console()
-DEFAULT_MANIFEST = PROJECT_ROOT.parent / "shared" / "corpus" / "train.tsv"
+#: The corpus list, carried inside the package (a copy of the shared list; see its README).
+DEFAULT_MANIFEST = Path(__file__).resolve().parent / "manifests" / "train.tsv"
 
 corpus_app = typer.Typer(help="Fetch the training corpus and cut its clips.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Synthesise EQ datasets from the corpus.", no_args_is_help=True)
@@ -254,13 +255,23 @@ def evaluate(
     fitted_dir: FittedOption = None,
     models_dir: ModelsOption = None,
     manifest: ManifestOption = DEFAULT_MANIFEST,
+    render_only: Annotated[
+        bool,
+        typer.Option("--render-only", help="Rewrite REPORT.md from REPORT.json; measure nothing."),
+    ] = False,
 ) -> None:
     """Measure the fitted models on validation tracks, install them, write models/REPORT.md.
 
     Without --dataset every model whose fit is current; the others keep the
     figures of the last report.
     """
+    from app.training.render import rerender
     from app.training.report import build_report
+
+    if render_only:
+        path = rerender(models_dir=models_dir or get_settings().MODELS_DIR)
+        console.print(f"report written to {path}")
+        return
 
     if unknown := sorted(set(dataset or []) - set(PLAN_BY_ID)):
         console.print(f"[red]Unknown dataset ids: {', '.join(unknown)}.[/red]")
