@@ -11,7 +11,8 @@
     high_pass: "highpass", low_pass: "lowpass",
   };
   var SOURCES = ["reference", "candidate", "fix"];
-  var RAMP_S = 0.005;  // gain changes glide over a few ms: no click on switching
+  var RAMP_S = 0.005;
+  var DEFAULT_SHELF_SLOPE = 0.5;  // app/audio/eq.py's default (sox's bass and treble)  // gain changes glide over a few ms: no click on switching
   var current = null;  // the player on the page (there is one at a time)
 
   // Q of Web Audio's peaking filter for the cookbook's bandwidth in octaves, with the same
@@ -23,25 +24,60 @@
 
   function isEqMove(move) { return !move.kind || move.kind === "eq"; }
 
-  // One BiquadFilterNode per EQ move, gains scaled by `scale` (1 = as suggested).
+  // The cookbook shelf with slope S (app/audio/eq.py's shelf_sos); BiquadFilterNode's shelves
+  // are fixed at S = 1, so shelves are IIRFilterNodes with the same coefficients.
+  function shelfNode(context, move, gainDb) {
+    var amplitude = Math.pow(10, gainDb / 40);
+    var slope = move.slope || DEFAULT_SHELF_SLOPE;
+    var underRoot = Math.max(0, (amplitude + 1 / amplitude) * (1 / slope - 1) + 2);
+    var w0 = 2 * Math.PI * move.frequency_hz / context.sampleRate;
+    var cos = Math.cos(w0);
+    var twoRootAAlpha = Math.sqrt(amplitude) * Math.sin(w0) * Math.sqrt(underRoot);
+    var plus = amplitude + 1, minus = amplitude - 1;
+    var sign = move.type === "low_shelf" ? 1 : -1;
+    var b = [plus - sign * minus * cos + twoRootAAlpha, sign * 2 * (minus - sign * plus * cos),
+             plus - sign * minus * cos - twoRootAAlpha].map(function (v) { return v * amplitude; });
+    var a = [plus + sign * minus * cos + twoRootAAlpha, -sign * 2 * (minus + sign * plus * cos),
+             plus + sign * minus * cos - twoRootAAlpha];
+    return context.createIIRFilter(b, a);
+  }
+
+  // Q of each biquad of an even-order Butterworth filter (app/audio/eq.py's butterworth_qs).
+  function butterworthQs(order) {
+    var qs = [];
+    for (var k = 1; k <= order / 2; k++) { qs.push(1 / (2 * Math.sin((2 * k - 1) * Math.PI / (2 * order)))); }
+    return qs.sort(function (a, b) { return a - b; });
+  }
+
+  // The filters of one EQ move, gains scaled by `scale` (1 = as suggested).
+  function moveNodes(context, move, scale) {
+    var kind = move.type || "bell";
+    var gainDb = (move.gain_db || 0) * scale;
+    if (kind === "low_shelf" || kind === "high_shelf") { return [shelfNode(context, move, gainDb)]; }
+    if (kind === "high_pass" || kind === "low_pass") {
+      if (!(scale > 0)) { return []; }
+      return butterworthQs(move.order === 4 ? 4 : 2).map(function (q) {
+        var node = context.createBiquadFilter();
+        node.type = NODE_TYPES[kind];
+        node.frequency.value = move.frequency_hz;
+        node.Q.value = 20 * Math.log10(q);  // Web Audio reads a pass filter's Q in dB
+        return node;
+      });
+    }
+    var bell = context.createBiquadFilter();
+    bell.type = "peaking";
+    bell.frequency.value = move.frequency_hz;
+    bell.gain.value = gainDb;
+    bell.Q.value = bellQ(move.frequency_hz, move.width_octaves || 1, context.sampleRate);
+    return [bell];
+  }
+
+  // Every filter of the EQ moves among the suggestions, in series order.
   function makeFilters(context, moves, scale) {
     var nyquistHz = context.sampleRate / 2;
     return moves.filter(function (move) {
       return isEqMove(move) && move.frequency_hz > 0 && move.frequency_hz < nyquistHz;
-    }).map(function (move) {
-      var node = context.createBiquadFilter();
-      var kind = move.type || "bell";
-      node.type = NODE_TYPES[kind] || "peaking";
-      node.frequency.value = move.frequency_hz;
-      node.gain.value = (move.gain_db || 0) * scale;
-      if (node.type === "peaking") {
-        node.Q.value = bellQ(move.frequency_hz, move.width_octaves || 1, context.sampleRate);
-      } else if (node.type === "highpass" || node.type === "lowpass") {
-        node.Q.value = 20 * Math.log10(move.q || Math.SQRT1_2);  // Web Audio reads this Q in dB
-      }
-      node.gainDb = move.gain_db || 0;
-      return node;
-    });
+    }).reduce(function (nodes, move) { return nodes.concat(moveNodes(context, move, scale)); }, []);
   }
 
   // Summed magnitude response of a chain of filters, dB, at the given frequencies.
@@ -150,12 +186,10 @@
       gain.connect(context.destination);
     });
     context.createMediaElementSource(this.referenceAudio).connect(this.gains.reference);
-    var candidate = context.createMediaElementSource(this.candidateAudio);
-    candidate.connect(this.gains.candidate);
-    this.filters = makeFilters(context, this.moves, this.fixScale());
-    var tail = candidate;
-    this.filters.forEach(function (node) { tail.connect(node); tail = node; });
-    tail.connect(this.gains.fix);
+    this.candidateSource = context.createMediaElementSource(this.candidateAudio);
+    this.candidateSource.connect(this.gains.candidate);
+    this.filters = [];
+    this.buildFix();
 
     this.regions = WaveSurfer.Regions.create();
     this.wave = WaveSurfer.create({
@@ -189,6 +223,18 @@
         self.status.textContent = "This browser cannot play the file: " + (error && error.message || error) + ".";
       });
   }
+
+  // The candidate through the fix's filters into the fix's gain (rebuilt when the strength moves).
+  Player.prototype.buildFix = function () {
+    var source = this.candidateSource;
+    this.filters.forEach(function (node) { node.disconnect(); });
+    if (this.fixHead) { source.disconnect(this.fixHead); }
+    this.filters = makeFilters(this.context, this.moves, this.fixScale());
+    var chain = this.filters.concat([this.gains.fix]);
+    for (var i = 0; i + 1 < chain.length; i++) { chain[i].connect(chain[i + 1]); }
+    this.fixHead = chain[0];
+    source.connect(this.fixHead);
+  };
 
   Player.prototype.fixScale = function () {
     var slider = document.getElementById("amount");
@@ -310,12 +356,7 @@
 
     var slider = document.getElementById("amount");
     if (slider) {
-      this.onAmount = function () {
-        var scale = self.fixScale();
-        self.filters.forEach(function (node) {
-          if (node.type !== "highpass" && node.type !== "lowpass") { node.gain.value = node.gainDb * scale; }
-        });
-      };
+      this.onAmount = function () { self.buildFix(); };
       slider.addEventListener("input", this.onAmount);
     }
   };

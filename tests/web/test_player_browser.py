@@ -203,8 +203,16 @@ done(window.MasteringPlayer.responseDb(nodes, freqs));
             EqOperation(130.81, 6.0, 1.0),
             EqOperation(523.25, -6.0, 2.0),
         ],
+        [
+            EqOperation(120.0, 4.0, type="low_shelf"),
+            EqOperation(8000.0, -3.0, type="high_shelf", slope=1.0),
+        ],
+        [
+            EqOperation(40.0, 0.0, type="high_pass", order=4),
+            EqOperation(16000.0, 0.0, type="low_pass"),
+        ],
     ],
-    ids=["one-cut", "wide-and-narrow", "near-nyquist", "three"],
+    ids=["one-cut", "wide-and-narrow", "near-nyquist", "three", "shelves", "pass-filters"],
 )
 def test_web_audio_filters_match_eq_response(
     live_server: str,  # noqa: F811
@@ -216,7 +224,14 @@ def test_web_audio_filters_match_eq_response(
     _wait(lambda: browser.execute_script("return !!window.MasteringPlayer"), what="player.js")
     frequency_hz = np.geomspace(20.0, 20_000.0, 200)
     moves = [
-        {"frequency_hz": op.frequency_hz, "gain_db": op.gain_db, "width_octaves": op.width_octaves}
+        {
+            "frequency_hz": op.frequency_hz,
+            "gain_db": op.gain_db,
+            "width_octaves": op.width_octaves,
+            "type": op.type,
+            "slope": op.slope,
+            "order": op.order,
+        }
         for op in operations
     ]
     browser.set_script_timeout(10)
