@@ -531,3 +531,33 @@ def compare(
         band_db=raw - level,
         candidate_lossy=candidate_lossy,
     )
+
+
+def distance_db(comparison: Comparison, *, min_frequency_hz: float = 20.0) -> float:
+    """How far the two masters' EQ is apart: RMS of the level-aligned band difference, dB.
+
+    Unlike the count of recognised operations it moves continuously: a master 3 dB off
+    in one band reads less than one 6 dB off there. Read over the audible bands where both
+    files hold audio: from ``min_frequency_hz`` up to 20 kHz or a lossy file's band limit,
+    and only bands of the reference clear of its noise floor.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        Two masters compared (`compare`).
+    min_frequency_hz : float
+        Lowest band centre read.
+
+    Returns
+    -------
+    float
+        0 for the same EQ; it grows with both the size and the breadth of the moves apart.
+    """
+    spec = comparison.spec
+    centres = spec.band_centres_hz
+    read = (centres >= min_frequency_hz) & (centres <= 20_000.0)
+    read &= np.arange(spec.n_bands) < comparison.band_limit_band
+    read &= band_levels_db(comparison.reference_magnitude, spec=spec) > FLOOR_DB + CLEAR_OF_FLOOR_DB
+    if not read.any():
+        return 0.0
+    return float(np.sqrt(np.mean(np.square(comparison.band_db[read]))))

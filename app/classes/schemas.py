@@ -40,6 +40,7 @@ class ProgressPointOut(BaseModel):
     assignment_title: str
     model: str
     rating: int
+    distance_db: float | None = None
 
 
 class StudentProgressOut(BaseModel):

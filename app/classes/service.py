@@ -257,6 +257,7 @@ class ProgressPoint:
     assignment_title: str
     model: str
     rating: int
+    distance_db: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -292,6 +293,7 @@ def class_progress(*, db_session: Session, school_class: SchoolClass) -> list[St
                 assignment_title=title,
                 model=rating.model_id,
                 rating=rating.rating,
+                distance_db=rating.distance_db,
             )
         )
     return [
@@ -308,6 +310,7 @@ CSV_COLUMNS = (
     "assignment_title",
     "model",
     "rating",
+    "distance_db",
 )
 
 
@@ -327,6 +330,7 @@ def progress_csv(progress: list[StudentProgress]) -> str:
                     _csv_safe(point.assignment_title),
                     _csv_safe(point.model),
                     point.rating,
+                    "" if point.distance_db is None else point.distance_db,
                 ]
             )
     return buffer.getvalue()

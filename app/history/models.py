@@ -26,6 +26,11 @@ class Rating(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     model_id: Mapped[str] = mapped_column(String(64))
     rating: Mapped[int]
+    #: RMS of the level-aligned band difference, dB (null for ratings stored before it).
+    distance_db: Mapped[float | None] = mapped_column(Float)
+    #: What the rating's page draws beside the moves: amount, spectra, alignment (the
+    #: `POST /rate` answer's fields); null for ratings stored before it was kept.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     operations: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     reference_filename: Mapped[str | None] = mapped_column(String(255))

@@ -26,6 +26,9 @@ class RatingOut(BaseModel):
     assignment_id: int | None
     model: str
     rating: int = Field(description="Number of EQ operations recognised; 0 is the same EQ.")
+    distance_db: float | None = Field(
+        default=None, description="RMS of the level-aligned band difference, dB (0: same EQ)."
+    )
     operations: list[dict[str, Any]]
     suggestions: list[dict[str, Any]]
     reference: FileOut
@@ -41,6 +44,7 @@ class RatingOut(BaseModel):
             assignment_id=rating.assignment_id,
             model=rating.model_id,
             rating=rating.rating,
+            distance_db=rating.distance_db,
             operations=rating.operations,
             suggestions=rating.suggestions,
             reference=FileOut(

@@ -40,6 +40,10 @@ class StoredFile:
     filename: str | None = None
 
 
+#: The answer's fields a rating keeps for its page, beside its own columns.
+DETAILS = ("amount", "spectra", "alignment")
+
+
 class HistoryError(LookupError):
     """The rating cannot be stored for this user (unknown assignment, not a member)."""
 
@@ -123,6 +127,8 @@ def store_rating(
         assignment_id=assignment_id,
         model_id=str(fields["model"]),
         rating=int(fields["rating"]),
+        distance_db=_maybe_float(fields.get("distance_db")),
+        details={key: fields[key] for key in DETAILS if fields.get(key) is not None} or None,
         operations=_plain(fields.get("operations")),
         suggestions=_plain(fields.get("suggestions")),
         reference_filename=_short(reference_info.filename),
@@ -143,6 +149,10 @@ def store_rating(
         )
         db_session.flush()
     return rating
+
+
+def _maybe_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _short(filename: str | None) -> str | None:
@@ -199,3 +209,35 @@ def store_rate_response(*, db_session: Session, user: User, result: Any) -> Rati
         reference_info=files["reference"],
         candidate_info=files["candidate"],
     )
+
+
+def viewable_rating(*, db_session: Session, user: User, rating_id: int) -> Rating | None:
+    """A rating for its owner, or for the instructor of its assignment's class; else None."""
+    rating = db_session.get(Rating, rating_id)
+    if rating is None:
+        return None
+    if rating.user_id == user.id:
+        return rating
+    assignment = db_session.get(Assignment, rating.assignment_id) if rating.assignment_id else None
+    school_class = db_session.get(SchoolClass, assignment.class_id) if assignment else None
+    if school_class is not None and school_class.instructor_id == user.id:
+        return rating
+    return None
+
+
+def result_of(rating: Rating) -> dict[str, Any]:
+    """A stored rating in the shape of the `POST /rate` answer the result partial draws."""
+    details = rating.details or {}
+    return {
+        "id": rating.id,
+        "stored": True,
+        "rating": rating.rating,
+        "distance_db": rating.distance_db,
+        "model": rating.model_id,
+        "amount": details.get("amount", 100.0),
+        "operations": rating.operations,
+        "suggestions": rating.suggestions,
+        "spectra": details.get("spectra"),
+        "alignment": details.get("alignment"),
+        "timings": None,
+    }

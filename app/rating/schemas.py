@@ -120,6 +120,11 @@ class RateResponse(BaseModel):
 
     id: int | None = Field(default=None, description="Id of the stored rating, when stored.")
     rating: int = Field(ge=0, description="Number of EQ operations recognised; 0 is the same EQ.")
+    distance_db: float | None = Field(
+        default=None,
+        description="RMS of the level-aligned band difference over the audible bands, dB: "
+        "a continuous distance beside the count (0 is the same EQ).",
+    )
     model: str
     amount: float = Field(description="Strength of the suggestions, percent.")
     operations: list[Operation]

@@ -20,7 +20,7 @@ import numpy as np
 
 from app.audio.errors import AudioError, AudioErrorCode
 from app.audio.io import AudioHeader, DecodedAudio, Source, check_header, load_audio, read_header
-from app.audio.spectrum import Comparison, SpectrumSpec, band_levels_db, compare
+from app.audio.spectrum import Comparison, SpectrumSpec, band_levels_db, compare, distance_db
 from app.ml.features import CURRENT_SPEC
 from app.ml.registry import ModelRegistry, RecognitionModel
 from app.ml.suggestions import band_of, suggest
@@ -193,6 +193,7 @@ def rate(
     ]
     return RateResponse(
         rating=len(operations),
+        distance_db=round(distance_db(comparison), 2),
         model=recognition.model_id or model.id,
         amount=amount_percent,
         operations=operations,

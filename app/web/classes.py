@@ -103,17 +103,19 @@ def join_class(
     return redirect(request, f"/classes/{school_class.id}")
 
 
-def progress_chart(progress: list[service.StudentProgress]) -> dict[str, object]:
-    """The students' ratings as uPlot data: shared time axis, one series per student (gaps)."""
+def progress_chart(
+    progress: list[service.StudentProgress], *, field: str = "rating"
+) -> dict[str, object]:
+    """The students' ratings (or distances) as uPlot data: shared time axis, one series each."""
     times = sorted({p.created_at.timestamp() for s in progress for p in s.ratings})
     index = {t: i for i, t in enumerate(times)}
     series: list[dict[str, object]] = []
     for student in progress:
         if not student.ratings:
             continue
-        values: list[int | None] = [None] * len(times)
+        values: list[float | None] = [None] * len(times)
         for point in student.ratings:
-            values[index[point.created_at.timestamp()]] = point.rating
+            values[index[point.created_at.timestamp()]] = getattr(point, field)
         series.append({"label": student.email, "values": values})
     return {"t": times, "series": series}
 
@@ -141,6 +143,8 @@ def _class_page(
         progress = service.class_progress(db_session=db_session, school_class=school_class)
         context["progress"] = progress
         context["chart"] = progress_chart(progress)
+        if any(p.distance_db is not None for s in progress for p in s.ratings):
+            context["distance_chart"] = progress_chart(progress, field="distance_db")
     return render(request, "classes/detail.html", context, status_code=status_code)
 
 

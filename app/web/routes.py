@@ -12,7 +12,15 @@ from app.accounts.throttle import PasswordHashingBusy
 from app.web.deps import refuse_nul_text
 
 #: Browser pages of this package: their 403/404 answers are pages, not JSON.
-PAGE_PREFIXES = ("/sign-in", "/sign-up", "/account", "/admin/", "/classes", "/history")
+PAGE_PREFIXES = (
+    "/sign-in",
+    "/sign-up",
+    "/account",
+    "/admin/",
+    "/classes",
+    "/history",
+    "/ratings/",
+)
 TITLES = {
     400: "Bad request",
     403: "Not allowed",
@@ -83,7 +91,7 @@ def include_account_routes(app: FastAPI) -> None:
     from app.accounts.router import router as accounts_api
     from app.classes.router import router as classes_api
     from app.history.router import router as history_api
-    from app.web import accounts, classes, history
+    from app.web import accounts, classes, history, presets
 
     for router in (
         accounts_api,
@@ -92,6 +100,7 @@ def include_account_routes(app: FastAPI) -> None:
         accounts.router,
         classes.router,
         history.router,
+        presets.router,
     ):
         app.include_router(router, dependencies=[Depends(refuse_nul_text)])
     app.add_exception_handler(HTTPException, page_errors)

@@ -17,6 +17,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
+        "media-src 'self' blob:",  # the A/B player plays the chosen files from object URLs
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",

@@ -1,4 +1,4 @@
-// The rating page: upload progress, client-side size check, and spectrum plots (uPlot).
+// The rating page: drag and drop, upload progress, errors beside each file, spectrum plots (uPlot).
 (function () {
   "use strict";
 
@@ -19,23 +19,108 @@
     }
   });
 
+  // Errors in plain words beside the file concerned ------------------------------------
+  var AUDIO_NAME = /\.(wav|wave|flac|ogg|oga|opus|mp3)$/i;
+  var FILE_NAMES = ["reference", "candidate"];
+
+  function fileKey(input) { return input.name || ("versions" in input.dataset ? "versions" : ""); }
+
+  function fileError(name, text) {
+    var box = document.querySelector("[data-file-error=" + name + "]");
+    var input = Array.prototype.filter.call(
+      document.querySelectorAll("#rate-form input[type=file]"), function (each) { return fileKey(each) === name; })[0];
+    if (box) { box.hidden = !text; box.textContent = text || ""; }
+    if (input) { input.setAttribute("aria-invalid", text ? "true" : "false"); }
+  }
+
+  function fileProblem(input, limitMb) {
+    var files = Array.prototype.slice.call(input.files || []);
+    for (var i = 0; i < files.length; i++) {
+      var file = files[i];
+      var type = file.type || "";
+      if (!AUDIO_NAME.test(file.name) && type.indexOf("audio/") !== 0) {
+        return file.name + " is not an audio file the service reads: choose WAV, FLAC, Ogg Vorbis, Opus or MP3.";
+      }
+      if (file.size > limitMb * 1024 * 1024) {
+        return file.name + " is larger than the " + limitMb + " MB limit per file.";
+      }
+    }
+    return null;
+  }
+
+  function checkInput(input) {
+    var form = byId("rate-form");
+    if (!form || !input || !fileKey(input)) { return null; }
+    var problem = fileProblem(input, Number(form.dataset.maxUploadMb));
+    fileError(fileKey(input), problem);
+    return problem;
+  }
+
+  window.MasteringRateForm = { checkInput: checkInput };
+
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input && input.type === "file" && input.form && input.form.id === "rate-form") { checkInput(input); }
+  });
+
   document.addEventListener("htmx:confirm", function (event) {
     var form = event.target;
     if (!form || form.id !== "rate-form") { return; }
-    var limit = Number(form.dataset.maxUploadMb) * 1024 * 1024;
-    var problem = null;
+    var problems = 0;
     form.querySelectorAll("input[type=file]").forEach(function (input) {
-      var file = input.files && input.files[0];
-      if (file && file.size > limit && !problem) {
-        problem = input.name + ": " + file.name + " is larger than the " +
-          form.dataset.maxUploadMb + " MB limit per file.";
-      }
+      if (checkInput(input)) { problems += 1; }
     });
-    var box = byId("client-error");
-    box.hidden = !problem;
-    box.textContent = problem || "";
-    if (problem) { event.preventDefault(); return; }
+    byId("client-error").hidden = true;
+    if (problems) { event.preventDefault(); return; }
     setProgress(0, "Uploading… 0 %");
+  });
+
+  // A refusal that names a file ("reference: …", "The candidate file …") shows beside it too.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!event.target || event.target.id !== "result") { return; }
+    var error = event.target.querySelector(".error");
+    var text = error ? error.textContent.trim() : "";
+    FILE_NAMES.forEach(function (name) {
+      var named = new RegExp("^(" + name + ":|the " + name + " file)", "i").test(text);
+      var other = FILE_NAMES.filter(function (n) { return n !== name; })[0];
+      var mentionsOther = new RegExp("\\b" + other + "\\b", "i").test(text);
+      fileError(name, named && !mentionsOther ? text : null);
+    });
+  });
+
+  // Drag and drop on both file boxes ----------------------------------------------------
+  function dropZone(event) {
+    return event.target && event.target.closest ? event.target.closest("#rate-form [data-drop]") : null;
+  }
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      var zone = dropZone(event);
+      if (!zone) { return; }
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+  });
+
+  document.addEventListener("dragleave", function (event) {
+    var zone = dropZone(event);
+    if (zone) { zone.classList.remove("dragging"); }
+  });
+
+  document.addEventListener("drop", function (event) {
+    var zone = dropZone(event);
+    if (!zone) { return; }
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    var files = event.dataTransfer && event.dataTransfer.files;
+    var input = zone.querySelector("input[type=file]");
+    if (!files || !files.length || !input) { return; }
+    var transfer = new DataTransfer();
+    Array.prototype.slice.call(files, 0, input.multiple ? files.length : 1).forEach(function (file) {
+      transfer.items.add(file);
+    });
+    input.files = transfer.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
   });
 
   document.addEventListener("htmx:xhr:progress", function (event) {
@@ -118,6 +203,8 @@
       });
     });
   }
+
+  window.MasteringRateForm.initCharts = initCharts;
 
   function start() {
     if (window.htmx) {

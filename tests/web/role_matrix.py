@@ -104,6 +104,8 @@ CASES = [
     Case("POST", "/assignments/{assignment}/submit", (401, 200, 404, 403, 403, 403),
          file="candidate"),
     Case("GET", "/history", (303, 200, 200, 200, 200, 200)),
+    Case("GET", "/ratings/{rating}", (303, 200, 404, 200, 404, 404)),
+    Case("GET", "/ratings/{rating}/audio/candidate.ogg", (303, 404, 404, 404, 404, 404)),
     Case("GET", "/api/me", (401, 200, 200, 200, 200, 200)),
     Case("GET", "/api/tokens", (401, 200, 200, 200, 200, 200)),
     Case("POST", "/api/tokens", (401, 201, 201, 201, 201, 201), json={"name": "x"}),
@@ -254,6 +256,7 @@ def check_every_route_is_in_the_table() -> None:
         "{assignment}": "{assignment_id}",
         "{rating}": "{rating_id}",
         "{token}": "{token_id}",
+        "/audio/candidate.ogg": "/audio/{which}.ogg",
     }
     tabled = set()
     for case in CASES:
