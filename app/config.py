@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     MAX_QUEUED_ANALYSES: int = 4
     ANONYMOUS_RATE: bool = True
     SECRET_KEY: str = "change-me-in-production"
+    #: Loudness a streaming player normalises to, for the normalised gain of /rate.
+    LOUDNESS_TARGET_LUFS: float = -14.0
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -17,6 +17,8 @@ from app.audio.eq import EqOperation
 
 Band = Literal["bass", "mids", "treble"]
 Action = Literal["increase", "decrease"]
+#: What a suggestion is about: the recognised EQ or a whole-master measure.
+Kind = Literal["eq", "loudness", "dynamics", "stereo"]
 
 #: Upper edge of the bass band, Hz.
 BASS_MAX_HZ = 500.0
@@ -44,6 +46,9 @@ class Suggestion:
         Width of the bell.
     text : str
         The move in words, e.g. ``"Decrease bass: cut about 6 dB around 262 Hz"``.
+    kind : {"eq", "loudness", "dynamics", "stereo"}
+        ``"eq"`` for every suggestion made here (the others are in
+        `app.ml.master_suggestions`).
     """
 
     band: Band
@@ -52,6 +57,7 @@ class Suggestion:
     gain_db: float
     width_octaves: float
     text: str
+    kind: Kind = "eq"
 
 
 def band_of(frequency_hz: float) -> Band:

@@ -133,6 +133,7 @@ async def rate_request(
                     amount_percent=amount,
                     reference_audio=reference_audio,
                     reference_decode_s=reference_decode_s,
+                    loudness_target_lufs=settings.LOUDNESS_TARGET_LUFS,
                 )
             finally:
                 spool.remove()
