@@ -19,6 +19,9 @@ from app.audio.loudness import FrameSpectra
 OCTAVE_CENTRES_HZ = (63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
 #: Widths are clamped to this range, dB (dual mono would read -inf).
 WIDTH_LIMIT_DB = 60.0
+#: Correlation below which a band with energy is a mono-compatibility problem
+#: (slightly under 0, so that independent channels, which read 0 +- noise, are not).
+MONO_CORRELATION_LIMIT = -0.1
 #: A band "has energy" when it is within this many dB of the file's loudest band.
 ENERGY_RANGE_DB = 30.0
 
@@ -68,7 +71,7 @@ class StereoBand:
     @property
     def mono_problem(self) -> bool:
         """A band with energy whose channels are anti-correlated cancels in mono."""
-        return self.has_energy and self.correlation < 0
+        return self.has_energy and self.correlation < MONO_CORRELATION_LIMIT
 
 
 @dataclass(frozen=True, kw_only=True)
