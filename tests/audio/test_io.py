@@ -642,7 +642,7 @@ def test_random_bytes_behind_a_magic_number_get_audio_error(magic: bytes) -> Non
             load_audio(io.BytesIO(data), name="noise")
 
 
-# --- channels kept beside the mono mix --------------------------------------------------------------
+# --- channels kept beside the mono mix -----------------------------------------------------------
 
 
 def test_the_mono_mix_is_bit_for_bit_what_the_eq_features_read(rng: np.random.Generator) -> None:

@@ -29,7 +29,7 @@ needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installe
 def stereo_sine(
     levels_dbfs: list[tuple[float, float]], *, sample_rate_hz: int = 48_000, frequency_hz=1000.0
 ) -> np.ndarray:
-    """A 1 kHz stereo sine through segments of (level dBFS, seconds), as EBU Tech 3341/3342 build."""
+    """A 1 kHz stereo sine in segments of (level dBFS, seconds), as EBU Tech 3341/3342 build it."""
     parts = []
     start = 0
     for level_dbfs, seconds in levels_dbfs:

@@ -1,4 +1,4 @@
-"""The whole-master suggestion rules: nothing for the same file, loudness only for a level change."""
+"""The whole-master suggestion rules: the same file gets none, a level change only loudness."""
 
 from __future__ import annotations
 
