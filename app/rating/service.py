@@ -151,7 +151,7 @@ def rate(
     # The whole-master measures run beside the EQ comparison (numpy and scipy
     # release the GIL), so /rate waits only for what is left of them after it.
     pending = (
-        [_MEASURE_WORKERS.submit(_measured, audio) for audio in (ref_audio, cand_audio)]
+        [_MEASURE_WORKERS.submit(measured, audio) for audio in (ref_audio, cand_audio)]
         if measure
         else None
     )
@@ -187,6 +187,9 @@ def rate(
         )
         for s in suggest(recognition.operations, amount_percent=amount_percent)
     ]
+    whole = (
+        None if measures is None else compared_measures(*measures, target_lufs=loudness_target_lufs)
+    )
     if measures is not None:
         suggestions += [
             SuggestionOut(
@@ -225,7 +228,9 @@ def rate(
             measure_s=round(measured - recognised, 4),
             analysis_s=round(measured - started, 4),
         ),
-        **(_compared_measures(*measures, target_lufs=loudness_target_lufs) if measures else {}),
+        loudness=whole[0] if whole else None,
+        dynamics=whole[1] if whole else None,
+        stereo=whole[2] if whole else None,
     )
 
 
@@ -235,7 +240,8 @@ _MEASURE_WORKERS = ThreadPoolExecutor(
 )
 
 
-def _measured(audio: DecodedAudio) -> MasterMeasures:
+def measured(audio: DecodedAudio) -> MasterMeasures:
+    """Loudness, dynamics and stereo of one decoded file."""
     return measure_master(audio.channel_samples, sample_rate_hz=audio.sample_rate_hz)
 
 
@@ -272,67 +278,62 @@ def file_loudness(loudness: Loudness, *, target_lufs: float) -> FileLoudness:
     )
 
 
-def _compared_measures(
+def compared_measures(
     reference: MasterMeasures, candidate: MasterMeasures, *, target_lufs: float
-) -> dict[str, object]:
+) -> tuple[LoudnessComparison, DynamicsComparison, StereoComparison | None]:
     """The `loudness`, `dynamics` and `stereo` fields of the answer."""
     limiting = limiting_difference_db(reference=reference.dynamics, candidate=candidate.dynamics)
     ref_l, cand_l = reference.loudness, candidate.loudness
-    fields: dict[str, object] = {
-        "loudness": LoudnessComparison(
-            reference=file_loudness(ref_l, target_lufs=target_lufs),
-            candidate=file_loudness(cand_l, target_lufs=target_lufs),
-            target_lufs=target_lufs,
-            difference_lu=_level(cand_l.integrated_lufs - ref_l.integrated_lufs)
-            if math.isfinite(cand_l.integrated_lufs - ref_l.integrated_lufs)
-            else 0.0,
-        ),
-        "dynamics": DynamicsComparison(
-            bands=[
-                DynamicsBand(
-                    low_hz=round(ref.low_hz, 1),
-                    high_hz=round(ref.high_hz, 1),
-                    reference_crest_db=round(ref.crest_db, 2),
-                    candidate_crest_db=round(cand.crest_db, 2),
-                )
-                for ref, cand in zip(
-                    reference.dynamics.bands, candidate.dynamics.bands, strict=True
-                )
-            ],
-            reference_psr=_psr(reference),
-            candidate_psr=_psr(candidate),
-            limiting_db=round(limiting, 2),
-            summary=limiting_summary(limiting),
-        ),
-        "stereo": None,
-    }
-    if reference.stereo is not None and candidate.stereo is not None:
-        fields["stereo"] = StereoComparison(
-            reference_correlation=round(reference.stereo.correlation, 3),
-            candidate_correlation=round(candidate.stereo.correlation, 3),
-            bands=[
-                StereoBand(
-                    low_hz=round(ref.low_hz, 1),
-                    high_hz=round(ref.high_hz, 1),
-                    reference_width_db=round(ref.width_db, 2),
-                    candidate_width_db=round(cand.width_db, 2),
-                    reference_correlation=round(ref.correlation, 3),
-                    candidate_correlation=round(cand.correlation, 3),
-                )
-                for ref, cand in zip(reference.stereo.bands, candidate.stereo.bands, strict=True)
-            ],
-            mono_warnings=[
-                f"{name} around {round(band.low_hz * 2**0.5)} Hz: correlation "
-                f"{band.correlation:.2f}"
-                for name, stereo in (
-                    ("reference", reference.stereo),
-                    ("candidate", candidate.stereo),
-                )
-                for band in stereo.bands
-                if band.mono_problem
-            ],
-        )
-    return fields
+    loudness = LoudnessComparison(
+        reference=file_loudness(ref_l, target_lufs=target_lufs),
+        candidate=file_loudness(cand_l, target_lufs=target_lufs),
+        target_lufs=target_lufs,
+        difference_lu=_level(cand_l.integrated_lufs - ref_l.integrated_lufs)
+        if math.isfinite(cand_l.integrated_lufs - ref_l.integrated_lufs)
+        else 0.0,
+    )
+    dynamics = DynamicsComparison(
+        bands=[
+            DynamicsBand(
+                low_hz=round(ref.low_hz, 1),
+                high_hz=round(ref.high_hz, 1),
+                reference_crest_db=round(ref.crest_db, 2),
+                candidate_crest_db=round(cand.crest_db, 2),
+            )
+            for ref, cand in zip(reference.dynamics.bands, candidate.dynamics.bands, strict=True)
+        ],
+        reference_psr=_psr(reference),
+        candidate_psr=_psr(candidate),
+        limiting_db=round(limiting, 2),
+        summary=limiting_summary(limiting),
+    )
+    if reference.stereo is None or candidate.stereo is None:
+        return loudness, dynamics, None
+    stereo = StereoComparison(
+        reference_correlation=round(reference.stereo.correlation, 3),
+        candidate_correlation=round(candidate.stereo.correlation, 3),
+        bands=[
+            StereoBand(
+                low_hz=round(ref.low_hz, 1),
+                high_hz=round(ref.high_hz, 1),
+                reference_width_db=round(ref.width_db, 2),
+                candidate_width_db=round(cand.width_db, 2),
+                reference_correlation=round(ref.correlation, 3),
+                candidate_correlation=round(cand.correlation, 3),
+            )
+            for ref, cand in zip(reference.stereo.bands, candidate.stereo.bands, strict=True)
+        ],
+        mono_warnings=[
+            f"{name} around {round(band.low_hz * 2**0.5)} Hz: correlation {band.correlation:.2f}"
+            for name, image in (
+                ("reference", reference.stereo),
+                ("candidate", candidate.stereo),
+            )
+            for band in image.bands
+            if band.mono_problem
+        ],
+    )
+    return loudness, dynamics, stereo
 
 
 def _psr(measures: MasterMeasures) -> PsrDistribution:
