@@ -16,7 +16,7 @@ from app.audio.io import load_path
 from app.audio.spectrum import DEFAULT_SPEC, Comparison, compare
 from app.config import get_settings
 from app.rating.cli import print_measures, rate_command
-from app.rating.service import compared_measures, measured
+from app.rating.service import compared_measures, measure_audio
 from app.training.cli import corpus_app, dataset_app, evaluate, train
 
 cli = typer.Typer(
@@ -65,7 +65,7 @@ def analyze(
         f"level {comparison.level_offset_db:+.2f} dB"
     )
     loudness, dynamics, stereo = compared_measures(
-        measured(ref), measured(cand), target_lufs=get_settings().LOUDNESS_TARGET_LUFS
+        measure_audio(ref), measure_audio(cand), target_lufs=get_settings().LOUDNESS_TARGET_LUFS
     )
     print_measures(loudness=loudness, dynamics=dynamics, stereo=stereo, console=console)
     if plot is not None:

@@ -151,7 +151,7 @@ def rate(
     # The whole-master measures run beside the EQ comparison (numpy and scipy
     # release the GIL), so /rate waits only for what is left of them after it.
     pending = (
-        [_MEASURE_WORKERS.submit(measured, audio) for audio in (ref_audio, cand_audio)]
+        [_MEASURE_WORKERS.submit(measure_audio, audio) for audio in (ref_audio, cand_audio)]
         if measure
         else None
     )
@@ -240,7 +240,7 @@ _MEASURE_WORKERS = ThreadPoolExecutor(
 )
 
 
-def measured(audio: DecodedAudio) -> MasterMeasures:
+def measure_audio(audio: DecodedAudio) -> MasterMeasures:
     """Loudness, dynamics and stereo of one decoded file."""
     return measure_master(audio.channel_samples, sample_rate_hz=audio.sample_rate_hz)
 
