@@ -1,4 +1,4 @@
-"""The rating page shows the loudness table and the measure charts, in a real browser and in HTML."""
+"""The rating page shows the loudness table and the measure charts, in Chromium and in HTML."""
 
 from __future__ import annotations
 
