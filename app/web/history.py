@@ -22,5 +22,6 @@ def history_page(request: Request, user: PageUser, db_session: SessionDep) -> HT
     chart = {
         "t": [r.created_at.timestamp() for r in oldest_first],
         "rating": [r.rating for r in oldest_first],
+        "loudness_difference_lu": [r.loudness_difference_lu for r in oldest_first],
     }
     return render(request, "history/list.html", {"ratings": ratings, "chart": chart})

@@ -4,16 +4,22 @@
   const COLOURS = ["#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285",
                    "#c2255c", "#5c940d", "#364fc7", "#a61e4d"];
 
-  function plot(el, series, values) {
+  function plot(el, series, values, yLabel, yRange) {
     el.dataset.drawn = "1";
     const width = Math.max(320, el.clientWidth || 800);
     new uPlot({
       width: width,
       height: 260,
-      scales: { y: { range: (u, min, max) => [0, Math.max(3, (max || 0) + 1)] } },
-      axes: [{}, { label: "rating (EQ moves)" }],
+      scales: { y: { range: yRange || ((u, min, max) => [0, Math.max(3, (max || 0) + 1)]) } },
+      axes: [{}, { label: yLabel || "rating (EQ moves)" }],
       series: [{}].concat(series),
     }, values, el);
+  }
+
+  // Candidate minus reference integrated loudness (LU), symmetric about 0.
+  function loudnessRange(u, min, max) {
+    const span = Math.max(3, Math.abs(min || 0), Math.abs(max || 0)) + 1;
+    return [-span, span];
   }
 
   function line(label, i) {
@@ -28,6 +34,15 @@
     if (own && !own.dataset.drawn) {
       const data = JSON.parse(own.dataset.series);
       if (data.t.length) plot(own, [line("rating", 0)], [data.t, data.rating]);
+    }
+    const loudness = root.querySelector("#loudness-history-chart");
+    if (loudness && !loudness.dataset.drawn) {
+      const data = JSON.parse(loudness.dataset.series);
+      const known = (data.loudness_difference_lu || []).some((v) => v !== null);
+      if (data.t.length && known) {
+        plot(loudness, [line("loudness difference (LU)", 1)],
+             [data.t, data.loudness_difference_lu], "candidate - reference (LU)", loudnessRange);
+      }
     }
     const progress = root.querySelector("#progress-chart");
     if (progress && !progress.dataset.drawn) {
