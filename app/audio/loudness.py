@@ -44,7 +44,7 @@ _TAPS_PER_PHASE = 12
 _KAISER_BETA = 5.0
 #: Intervals whose samples lie this far below their block's sample peak are not oversampled, dB.
 TRUE_PEAK_SEARCH_DB = 3.0
-_CANDIDATES_PER_STEP = 1 << 16
+_BLOCKS_PER_STEP = 16
 #: Floor for levels of digital silence, dB.
 SILENCE_DB = -200.0
 
@@ -67,7 +67,9 @@ class Loudness:
         Short-term loudness every `SUB_BLOCK_S` seconds; element ``i`` is the
         3 s block ending at ``SHORT_TERM_S + i * SUB_BLOCK_S`` seconds.
     short_term_peak_dbtp : np.ndarray
-        True peak within each of those 3 s blocks, dBTP.
+        Peak within each of those 3 s blocks, dBTP: the true peak where the
+        block's peaks come within 3 dB of the file's, the sample peak elsewhere
+        (see `block_true_peaks`).
     """
 
     integrated_lufs: float
@@ -248,10 +250,10 @@ def sub_block_energy(frames: FrameSpectra) -> np.ndarray:
 
 
 def spectral_power(spectrum: np.ndarray) -> np.ndarray:
-    """|X|^2 of a complex64 array, float32 (real and imaginary parts summed in one pass)."""
-    pairs = np.ascontiguousarray(spectrum, dtype=np.complex64).view(np.float32)
-    pairs = pairs.reshape(*spectrum.shape, 2)
-    return np.einsum("...i,...i->...", pairs, pairs)
+    """|X|^2 of a complex64 array, float32."""
+    power = np.abs(np.asarray(spectrum, dtype=np.complex64))
+    np.square(power, out=power)
+    return power
 
 
 def _window_sums(values: np.ndarray, *, width: int) -> np.ndarray:
@@ -314,14 +316,33 @@ def true_peak_filter() -> np.ndarray:
     return bank / bank.sum(axis=1, keepdims=True)
 
 
-def block_true_peaks(samples: np.ndarray, *, block_frames: int) -> tuple[np.ndarray, np.ndarray]:
+def block_sample_peaks(samples: np.ndarray, *, block_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Magnitudes of one channel (zero-padded to whole blocks) and each block's sample peak."""
+    x = np.asarray(samples, dtype=np.float32)
+    count = -(-len(x) // block_frames)
+    magnitude = np.empty((count, block_frames), dtype=np.float32)
+    flat = magnitude.reshape(-1)
+    np.abs(x, out=flat[: len(x)])
+    flat[len(x) :] = 0
+    return magnitude, magnitude.max(axis=1) if count else np.zeros(0, np.float32)
+
+
+def block_true_peaks(
+    samples: np.ndarray,
+    *,
+    block_frames: int,
+    floor: float = 0.0,
+    sample_peaks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Sample peak and true peak (linear) of each block of ``block_frames`` samples.
 
     The oversampled value between samples ``i`` and ``i + 1`` can only top the
     block's sample peak where one of them is within `TRUE_PEAK_SEARCH_DB` of
     it (a tone below a quarter of the sample rate overshoots its samples by
-    less than 3 dB), so the interpolator runs on those intervals only: a
-    master has a few percent of them, which keeps the meter cheap.
+    less than 3 dB), so the interpolator runs on those intervals only, and
+    only in blocks whose sample peak is within that much of ``floor``: blocks
+    further below keep their sample peak. With ``floor`` the file's sample
+    peak, the file's true peak is exact and so is every block near it.
 
     Parameters
     ----------
@@ -329,6 +350,11 @@ def block_true_peaks(samples: np.ndarray, *, block_frames: int) -> tuple[np.ndar
         One channel, shape ``(n,)``.
     block_frames : int
         Samples per block; a last partial block counts as a block.
+    floor : float
+        Blocks whose sample peak is more than `TRUE_PEAK_SEARCH_DB` below it
+        are not oversampled (0 oversamples every block).
+    sample_peaks : tuple, optional
+        `block_sample_peaks` of the same samples, when the caller has it.
 
     Returns
     -------
@@ -337,38 +363,30 @@ def block_true_peaks(samples: np.ndarray, *, block_frames: int) -> tuple[np.ndar
         samples and of the four-times-oversampled signal in each block.
     """
     x = np.ascontiguousarray(samples, dtype=np.float32)
-    n = len(x)
-    full, count = n // block_frames, -(-n // block_frames)
-    magnitude = np.abs(x)
-    body = magnitude[: full * block_frames].reshape(full, block_frames)
-    peaks = np.empty(count, dtype=np.float32)
-    np.max(body, axis=1, out=peaks[:full])
-    if count > full:
-        peaks[-1] = magnitude[full * block_frames :].max()
-    sample_peaks = peaks.copy()
-    # An interval (i, i + 1) is searched when either end is near its block's peak.
-    threshold = peaks * np.float32(10 ** (-TRUE_PEAK_SEARCH_DB / 20))
-    near = np.empty(n + 1, dtype=bool)
-    near[n] = False
-    np.greater_equal(
-        body, threshold[:full, None], out=near[: full * block_frames].reshape(body.shape)
-    )
-    np.greater_equal(
-        magnitude[full * block_frames :], threshold[-1], out=near[full * block_frames : n]
-    )
-    candidates = np.flatnonzero(near[:n] | near[1:])
+    magnitude, peaks = sample_peaks or block_sample_peaks(x, block_frames=block_frames)
+    search = np.float32(10 ** (-TRUE_PEAK_SEARCH_DB / 20))
+    blocks = np.flatnonzero(peaks >= np.float32(floor) * search)
+    true_peaks = peaks.copy()
+    if len(blocks) == 0:
+        return peaks, true_peaks
     bank = true_peak_filter()[1:].astype(np.float32)
     taps = bank.shape[1]
     half = taps // 2
     padded = np.concatenate([np.zeros(half - 1, np.float32), x, np.zeros(half + 1, np.float32)])
     windows = np.lib.stride_tricks.sliding_window_view(padded, taps)
-    for start in range(0, len(candidates), _CANDIDATES_PER_STEP):
-        chunk = candidates[start : start + _CANDIDATES_PER_STEP]
-        values = np.abs(windows[chunk] @ bank.T).max(axis=1)
-        blocks = chunk // block_frames
-        first = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
-        np.maximum.at(peaks, blocks[first], np.maximum.reduceat(values, first))
-    return sample_peaks, peaks
+    for start in range(0, len(blocks), _BLOCKS_PER_STEP):
+        chosen = blocks[start : start + _BLOCKS_PER_STEP]
+        # An interval (i, i + 1) is searched when either end is near its block's peak.
+        near = magnitude[chosen] >= (peaks[chosen] * search)[:, None]
+        near[:, :-1] |= near[:, 1:].copy()
+        rows, offsets = np.nonzero(near)
+        positions = chosen[rows] * block_frames + offsets
+        inside = positions < len(x)
+        positions, rows = positions[inside], rows[inside]
+        values = np.abs(windows[positions] @ bank.T).max(axis=1)
+        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        np.maximum.at(true_peaks, chosen[rows[first]], np.maximum.reduceat(values, first))
+    return peaks, true_peaks
 
 
 def _db(value: np.ndarray | float) -> np.ndarray:
@@ -416,13 +434,16 @@ def measure_loudness(
     short_term = _window_sums(energy, width=short_width) / (short_width * hop)
     short_term_lufs = _lufs(short_term)
 
-    sample_peak = 0.0
+    # Sample peaks first: the true-peak search needs only the blocks near the file's peak.
+    columns = [np.ascontiguousarray(audio[:, i], dtype=np.float32) for i in range(audio.shape[1])]
+    sampled = [block_sample_peaks(column, block_frames=hop) for column in columns]
+    sample_peak = max((float(p.max()) for _, p in sampled if len(p)), default=0.0)
     block_peaks = np.zeros(-(-len(audio) // hop), dtype=np.float32)
-    for index in range(audio.shape[1]):
-        if len(audio):
-            sample_peaks, true_peaks = block_true_peaks(audio[:, index], block_frames=hop)
-            sample_peak = max(sample_peak, float(sample_peaks.max()))
-            np.maximum(block_peaks, true_peaks, out=block_peaks)
+    for column, peaks in zip(columns, sampled, strict=True):
+        _, true_peaks = block_true_peaks(
+            column, block_frames=hop, floor=sample_peak, sample_peaks=peaks
+        )
+        np.maximum(block_peaks, true_peaks, out=block_peaks)
     true_peak = max(float(block_peaks.max()) if len(block_peaks) else 0.0, sample_peak)
     whole = block_peaks[: len(energy)]
     short_peaks = (

@@ -34,8 +34,13 @@ def measure_master(channels: np.ndarray, *, sample_rate_hz: int) -> MasterMeasur
     -------
     MasterMeasures
     """
-    frames = frame_spectra(channels, sample_rate_hz=sample_rate_hz)
-    loudness = measure_loudness(channels, sample_rate_hz=sample_rate_hz, frames=frames)
+    audio = np.asarray(channels, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    # One copy with each channel contiguous: framing and the peak meters read it as views.
+    planar = np.ascontiguousarray(audio.T).T
+    frames = frame_spectra(planar, sample_rate_hz=sample_rate_hz)
+    loudness = measure_loudness(planar, sample_rate_hz=sample_rate_hz, frames=frames)
     return MasterMeasures(
         loudness=loudness,
         dynamics=measure_dynamics(frames, loudness=loudness),
