@@ -196,6 +196,12 @@ class FrameSpectra:
         return weights
 
 
+def as_channels(audio: np.ndarray) -> np.ndarray:
+    """``audio`` as float32 of shape ``(frames, channels)`` (a mono vector gets one column)."""
+    array = np.asarray(audio, dtype=np.float32)
+    return array[:, None] if array.ndim == 1 else array
+
+
 def frame_spectra(channels: np.ndarray, *, sample_rate_hz: int) -> FrameSpectra:
     """Cut the channels into 100 ms frames and take each frame's spectrum.
 
@@ -210,9 +216,7 @@ def frame_spectra(channels: np.ndarray, *, sample_rate_hz: int) -> FrameSpectra:
     -------
     FrameSpectra
     """
-    audio = np.asarray(channels, dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[:, None]
+    audio = as_channels(channels)
     hop = int(round(SUB_BLOCK_S * sample_rate_hz))
     count = len(audio) // hop
     framed = audio[: count * hop].T.reshape(audio.shape[1], count, hop)
@@ -422,9 +426,7 @@ def measure_loudness(
     >>> round(measure_loudness(stereo, sample_rate_hz=48_000).integrated_lufs, 1)
     -23.0
     """
-    audio = np.asarray(channels)
-    if audio.ndim == 1:
-        audio = audio[:, None]
+    audio = as_channels(channels)
     frames = frames or frame_spectra(audio, sample_rate_hz=sample_rate_hz)
     hop = frames.frame_length
     energy = sub_block_energy(frames)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.audio.dynamics import Dynamics, measure_dynamics
-from app.audio.loudness import Loudness, frame_spectra, measure_loudness
+from app.audio.loudness import Loudness, as_channels, frame_spectra, measure_loudness
 from app.audio.stereo import Stereo, measure_stereo
 
 
@@ -34,11 +34,8 @@ def measure_master(channels: np.ndarray, *, sample_rate_hz: int) -> MasterMeasur
     -------
     MasterMeasures
     """
-    audio = np.asarray(channels, dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[:, None]
     # One copy with each channel contiguous: framing and the peak meters read it as views.
-    planar = np.ascontiguousarray(audio.T).T
+    planar = np.ascontiguousarray(as_channels(channels).T).T
     frames = frame_spectra(planar, sample_rate_hz=sample_rate_hz)
     loudness = measure_loudness(planar, sample_rate_hz=sample_rate_hz, frames=frames)
     return MasterMeasures(
