@@ -29,7 +29,7 @@ from app.ml.fitting import (
     refine_operations,
     robust_log_likelihood,
 )
-from app.ml.registry import Recognition, curve_db, load_classifier
+from app.ml.recognition import Recognition, curve_db, load_classifier
 
 MAX_OPERATIONS = 5
 #: Pursuit steps whose residuals the count model sees (one past the maximum).

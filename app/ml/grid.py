@@ -32,7 +32,7 @@ from app.ml.fitting import (
     low_band_weights,
     robust_log_likelihood,
 )
-from app.ml.registry import Recognition, curve_db, load_classifier
+from app.ml.recognition import Recognition, curve_db, load_classifier
 
 #: Bands each side of a note that its row sees (3 octaves of 1/12-octave bands).
 WINDOW_BANDS = 36

@@ -4,87 +4,55 @@ Layout::
 
     models/registry.json            {"default": "general", "models": {"F1W2": "F1W2", ...}}
     models/<folder>/metadata.json   id, kind, feature spec, labels, figures, command, ...
-    models/<folder>/*.cbm           the CatBoost model files of that kind
+    models/<folder>/model.cbm       the CatBoost model, or model.cbm.gz gzip-compressed
 
 Loading validates every model's feature spec against the code's and fails
-fast with a sentence that says which model and which field differ.
+fast with a sentence that says which model and which field differ. What a
+model answers (`Recognition`) and what the service needs of one
+(`RecognitionModel`) live in `app.ml.recognition`, which the model kinds import.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-from catboost import CatBoostClassifier
-
-from app.audio.eq import EqOperation, response_db
-from app.audio.spectrum import Comparison, past_band_limit
 from app.ml.features import CURRENT_SPEC, FeatureSpec
+from app.ml.general import GeneralModel
+from app.ml.grid import GridModel
+from app.ml.recognition import (
+    COMPRESSED_MODEL_FILE,
+    MODEL_FILE,
+    ModelLoadError,
+    Recognition,
+    RecognitionModel,
+    curve_db,
+    has_model,
+    load_classifier,
+    model_bytes,
+    model_file,
+)
 
-#: The CatBoost file in every model folder.
-MODEL_FILE = "model.cbm"
-
-
-class ModelLoadError(RuntimeError):
-    """A model folder that cannot be served (missing files, other feature spec)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Recognition:
-    """The EQ operations that turn the reference into the candidate."""
-
-    model_id: str
-    operations: list[EqOperation]
-    #: Summed response of `operations` at the band centres, dB.
-    curve_db: np.ndarray
-    #: Per-operation confidence in [0, 1], same order as `operations`.
-    confidence: list[float] = field(default_factory=list)
-
-    def seen_below(self, band_limit_hz: float | None) -> Recognition:
-        """This recognition without the operations too far past a band limit to be seen.
-
-        Above the limit one file holds no audio (`Comparison.band_limit_hz`), so
-        a bell found there is the models' guess at a flat line, not an EQ move
-        (`app.audio.spectrum.past_band_limit`).
-        """
-        past = past_band_limit(
-            np.array([op.frequency_hz for op in self.operations]), band_limit_hz=band_limit_hz
-        )
-        if not past.any():
-            return self
-        kept = [op for op, gone in zip(self.operations, past, strict=True) if not gone]
-        confidence = [c for c, gone in zip(self.confidence, past, strict=False) if not gone]
-        return replace(self, operations=kept, curve_db=curve_db(kept), confidence=confidence)
-
-
-class RecognitionModel(Protocol):
-    """What the service needs of a model."""
-
-    id: str
-    metadata: dict[str, Any]
-
-    def recognise(self, comparison: Comparison) -> Recognition:
-        """Recognise the operations separating the two masters of `comparison`."""
-        ...
-
-
-def load_classifier(folder: Path) -> CatBoostClassifier:
-    """The CatBoost classifier stored in a model folder."""
-    classifier = CatBoostClassifier()
-    classifier.load_model(str(folder / MODEL_FILE))
-    return classifier
-
-
-def curve_db(operations: list[EqOperation]) -> np.ndarray:
-    """Summed response of `operations` at the feature spec's band centres, dB."""
-    return response_db(
-        operations,
-        frequency_hz=CURRENT_SPEC.spectrum.band_centres_hz,
-        sample_rate_hz=CURRENT_SPEC.sample_rate_hz,
-    )
+__all__ = [
+    "COMPRESSED_MODEL_FILE",
+    "MODEL_FILE",
+    "ModelLoadError",
+    "ModelRegistry",
+    "Recognition",
+    "RecognitionModel",
+    "check_feature_spec",
+    "curve_db",
+    "folder_name",
+    "has_model",
+    "load_classifier",
+    "load_model",
+    "load_registry",
+    "model_bytes",
+    "model_file",
+    "write_registry",
+]
 
 
 def folder_name(model_id: str) -> str:
@@ -125,12 +93,8 @@ def load_model(folder: Path) -> RecognitionModel:
     check_feature_spec(metadata, model_id=model_id)
     kind = metadata.get("kind")
     if kind == "grid":
-        from app.ml.grid import GridModel
-
         return GridModel.load(folder, metadata)
     if kind == "general":
-        from app.ml.general import GeneralModel
-
         return GeneralModel.load(folder, metadata)
     raise ModelLoadError(f"model {model_id}: unknown kind {kind!r}")
 

@@ -4,7 +4,10 @@ A model recognises the operations that turn the reference into the candidate.
 The trainee should undo them, so each suggestion is the inverse operation
 (cut where the candidate was boosted, boost where it was cut), scaled by a
 strength setting and put into words with its frequency band: bass below
-500 Hz, mids from 500 Hz to 2 kHz, treble above 2 kHz.
+500 Hz, mids from 500 Hz to 2 kHz, treble above 2 kHz. Shelves and pass
+filters are put in their own words: "Lower the low shelf: about 3 dB below
+120 Hz", "Remove the high-pass at 30 Hz" (a pass filter has no inverse, so
+the move is to take it out).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from app.audio.eq import EqOperation
+from app.audio.eq import EqOperation, EqType
 
 Band = Literal["bass", "mids", "treble"]
 Action = Literal["increase", "decrease"]
@@ -42,10 +45,16 @@ class Suggestion:
         Centre of the bell to use.
     gain_db : float
         Gain of the bell; negative cuts, positive boosts.
-    width_octaves : float
-        Width of the bell.
+    width_octaves : float or None
+        Width of the bell; None for other types.
     text : str
         The move in words, e.g. ``"Decrease bass: cut about 6 dB around 262 Hz"``.
+    type : {"bell", "low_shelf", "high_shelf", "high_pass", "low_pass"}
+        The operation the move is about; for a pass filter the move is to remove it.
+    slope : float or None
+        The shelf's slope ``S``; shelves only.
+    order : int or None
+        The pass filter's Butterworth order; pass filters only.
     kind : {"eq", "loudness", "dynamics", "stereo"}
         ``"eq"`` for every suggestion made here (the others are in
         `app.ml.master_suggestions`).
@@ -55,8 +64,11 @@ class Suggestion:
     action: Action
     frequency_hz: float
     gain_db: float
-    width_octaves: float
+    width_octaves: float | None
     text: str
+    type: EqType = "bell"
+    slope: float | None = None
+    order: int | None = None
     kind: Kind = "eq"
 
 
@@ -153,7 +165,8 @@ def suggest(
     Returns
     -------
     list of Suggestion
-        One per operation, ordered by frequency.
+        One per operation, ordered by frequency (a pass filter's says to
+        remove it, whatever the strength above 0).
 
     Raises
     ------
@@ -169,31 +182,71 @@ def suggest(
     Increase treble: boost about 6 dB around 4.2 kHz
     >>> [s.gain_db for s in suggest(ops, amount_percent=50)]
     [-3.0, 3.0]
+    >>> shelf = EqOperation(120.0, 3.0, type="low_shelf")
+    >>> high_pass = EqOperation(30.0, 0.0, type="high_pass")
+    >>> [s.text for s in suggest([shelf, high_pass])]
+    ['Remove the high-pass at 30 Hz', 'Lower the low shelf: about 3 dB below 120 Hz']
     """
     if not 0.0 <= amount_percent <= 100.0:
         raise ValueError(f"amount_percent must lie between 0 and 100, got {amount_percent}")
     scale = amount_percent / 100.0
     suggestions = []
     for operation in sorted(operations, key=lambda op: op.frequency_hz):
-        inverse = operation.inverse()
-        gain_db = inverse.gain_db * scale
-        if abs(gain_db) < MIN_SUGGESTED_GAIN_DB:
-            continue
-        band = band_of(inverse.frequency_hz)
-        action: Action = "increase" if gain_db > 0 else "decrease"
-        verb = "boost" if gain_db > 0 else "cut"
-        text = (
-            f"{action.capitalize()} {band}: {verb} about {format_gain(gain_db)} "
-            f"around {format_frequency(inverse.frequency_hz)}"
-        )
-        suggestions.append(
-            Suggestion(
-                band=band,
-                action=action,
-                frequency_hz=inverse.frequency_hz,
-                gain_db=gain_db,
-                width_octaves=inverse.width_octaves,
-                text=text,
-            )
-        )
+        suggestion = _suggestion(operation, scale=scale)
+        if suggestion is not None:
+            suggestions.append(suggestion)
     return suggestions
+
+
+#: How a sentence names each type other than the bell.
+TYPE_WORDS: dict[EqType, str] = {
+    "low_shelf": "low shelf",
+    "high_shelf": "high shelf",
+    "high_pass": "high-pass",
+    "low_pass": "low-pass",
+}
+
+
+def _suggestion(operation: EqOperation, *, scale: float) -> Suggestion | None:
+    """The inverse move of one operation at strength `scale`, or None when too small."""
+    band = band_of(operation.frequency_hz)
+    where = format_frequency(operation.frequency_hz)
+    if operation.is_pass:
+        if scale == 0:
+            return None
+        return Suggestion(
+            band=band,
+            action="increase",
+            frequency_hz=operation.frequency_hz,
+            gain_db=0.0,
+            width_octaves=None,
+            text=f"Remove the {TYPE_WORDS[operation.type]} at {where}",
+            type=operation.type,
+            order=operation.order,
+        )
+    gain_db = operation.inverse().gain_db * scale
+    if abs(gain_db) < MIN_SUGGESTED_GAIN_DB:
+        return None
+    action: Action = "increase" if gain_db > 0 else "decrease"
+    if operation.type == "bell":
+        verb = "boost" if gain_db > 0 else "cut"
+        text = f"{action.capitalize()} {band}: {verb} about {format_gain(gain_db)} around {where}"
+        width_octaves: float | None = operation.width_octaves
+        slope = None
+    else:
+        side = "below" if operation.type == "low_shelf" else "above"
+        verb = "Raise" if gain_db > 0 else "Lower"
+        text = (
+            f"{verb} the {TYPE_WORDS[operation.type]}: about {format_gain(gain_db)} {side} {where}"
+        )
+        width_octaves, slope = None, operation.slope
+    return Suggestion(
+        band=band,
+        action=action,
+        frequency_hz=operation.frequency_hz,
+        gain_db=gain_db,
+        width_octaves=width_octaves,
+        text=text,
+        type=operation.type,
+        slope=slope,
+    )

@@ -6,17 +6,35 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.audio.eq import EqType
+
 Band = Literal["bass", "mids", "treble"]
 
 
 class Operation(BaseModel):
     """An EQ operation applied to the reference to obtain the candidate."""
 
-    frequency_hz: float = Field(description="Centre frequency (the grid note's for grid models).")
-    gain_db: float = Field(description="Gain at the centre; positive boosts, negative cuts.")
-    width_octaves: float = Field(description="Bandwidth in octaves.")
+    frequency_hz: float = Field(
+        description="Centre frequency (the grid note's for grid models); a shelf's corner "
+        "frequency (half its gain in dB), a pass filter's cutoff (-3 dB)."
+    )
+    gain_db: float = Field(
+        description="Gain at the centre or of the shelf; positive boosts, negative cuts; "
+        "0 for pass filters."
+    )
+    width_octaves: float | None = Field(description="Bandwidth in octaves; bells only, else null.")
     band: Band
     confidence: float | None = Field(default=None, description="Model confidence, 0 to 1.")
+    type: EqType = Field(
+        default="bell",
+        description="Kind of operation: an RBJ bell or shelf, or a Butterworth pass filter.",
+    )
+    slope: float | None = Field(
+        default=None, description="A shelf's RBJ slope S (1 is steepest without overshoot)."
+    )
+    order: int | None = Field(
+        default=None, description="A pass filter's order: 2 (12 dB/octave) or 4 (24 dB/octave)."
+    )
 
 
 SuggestionKind = Literal["eq", "loudness", "dynamics", "stereo"]
@@ -33,11 +51,25 @@ class SuggestionOut(BaseModel):
         description="Centre of the EQ move, or of the octave band for a stereo one; null otherwise."
     )
     gain_db: float = Field(
-        description="eq: suggested gain, scaled by `amount`; loudness: the gain to apply; "
-        "dynamics: how much less (negative) or more limiting; stereo: the width change."
+        description="eq: suggested gain, scaled by `amount` (0 for pass filters); loudness: the "
+        "gain to apply; dynamics: how much less (negative) or more limiting; stereo: the width "
+        "change."
     )
-    width_octaves: float | None = Field(description="Width of the EQ move; null for other kinds.")
-    text: str = Field(examples=["Decrease bass: cut about 6 dB around 262 Hz"])
+    width_octaves: float | None = Field(description="Width of the bell; null for other types.")
+    text: str = Field(
+        examples=[
+            "Decrease bass: cut about 6 dB around 262 Hz",
+            "Lower the low shelf: about 3 dB below 120 Hz",
+            "Remove the high-pass at 30 Hz",
+        ]
+    )
+    type: EqType | None = Field(
+        default="bell",
+        description="The operation the move is about; a pass filter's is removed. null for "
+        "kinds other than eq.",
+    )
+    slope: float | None = Field(default=None, description="A shelf's RBJ slope S.")
+    order: int | None = Field(default=None, description="A pass filter's order.")
     kind: SuggestionKind = Field(
         default="eq",
         description="eq (the recognised EQ operations), loudness, dynamics or stereo.",

@@ -170,9 +170,12 @@ def rate(
         Operation(
             frequency_hz=round(op.frequency_hz, 2),
             gain_db=round(op.gain_db, 2),
-            width_octaves=round(op.width_octaves, 3),
+            width_octaves=round(op.width_octaves, 3) if op.type == "bell" else None,
             band=band_of(op.frequency_hz),
             confidence=None if conf is None else round(float(conf), 3),
+            type=op.type,
+            slope=round(op.slope, 3) if op.type in ("low_shelf", "high_shelf") else None,
+            order=op.order if op.is_pass else None,
         )
         for op, conf in zip(recognition.operations, confidences, strict=False)
     ]
@@ -182,8 +185,11 @@ def rate(
             action=s.action,
             frequency_hz=round(s.frequency_hz, 2),
             gain_db=round(s.gain_db, 2),
-            width_octaves=round(s.width_octaves, 3),
+            width_octaves=None if s.width_octaves is None else round(s.width_octaves, 3),
             text=s.text,
+            type=s.type,
+            slope=None if s.slope is None else round(s.slope, 3),
+            order=s.order,
         )
         for s in suggest(recognition.operations, amount_percent=amount_percent)
     ]
@@ -200,6 +206,7 @@ def rate(
                 gain_db=round(s.gain_db, 2),
                 width_octaves=None,
                 text=s.text,
+                type=None,
             )
             for s in master_suggestions(*measures, target_lufs=loudness_target_lufs)
         ]

@@ -254,13 +254,23 @@ def evaluate(
     fitted_dir: FittedOption = None,
     models_dir: ModelsOption = None,
     manifest: ManifestOption = DEFAULT_MANIFEST,
+    render_only: Annotated[
+        bool,
+        typer.Option("--render-only", help="Rewrite REPORT.md from REPORT.json; measure nothing."),
+    ] = False,
 ) -> None:
     """Measure the fitted models on validation tracks, install them, write models/REPORT.md.
 
     Without --dataset every model whose fit is current; the others keep the
     figures of the last report.
     """
+    from app.training.render import rerender
     from app.training.report import build_report
+
+    if render_only:
+        path = rerender(models_dir=models_dir or get_settings().MODELS_DIR)
+        console.print(f"report written to {path}")
+        return
 
     if unknown := sorted(set(dataset or []) - set(PLAN_BY_ID)):
         console.print(f"[red]Unknown dataset ids: {', '.join(unknown)}.[/red]")

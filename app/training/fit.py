@@ -24,17 +24,15 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from catboost import CatBoostClassifier
 
-from app.ml.features import CURRENT_SPEC, OPTIONS, FeatureSpec
 from app.ml.grid import note_rows
 from app.ml.registry import MODEL_FILE
+from app.training.bundle import Bundle
 
 #: CatBoost parameters per kind of model. Grid and general models stop early on
 #: a tuning set of training tracks (never the validation tracks); the paper's
@@ -50,10 +48,6 @@ PARAMS: dict[str, dict[str, Any]] = {
     "paper": {"loss_function": "MultiClass", "iterations": 1000, "depth": 5},
 }
 EARLY_STOPPING_ROUNDS = 200
-#: A grid or general bundle's low-pass cut-off of each example in Hz
-#: (`app.training.datasets.train_low_pass_hz`; ``inf`` for none): a share of the
-#: training examples stand for MP3 uploads.
-TRAIN_LOW_PASS_KEY = "train_low_pass_hz"
 #: One training track in this many tunes the number of boosting rounds.
 TUNE_ONE_IN = 7
 #: How often a fit saves the snapshot it resumes from.
@@ -163,48 +157,39 @@ def _logged_seconds(time_log: Path) -> float | None:
     return float(last[0].split("\t")[1]) / 1000 if last else None
 
 
-def tuning_mask(bundle: dict[str, np.ndarray]) -> np.ndarray:
+def tuning_mask(bundle: Bundle) -> np.ndarray:
     """Training-track examples that tune the number of boosting rounds (none for the paper's)."""
-    validation = bundle["is_validation"].astype(bool)
-    if str(bundle["kind"]) == "paper" or "groups" not in bundle:
+    validation = bundle.validation
+    if bundle.kind == "paper" or bundle.groups is None:
         return np.zeros_like(validation)
-    return ~validation & (bundle["groups"] % TUNE_ONE_IN == 0)
+    return ~validation & (bundle.groups % TUNE_ONE_IN == 0)
 
 
-def bundle_spec(bundle: Mapping[str, np.ndarray]) -> FeatureSpec:
-    """The features a bundle was computed with (older bundles have no options)."""
-    return replace(CURRENT_SPEC, **{name: bool(bundle.get(name, False)) for name in OPTIONS})
-
-
-def training_rows(
-    bundle: dict[str, np.ndarray], *, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def training_rows(bundle: Bundle, *, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs and targets of the examples in `mask`, per the bundle's kind."""
-    kind = str(bundle["kind"])
-    features = bundle["features"][mask].astype(np.float32)
-    if kind == "grid":
-        rows = note_rows(features, notes_hz=bundle["notes_hz"], spec=bundle_spec(bundle))
-        return rows, bundle["targets"][mask].reshape(-1)
-    return features, bundle["targets"][mask]
+    features = bundle.features[mask].astype(np.float32)
+    if bundle.kind == "grid":
+        rows = note_rows(features, notes_hz=bundle.grid_notes_hz, spec=bundle.spec)
+        return rows, bundle.targets[mask].reshape(-1)
+    return features, bundle.targets[mask]
 
 
-def low_passed_share(bundle: dict[str, np.ndarray], *, mask: np.ndarray) -> float:
+def low_passed_share(bundle: Bundle, *, mask: np.ndarray) -> float:
     """Fraction of the examples in `mask` that were low-passed (0 for older bundles)."""
-    if TRAIN_LOW_PASS_KEY not in bundle or not mask.any():
+    if bundle.train_low_pass_hz is None or not mask.any():
         return 0.0
-    return round(float(np.isfinite(bundle[TRAIN_LOW_PASS_KEY][mask]).mean()), 4)
+    return round(float(np.isfinite(bundle.train_low_pass_hz[mask]).mean()), 4)
 
 
 def fit_bundle(
     path: Path, *, out_dir: Path, task_type: str, threads: int, iterations: int | None = None
 ) -> dict[str, Any]:
     """Fit one bundle's model and write it (a paper model: its validation predictions)."""
-    with np.load(path, allow_pickle=False) as data:
-        bundle = {key: data[key] for key in data.files}
-    kind = str(bundle["kind"])
+    bundle = Bundle.load(path)
+    kind = bundle.kind
     target_dir = out_dir / path.stem
     target_dir.mkdir(parents=True, exist_ok=True)
-    validation = bundle["is_validation"].astype(bool)
+    validation = bundle.validation
     tune = tuning_mask(bundle)
     x_train, y_train = training_rows(bundle, mask=~validation & ~tune)
     eval_set = training_rows(bundle, mask=tune) if tune.any() else None
@@ -255,7 +240,7 @@ def fit_bundle(
     else:
         classifier.save_model(str(target_dir / MODEL_FILE))
     info = {
-        "dataset": str(bundle["dataset_id"]),
+        "dataset": bundle.dataset_id,
         "kind": kind,
         "params": fit_params(kind, iterations=iterations),
         "task_type": classifier.get_all_params().get("task_type", task_type),

@@ -9,7 +9,6 @@ matches the bundle's features.
 
 from __future__ import annotations
 
-import filecmp
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +21,14 @@ from rich.progress import track
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.grid import decode, note_rows
-from app.ml.registry import MODEL_FILE, load_classifier
+from app.ml.registry import MODEL_FILE, has_model, load_classifier, model_bytes
 from app.training import evaluate as ev
 from app.training import train as training
+from app.training.bundle import Bundle
 from app.training.corpus import manifest_hash
-from app.training.fit import bundle_spec, fit_is_current, tuning_mask
+from app.training.fit import fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
+from app.training.render import write_report
 
 
 def _fits(fitted_dir: Path) -> dict[str, dict[str, Any]]:
@@ -94,20 +95,20 @@ def build_report(
             if (last := carried_over(config.id)) is not None:
                 grid_figures[config.id] = last
             continue
-        bundle = training.load_bundle(bundle_dir / f"{name}.npz")
-        validation_mask = bundle["is_validation"].astype(bool)
-        spec = bundle_spec(bundle)
+        bundle = Bundle.load(bundle_dir / f"{name}.npz")
+        validation_mask = bundle.validation
+        spec = bundle.spec
         basis = bell_basis(tuple(float(f) for f in config.notes_hz), float(config.width_octaves))
         classifier = load_classifier(fitted_dir / name)
         check, tuning = _physics_check(bundle, classifier, basis=basis)
-        truth = bundle["targets"][validation_mask]
+        truth = bundle.targets[validation_mask]
         probabilities, predicted = _grid_answers(
-            classifier, bundle["features"][validation_mask], bundle=bundle, basis=basis, check=check
+            classifier, bundle.features[validation_mask], bundle=bundle, basis=basis, check=check
         )
         figures = ev.evaluate_grid(
             config=config,
             validation=training.bundle_dataset(bundle).validation,
-            features=bundle["features"][validation_mask],
+            features=bundle.features[validation_mask],
             predicted=predicted,
             truth=truth,
         )
@@ -115,13 +116,13 @@ def build_report(
             np.all(decode(probabilities) == truth, axis=1)
         )
         # Per figure suffix, the examples and whether this model got each right.
-        answers = {"": (bundle["features"][validation_mask], np.all(predicted == truth, axis=1))}
-        if training.LOW_PASS_KEY in bundle:
+        answers = {"": (bundle.features[validation_mask], np.all(predicted == truth, axis=1))}
+        if (mp3_uploads := bundle.validation_low_pass_features) is not None:
             _, low_pass_predicted = _grid_answers(
-                classifier, bundle[training.LOW_PASS_KEY], bundle=bundle, basis=basis, check=check
+                classifier, mp3_uploads, bundle=bundle, basis=basis, check=check
             )
             answers[ev.LOW_PASS_SUFFIX] = (
-                bundle[training.LOW_PASS_KEY],
+                mp3_uploads,
                 np.all(low_pass_predicted == truth, axis=1),
             )
             figures["exact_set_accuracy" + ev.LOW_PASS_SUFFIX] = ev.percent(
@@ -155,22 +156,22 @@ def build_report(
     if not measured_now("general"):
         general = carried_over("general")
     else:
-        bundle = training.load_bundle(bundle_dir / "general.npz")
-        validation_mask = bundle["is_validation"].astype(bool)
-        spec = bundle_spec(bundle)
+        bundle = Bundle.load(bundle_dir / "general.npz")
+        validation_mask = bundle.validation
+        spec = bundle.spec
         classifier = load_classifier(fitted_dir / "general")
         check, tuning = _general_check(bundle, classifier)
         validation = training.bundle_dataset(bundle).validation
-        features = bundle["features"][validation_mask]
+        features = bundle.features[validation_mask]
         general = ev.evaluate_general(
             validation=validation,
             features=features,
             probabilities=_count_probabilities(classifier, features),
             check=check,
         )
-        if training.LOW_PASS_KEY in bundle:
+        if bundle.validation_low_pass_features is not None:
             sample = slice(None, None, ev.LOW_PASS_SUBSAMPLE)
-            low_passed = bundle[training.LOW_PASS_KEY][sample]
+            low_passed = bundle.validation_low_pass_features[sample]
             subset = np.zeros(len(validation), dtype=bool)
             subset[sample] = True
             general["count_accuracy_low_pass"] = ev.general_low_pass_count_accuracy(
@@ -198,8 +199,8 @@ def build_report(
         name = ev.closed_set_name(config.id)
         if name not in fits:
             continue
-        bundle = training.load_bundle(bundle_dir / f"{name}.npz")
-        targets = bundle["targets"][bundle["is_validation"].astype(bool)]
+        bundle = Bundle.load(bundle_dir / f"{name}.npz")
+        targets = bundle.targets[bundle.validation]
         closed_set[config.id] = {
             "paper_faithful": ev.evaluate_closed_set(
                 *ev.load_validation(fitted_dir, name), targets
@@ -227,15 +228,15 @@ def build_report(
         "fits": fits,
         "installed": installed,
     }
-    return ev.write_report(report, models_dir=models_dir)
+    return write_report(report, models_dir=models_dir)
 
 
 def _note_probabilities(
-    classifier: CatBoostClassifier, features: np.ndarray, *, bundle: dict[str, np.ndarray]
+    classifier: CatBoostClassifier, features: np.ndarray, *, bundle: Bundle
 ) -> np.ndarray:
     """A grid model's per-note class probabilities, ``(n, n_notes, 3)``, for example features."""
-    notes_hz = bundle["notes_hz"]
-    rows = note_rows(features.astype(np.float32), notes_hz=notes_hz, spec=bundle_spec(bundle))
+    notes_hz = bundle.grid_notes_hz
+    rows = note_rows(features.astype(np.float32), notes_hz=notes_hz, spec=bundle.spec)
     return ev.note_probabilities(
         classifier.predict_proba(rows),
         np.asarray(classifier.classes_).astype(int),
@@ -247,7 +248,7 @@ def _grid_answers(
     classifier: CatBoostClassifier,
     features: np.ndarray,
     *,
-    bundle: dict[str, np.ndarray],
+    bundle: Bundle,
     basis: np.ndarray,
     check: PhysicsCheck,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -261,8 +262,8 @@ def _grid_answers(
 
 def _is_installed(fitted: Path, *, models_dir: Path) -> bool:
     """Whether a fit is the model installed under its name."""
-    installed = models_dir / fitted.name / MODEL_FILE
-    return installed.is_file() and filecmp.cmp(installed, fitted / MODEL_FILE, shallow=False)
+    installed = models_dir / fitted.name
+    return has_model(installed) and model_bytes(installed) == (fitted / MODEL_FILE).read_bytes()
 
 
 def _against_replaced(
@@ -270,7 +271,7 @@ def _against_replaced(
     *,
     answers: dict[str, tuple[np.ndarray, np.ndarray]],
     truth: np.ndarray,
-    bundle: dict[str, np.ndarray],
+    bundle: Bundle,
     basis: np.ndarray,
 ) -> dict[str, Any] | None:
     """The installed model a refit replaces, decoded as it ships, on the same examples.
@@ -279,14 +280,14 @@ def _against_replaced(
     refit got each right. None where no model is installed or where it reads
     other features than the bundle holds.
     """
-    if not (installed / MODEL_FILE).is_file():
+    if not has_model(installed):
         return None
     metadata = json.loads((installed / "metadata.json").read_text())
     try:
         replaced_spec = FeatureSpec.from_dict(metadata["feature_spec"])
     except TypeError:  # written by code whose spec had other fields
         return None
-    if replaced_spec != bundle_spec(bundle):
+    if replaced_spec != bundle.spec:
         return None
     classifier = load_classifier(installed)
     check = PhysicsCheck.from_dict(metadata.get("decode"))
@@ -311,29 +312,29 @@ def _count_probabilities(classifier: CatBoostClassifier, features: np.ndarray) -
 
 
 def _physics_check(
-    bundle: dict[str, np.ndarray], classifier: CatBoostClassifier, *, basis: np.ndarray
+    bundle: Bundle, classifier: CatBoostClassifier, *, basis: np.ndarray
 ) -> tuple[PhysicsCheck, dict[str, float | None]]:
     """The physics weight chosen on the fit's tuning tracks (never the validation tracks)."""
     tune = tuning_mask(bundle)
     if not tune.any():
         return PhysicsCheck(), {}
-    features = bundle["features"][tune]
+    features = bundle.features[tune]
     return ev.choose_physics_check(
         _note_probabilities(classifier, features, bundle=bundle),
         band_db=features[:, : CURRENT_SPEC.n_bands],
-        truth=bundle["targets"][tune],
+        truth=bundle.targets[tune],
         basis=basis,
     )
 
 
 def _general_check(
-    bundle: dict[str, np.ndarray], classifier: CatBoostClassifier
+    bundle: Bundle, classifier: CatBoostClassifier
 ) -> tuple[PhysicsCheck, dict[str, float | None]]:
     """The general model's physics check, chosen on the fit's tuning tracks."""
     tune = tuning_mask(bundle)
     if not tune.any():
         return PhysicsCheck(), {}
-    features = bundle["features"][tune]
+    features = bundle.features[tune]
     tuning = training.bundle_dataset(bundle).subset(tune)
     band_db = ev.general_band_db(
         features[:, : CURRENT_SPEC.n_bands], candidate_lossy=tuning.candidate_lossy

@@ -27,22 +27,25 @@ import catboost
 import numpy as np
 
 from app.audio.spectrum import paper_feature
-from app.ml.features import CURRENT_SPEC, OPTIONS, FeatureSpec
+from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.general import example_features as general_features
 from app.ml.grid import example_features as grid_example_features
 from app.ml.grid import operations_to_classes
-from app.ml.registry import MODEL_FILE, folder_name, write_registry
+from app.ml.registry import (
+    COMPRESSED_MODEL_FILE,
+    MODEL_FILE,
+    folder_name,
+    has_model,
+    write_registry,
+)
+from app.training.bundle import LOW_PASS_KEY, TRAIN_LOW_PASS_KEY, Bundle, BundleKind, spec_of
 from app.training.datasets import LOW_PASS_HZ, Dataset, train_low_pass_hz
-from app.training.fit import TRAIN_LOW_PASS_KEY, bundle_spec
 from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
 from app.training.plan import feature_spec
 from app.training.synth import PAPER_PREFIX
 
 #: Suffix of the bundle that trains the closed-set task on our band features.
 OURS_SUFFIX = "-ours"
-#: A grid or general bundle's features of its validation examples as MP3
-#: uploads (`Dataset.low_passed` at `LOW_PASS_HZ`, lossy-coded).
-LOW_PASS_KEY = "validation_low_pass_features"
 
 
 def bundle_name(dataset_id: str) -> str:
@@ -68,7 +71,7 @@ def paper_set_index(dataset: Dataset, *, config: GridConfig) -> np.ndarray:
 def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
     """Compute model inputs and targets of a dataset and save them as bundles."""
     bundle_dir.mkdir(parents=True, exist_ok=True)
-    common = {
+    common: dict[str, Any] = {
         "dataset_id": dataset.dataset_id,
         "groups": np.unique(dataset.track_md5, return_inverse=True)[1].astype(np.int32),
         "is_validation": dataset.is_validation,
@@ -79,18 +82,18 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
     }
     dataset_id = dataset.dataset_id
     spec = feature_spec(dataset_id)
-    options = {name: np.array(getattr(spec, name)) for name in OPTIONS}
     if dataset_id.startswith(PAPER_PREFIX):
         bundles = _paper_bundles(dataset, common=common)
     else:
         features_of: Callable[..., np.ndarray]
+        notes_hz: np.ndarray | None = None
         if dataset_id == "general":
-            kind, extra = "general", {}
+            kind: BundleKind = "general"
             targets = dataset.n_operations.astype(np.int8)
             features_of = partial(general_features, spec=spec)
         else:
             config = GridConfig.parse(dataset_id)
-            kind, extra = "grid", {"notes_hz": config.notes_hz}
+            kind, notes_hz = "grid", config.notes_hz
             targets = operations_to_classes(dataset.operations, notes_hz=config.notes_hz)
             features_of = partial(
                 grid_example_features,
@@ -102,32 +105,27 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
         augmented = dataset.low_passed(cutoff_hz=cutoffs_hz)
         low_passed = dataset.validation.low_passed(cutoff_hz=LOW_PASS_HZ)
         bundles = {
-            bundle_name(dataset_id): {
+            bundle_name(dataset_id): Bundle(
                 **common,
-                **options,
-                **extra,
-                "kind": kind,
-                "features": features_of(
+                spec=spec,
+                notes_hz=notes_hz,
+                kind=kind,
+                features=features_of(
                     augmented.reference_magnitude,
                     augmented.candidate_magnitude,
                     candidate_lossy=dataset.candidate_lossy | np.isfinite(cutoffs_hz),
                 ),
-                "targets": targets,
-                TRAIN_LOW_PASS_KEY: cutoffs_hz,
+                targets=targets,
+                train_low_pass_hz=cutoffs_hz,
                 # The validation examples as MP3 uploads: low-passed, lossy-coded.
-                LOW_PASS_KEY: features_of(
+                validation_low_pass_features=features_of(
                     low_passed.reference_magnitude,
                     low_passed.candidate_magnitude,
                     candidate_lossy=np.ones(len(low_passed), dtype=bool),
                 ),
-            }
+            )
         }
-    paths = []
-    for name, arrays in bundles.items():
-        path = bundle_dir / f"{name}.npz"
-        np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
-        paths.append(path)
-    return paths
+    return [bundle.save(bundle_dir / f"{name}.npz") for name, bundle in bundles.items()]
 
 
 def git_commit() -> str:
@@ -209,6 +207,7 @@ def install_model(
     target = models_dir / folder_name(dataset_id)
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target / MODEL_FILE)
+    (target / COMPRESSED_MODEL_FILE).unlink(missing_ok=True)  # the model it replaces, compressed
     (target / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return target
 
@@ -216,23 +215,19 @@ def install_model(
 def update_registry(models_dir: Path) -> list[str]:
     """List every installed model in ``registry.json`` (grid models in paper order)."""
     order = [config.id for config in GRID_CONFIGS] + ["general"]
-    installed = [
-        model_id
-        for model_id in order
-        if (models_dir / folder_name(model_id) / MODEL_FILE).is_file()
-    ]
+    installed = [model_id for model_id in order if has_model(models_dir / folder_name(model_id))]
     default = "general" if "general" in installed else (installed[0] if installed else "")
     write_registry(models_dir, model_ids=installed, default_id=default)
     return installed
 
 
 def load_bundle(path: Path) -> dict[str, np.ndarray]:
-    """Every array of a bundle file."""
+    """Every array of a bundle file, as stored (`Bundle.load` reads its record)."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
 
-def _paper_bundles(dataset: Dataset, *, common: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _paper_bundles(dataset: Dataset, *, common: dict[str, Any]) -> dict[str, Bundle]:
     """The paper-faithful closed-set bundle and its twin on our band features."""
     config = GridConfig.parse(dataset.dataset_id.removeprefix(PAPER_PREFIX))
     targets = paper_set_index(dataset, config=config)
@@ -251,9 +246,12 @@ def _paper_bundles(dataset: Dataset, *, common: dict[str, Any]) -> dict[str, dic
         width_octaves=float(config.width_octaves),
     )[:, : CURRENT_SPEC.n_bands + 1]
     name = bundle_name(dataset.dataset_id)
+    spec = CURRENT_SPEC  # the paper's bundles carry no feature options
     return {
-        name: {**common, "kind": "paper", "features": paper, "targets": targets},
-        name + OURS_SUFFIX: {**common, "kind": "paper", "features": ours, "targets": targets},
+        name: Bundle(**common, spec=spec, kind="paper", features=paper, targets=targets),
+        name + OURS_SUFFIX: Bundle(
+            **common, spec=spec, kind="paper", features=ours, targets=targets
+        ),
     }
 
 
@@ -263,40 +261,28 @@ def bundle_is_current(path: Path, *, spec: FeatureSpec, newest_shard_mtime: floa
         return False
     with np.load(path, allow_pickle=False) as data:
         low_passes = {LOW_PASS_KEY, TRAIN_LOW_PASS_KEY} <= set(data.files)
-        return (str(data["kind"]) == "paper" or low_passes) and bundle_spec(data) == spec
+        return (str(data["kind"]) == "paper" or low_passes) and spec_of(data) == spec
 
 
-def bundle_dataset(bundle: dict[str, np.ndarray]) -> Dataset:
+def bundle_dataset(bundle: Bundle) -> Dataset:
     """The bundle's examples as a `Dataset` without spectra (for evaluation)."""
-    n = len(bundle["is_validation"])
+    n = len(bundle.is_validation)
+    if bundle.operations is None or bundle.nuisance is None or bundle.nuisance_value is None:
+        raise ValueError(f"bundle {bundle.dataset_id} holds no examples' truth (a copy for a fit)")
     return Dataset(
-        dataset_id=str(bundle["dataset_id"]),
+        dataset_id=bundle.dataset_id,
         reference_magnitude=np.empty((n, 0)),
         candidate_magnitude=np.empty((n, 0)),
-        operations=bundle["operations"],
-        nuisance=bundle["nuisance"],
-        nuisance_value=bundle["nuisance_value"],
-        track_md5=bundle["track_md5"],
-        is_validation=bundle["is_validation"].astype(bool),
+        operations=bundle.operations,
+        nuisance=bundle.nuisance,
+        nuisance_value=bundle.nuisance_value,
+        track_md5=bundle.track_md5 if bundle.track_md5 is not None else np.full(n, ""),
+        is_validation=bundle.validation,
     )
 
 
-#: What `app.training.fit` reads from a bundle.
-FIT_ARRAYS = (
-    "dataset_id",
-    "kind",
-    "features",
-    "targets",
-    "is_validation",
-    "notes_hz",
-    "groups",
-    TRAIN_LOW_PASS_KEY,
-    *OPTIONS,
-)
-
-
 def export_for_fit(bundle_dir: Path, out_dir: Path, *, kinds: tuple[str, ...]) -> list[Path]:
-    """Slim copies of the bundles of `kinds` for fitting elsewhere (float16 features).
+    """Slim copies of the bundles of `kinds` for fitting elsewhere (`Bundle.for_fit`).
 
     Only the arrays the fit reads travel, and the features in half precision
     (0.01 dB steps on dB values), so every dataset fits in one upload to a GPU machine.
@@ -304,12 +290,7 @@ def export_for_fit(bundle_dir: Path, out_dir: Path, *, kinds: tuple[str, ...]) -
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in sorted(bundle_dir.glob("*.npz")):
-        bundle = load_bundle(path)
-        if str(bundle["kind"]) not in kinds:
-            continue
-        slim = {key: bundle[key] for key in FIT_ARRAYS if key in bundle}
-        slim["features"] = slim["features"].astype(np.float16)
-        target = out_dir / path.name
-        np.savez_compressed(target, **slim)  # type: ignore[arg-type]
-        written.append(target)
+        bundle = Bundle.load(path)
+        if bundle.kind in kinds:
+            written.append(bundle.for_fit().save(out_dir / path.name))
     return written

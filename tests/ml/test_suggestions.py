@@ -93,3 +93,74 @@ def test_no_operations_and_zero_amount_suggest_nothing() -> None:
 def test_amount_outside_0_to_100_is_refused(amount: float) -> None:
     with pytest.raises(ValueError, match="amount_percent"):
         suggest([EqOperation(261.63, 6.0, 2.0)], amount_percent=amount)
+
+
+@pytest.mark.parametrize(
+    ("operation", "text", "action", "gain_db"),
+    [
+        (
+            EqOperation(120.0, 3.0, type="low_shelf"),
+            "Lower the low shelf: about 3 dB below 120 Hz",
+            "decrease",
+            -3.0,
+        ),
+        (
+            EqOperation(80.0, -4.5, type="low_shelf", slope=1.0),
+            "Raise the low shelf: about 4.5 dB below 80 Hz",
+            "increase",
+            4.5,
+        ),
+        (
+            EqOperation(6000.0, -3.0, type="high_shelf"),
+            "Raise the high shelf: about 3 dB above 6 kHz",
+            "increase",
+            3.0,
+        ),
+        (
+            EqOperation(10_000.0, 2.0, type="high_shelf"),
+            "Lower the high shelf: about 2 dB above 10 kHz",
+            "decrease",
+            -2.0,
+        ),
+        (
+            EqOperation(30.0, 0.0, type="high_pass"),
+            "Remove the high-pass at 30 Hz",
+            "increase",
+            0.0,
+        ),
+        (
+            EqOperation(12_000.0, 0.0, type="low_pass", order=4),
+            "Remove the low-pass at 12 kHz",
+            "increase",
+            0.0,
+        ),
+        (
+            EqOperation(1000.0, -2.0, 1.0),
+            "Increase mids: boost about 2 dB around 1 kHz",
+            "increase",
+            2.0,
+        ),
+    ],
+)
+def test_each_type_is_put_in_its_own_words(
+    operation: EqOperation, text: str, action: str, gain_db: float
+) -> None:
+    (suggestion,) = suggest([operation])
+    assert suggestion.text == text
+    assert (suggestion.type, suggestion.action, suggestion.gain_db) == (
+        operation.type,
+        action,
+        gain_db,
+    )
+    assert (suggestion.width_octaves is None) == (operation.type != "bell")
+    assert (suggestion.slope is None) == ("shelf" not in operation.type)
+    assert (suggestion.order is None) == (not operation.is_pass)
+
+
+def test_a_pass_filter_is_removed_at_any_strength_but_zero() -> None:
+    high_pass = EqOperation(40.0, 0.0, type="high_pass", order=4)
+    shelf = EqOperation(120.0, 3.0, type="low_shelf")
+    (weak_move, weak_shelf) = suggest([high_pass, shelf], amount_percent=10)
+    assert weak_move.text == "Remove the high-pass at 40 Hz" and weak_move.order == 4
+    assert weak_shelf.gain_db == pytest.approx(-0.3)
+    assert suggest([high_pass, shelf], amount_percent=0) == []

@@ -15,6 +15,7 @@ from app.ml.features import CURRENT_SPEC
 from app.ml.fitting import PhysicsCheck
 from app.ml.registry import load_registry
 from app.training import fit, synth, train
+from app.training.bundle import Bundle
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS, REPLACED
@@ -276,7 +277,14 @@ def test_a_replaced_model_of_other_feature_fields_is_not_compared(tmp_path: Path
     (installed / "model.cbm").write_bytes(b"not read")
     spec = {**feature_spec("F1W1").to_dict(), "retired_field": 1}
     (installed / "metadata.json").write_text(json.dumps({"feature_spec": spec}))
-    bundle = {name: np.array(True) for name in feature_spec("F1W1").options}
+    bundle = Bundle(
+        dataset_id="F1W1",
+        kind="grid",
+        features=np.zeros((0, 1)),
+        targets=np.zeros(0),
+        is_validation=np.zeros(0, dtype=bool),
+        spec=feature_spec("F1W1"),
+    )
     assert (
         _against_replaced(
             installed, answers={}, truth=np.zeros(0), bundle=bundle, basis=np.zeros(0)

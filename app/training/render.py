@@ -1,0 +1,148 @@
+"""Render `models/REPORT.md` from the report's figures (`REPORT.json`) with a Jinja2 template.
+
+The figures are computed elsewhere (`app.training.report.build_report`, with
+the measures of `app.training.evaluate`); this module only lays them out, so
+``mastering-trainer evaluate --render-only`` (or ``python -m app.training.render``)
+rewrites ``REPORT.md`` from ``REPORT.json`` alone, byte for byte as the
+evaluation wrote it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from app.training import evaluate as ev
+from app.training.datasets import LOW_PASS_HZ, TRAIN_LOW_PASS_HZ
+from app.training.grids import GRID_CONFIGS
+
+#: The report's template.
+TEMPLATE = Path(__file__).parent / "templates" / "REPORT.md.j2"
+
+
+def cell(value: Any) -> str:
+    """A table cell: the value, or ``-`` where there is none."""
+    return "-" if value is None else f"{value}"
+
+
+def check_cell(check: dict[str, float] | None) -> str:
+    """A physics check in a cell: ``0`` (CatBoost alone) or ``weight @ scale [+ cost/bell]``."""
+    if not check:
+        return "-"
+    if not check["physics_weight"]:
+        return "0"
+    text = f"{check['physics_weight']:g} @ {check['residual_scale_db']:g}"
+    return text + (f" + {check['bell_cost']:g}/bell" if check.get("bell_cost") else "")
+
+
+def carried_over(report: dict[str, Any]) -> list[str]:
+    """A line per earlier evaluation whose figures this report carries over."""
+    earlier: dict[tuple[str, str], list[str]] = {}
+    for model_id, figures in ev.report_models(report).items():
+        stamp = figures.get("evaluated")
+        if stamp and stamp["at"] != report["generated_at"]:
+            earlier.setdefault((stamp["at"], stamp["git_commit"]), []).append(model_id)
+    return [
+        f"The figures of {', '.join(model_ids)} carry over from the evaluation at {at} "
+        f"(git {commit[:10]}): not evaluated this time (`evaluate --dataset` names the models "
+        "to evaluate; a model whose refit has not finished keeps its last figures)."
+        for (at, commit), model_ids in sorted(earlier.items())
+    ]
+
+
+def _table_1(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for config in GRID_CONFIGS:
+        figures = report["grid"].get(config.id, {})
+        ours = figures.get("exact_set_accuracy")
+        aim = ev.AIMS[config.id]
+        rows.append(
+            {
+                "id": config.id,
+                "paper": ev.PAPER_TABLE_1[config.id],
+                "closed": report["closed_set"].get(config.id, {}),
+                "figures": figures,
+                "ours": ours,
+                "aim": aim,
+                "mark": "" if ours is None else (" ✓" if ours >= aim else " ✗"),
+            }
+        )
+    return rows
+
+
+def _having(report: dict[str, Any], option: str) -> list[str]:
+    return [
+        name
+        for name, figures in ev.report_models(report).items()
+        if option in figures.get("feature_options", [])
+    ]
+
+
+def context(report: dict[str, Any]) -> dict[str, Any]:
+    """Everything the template reads: the report and what is laid out from it."""
+    grid = report["grid"]
+    return {
+        "report": report,
+        "grid": grid,
+        "general": report.get("general"),
+        "carried_over": carried_over(report),
+        "table_1": _table_1(report),
+        "with_options": _having(report, "lossy_flag"),
+        "level_floor": _having(report, "level_floor"),
+        "refits": {name: f[ev.REPLACED] for name, f in grid.items() if ev.REPLACED in f},
+        "shortfalls": ev.shortfalls(report),
+        "significance_z": ev.SIGNIFICANCE_Z,
+        "low_pass_khz": LOW_PASS_HZ / 1000,
+        "train_low_pass_khz": (min(TRAIN_LOW_PASS_HZ) / 1000, max(TRAIN_LOW_PASS_HZ) / 1000),
+        "low_pass_subsample": ev.LOW_PASS_SUBSAMPLE,
+        "aims": {
+            "general_count": ev.GENERAL_COUNT_AIM,
+            "general_frequency_octaves": ev.GENERAL_FREQUENCY_AIM_OCTAVES,
+            "general_gain_db": ev.GENERAL_GAIN_AIM_DB,
+        },
+    }
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """The text of ``REPORT.md`` for a report's figures."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATE.parent),
+        autoescape=False,  # Markdown, not HTML
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters |= {"cell": cell, "check_cell": check_cell, "g": lambda x: f"{x:g}"}
+    return environment.get_template(TEMPLATE.name).render(context(report))
+
+
+def write_report(report: dict[str, Any], *, models_dir: Path) -> Path:
+    """Write ``REPORT.md`` and its JSON twin ``REPORT.json``."""
+    (models_dir / "REPORT.json").write_text(json.dumps(report, indent=2) + "\n")
+    path = models_dir / "REPORT.md"
+    path.write_text(render_report(report))
+    return path
+
+
+def rerender(*, models_dir: Path) -> Path:
+    """Rewrite ``REPORT.md`` from ``REPORT.json`` (no evaluation)."""
+    report = json.loads((models_dir / "REPORT.json").read_text())
+    path = models_dir / "REPORT.md"
+    path.write_text(render_report(report))
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Rewrite ``REPORT.md`` from ``REPORT.json`` (no evaluation)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    rerender(models_dir=parser.parse_args(argv).models_dir)
+
+
+if __name__ == "__main__":
+    main()

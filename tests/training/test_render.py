@@ -1,0 +1,67 @@
+"""The report's rendering: REPORT.md from REPORT.json alone, through the Jinja2 template."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.training.render import render_report
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture
+def committed() -> dict[str, Any]:
+    """The shipped models' figures."""
+    report: dict[str, Any] = json.loads((MODELS / "REPORT.json").read_text())
+    return report
+
+
+def test_the_committed_report_renders_byte_for_byte(committed: dict[str, Any]) -> None:
+    assert render_report(committed) == (MODELS / "REPORT.md").read_text()
+
+
+def test_evaluate_render_only_rewrites_the_report_from_its_json(tmp_path: Path) -> None:
+    for name in ("REPORT.json", "REPORT.md"):
+        shutil.copyfile(MODELS / name, tmp_path / name)
+    (tmp_path / "REPORT.md").write_text("stale")
+    result = CliRunner().invoke(cli, ["evaluate", "--render-only", "--models-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "REPORT.md").read_bytes() == (MODELS / "REPORT.md").read_bytes()
+
+
+def test_closed_set_figures_fill_table_1(committed: dict[str, Any]) -> None:
+    report = copy.deepcopy(committed)
+    report["closed_set"] = {"F1W1": {"paper_faithful": 84.3, "ours": 91.5}}
+    rows = [line for line in render_report(report).splitlines() if line.startswith("| F1W1 |")]
+    assert rows[0].startswith("| F1W1 | 93.9 | 84.3 | 91.5 | 99.15 ✓ | ≥ 99.0 |")
+    assert "| F1W2 | 88.7 | - | - | 97.28 ✓ |" in render_report(report)
+
+
+def test_a_report_without_the_general_model_or_refits_leaves_their_sections_out(
+    committed: dict[str, Any],
+) -> None:
+    report = copy.deepcopy(committed)
+    report["general"] = None
+    for figures in report["grid"].values():
+        figures.pop("against_replaced", None)
+    text = render_report(report)
+    assert "## The general model" not in text and "## Refits against" not in text
+    assert "## Training time and dataset size" in text
+
+
+def test_a_figure_missing_from_the_json_is_an_error_not_a_blank(
+    committed: dict[str, Any],
+) -> None:
+    report = copy.deepcopy(committed)
+    del report["general"]["width_error_octaves_median"]
+    with pytest.raises(UndefinedError, match="width_error_octaves_median"):
+        render_report(report)
