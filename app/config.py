@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     MAX_UPLOAD_MB: int = 200
     MAX_CONCURRENT_ANALYSES: int = os.cpu_count() or 2
     MAX_QUEUED_ANALYSES: int = 4
+    #: Uploads (multipart bodies) being received at once; past that, 503 with Retry-After.
+    MAX_UPLOADS_IN_FLIGHT: int = 16
+    #: A request body that sends nothing for this long, or takes longer in all, answers 408.
+    UPLOAD_IDLE_TIMEOUT_S: float = 30.0
+    UPLOAD_TOTAL_TIMEOUT_S: float = 600.0
+    #: Believe X-Forwarded-Host (same-origin checks) only behind a proxy that sets it.
+    TRUST_PROXY_HEADERS: bool = False
     ANONYMOUS_RATE: bool = True
     SECRET_KEY: str = "change-me-in-production"
     #: Loudness a streaming player normalises to, for the normalised gain of /rate.

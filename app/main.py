@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -20,12 +19,30 @@ from app.ml.registry import ModelLoadError, ModelRegistry, load_registry
 from app.rating.router import pages as rating_pages
 from app.rating.router import router as rating_router
 from app.rating.service import AnalysisPool
-from app.rating.uploads import MB, BodySizeLimitMiddleware
+from app.rating.uploads import MB, UploadGuardMiddleware
 from app.web.routes import include_account_routes
+from app.web.security import HeadAsGetMiddleware, SecurityHeadersMiddleware
 
 logger = logging.getLogger("app")
 
 SWAGGER = "/static/vendor/swagger-ui"
+#: Swagger UI served from /static and started by a script file (the CSP forbids inline script).
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="{swagger}/swagger-ui.css">
+<link rel="icon" href="{swagger}/favicon-32x32.png">
+<title>{title}</title>
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi}"></div>
+<script src="{swagger}/swagger-ui-bundle.js"></script>
+<script src="/static/js/swagger-init.js"></script>
+</body>
+</html>
+"""
 
 
 def create_app(
@@ -66,10 +83,15 @@ def create_app(
     )
     app.state.settings = settings
     app.add_middleware(
-        BodySizeLimitMiddleware,
+        UploadGuardMiddleware,
         max_body_bytes=(2 * settings.MAX_UPLOAD_MB + 1) * MB,
         per_file_mb=settings.MAX_UPLOAD_MB,
+        idle_timeout_s=settings.UPLOAD_IDLE_TIMEOUT_S,
+        total_timeout_s=settings.UPLOAD_TOTAL_TIMEOUT_S,
+        max_uploads=settings.MAX_UPLOADS_IN_FLIGHT,
     )
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(rating_router)
     app.include_router(rating_pages)
@@ -78,12 +100,10 @@ def create_app(
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         """Show the OpenAPI documentation, with Swagger UI served from /static."""
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} API",
-            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
-            swagger_css_url=f"{SWAGGER}/swagger-ui.css",
-            swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+        return HTMLResponse(
+            DOCS_PAGE.format(
+                swagger=SWAGGER, title=f"{app.title} API", openapi=app.openapi_url or ""
+            )
         )
 
     @app.get("/healthz", include_in_schema=False)

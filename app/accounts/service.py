@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -17,6 +16,14 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import ApiToken, Role, User, UserSession, utcnow
 from app.accounts.settings import AccountSettings
+from app.accounts.throttle import (
+    LoginThrottle,
+    LoginThrottled,
+    PasswordHashingBusy,
+    hashing_slot,
+)
+
+__all__ = ["LoginThrottled", "PasswordHashingBusy"]
 
 SESSION_TOKEN_BYTES = 32
 API_TOKEN_PREFIX = "mt_"
@@ -28,13 +35,6 @@ class AccountError(ValueError):
 
 class InvalidCredentials(AccountError):
     """Unknown email or wrong password (the two are not told apart)."""
-
-
-@dataclass(frozen=True)
-class LoginThrottled(Exception):
-    """Too many failed sign-ins for this account; try again after `retry_after_s`."""
-
-    retry_after_s: int
 
 
 @lru_cache(maxsize=8)
@@ -52,8 +52,9 @@ def password_hasher(settings: AccountSettings) -> PasswordHash:
 
 
 def hash_password(password: str, *, settings: AccountSettings) -> str:
-    """Hash a password with argon2id."""
-    return password_hasher(settings).hash(password)
+    """Hash a password with argon2id (in one of the bounded hashing slots)."""
+    with hashing_slot(settings):
+        return password_hasher(settings).hash(password)
 
 
 def sha256_hex(value: str) -> str:
@@ -66,14 +67,30 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The in-repo list of passwords too common to accept (lower case)."""
+    path = Path(__file__).with_name("common_passwords.txt")
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(line.lower() for line in lines if line and not line.startswith("#"))
+
+
 def check_password_strength(password: str, *, settings: AccountSettings) -> None:
-    """Refuse passwords shorter than the minimum."""
+    """Refuse passwords that are short, blank, of few distinct characters or very common."""
     if len(password) < settings.MIN_PASSWORD_LENGTH:
         raise AccountError(
             f"The password must have at least {settings.MIN_PASSWORD_LENGTH} characters."
         )
     if len(password) > 1024:
         raise AccountError("The password must have at most 1024 characters.")
+    if "\x00" in password:
+        raise AccountError("The password must not contain a NUL character.")
+    if not password.strip():
+        raise AccountError("The password must not be only spaces.")
+    if len(set(password)) < 4:
+        raise AccountError("The password must use at least 4 different characters.")
+    if password.strip().lower() in common_passwords():
+        raise AccountError("This password is one of the most common ones; choose another.")
 
 
 def get_user_by_email(*, db_session: Session, email: str) -> User | None:
@@ -91,7 +108,13 @@ def create_user(
 ) -> User:
     """Create a user with a hashed password; refuse a taken email or a weak password."""
     email = normalise_email(email)
-    if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
+    if (
+        "@" not in email
+        or len(email) > 320
+        or email.startswith("@")
+        or email.endswith("@")
+        or any(c < " " or c == "\x7f" for c in email)  # NUL and other control characters
+    ):
         raise AccountError("Enter a valid email address.")
     check_password_strength(password, settings=settings)
     if get_user_by_email(db_session=db_session, email=email) is not None:
@@ -109,59 +132,42 @@ def create_user(
     return user
 
 
-def _retry_after_s(user: User, now: datetime) -> int | None:
-    if user.locked_until is None or user.locked_until <= now:
-        return None
-    return max(1, math.ceil((user.locked_until - now).total_seconds()))
-
-
 def authenticate(
     *,
     db_session: Session,
     email: str,
     password: str,
     settings: AccountSettings,
-    now: datetime | None = None,
+    throttle: LoginThrottle | None = None,
+    address: str = "",
 ) -> User:
-    """Return the user for these credentials, counting failures per account.
+    """Return the user for these credentials, counting failures in `throttle`.
 
-    Raises `LoginThrottled` while the account is locked (even for the right password) and
-    `InvalidCredentials` otherwise. Failures are recorded on the user, so the caller must
-    commit even when this raises `InvalidCredentials`.
+    Unknown and known emails take the same path (a dummy hash is verified for an
+    unknown one) and get the same answers. Raises `LoginThrottled` while this address,
+    or this address with this email, is locked (see `app.accounts.throttle`),
+    `PasswordHashingBusy` when no hashing slot frees up, `InvalidCredentials` otherwise.
     """
-    now = now or utcnow()
+    email = normalise_email(email)
+    if throttle is not None:
+        throttle.check(address=address, email=email)
     hasher = password_hasher(settings)
     user = get_user_by_email(db_session=db_session, email=email)
-    if user is None:
-        # Spend the same time as for a real account, so emails cannot be probed by timing.
-        hasher.verify(password, _dummy_hash(settings))
+    with hashing_slot(settings):
+        if user is None:
+            hasher.verify(password, _dummy_hash(settings))
+            valid, updated_hash = False, None
+        else:
+            valid, updated_hash = hasher.verify_and_update(password, user.password_hash)
+    if not valid or user is None:
+        if throttle is not None:
+            throttle.failed(address=address, email=email)
         raise InvalidCredentials("Wrong email or password.")
-    retry_after = _retry_after_s(user, now)
-    if retry_after is not None:
-        raise LoginThrottled(retry_after)
-    valid, updated_hash = hasher.verify_and_update(password, user.password_hash)
-    if not valid:
-        # Atomic increment: concurrent failures are all counted (row lock on PostgreSQL).
-        db_session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(failed_logins=User.failed_logins + 1)
-            .execution_options(synchronize_session=False)
-        )
-        db_session.refresh(user, ["failed_logins"])
-        excess = user.failed_logins - settings.LOGIN_MAX_FAILURES
-        if excess >= 0:
-            lock_s = min(
-                settings.LOGIN_LOCKOUT_S * 2 ** min(excess, 20), settings.LOGIN_LOCKOUT_MAX_S
-            )
-            user.locked_until = now + timedelta(seconds=lock_s)
-        db_session.flush()
-        raise InvalidCredentials("Wrong email or password.")
-    user.failed_logins = 0
-    user.locked_until = None
+    if throttle is not None:
+        throttle.succeeded(address=address, email=email)
     if updated_hash is not None:
         user.password_hash = updated_hash
-    db_session.flush()
+        db_session.flush()
     return user
 
 
@@ -179,12 +185,11 @@ def _dummy_hash(settings: AccountSettings) -> str:
 def set_password(
     *, db_session: Session, user: User, new_password: str, settings: AccountSettings
 ) -> None:
-    """Set a new password (no check of the old one) and revoke every session of the user."""
+    """Set a new password (no check of the old one); revoke every session and API token."""
     check_password_strength(new_password, settings=settings)
     user.password_hash = hash_password(new_password, settings=settings)
-    user.failed_logins = 0
-    user.locked_until = None
     revoke_user_sessions(db_session=db_session, user=user)
+    revoke_user_api_tokens(db_session=db_session, user=user)
 
 
 def change_password(
@@ -196,14 +201,21 @@ def change_password(
     settings: AccountSettings,
     keep_session: UserSession | None = None,
 ) -> None:
-    """Change a password after checking the current one; revoke the user's other sessions."""
-    if not password_hasher(settings).verify(current_password, user.password_hash):
+    """Change a password after checking the current one.
+
+    Revokes the user's other sessions and every API token: whoever learnt the old
+    password may have made one.
+    """
+    with hashing_slot(settings):
+        right = password_hasher(settings).verify(current_password, user.password_hash)
+    if not right:
         raise AccountError("The current password is wrong.")
     check_password_strength(new_password, settings=settings)
     if new_password == current_password:
         raise AccountError("The new password must differ from the current one.")
     user.password_hash = hash_password(new_password, settings=settings)
     revoke_user_sessions(db_session=db_session, user=user, except_session=keep_session)
+    revoke_user_api_tokens(db_session=db_session, user=user)
 
 
 # Sessions ---------------------------------------------------------------------------------
@@ -293,6 +305,15 @@ def user_for_api_token(*, db_session: Session, raw_token: str) -> User | None:
         return None
     token.last_used_at = utcnow()
     return db_session.get(User, token.user_id)
+
+
+def revoke_user_api_tokens(*, db_session: Session, user: User) -> None:
+    """Revoke every live API token of a user."""
+    db_session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def list_api_tokens(*, db_session: Session, user: User) -> list[ApiToken]:

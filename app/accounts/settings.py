@@ -18,11 +18,20 @@ class AccountSettings(BaseSettings):
     ARGON2_PARALLELISM: int = 2
     MIN_PASSWORD_LENGTH: int = 10
     SESSION_LIFETIME_HOURS: int = 24 * 14
-    #: Failed sign-ins of one account before it is locked for a while.
+    #: Failed sign-ins from one client address for one email before that pair is locked
+    #: (see `app.accounts.throttle`).
     LOGIN_MAX_FAILURES: int = 5
     #: First lock, seconds; every further failure doubles it up to the maximum.
     LOGIN_LOCKOUT_S: int = 60
     LOGIN_LOCKOUT_MAX_S: int = 3600
+    #: Failed sign-ins from one client address, whatever the emails, before it is locked.
+    LOGIN_MAX_FAILURES_PER_ADDRESS: int = 20
+    #: A key's failures are forgotten this long after its last one, seconds.
+    LOGIN_FAILURE_WINDOW_S: int = 900
+    #: Password hashes computed at once (each takes ARGON2_MEMORY_COST_KIB of memory).
+    MAX_CONCURRENT_PASSWORD_HASHES: int = 2
+    #: How long a sign-in waits for a hashing slot before 503, seconds.
+    PASSWORD_HASH_WAIT_S: float = 2.0
 
 
 @lru_cache

@@ -26,6 +26,7 @@ from app.classes.models import SchoolClass
 from app.classes.schemas import ClassOut, ClassProgress
 from app.history.service import StoredFile, describe_file, store_rating
 from app.rating.service import PoolFull, RatingError
+from app.rating.uploads import clean_filename
 from app.web.deps import CurrentUser, RowId, SessionDep, SettingsDep, csrf_protect, require_role
 from app.web.templates import redirect
 
@@ -71,9 +72,8 @@ async def save_upload(
                 )
             digest.update(chunk)
             handle.write(chunk)
-    return SavedUpload(
-        path=path, filename=upload.filename, sha256=digest.hexdigest(), size_bytes=size
-    )
+    filename = None if upload.filename is None else clean_filename(upload.filename)
+    return SavedUpload(path=path, filename=filename, sha256=digest.hexdigest(), size_bytes=size)
 
 
 def get_assignment_rater(request: Request) -> AssignmentRater:
@@ -147,16 +147,16 @@ async def submit_assignment(
             sha256=assignment.reference_sha256,
             size_bytes=reference_path.stat().st_size if reference_path.exists() else 0,
         )
-        try:
+        try:  # refusals: {"detail": ...} for REST clients, an error page for browsers
             result = await rater(reference, saved, assignment.model_id)
         except PoolFull as full:
-            return JSONResponse(
-                {"detail": str(full)},
-                status_code=503,
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail=str(full),
                 headers={"Retry-After": str(full.retry_after_s)},
-            )
+            ) from None
         except (AudioError, RatingError) as error:
-            return JSONResponse({"detail": error.message}, status_code=error.http_status)
+            raise HTTPException(error.http_status, detail=error.message) from None
         fields = _fields(result)
         files = fields.get("files") or {}
         duration = (files.get("candidate") or {}).get("duration_s")

@@ -47,8 +47,8 @@ def create_class(
     if instructor.role not in (Role.INSTRUCTOR, Role.ADMIN):
         raise ClassError("Only instructors can open classes.")
     name = name.strip()
-    if not name or len(name) > 200:
-        raise ClassError("A class needs a name of 1 to 200 characters.")
+    if not name or len(name) > 200 or "\x00" in name:
+        raise ClassError("A class needs a name of 1 to 200 characters, without NUL characters.")
     while True:
         code = new_join_code()
         if db_session.scalar(select(SchoolClass.id).where(SchoolClass.join_code == code)) is None:
@@ -180,8 +180,10 @@ def create_assignment(
 ) -> Assignment:
     """Create an assignment, moving the professional master under `data_dir`."""
     title = title.strip()
-    if not title or len(title) > 200:
-        raise ClassError("An assignment needs a title of 1 to 200 characters.")
+    if not title or len(title) > 200 or "\x00" in title:
+        raise ClassError(
+            "An assignment needs a title of 1 to 200 characters, without NUL characters."
+        )
     if due_at.tzinfo is None:
         raise ClassError("The due date needs a time zone.")
     assignment = Assignment(

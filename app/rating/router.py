@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import Future
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,7 +12,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from app.audio.errors import AudioError
-from app.audio.io import DecodedAudio
 from app.config import Settings
 from app.history.service import store_rate_response
 from app.ml.registry import ModelRegistry
@@ -23,12 +21,11 @@ from app.rating.service import (
     PoolFull,
     RatingError,
     Upload,
-    decode,
     parse_amount,
     rate,
     resolve_model,
 )
-from app.rating.uploads import MB, Spool, SpooledFile, receive_form
+from app.rating.uploads import MB, Spool, receive_form
 from app.web.deps import OptionalUser, RatingUser, SessionDep
 from app.web.templates import templates as web_templates
 
@@ -77,31 +74,17 @@ class Refusal(Exception):
 async def rate_request(
     request: Request, *, settings: Settings, registry: ModelRegistry, pool: AnalysisPool
 ) -> RateResponse:
-    """Receive the upload, rate it on a worker thread and return the result, or raise `Refusal`."""
+    """Receive the upload whole, then rate it on a worker thread, or raise `Refusal`.
+
+    An analysis slot is taken only once both files have arrived, so a slow or stalled
+    upload holds no worker (`UploadGuardMiddleware` bounds and times out the uploads).
+    """
     started = time.perf_counter()
-    try:
-        ticket = pool.admit()
-    except PoolFull as full:
-        raise Refusal(
-            str(full), status_code=503, headers={"Retry-After": str(full.retry_after_s)}
-        ) from None
     spool = Spool.create()
-    early: dict[str, Future[tuple[DecodedAudio, float]]] = {}
-    main_submitted = False
-
-    def decode_early(name: str, file: SpooledFile) -> None:
-        # Decode the reference while the candidate is still uploading.
-        if name == "reference":
-            upload = Upload(source=file.path)
-            early[name] = ticket.submit(lambda: _timed_decode(upload, name=name), timed=False)
-
+    job_submitted = False
     try:
         await receive_form(
-            request,
-            spool,
-            file_fields=FILE_FIELDS,
-            max_file_bytes=settings.MAX_UPLOAD_MB * MB,
-            on_file=decode_early,
+            request, spool, file_fields=FILE_FIELDS, max_file_bytes=settings.MAX_UPLOAD_MB * MB
         )
         for name in FILE_FIELDS:
             if name not in spool.files:
@@ -121,7 +104,12 @@ async def rate_request(
             for name, file in spool.files.items()
         }
         uploaded = time.perf_counter()
-        reference_audio, reference_decode_s = await asyncio.wrap_future(early["reference"])
+        try:
+            ticket = pool.admit()
+        except PoolFull as full:
+            raise Refusal(
+                str(full), status_code=503, headers={"Retry-After": str(full.retry_after_s)}
+            ) from None
 
         def job() -> RateResponse:
             job_started = time.perf_counter()
@@ -131,8 +119,6 @@ async def rate_request(
                     candidate=uploads["candidate"],
                     model=model,
                     amount_percent=amount,
-                    reference_audio=reference_audio,
-                    reference_decode_s=reference_decode_s,
                     loudness_target_lufs=settings.LOUDNESS_TARGET_LUFS,
                 )
             finally:
@@ -140,8 +126,11 @@ async def rate_request(
             result.timings.queue_s = round(job_started - uploaded, 4)
             return result
 
-        main = ticket.submit(job)
-        main_submitted = True
+        try:
+            main = ticket.submit(job)
+            job_submitted = True
+        finally:
+            ticket.close()
         result = await asyncio.wrap_future(main)
         result.timings.upload_s = round(uploaded - started, 4)
         result.timings.total_s = round(time.perf_counter() - started, 4)
@@ -149,14 +138,8 @@ async def rate_request(
     except (AudioError, RatingError) as error:
         raise Refusal(error.message, status_code=error.http_status) from None
     finally:
-        ticket.close()
-        if not main_submitted:
+        if not job_submitted:
             spool.remove()
-
-
-def _timed_decode(upload: Upload, *, name: str) -> tuple[DecodedAudio, float]:
-    started = time.perf_counter()
-    return decode(upload, name=name), time.perf_counter() - started
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {

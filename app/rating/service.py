@@ -20,7 +20,8 @@ from typing import TypeVar
 import numpy as np
 
 from app.audio.dynamics import limiting_difference_db
-from app.audio.io import DecodedAudio, Source, load_audio
+from app.audio.errors import AudioError, AudioErrorCode
+from app.audio.io import AudioHeader, DecodedAudio, Source, check_header, load_audio, read_header
 from app.audio.loudness import SHORT_TERM_S, SUB_BLOCK_S, Loudness
 from app.audio.measures import MasterMeasures, measure_master
 from app.audio.spectrum import Comparison, SpectrumSpec, band_levels_db, compare
@@ -51,6 +52,9 @@ T = TypeVar("T")
 
 #: The two files compared must share at least this much audio, seconds.
 MIN_OVERLAP_S = 5.0
+#: Most samples (frames x channels) one upload may make the server decode:
+#: 15 min of 192 kHz stereo. Bounds the CPU an anonymous upload can cost.
+MAX_DECODE_SAMPLES = 15 * 60 * 192_000 * 2
 
 
 class RatingError(ValueError):
@@ -96,6 +100,31 @@ def parse_amount(value: str | float | None) -> float:
     return amount
 
 
+def check_upload_header(upload: Upload, *, name: str) -> AudioHeader:
+    """Read and check one upload's header, and bound what decoding it would cost.
+
+    Raises `AudioError` (naming `name` and the limit) before any audio is decoded.
+    """
+    header = read_header(upload.source, name=name)
+    check_header(header, name=name)
+    samples = (header.frames or 0) * header.channels
+    if samples > MAX_DECODE_SAMPLES:
+        raise AudioError(
+            AudioErrorCode.TOO_LARGE,
+            f"{name}: {(header.frames or 0) / header.sample_rate_hz / 60:.1f} min at "
+            f"{header.sample_rate_hz} Hz with {header.channels} channels is "
+            f"{samples / 1e6:.0f} million samples to decode; the limit is "
+            f"{MAX_DECODE_SAMPLES / 1e6:.0f} million (15 min of 192 kHz stereo).",
+        )
+    return header
+
+
+def check_headers(*, reference: Upload, candidate: Upload) -> None:
+    """Check both uploads' headers before decoding either (`check_upload_header`)."""
+    check_upload_header(reference, name="reference")
+    check_upload_header(candidate, name="candidate")
+
+
 def decode(upload: Upload, *, name: str) -> DecodedAudio:
     """Check and decode one upload at the analysis rate; `AudioError` names it `name`."""
     return load_audio(upload.source, name=name, sample_rate_hz=CURRENT_SPEC.sample_rate_hz)
@@ -107,8 +136,6 @@ def rate(
     candidate: Upload,
     model: RecognitionModel,
     amount_percent: float = 100.0,
-    reference_audio: DecodedAudio | None = None,
-    reference_decode_s: float = 0.0,
     loudness_target_lufs: float = -14.0,
     measure: bool = True,
 ) -> RateResponse:
@@ -122,9 +149,6 @@ def rate(
         Recognises the EQ operations separating them.
     amount_percent : float
         Strength of the suggestions, 0 to 100.
-    reference_audio : DecodedAudio, optional
-        The reference already decoded (the service decodes it while the
-        candidate is still uploading), and ``reference_decode_s`` the time it took.
     loudness_target_lufs : float
         Normalisation target of the loudness comparison's normalised gains.
     measure : bool
@@ -144,8 +168,10 @@ def rate(
         When the two files cannot be compared.
     """
     spec = CURRENT_SPEC.spectrum
-    started = time.perf_counter() - reference_decode_s
-    ref_audio = reference_audio or decode(reference, name="reference")
+    started = time.perf_counter()
+    # Both headers first: a bad candidate is refused before the reference costs a decode.
+    check_headers(reference=reference, candidate=candidate)
+    ref_audio = decode(reference, name="reference")
     cand_audio = decode(candidate, name="candidate")
     decoded = time.perf_counter()
     # The whole-master measures run beside the EQ comparison (numpy and scipy
@@ -425,7 +451,7 @@ class AnalysisPool:
     """A bounded set of worker threads for analyses, with a small admission queue.
 
     At most ``workers`` analyses run at once and at most ``queue`` more are
-    admitted (uploading or waiting); `admit` refuses the rest with `PoolFull`
+    admitted (waiting for a worker); `admit` refuses the rest with `PoolFull`
     rather than letting them wait without end.
     """
 
@@ -477,16 +503,15 @@ class Ticket:
         self._closed = False
         self._released = False
 
-    def submit(self, job: Callable[[], T], *, timed: bool = True) -> Future[T]:
-        """Run `job` on a worker thread; `timed` jobs feed the Retry-After guess."""
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        """Run `job` on a worker thread; its duration feeds the Retry-After guess."""
 
         def run() -> T:
             started = time.perf_counter()
             try:
                 return job()
             finally:
-                if timed:
-                    self._pool._record(time.perf_counter() - started)
+                self._pool._record(time.perf_counter() - started)
 
         with self._lock:
             self._outstanding += 1

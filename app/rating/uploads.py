@@ -1,23 +1,24 @@
 """Receiving uploads safely: a request size limit and a streaming multipart spool.
 
-`BodySizeLimitMiddleware` answers 413 from ``Content-Length`` before the app
+`UploadGuardMiddleware` answers 413 from ``Content-Length`` before the app
 reads a byte, and again while the body streams in when the length is unknown
-or a lie. `receive_form` streams a multipart body straight into files in a
+or a lie; 408 when a body stalls or takes too long; 503 when too many uploads
+are being received at once. `receive_form` streams a multipart body straight into files in a
 private temporary folder (mode 0700), capping each file and each field, and
 hashing files as they arrive. The caller removes the folder (`Spool.remove`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -45,23 +46,48 @@ def _error_body(detail: str, *, htmx: bool) -> tuple[bytes, bytes]:
     return json.dumps({"detail": detail}).encode(), b"application/json"
 
 
-class BodySizeLimitMiddleware:
-    """Refuse request bodies larger than ``max_body_bytes`` with 413 (pure ASGI).
+class UploadGuardMiddleware:
+    """Guard request bodies: a size limit, read timeouts, and a bound on uploads (pure ASGI).
+
+    - 413 when ``Content-Length`` is over ``max_body_bytes`` (before reading a byte) or
+      when the streamed body grows past it.
+    - 408 when the client sends nothing for ``idle_timeout_s`` while the app waits for
+      the body, or the body takes longer than ``total_timeout_s`` in all.
+    - 503 with Retry-After when ``max_uploads`` multipart bodies are already being
+      received; an upload counts from its headers until its last byte (or its end).
 
     Parameters
     ----------
     app : ASGI app
         The app to protect.
     max_body_bytes : int
-        The limit, bytes.
+        The size limit, bytes.
     per_file_mb : int
         The per-file limit, only to word the refusal.
+    idle_timeout_s, total_timeout_s : float, optional
+        The read timeouts, seconds; None for none.
+    max_uploads : int, optional
+        Uploads received at once; None for no bound.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, per_file_mb: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        per_file_mb: int,
+        idle_timeout_s: float | None = None,
+        total_timeout_s: float | None = None,
+        max_uploads: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.detail = (
+        self.idle_timeout_s = idle_timeout_s
+        self.total_timeout_s = total_timeout_s
+        self.max_uploads = max_uploads
+        #: Multipart bodies being received now (one event loop: no lock needed).
+        self.uploads_in_flight = 0
+        self.too_large = (
             f"The upload is larger than the {_megabytes(max_body_bytes)} limit per request; "
             f"each file (reference and candidate) may be at most {per_file_mb} MB."
         )
@@ -74,52 +100,128 @@ class BodySizeLimitMiddleware:
         htmx = b"hx-request" in headers
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._refuse(send, htmx=htmx)
+            await _refuse(send, 413, self.too_large, htmx=htmx)
             return
+        upload = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        if upload and self.max_uploads is not None:
+            if self.uploads_in_flight >= self.max_uploads:
+                detail = (
+                    f"The server is already receiving {self.max_uploads} uploads, its limit; "
+                    f"retry in a few seconds (Retry-After: {UPLOADS_RETRY_AFTER_S} s)."
+                )
+                extra = [(b"retry-after", str(UPLOADS_RETRY_AFTER_S).encode())]
+                await _refuse(send, 503, detail, htmx=htmx, extra=extra)
+                return
+        await self._guarded(scope, receive, send, htmx=htmx, upload=upload)
 
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, *, htmx: bool, upload: bool
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = None if self.total_timeout_s is None else loop.time() + self.total_timeout_s
         received = 0
-        too_large = False
+        body_done = False
+        counted = upload
+        refusal: tuple[int, str] | None = None
         response_started = False
+        if counted:
+            self.uploads_in_flight += 1
 
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
+        def finish_body() -> None:
+            nonlocal body_done, counted
+            body_done = True
+            if counted:
+                counted = False
+                self.uploads_in_flight -= 1
+
+        def fail(status: int, detail: str) -> NoReturn:
+            nonlocal refusal
+            refusal = (status, detail)
+            finish_body()
+            raise RatingError(detail, http_status=status)
+
+        async def guarded_receive() -> Message:
+            nonlocal received
+            if body_done:  # after the body, the app only listens for a disconnect
+                return await receive()
+            timeouts = [self.idle_timeout_s]
+            if deadline is not None:
+                timeouts.append(max(0.0, deadline - loop.time()))
+            timeout = min((t for t in timeouts if t is not None), default=None)
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                if deadline is not None and loop.time() >= deadline:
+                    fail(408, f"The upload took longer than {self.total_timeout_s:g} s in all.")
+                fail(
+                    408,
+                    f"The upload stalled: nothing arrived for {self.idle_timeout_s:g} s "
+                    "(the limit); send the request again.",
+                )
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    too_large = True
-                    raise RatingError(self.detail, http_status=413)
+                    fail(413, self.too_large)
+                if not message.get("more_body", False):
+                    finish_body()
+            else:
+                finish_body()
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal response_started
-            if too_large:
+            if refusal is not None:
                 return  # the app's answer to a cut-off body is replaced by ours
             response_started = response_started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, guarded_send)
+            await self.app(scope, guarded_receive, guarded_send)
         except RatingError:
-            if not too_large:
+            if refusal is None:
                 raise
-        if too_large and not response_started:
-            await self._refuse(send, htmx=htmx)
+        finally:
+            finish_body()
+        if refusal is not None and not response_started:
+            await _refuse(send, *refusal, htmx=htmx)
 
-    async def _refuse(self, send: Send, *, htmx: bool) -> None:
-        body, content_type = _error_body(self.detail, htmx=htmx)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", content_type),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+#: Retry-After of the 503 when too many uploads arrive at once, seconds.
+UPLOADS_RETRY_AFTER_S = 5
+
+
+async def _refuse(
+    send: Send,
+    status: int,
+    detail: str,
+    *,
+    htmx: bool,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body, content_type = _error_body(detail, htmx=htmx)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *(extra or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def clean_filename(raw: bytes | str) -> str:
+    """An uploaded file's name as stored: UTF-8, without NUL or other control characters.
+
+    PostgreSQL cannot store a NUL in text, and the name is only shown back to the user,
+    so the characters are dropped rather than the upload refused.
+    """
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return "".join(c for c in text if c >= " " and c != "\x7f")[:255]
 
 
 @dataclass
@@ -159,10 +261,8 @@ class _FormReceiver:
         *,
         file_fields: tuple[str, ...],
         max_file_bytes: int,
-        on_file: Callable[[str, SpooledFile], None] | None = None,
     ) -> None:
         self.spool = spool
-        self.on_file = on_file
         self.file_fields = file_fields
         self.max_file_bytes = max_file_bytes
         self.parts = 0
@@ -212,7 +312,7 @@ class _FormReceiver:
             path = self.spool.folder / f"{self._name}.upload"
             self._file = SpooledFile(
                 path=path,
-                filename=None if filename is None else filename.decode("utf-8", "replace"),
+                filename=None if filename is None else clean_filename(filename),
             )
             self.spool.files[self._name] = self._file
             self._handle = open(path, "wb")  # noqa: SIM115 - closed in on_part_end / close()
@@ -241,8 +341,6 @@ class _FormReceiver:
         if self._file is not None:
             self.close()
             self._file.sha256 = self._hash.hexdigest()
-            if self.on_file is not None:
-                self.on_file(self._name, self._file)
         elif self._name not in self.spool.fields:
             try:
                 self.spool.fields[self._name] = self._text.decode("utf-8")
@@ -261,11 +359,8 @@ async def receive_form(
     *,
     file_fields: tuple[str, ...],
     max_file_bytes: int,
-    on_file: Callable[[str, SpooledFile], None] | None = None,
 ) -> None:
     """Stream the request's multipart body into `spool`: files to disk, fields to text.
-
-    ``on_file(name, file)`` is called as soon as each file has been received whole.
 
     Raises
     ------
@@ -284,9 +379,7 @@ async def receive_form(
     boundary = options.get(b"boundary")
     if not boundary:
         raise RatingError("The multipart/form-data body has no boundary.", http_status=400)
-    receiver = _FormReceiver(
-        spool, file_fields=file_fields, max_file_bytes=max_file_bytes, on_file=on_file
-    )
+    receiver = _FormReceiver(spool, file_fields=file_fields, max_file_bytes=max_file_bytes)
     callbacks: Any = {
         name: getattr(receiver, name)
         for name in (

@@ -18,13 +18,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from app.config import PROJECT_ROOT, get_settings
+from app.config import get_settings
 from app.training import corpus, synth
 from app.training.grids import GRID_CONFIGS
 from app.training.plan import PLAN, PLAN_BY_ID, DatasetPlan, feature_spec
 
 console = Console()
-DEFAULT_MANIFEST = PROJECT_ROOT.parent / "shared" / "corpus" / "train.tsv"
+#: The corpus list, carried inside the package (a copy of the shared list; see its README).
+DEFAULT_MANIFEST = Path(__file__).resolve().parent / "manifests" / "train.tsv"
 
 corpus_app = typer.Typer(help="Fetch the training corpus and cut its clips.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Synthesise EQ datasets from the corpus.", no_args_is_help=True)

@@ -12,13 +12,17 @@ from app.accounts import service
 from app.accounts.models import Role, User
 from app.classes.service import ClassError, class_by_code, join_class
 from app.web.deps import (
+    CSRF_COOKIE,
     AccountSettingsDep,
     AuthDep,
+    LoginThrottleDep,
     PageUser,
     RowId,
     SessionDep,
     anonymous_csrf_token,
+    anonymous_form_token,
     clear_session_cookie,
+    client_address,
     form_csrf_protect,
     require_role,
     set_csrf_cookie,
@@ -43,12 +47,13 @@ def safe_next(target: str | None, default: str = "/history") -> str:
 def _anonymous_page(
     request: Request, name: str, context: Mapping[str, object], *, status_code: int = 200
 ) -> HTMLResponse:
-    token, new = anonymous_csrf_token(request)
+    cookie, new = anonymous_csrf_token(request)
     if not getattr(request.state, "csrf_token", ""):
-        request.state.csrf_token = token
+        request.cookies[CSRF_COOKIE] = cookie  # this request's form token derives from it
+        request.state.csrf_token = anonymous_form_token(request)
     response = render(request, name, dict(context), status_code=status_code)
     if new:
-        set_csrf_cookie(response, request=request, token=token)
+        set_csrf_cookie(response, request=request, token=cookie)
     return response
 
 
@@ -119,25 +124,30 @@ def sign_in(
     auth: AuthDep,
     db_session: SessionDep,
     settings: AccountSettingsDep,
+    throttle: LoginThrottleDep,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """Check the credentials (throttled per account) and open a session."""
+    """Check the credentials (throttled per address and email) and open a session."""
     context: dict[str, object] = {"next": safe_next(next), "email": email}
     try:
         user = service.authenticate(
-            db_session=db_session, email=email, password=password, settings=settings
+            db_session=db_session,
+            email=email,
+            password=password,
+            settings=settings,
+            throttle=throttle,
+            address=client_address(request),
         )
     except service.LoginThrottled as throttled:
         context["error"] = (
-            f"Too many failed sign-ins for this account; try again in {throttled.retry_after_s} s."
+            f"Too many failed sign-ins from here; try again in {throttled.retry_after_s} s."
         )
         response = _anonymous_page(request, "accounts/sign_in.html", context, status_code=429)
         response.headers["Retry-After"] = str(throttled.retry_after_s)
         return response
     except service.InvalidCredentials as error:
-        # Returned, not raised: the failure count must be committed.
         context["error"] = str(error)
         return _anonymous_page(request, "accounts/sign_in.html", context, status_code=401)
     if auth.session is not None:  # a new session id on every sign-in (no fixation)

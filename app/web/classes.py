@@ -13,11 +13,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.accounts.models import Role, User
 from app.audio.errors import AudioError
-from app.audio.io import check_header, read_header
 from app.classes import service
 from app.classes.models import SchoolClass
 from app.classes.router import MB, save_upload
 from app.history.service import describe_file
+from app.ml.registry import ModelRegistry
+from app.rating.service import Upload, check_upload_header
 from app.web.deps import (
     PageUser,
     RowId,
@@ -174,13 +175,29 @@ def class_settings(
     return redirect(request, f"/classes/{class_id}")
 
 
+def _known_model(request: Request, model_id: str) -> bool:
+    registry: ModelRegistry | None = getattr(request.app.state, "registry", None)
+    return registry is not None and model_id in registry.ids
+
+
 def parse_due(value: str) -> datetime:
-    """Read an HTML datetime-local (or ISO 8601) value; without a zone it is UTC."""
+    """Read an HTML datetime-local (or ISO 8601) value, in UTC; without a zone it is UTC."""
     try:
         due = datetime.fromisoformat(value.strip())
     except ValueError:
         raise service.ClassError("Enter the due date as YYYY-MM-DDTHH:MM.") from None
-    return due if due.tzinfo is not None else due.replace(tzinfo=UTC)
+    due = due if due.tzinfo is not None else due.replace(tzinfo=UTC)
+    try:  # 9999-12-31T23:59-14:00 is past the year 9999 in UTC: OverflowError
+        due = due.astimezone(UTC)
+        in_range = 2000 <= due.year <= 9000
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise service.ClassError(
+            f"The due date {value.strip()!r} is out of range; choose a date between the years "
+            "2000 and 9000."
+        )
+    return due
 
 
 @router.post("/classes/{class_id}/assignments")
@@ -202,7 +219,12 @@ async def create_assignment(
         saved = await save_upload(
             reference, folder=folder, name="reference", max_bytes=settings.MAX_UPLOAD_MB * MB
         )
-        check_header(read_header(saved.path, name="reference"), name="reference")
+        if model_id.strip() and not _known_model(request, model_id.strip()):
+            raise service.ClassError(
+                f"Unknown model {model_id.strip()!r}; choose one of GET /models or leave it "
+                "empty for the default."
+            )
+        check_upload_header(Upload(source=saved.path), name="reference")
         facts = describe_file(saved.path, filename=saved.filename)
         assignment = service.create_assignment(
             db_session=db_session,
@@ -218,7 +240,7 @@ async def create_assignment(
         )
     except (AudioError, service.ClassError) as error:
         db_session.rollback()
-        code = error.http_status if isinstance(error, AudioError) else 400
+        code = error.http_status if isinstance(error, AudioError) else 422
         message = error.message if isinstance(error, AudioError) else str(error)
         return _class_page(
             request,

@@ -11,9 +11,12 @@ Every unsafe request authenticated by the cookie must echo the session's CSRF to
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.accounts.models import Role, User, UserSession
 from app.accounts.service import session_for_token, user_for_api_token
 from app.accounts.settings import AccountSettings, get_account_settings
+from app.accounts.throttle import LoginThrottle
 from app.config import Settings, get_settings
 from app.db import engine_for, session_factory
 
@@ -50,8 +54,23 @@ def get_account_settings_for(request: Request) -> AccountSettings:
     return settings if isinstance(settings, AccountSettings) else get_account_settings()
 
 
+def get_login_throttle(request: Request) -> LoginThrottle:
+    """The app's sign-in failure counts (`app.state.login_throttle`), made on first use."""
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if not isinstance(throttle, LoginThrottle):
+        throttle = LoginThrottle(get_account_settings_for(request))
+        request.app.state.login_throttle = throttle
+    return throttle
+
+
+def client_address(request: Request) -> str:
+    """The caller's IP address as the server saw it (the proxy's, unless uvicorn trusts it)."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 AccountSettingsDep = Annotated[AccountSettings, Depends(get_account_settings_for)]
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
 @lru_cache
@@ -95,6 +114,51 @@ async def submitted_csrf_token(request: Request) -> str | None:
     return None
 
 
+def _nul_field(values: Iterable[tuple[str, object]]) -> str | None:
+    for name, value in values:
+        if isinstance(value, str) and ("\x00" in value or "\x00" in name):
+            return name.replace("\x00", "")
+    return None
+
+
+def _json_strings(value: object, name: str = "body") -> Iterator[tuple[str, object]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key), str(key)
+            yield from _json_strings(item, str(key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item, name)
+    else:
+        yield name, value
+
+
+async def refuse_nul_text(request: Request) -> None:
+    """Refuse (422) any text field, query or JSON string holding a NUL character.
+
+    No database stores it (PostgreSQL refuses it outright), so it is refused before any
+    route reads it, naming the field. Uploaded files' names are cleaned instead.
+    """
+    found = _nul_field(request.query_params.multi_items()) or _nul_field(
+        request.path_params.items()
+    )
+    if found is None and request.method not in SAFE_METHODS:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(FORM_TYPES):
+            found = _nul_field((await request.form()).multi_items())
+        elif content_type.startswith("application/json"):
+            try:
+                found = _nul_field(_json_strings(json.loads(await request.body())))
+            except ValueError:
+                found = None  # the route answers malformed JSON itself
+    if found is not None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"The field {found!r} contains a NUL character (\\0), which cannot be "
+            "stored; remove it and try again.",
+        )
+
+
 def _forbidden(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail=detail)
 
@@ -105,7 +169,9 @@ def _cross_site(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin and origin != "null":
         own = {request.headers.get("host", request.url.netloc)}
-        if forwarded := request.headers.get("x-forwarded-host"):
+        # Any client can send X-Forwarded-Host: only a trusted proxy's counts.
+        forwarded = request.headers.get("x-forwarded-host")
+        if forwarded and get_app_settings(request).TRUST_PROXY_HEADERS:
             own.add(forwarded.split(",")[0].strip())
         return urlsplit(origin).netloc not in own
     return False
@@ -181,7 +247,7 @@ def get_auth(request: Request, db_session: SessionDep) -> Auth:
     # What the templates show (navigation); plain values, usable after the session closed.
     request.state.user = None if auth.user is None else Caller.of(auth.user)
     request.state.csrf_token = (
-        auth.session.csrf_token if auth.session else request.cookies.get(CSRF_COOKIE, "")
+        auth.session.csrf_token if auth.session else anonymous_form_token(request) or ""
     )
     return auth
 
@@ -212,7 +278,7 @@ def form_csrf_protect(
     """
     if request.method in SAFE_METHODS or auth.via == "token":
         return
-    expected = auth.session.csrf_token if auth.session else request.cookies.get(CSRF_COOKIE)
+    expected = auth.session.csrf_token if auth.session else anonymous_form_token(request)
     check_csrf(request, expected=expected, submitted=submitted)
 
 
@@ -310,16 +376,44 @@ def clear_session_cookie(response: Response, *, request: Request) -> None:
     )
 
 
+def _mac(request: Request, purpose: str, value: str) -> str:
+    key = get_app_settings(request).SECRET_KEY.encode()
+    digest = hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _signed_nonce(request: Request, cookie: str | None) -> str | None:
+    """The nonce of a signed-out CSRF cookie (``nonce.signature``) whose signature holds."""
+    if not cookie or len(cookie) > 200:
+        return None
+    nonce, _, signature = cookie.partition(".")
+    if len(nonce) < 20 or not hmac.compare_digest(signature, _mac(request, "csrf-cookie", nonce)):
+        return None
+    return nonce
+
+
+def anonymous_form_token(request: Request) -> str | None:
+    """The token a signed-out form must carry: bound to the cookie's nonce by the secret key.
+
+    The cookie holds ``nonce.signature`` and the form a second MAC of the nonce, so a
+    cookie planted by someone without the key (e.g. from a sibling subdomain) is refused,
+    and the form token cannot be read off the cookie.
+    """
+    nonce = _signed_nonce(request, request.cookies.get(CSRF_COOKIE))
+    return None if nonce is None else _mac(request, "csrf-form", nonce)
+
+
 def anonymous_csrf_token(request: Request) -> tuple[str, bool]:
-    """The double-submit token of an anonymous visitor, and whether it is new."""
-    token = request.cookies.get(CSRF_COOKIE)
-    if token and 20 <= len(token) <= 100:
-        return token, False
-    return secrets.token_urlsafe(32), True
+    """The signed-out visitor's CSRF cookie value, and whether it is new."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if _signed_nonce(request, cookie) is not None and cookie:
+        return cookie, False
+    nonce = secrets.token_urlsafe(32)
+    return f"{nonce}.{_mac(request, 'csrf-cookie', nonce)}", True
 
 
 def set_csrf_cookie(response: Response, *, request: Request, token: str) -> None:
-    """Store the anonymous double-submit token in an HttpOnly, SameSite=Lax cookie."""
+    """Store the signed-out visitor's signed CSRF cookie: HttpOnly, SameSite=Lax."""
     response.set_cookie(
         CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/"
     )

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import FastAPI, File, Form, UploadFile
 from fastapi.testclient import TestClient
 
-from app.rating.uploads import BodySizeLimitMiddleware
+from app.rating.uploads import UploadGuardMiddleware
 
 
 def small_app() -> FastAPI:
     app = FastAPI()
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=1000, per_file_mb=1)
+    app.add_middleware(UploadGuardMiddleware, max_body_bytes=1000, per_file_mb=1)
 
     @app.post("/form")
     def form(title: Annotated[str, Form()], file: Annotated[UploadFile, File()]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from app.ml.fitting import PhysicsCheck
 from app.ml.registry import load_registry
 from app.training import fit, synth, train
 from app.training.bundle import Bundle
+from app.training.cli import DEFAULT_MANIFEST
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS, REPLACED
@@ -24,7 +25,7 @@ from app.training.report import _against_replaced, build_report
 
 from ..conftest import pink_noise
 
-MANIFEST = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "train.tsv"
+MANIFEST = DEFAULT_MANIFEST
 
 
 def make_tracks(count: int) -> list[Track]:

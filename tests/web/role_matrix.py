@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,9 +132,10 @@ def check_route_for_role(
     make_token(db, world.student)
     token_id = 1
     if role == "anonymous":
-        client.cookies.clear()
-        client.cookies.set(CSRF_COOKIE, "anonymous-double-submit-token")
-        headers = {CSRF_HEADER: "anonymous-double-submit-token"}
+        client.cookies.clear()  # a signed-out visitor's signed cookie and its form token
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
+        assert token is not None and CSRF_COOKIE in client.cookies
+        headers = {CSRF_HEADER: token.group(1)}
     else:
         headers = world.browsers[role].use(client)
     path = _fill(case.path, world, token_id)

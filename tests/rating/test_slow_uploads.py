@@ -1,0 +1,141 @@
+"""Slow and stalled uploads against a real server (uvicorn on a free port, raw sockets).
+
+An upload takes an analysis slot only once it has arrived whole; a body that stalls or
+drags on answers 408; too many uploads at once answer 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from app.ml.registry import ModelRegistry
+
+from ..conftest import served
+from .conftest import make_settings
+
+IDLE_TIMEOUT_S = 1.5
+TOTAL_TIMEOUT_S = 4.0
+MAX_UPLOADS = 4
+#: The start of a POST /rate that then goes quiet: headers and a few body bytes.
+SLOW_START = (
+    b"POST /rate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: multipart/form-data; boundary=slow\r\nContent-Length: 1000000\r\n\r\n"
+    b'--slow\r\nContent-Disposition: form-data; name="reference"; filename="r.wav"\r\n\r\nRIFF'
+)
+
+
+@dataclass
+class Live:
+    app: FastAPI
+    url: str
+    port: int
+
+
+@pytest.fixture
+def live(tmp_path: Path, fake_registry: ModelRegistry) -> Iterator[Live]:
+    """One analysis slot and no queue, short upload timeouts, served by uvicorn in a thread."""
+    settings = make_settings(
+        tmp_path,
+        MAX_CONCURRENT_ANALYSES=1,
+        MAX_QUEUED_ANALYSES=0,
+        MAX_UPLOADS_IN_FLIGHT=MAX_UPLOADS,
+        UPLOAD_IDLE_TIMEOUT_S=IDLE_TIMEOUT_S,
+        UPLOAD_TOTAL_TIMEOUT_S=TOTAL_TIMEOUT_S,
+    )
+    app = create_app(settings, registry=fake_registry)
+    with served(app) as url:
+        yield Live(app=app, url=url, port=int(url.rsplit(":", 1)[1]))
+
+
+def slow_client(live: Live, stack: ExitStack) -> socket.socket:
+    sock = stack.enter_context(socket.create_connection(("127.0.0.1", live.port), timeout=15))
+    sock.sendall(SLOW_START)
+    return sock
+
+
+def answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (or 15 s pass)."""
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except TimeoutError:
+        pass
+    return b"".join(chunks)
+
+
+def rate(live: Live, reference: Path, candidate: Path) -> httpx.Response:
+    files = {
+        "reference": ("reference.wav", reference.read_bytes(), "audio/wav"),
+        "candidate": ("candidate.wav", candidate.read_bytes(), "audio/wav"),
+    }
+    return httpx.post(f"{live.url}/rate", files=files, timeout=30)
+
+
+def test_stalled_uploads_hold_no_analysis_slot_and_time_out(
+    live: Live, pair: Callable[..., tuple[Path, Path]]
+) -> None:
+    reference, candidate = pair()
+    with ExitStack() as stack:
+        stalled = [slow_client(live, stack) for _ in range(MAX_UPLOADS - 1)]
+        time.sleep(0.3)
+        assert live.app.state.pool.admitted == 0  # uploading is not analysing
+        started = time.monotonic()
+        rated = rate(live, reference, candidate)  # the one slot is free for a whole upload
+        assert rated.status_code == 200, rated.text
+        assert rated.json()["rating"] == 0
+        assert time.monotonic() - started < IDLE_TIMEOUT_S  # not waiting on the stalled ones
+        for sock in stalled:
+            raw = answer(sock)
+            assert raw.startswith(b"HTTP/1.1 408"), raw[:200]
+            assert b"nothing arrived for 1.5 s" in raw
+    assert live.app.state.pool.admitted == 0
+
+
+def test_uploads_in_flight_are_bounded_with_a_503_that_says_so(
+    live: Live, pair: Callable[..., tuple[Path, Path]]
+) -> None:
+    reference, candidate = pair()
+    with ExitStack() as stack:
+        for _ in range(MAX_UPLOADS):
+            slow_client(live, stack)
+        time.sleep(0.3)
+        refused = rate(live, reference, candidate)
+        assert refused.status_code == 503
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert f"already receiving {MAX_UPLOADS} uploads" in refused.json()["detail"]
+        time.sleep(IDLE_TIMEOUT_S + 0.5)  # the stalled uploads time out and free their places
+        assert rate(live, reference, candidate).status_code == 200
+
+
+def test_a_trickling_upload_meets_the_total_timeout(live: Live) -> None:
+    with ExitStack() as stack:
+        sock = slow_client(live, stack)
+        started = time.monotonic()
+        raw = b""
+        while time.monotonic() - started < TOTAL_TIMEOUT_S + 3:
+            try:
+                sock.sendall(b"x")  # one byte every half second: never idle for long
+            except OSError:
+                break
+            sock.settimeout(0.5)
+            try:
+                raw += sock.recv(65536)
+            except TimeoutError:
+                continue
+            if raw:
+                break
+        sock.settimeout(5)
+        raw += answer(sock)
+    assert raw.startswith(b"HTTP/1.1 408"), raw[:200]
+    assert b"longer than 4 s in all" in raw
