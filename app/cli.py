@@ -103,14 +103,36 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    migrate: Annotated[
+        bool, typer.Option(help="Migrate first (off where one migration step runs for all).")
+    ] = True,
 ) -> None:
-    """Migrate the database, then serve the web app and API with uvicorn."""
+    """Migrate the database, then serve the web app and API with uvicorn (JSON logs)."""
     import uvicorn
 
     from app.migrate import upgrade
+    from app.observability import log_config
+
+    if migrate:
+        upgrade()
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_config=log_config(),
+        access_log=False,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date (alembic upgrade head), then exit."""
+    from app.migrate import upgrade
 
     upgrade()
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, reload=reload)
+    typer.echo("database at the latest migration")
 
 
 def main() -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +21,8 @@ class Settings(BaseSettings):
     DATA_DIR: Path = PROJECT_ROOT / "var"
     DATABASE_URL: str = ""
     MODELS_DIR: Path = PROJECT_ROOT / "models"
-    DEFAULT_MODEL: str = "general"
+    #: A model id from MODELS_DIR/registry.json to serve by default; empty: the registry's default.
+    DEFAULT_MODEL: str = ""
     MAX_UPLOAD_MB: int = 200
     MAX_CONCURRENT_ANALYSES: int = os.cpu_count() or 2
     MAX_QUEUED_ANALYSES: int = 4
@@ -32,7 +34,9 @@ class Settings(BaseSettings):
     #: Believe X-Forwarded-Host (same-origin checks) only behind a proxy that sets it.
     TRUST_PROXY_HEADERS: bool = False
     ANONYMOUS_RATE: bool = True
-    SECRET_KEY: str = "change-me-in-production"
+    #: Signs the signed-out CSRF cookie. Empty: a random key per process, which is right for one
+    #: process; replicas behind one address must share a key (set it, e.g. `openssl rand -hex 32`).
+    SECRET_KEY: str = Field(default="", validate_default=True)
     #: Loudness a streaming player normalises to, for the normalised gain of /rate.
     LOUDNESS_TARGET_LUFS: float = -14.0
 
@@ -44,6 +48,12 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @field_validator("SECRET_KEY")
+    @classmethod
+    def _random_secret_key(cls, value: str) -> str:
+        """A random key when none is set, so no key is ever a known default."""
+        return value or secrets.token_hex(32)
 
     @property
     def database_url(self) -> str:

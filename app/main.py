@@ -9,16 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import __version__
 from app.config import PROJECT_ROOT, Settings, get_settings
-from app.db import engine_for
 from app.ml.registry import ModelLoadError, ModelRegistry, load_registry
+from app.observability import MeteredPool, Metrics, RequestContextMiddleware
+from app.observability import router as operations_router
 from app.rating.router import pages as rating_pages
 from app.rating.router import router as rating_router
-from app.rating.service import AnalysisPool
 from app.rating.uploads import MB, UploadGuardMiddleware
 from app.web.routes import include_account_routes
 from app.web.security import HeadAsGetMiddleware, SecurityHeadersMiddleware
@@ -45,6 +43,15 @@ DOCS_PAGE = """<!DOCTYPE html>
 """
 
 
+def known_model(registry: ModelRegistry, settings: Settings) -> str:
+    """The DEFAULT_MODEL setting, if it names a loaded model; `ModelLoadError` if not."""
+    if settings.DEFAULT_MODEL not in registry.ids:
+        raise ModelLoadError(
+            f"DEFAULT_MODEL={settings.DEFAULT_MODEL!r} is not a loaded model ({registry.ids})"
+        )
+    return settings.DEFAULT_MODEL
+
+
 def create_app(
     settings: Settings | None = None, *, registry: ModelRegistry | None = None
 ) -> FastAPI:
@@ -59,11 +66,15 @@ def create_app(
         app.state.settings = settings
         try:
             app.state.registry = registry or load_registry(settings.MODELS_DIR)
+            if settings.DEFAULT_MODEL:
+                app.state.registry.default_id = known_model(app.state.registry, settings)
         except ModelLoadError as error:
             logger.error("Refusing to start: %s", error)
             raise
-        app.state.pool = AnalysisPool(
-            workers=settings.MAX_CONCURRENT_ANALYSES, queue=settings.MAX_QUEUED_ANALYSES
+        app.state.pool = MeteredPool(
+            workers=settings.MAX_CONCURRENT_ANALYSES,
+            queue=settings.MAX_QUEUED_ANALYSES,
+            metrics=app.state.metrics,
         )
         logger.info(
             "Serving models %s (default %s)", app.state.registry.ids, app.state.registry.default_id
@@ -82,6 +93,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     app.add_middleware(
         UploadGuardMiddleware,
         max_body_bytes=(2 * settings.MAX_UPLOAD_MB + 1) * MB,
@@ -93,9 +105,16 @@ def create_app(
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.include_router(operations_router)
     app.include_router(rating_router)
     app.include_router(rating_pages)
     include_account_routes(app)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        """Answer an unexpected error as JSON that names no internals (the log has the trace)."""
+        return JSONResponse({"detail": "The server failed to answer; try again later."}, 500)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -105,24 +124,6 @@ def create_app(
                 swagger=SWAGGER, title=f"{app.title} API", openapi=app.openapi_url or ""
             )
         )
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz(request: Request) -> JSONResponse:
-        """Report whether the service can serve: database reachable, models loaded."""
-        problems = []
-        loaded: ModelRegistry | None = getattr(request.app.state, "registry", None)
-        if loaded is None or not loaded.ids:
-            problems.append("models: not loaded")
-        try:
-            with engine_for(settings.database_url).connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError) as error:
-            problems.append(f"database: {type(error).__name__}: {str(error).splitlines()[0]}")
-        if problems:
-            return JSONResponse(
-                {"status": "unavailable", "reason": "; ".join(problems)}, status_code=503
-            )
-        return JSONResponse({"status": "ok"})
 
     return app
 

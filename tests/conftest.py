@@ -16,6 +16,9 @@ import soundfile as sf
 import uvicorn
 from scipy import signal
 
+from tests import run_guard
+from tests.components import require
+
 SAMPLE_RATE_HZ = 44_100
 
 
@@ -37,10 +40,35 @@ def low_passed(samples: np.ndarray, *, cutoff_hz: float, sample_rate_hz: int) ->
     return signal.sosfiltfilt(sos, samples, axis=0).astype(np.float32)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The run guard: the run fails when a collected test never ran (tests/run_guard.py)."""
+    run_guard.register(config)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`needs("sox", ...)`, `postgres`, `browser`: fail under CI, else skip, when one is missing."""
+    for mark in item.iter_markers("needs"):
+        require(*mark.args)
+    if item.get_closest_marker("postgres"):
+        require("postgres")
+    if item.get_closest_marker("browser"):
+        require("chromium")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A seeded generator, so every run sees the same 'random' data."""
     return np.random.default_rng(20181029)
+
+
+@pytest.fixture(scope="session")
+def shipped_registry() -> Any:
+    """The models shipped in models/, loaded once per session (about 1.6 s)."""
+    require("models")
+    from app.config import PROJECT_ROOT
+    from app.ml.registry import load_registry
+
+    return load_registry(PROJECT_ROOT / "models")
 
 
 @pytest.fixture(scope="session")

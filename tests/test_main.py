@@ -12,6 +12,7 @@ from app.main import create_app
 from app.ml.features import CURRENT_SPEC
 from app.ml.registry import ModelLoadError, ModelRegistry, check_feature_spec
 
+from .components import require
 from .rating.conftest import FakeModel, make_settings
 
 
@@ -113,8 +114,7 @@ def test_a_missing_registry_refuses_to_start(tmp_path: Path) -> None:
 
 def test_the_shipped_models_load(tmp_path: Path) -> None:
     models_dir = Path(__file__).resolve().parents[1] / "models"
-    if not (models_dir / "registry.json").is_file():
-        pytest.skip("no trained models in models/ yet")
+    require("models")
     with TestClient(create_app(make_settings(tmp_path, MODELS_DIR=models_dir))) as client:
         body = client.get("/models").json()
         assert client.get("/healthz").status_code == 200

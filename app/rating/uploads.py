@@ -231,6 +231,7 @@ class SpooledFile:
     path: Path
     filename: str | None
     size_bytes: int = 0
+    #: The hex digest, set once the part has ended; empty while the file is incomplete.
     sha256: str = ""
 
 
@@ -397,6 +398,11 @@ async def receive_form(
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
+        for name, file in spool.files.items():
+            if not file.sha256:  # the body ended inside this part
+                raise RatingError(
+                    f"The {name} file is incomplete: the upload ended inside it.", http_status=400
+                )
     except ClientDisconnect:
         raise RatingError("The upload was interrupted.", http_status=400) from None
     except (FormParserError, ValueError) as error:

@@ -49,9 +49,9 @@ def test_passwords_are_argon2id_and_verify(db: Session) -> None:
     assert service.authenticate(
         db_session=db, email="SOMEONE@example.org", password=PASSWORD, settings=FAST_ACCOUNTS
     )
-    with pytest.raises(service.AccountError):
+    with pytest.raises(service.AccountError, match="already exists"):
         make_user(db, "someone@example.org")
-    with pytest.raises(service.AccountError):
+    with pytest.raises(service.AccountError, match="at least 10 characters"):
         make_user(db, "short@example.org", password="short")
 
 

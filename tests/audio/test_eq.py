@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -81,10 +80,7 @@ def test_refuses_a_centre_above_nyquist() -> None:
         peaking_sos(EqOperation(30_000.0, 3.0, 1.0), sample_rate_hz=44_100)
 
 
-SOX = shutil.which("sox")
-
-
-@pytest.mark.skipif(SOX is None, reason="sox is not installed (.ci/run installs it)")
+@pytest.mark.needs("sox")
 @pytest.mark.parametrize(
     ("sample_rate_hz", "op"),
     [
@@ -103,7 +99,7 @@ def test_matches_sox_equalizer(tmp_path: Path, sample_rate_hz: int, op: EqOperat
     sf.write(source, noise, sample_rate_hz, subtype="FLOAT")
     subprocess.run(
         [
-            SOX,
+            "sox",
             "-D",
             str(source),
             "-e",
@@ -259,11 +255,10 @@ def impulse(*, sample_rate_hz: int) -> np.ndarray:
 
 def sox_impulse_response(effects: list[str], *, sample_rate_hz: int, tmp_path: Path) -> np.ndarray:
     """What sox's effects make of `impulse`."""
-    assert SOX is not None
     source, target = tmp_path / "in.wav", tmp_path / "out.wav"
     sf.write(source, impulse(sample_rate_hz=sample_rate_hz), sample_rate_hz, subtype="FLOAT")
     subprocess.run(
-        [SOX, "-D", str(source), "-e", "floating-point", str(target), *effects], check=True
+        ["sox", "-D", str(source), "-e", "floating-point", str(target), *effects], check=True
     )
     response, _ = sf.read(target, dtype="float64")
     return np.asarray(response)
@@ -281,7 +276,7 @@ def _sox_q(q: float) -> str:
     return f"{q:.9f}q"
 
 
-@pytest.mark.skipif(SOX is None, reason="sox is not installed (.ci/run installs it)")
+@pytest.mark.needs("sox")
 @pytest.mark.parametrize("sample_rate_hz", SAMPLE_RATES_HZ)
 @pytest.mark.parametrize(
     ("op", "effects"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import struct
 import subprocess
 import tracemalloc
@@ -25,8 +24,7 @@ from app.audio.io import (
     resample,
 )
 
-FFMPEG = shutil.which("ffmpeg")
-needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed")
+needs_ffmpeg = pytest.mark.needs("ffmpeg")
 
 
 def sine(
@@ -103,9 +101,7 @@ def ffmpeg_encode(tmp_path: Path, samples: np.ndarray, *args: str, suffix: str) 
     """Encode with ffmpeg (an independent encoder, with its own tags and framing)."""
     source, target = tmp_path / "ffmpeg-in.wav", tmp_path / f"ffmpeg-out{suffix}"
     sf.write(source, samples, 44_100, subtype="PCM_16")
-    subprocess.run(
-        [FFMPEG or "ffmpeg", "-loglevel", "error", "-y", "-i", source, *args, target], check=True
-    )
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", source, *args, target], check=True)
     return target.read_bytes()
 
 
@@ -114,7 +110,7 @@ def ffmpeg_decode(tmp_path: Path, data: bytes, *, suffix: str) -> np.ndarray:
     source, target = tmp_path / f"ffmpeg-ref{suffix}", tmp_path / "ffmpeg-ref.wav"
     source.write_bytes(data)
     subprocess.run(
-        [FFMPEG or "ffmpeg", "-loglevel", "error", "-y", "-i", source]
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", source]
         + ["-ac", "1", "-ar", "44100", "-c:a", "pcm_f32le", target],
         check=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,18 @@ from app.classes.models import Assignment
 from app.classes.router import SavedUpload, get_assignment_rater
 from app.config import Settings
 from app.history.models import Rating
-from tests.accounts_support import World, fake_result, make_rating, make_user, sign_in
+from app.ml.registry import ModelRegistry
+from tests.accounts_support import (
+    World,
+    assert_rated_as_known_eq,
+    fake_result,
+    known_eq_wavs,
+    make_app,
+    make_rating,
+    make_user,
+    real_rating_registry,
+    sign_in,
+)
 
 
 def wav_bytes(seconds: float = 6.0, seed: int = 0) -> bytes:
@@ -26,6 +38,20 @@ def wav_bytes(seconds: float = 6.0, seed: int = 0) -> bytes:
     noise = np.random.default_rng(seed).standard_normal(int(44_100 * seconds)) * 0.1
     sf.write(buffer, noise.astype(np.float32), 44_100, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
+
+
+def set_assignment(
+    client: TestClient, world: World, reference: bytes, *, filename: str, title: str, due_at: str
+) -> int:
+    """The instructor sets an assignment with `reference` as its master; return its id."""
+    response = client.post(
+        f"/classes/{world.school_class.id}/assignments",
+        headers=world.browsers["instructor"].use(client),
+        data={"title": title, "due_at": due_at},
+        files={"reference": (filename, reference, "audio/wav")},
+    )
+    assert response.status_code == 303
+    return int(response.headers["location"].rsplit("/", 1)[1])
 
 
 def test_join_codes_are_unambiguous_and_unique(db: Session, world: World) -> None:
@@ -40,14 +66,14 @@ def test_instructor_sets_an_assignment_with_the_professional_master(
 ) -> None:
     headers = world.browsers["instructor"].use(client)
     reference = wav_bytes()
-    response = client.post(
-        f"/classes/{world.school_class.id}/assignments",
-        headers=headers,
-        data={"title": "Song B", "due_at": "2030-01-01T12:00"},
-        files={"reference": ("pro master.wav", reference, "audio/wav")},
+    assignment_id = set_assignment(
+        client,
+        world,
+        reference,
+        filename="pro master.wav",
+        title="Song B",
+        due_at="2030-01-01T12:00",
     )
-    assert response.status_code == 303
-    assignment_id = int(response.headers["location"].rsplit("/", 1)[1])
     assignment = db.get(Assignment, assignment_id)
     assert assignment is not None
     assert assignment.due_at == datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -191,40 +217,45 @@ def test_pages_render(client: TestClient, db: Session, world: World) -> None:
 
 
 def test_submission_through_the_real_rating_service(
-    client: TestClient, db: Session, world: World
+    app_settings: Settings, db: Session, world: World, shipped_registry: ModelRegistry
 ) -> None:
-    """Set an assignment with a real master, submit a master of it, rated by the service."""
-    master = wav_bytes(seconds=7.0, seed=11)
-    headers = world.browsers["instructor"].use(client)
-    response = client.post(
-        f"/classes/{world.school_class.id}/assignments",
-        headers=headers,
-        data={"title": "Real song", "due_at": "2030-01-01T12:00+01:00"},
-        files={"reference": ("pro.wav", master, "audio/wav")},
-    )
-    assert response.status_code == 303
-    assignment_id = int(response.headers["location"].rsplit("/", 1)[1])
-    headers = world.browsers["student"].use(client)
-    response = client.post(
-        f"/assignments/{assignment_id}/submit",
-        headers=headers,
-        files={"candidate": ("mine.wav", master, "audio/wav")},
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["rating"] == 0 and body["model"] == "general" and isinstance(body["id"], int)
-    stored = client.get(f"/api/ratings/{body['id']}", headers=headers).json()
-    assert stored["assignment_id"] == assignment_id
-    assert stored["reference"]["sha256"] == stored["candidate"]["sha256"]
-    # An unusable upload gets the audio layer's status and sentence, and nothing is stored.
-    response = client.post(
-        f"/assignments/{assignment_id}/submit",
-        headers=headers,
-        files={"candidate": ("short.wav", wav_bytes(seconds=1.0), "audio/wav")},
-    )
-    assert response.status_code == 422 and "candidate" in response.json()["detail"]
-    ratings = client.get("/api/ratings", headers=headers).json()["ratings"]
-    assert sum(r["assignment_id"] == assignment_id for r in ratings) == 1
+    """Set an assignment with a real master, submit an EQ'd master, rated by a shipped model."""
+    master, eqd = known_eq_wavs(seconds=7.0)
+    with TestClient(
+        make_app(app_settings, real_rating_registry(shipped_registry)), follow_redirects=False
+    ) as client:
+        assignment_id = set_assignment(
+            client,
+            world,
+            master,
+            filename="pro.wav",
+            title="Real song",
+            due_at="2030-01-01T12:00+01:00",
+        )
+        headers = world.browsers["student"].use(client)
+        response = client.post(
+            f"/assignments/{assignment_id}/submit",
+            headers=headers,
+            files={"candidate": ("mine.wav", eqd, "audio/wav")},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["rating"] == 2 and body["model"] == "F1W2" and isinstance(body["id"], int)
+        assert_rated_as_known_eq(body["operations"])
+        stored = client.get(f"/api/ratings/{body['id']}", headers=headers).json()
+        assert stored["assignment_id"] == assignment_id and stored["rating"] == 2
+        assert stored["operations"] == body["operations"]
+        assert stored["reference"]["sha256"] == hashlib.sha256(master).hexdigest()
+        assert stored["candidate"]["sha256"] == hashlib.sha256(eqd).hexdigest()
+        # An unusable upload gets the audio layer's status and sentence, and nothing is stored.
+        response = client.post(
+            f"/assignments/{assignment_id}/submit",
+            headers=headers,
+            files={"candidate": ("short.wav", wav_bytes(seconds=1.0), "audio/wav")},
+        )
+        assert response.status_code == 422 and "candidate" in response.json()["detail"]
+        ratings = client.get("/api/ratings", headers=headers).json()["ratings"]
+        assert sum(r["assignment_id"] == assignment_id for r in ratings) == 1
 
 
 def test_browsers_get_error_pages_and_clients_json(client: TestClient, world: World) -> None:

@@ -21,6 +21,7 @@ def test_backup_while_writing_keeps_every_committed_rating(
 ) -> None:
     user = make_user(db, "writer@example.org", Role.STUDENT)
     committed: list[int] = []
+    written: dict[int, int] = {}  # rating id -> the rating value committed with it
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -30,8 +31,10 @@ def test_backup_while_writing_keeps_every_committed_rating(
             with factory() as session:
                 writer_user = session.merge(user)
                 while not stop.is_set():
-                    rating = make_rating(session, writer_user, rating=len(committed) % 5)
+                    value = len(committed) % 5
+                    rating = make_rating(session, writer_user, rating=value)
                     committed.append(rating.id)  # only after the commit returned
+                    written[rating.id] = value
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
 
@@ -54,13 +57,19 @@ def test_backup_while_writing_keeps_every_committed_rating(
     for before, target in backups:
         with sqlite3.connect(target) as copy:
             assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-            ids = {row[0] for row in copy.execute("SELECT id FROM ratings")}
-            rows = copy.execute(
+            rows = dict(copy.execute("SELECT id, rating FROM ratings WHERE user_id = ?", [user.id]))
+            (total,) = copy.execute("SELECT COUNT(*) FROM ratings").fetchone()
+            (with_hash,) = copy.execute(
                 "SELECT COUNT(*) FROM ratings WHERE candidate_sha256 = ?", ("b" * 64,)
-            )
-            assert rows.fetchone()[0] == len(ids)
+            ).fetchone()
+            assert copy.execute("SELECT COUNT(*) FROM users").fetchone() == (1,)
+        ids = set(rows)
         assert set(before) <= ids  # every rating committed before the backup began
-        assert ids <= set(committed) | set(range(max(committed) + 2))  # and nothing invented
+        # Nothing invented: every row in the copy is one the writer committed, with the value
+        # it wrote, and the copy is a snapshot (every commit up to its newest row, no gaps).
+        assert total == with_hash == len(ids)
+        assert rows == {rating_id: written[rating_id] for rating_id in ids}
+        assert ids == {rating_id for rating_id in committed if rating_id <= max(ids)}
 
 
 def test_backup_restores_into_a_working_app_database(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,12 +15,16 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role
 from app.config import Settings
 from app.history.models import Rating
+from app.ml.registry import ModelRegistry
 from tests.accounts_support import (
     World,
+    assert_rated_as_known_eq,
+    known_eq_wavs,
     make_app,
     make_rating,
     make_token,
     make_user,
+    real_rating_registry,
     sign_in,
 )
 
@@ -77,19 +82,35 @@ def _post_rate(client: TestClient, tmp_path: Path, **headers: str):  # type: ign
 
 
 def test_rate_with_token_stores_and_returns_id(
-    client: TestClient, db: Session, tmp_path: Path
+    app_settings: Settings, db: Session, shipped_registry: ModelRegistry
 ) -> None:
+    """Rated by a shipped model on a known EQ: what is stored is what the model found."""
     user = make_user(db, "rater@example.org")
     token = make_token(db, user)
-    response = _post_rate(client, tmp_path, Authorization=f"Bearer {token}")
-    assert response.status_code == 200, response.text
-    rating_id = response.json()["id"]
-    assert isinstance(rating_id, int)
-    stored = client.get(f"/api/ratings/{rating_id}", headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    master, eqd = known_eq_wavs(seconds=6.0)
+    files = {
+        "reference": ("reference.wav", master, "audio/wav"),
+        "candidate": ("mine.wav", eqd, "audio/wav"),
+    }
+    with TestClient(make_app(app_settings, real_rating_registry(shipped_registry))) as client:
+        response = client.post("/rate", files=files, headers=headers)
+        assert response.status_code == 200, response.text
+        rating_id = response.json()["id"]
+        assert isinstance(rating_id, int)
+        stored = client.get(f"/api/ratings/{rating_id}", headers=headers)
     assert stored.status_code == 200
     body = stored.json()
-    assert body["rating"] == 0 and body["candidate"]["filename"] == "mine.wav"
-    assert body["reference"]["sha256"] == body["candidate"]["sha256"]
+    assert body["rating"] == 2 and body["model"] == "F1W2"
+    assert_rated_as_known_eq(body["operations"])
+    assert body["operations"] == response.json()["operations"]
+    assert [(s["band"], s["action"]) for s in body["suggestions"]] == [
+        ("bass", "decrease"),
+        ("treble", "increase"),
+    ]
+    assert body["candidate"]["filename"] == "mine.wav"
+    assert body["candidate"]["sha256"] == hashlib.sha256(eqd).hexdigest()
+    assert body["reference"]["sha256"] == hashlib.sha256(master).hexdigest()
     assert abs(body["candidate"]["duration_s"] - 6.0) < 0.01
 
 

@@ -57,8 +57,10 @@ def test_grid_model_recognises_a_known_set(registry: ModelRegistry, song: np.nda
     applied = [EqOperation(261.626, 9.0, 2.0), EqOperation(2093.005, -9.0, 2.0)]
     comparison = compare(song, apply(song, applied, sample_rate_hz=44_100))
     found = registry.get("F1W2").recognise(comparison).operations
-    assert [round(op.frequency_hz) for op in found] == [262, 2093]
-    assert [op.gain_db for op in found] == pytest.approx([9.0, -9.0], abs=1.0)
+    # On the grid, so answered exactly (measured: 261.626 / 2093.005 Hz, +9.0 / -9.0 dB, 2.0).
+    assert [op.frequency_hz for op in found] == pytest.approx([261.626, 2093.005], abs=1e-3)
+    assert [op.width_octaves for op in found] == [2.0, 2.0]
+    assert [op.gain_db for op in found] == pytest.approx([9.0, -9.0], abs=0.2)
 
 
 def test_general_model_finds_frequency_gain_and_width(
@@ -67,6 +69,8 @@ def test_general_model_finds_frequency_gain_and_width(
     applied = EqOperation(1000.0, 6.0, 1.0)
     comparison = compare(song, apply(song, [applied], sample_rate_hz=44_100))
     (found,) = registry.get("general").recognise(comparison).operations
-    assert abs(np.log2(found.frequency_hz / 1000.0)) < 1 / 6
-    assert found.gain_db == pytest.approx(6.0, abs=1.0)
-    assert abs(np.log2(found.width_octaves / 1.0)) < 0.5
+    # Measured: exactly 1000.0 Hz, +6.0 dB, 1.0 octave (the model rounds to 0.1 Hz, 0.1 dB and
+    # 0.01 octave). The README's median errors are 0.003 octave and 0.07 dB; allow about 3x.
+    assert abs(np.log2(found.frequency_hz / 1000.0)) < 0.01
+    assert found.gain_db == pytest.approx(6.0, abs=0.2)
+    assert found.width_octaves == pytest.approx(1.0, abs=0.05)

@@ -17,6 +17,7 @@ from app.audio.spectrum import Comparison
 from app.config import Settings
 from app.main import create_app
 from app.ml.registry import ModelRegistry, Recognition
+from tests.accounts_support import app_settings, db, db_url, schema_template  # noqa: F401
 
 from ..conftest import SAMPLE_RATE_HZ, pink_noise
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -16,17 +15,9 @@ from app.audio.eq import EqOperation
 from app.config import Settings
 from app.main import create_app
 from app.ml.registry import ModelRegistry
+from tests.components import headless_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian's chromium and chromium-driver",
-    ),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -49,30 +40,10 @@ def server_url(settings: Settings, fake_registry: ModelRegistry) -> Iterator[str
 
 
 @pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """Headless Debian Chromium; never downloads a browser or driver."""
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        "--window-size=1200,1900",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+def browser() -> Iterator[object]:
+    """Headless Chromium (found on PATH); never downloads a browser or driver."""
+    with headless_chromium(window_size="1200,1900") as driver:
+        yield driver
 
 
 def test_upload_two_files_and_see_the_rating(
@@ -101,8 +72,8 @@ def test_upload_two_files_and_see_the_rating(
         if entry["level"] == "SEVERE"
     ]
     assert errors == []
-    shot = Path(os.environ.get("SCREENSHOT_DIR", tmp_path)) / "rate-page.png"
-    driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
+    shot = tmp_path / "rate-page.png"  # under the test's folder, never the checkout
+    assert driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
 
     # A bad file shows the server's sentence in the page, through htmx.
     short = tmp_path / "short.wav"

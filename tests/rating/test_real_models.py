@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +15,9 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 
 from ..conftest import SAMPLE_RATE_HZ, low_passed, pink_noise
-from .conftest import MODELS_DIR, make_settings, post_pair
+from .conftest import make_settings, post_pair
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (MODELS_DIR / "registry.json").is_file(), reason="no trained models in models/ yet"
-    ),
-    pytest.mark.skipif(shutil.which("sox") is None, reason="needs sox"),
-]
+pytestmark = pytest.mark.needs("models", "sox")
 
 #: (frequency Hz, width octaves, gain dB): C4 boosted, C8 cut, two octaves wide (an F1W2 set).
 KNOWN_SET = [(261.63, 2.0, 6.0), (4186.01, 2.0, -6.0)]
@@ -42,11 +35,20 @@ def sox_equalised(source: Path, target: Path, *, level_db: float = 0.0) -> None:
 
 
 def assert_rated_as_the_known_set(body: dict[str, Any]) -> None:
-    """Two operations, each within a quarter octave of one of `KNOWN_SET`."""
+    """Two operations, each the matching one of `KNOWN_SET` in place, direction, size and width.
+
+    Tolerances from the output measured on this module's ten lossy, low-passed and louder
+    cases (F1W2 and general): at worst 0.020 octave off in frequency (general, 11 kHz
+    low-pass: 4127.8 Hz for 4186 Hz), 0.6 dB in gain (F1W2 on the MP3: +6.6 / -5.4 dB) and
+    0.105 octave in width (1.86 for 2); the margins are about twice those.
+    """
     assert body["rating"] == 2, body["operations"]
-    found = sorted(op["frequency_hz"] for op in body["operations"])
-    for frequency_hz, (want_hz, _, _) in zip(found, KNOWN_SET, strict=True):
-        assert abs(math.log2(frequency_hz / want_hz)) < 0.25
+    found = sorted(body["operations"], key=lambda op: op["frequency_hz"])
+    for op, (want_hz, want_width, want_gain_db) in zip(found, KNOWN_SET, strict=True):
+        assert abs(math.log2(op["frequency_hz"] / want_hz)) < 0.05, op
+        assert math.copysign(1, op["gain_db"]) == math.copysign(1, want_gain_db), op  # boost/cut
+        assert abs(op["gain_db"] - want_gain_db) < 1.0, op
+        assert abs(math.log2(op["width_octaves"] / want_width)) < 0.2, op
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +91,19 @@ def test_f1w2_recognises_the_known_set_exactly(
     assert body["model"] == "F1W2"
     assert body["rating"] == 2, body["operations"]
     found = [(op["frequency_hz"], op["width_octaves"], op["gain_db"]) for op in body["operations"]]
+    # A grid model answers grid points: the known set is on F1W2's grid, so it comes back
+    # exactly (measured: (261.63, 2.0, 6.0) and (4186.01, 2.0, -6.0)); gains within 0.2 dB.
     for (freq, width, gain), (want_freq, want_width, want_gain) in zip(
         sorted(found), KNOWN_SET, strict=True
     ):
-        assert freq == pytest.approx(want_freq, rel=0.01)
-        assert width == pytest.approx(want_width)
-        assert gain == pytest.approx(want_gain, abs=0.5)
+        assert freq == pytest.approx(want_freq, abs=0.01)
+        assert width == want_width
+        assert gain == pytest.approx(want_gain, abs=0.2)
     texts = [s["text"] for s in body["suggestions"]]
-    assert re.fullmatch(r"Decrease bass: cut about (5\.5|6|6\.5) dB around 262 Hz", texts[0])
-    assert re.fullmatch(r"Increase treble: boost about (5\.5|6|6\.5) dB around 4\.2 kHz", texts[1])
+    assert texts == [
+        "Decrease bass: cut about 6 dB around 262 Hz",
+        "Increase treble: boost about 6 dB around 4.2 kHz",
+    ]
     assert [(s["band"], s["action"]) for s in body["suggestions"]] == [
         ("bass", "decrease"),
         ("treble", "increase"),
@@ -111,15 +117,19 @@ def test_the_general_model_finds_both_moves_with_the_right_directions(
     big = [op for op in body["operations"] if abs(op["gain_db"]) >= 2.0]
     ops = sorted(big, key=lambda op: op["frequency_hz"])
     assert len(ops) == 2, body["operations"]
-    for op, (want_freq, _, want_gain) in zip(ops, KNOWN_SET, strict=True):
-        assert abs(math.log2(op["frequency_hz"] / want_freq)) < 0.5, op
+    # Measured: 262.3 Hz / +6.0 dB and 4186.0 Hz / -6.0 dB, both 2.0 octaves wide (0.004
+    # octave and 0 dB off; the README's median errors are 0.003 octave and 0.07 dB).
+    for op, (want_freq, want_width, want_gain) in zip(ops, KNOWN_SET, strict=True):
+        assert abs(math.log2(op["frequency_hz"] / want_freq)) < 0.02, op
         assert math.copysign(1, op["gain_db"]) == math.copysign(1, want_gain), op
-        assert abs(op["gain_db"] - want_gain) < 2.0, op
+        assert abs(op["gain_db"] - want_gain) < 0.3, op
+        assert abs(math.log2(op["width_octaves"] / want_width)) < 0.1, op
     moves = {(s["band"], s["action"]) for s in body["suggestions"] if abs(s["gain_db"]) >= 2.0}
     assert moves == {("bass", "decrease"), ("treble", "increase")}
     curve = body["spectra"]["curve_db"]
     difference = body["spectra"]["difference_db"]
-    assert max(abs(c - d) for c, d in zip(curve, difference, strict=True)) < 1.5
+    # The recognised bells explain the measured difference: 0.34 dB at worst here.
+    assert max(abs(c - d) for c, d in zip(curve, difference, strict=True)) < 0.7
 
 
 def test_the_general_model_rates_the_known_set_exactly(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from app.training.bundle import Bundle
 from app.training.cli import DEFAULT_MANIFEST
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
-from app.training.evaluate import GENERAL_CHECKS, REPLACED
+from app.training.evaluate import GENERAL_CHECKS, GENERAL_COUNT_AIM, REPLACED
 from app.training.plan import feature_spec
 from app.training.report import _against_replaced, build_report
 
@@ -185,7 +186,7 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     assert "| F1W1 | 93.9 |" in text and "## The general model" in text
     assert "F1W1: trained with the feature options" in text
     figures = json.loads((models_dir / "REPORT.json").read_text())
-    assert 0 <= figures["grid"]["F1W1"]["exact_set_accuracy"] <= 100
+    assert_report_matches_its_figures(text, figures)
     assert figures["closed_set"]["F1W1"]["paper_faithful"] is not None
     registry = load_registry(models_dir)
     assert registry.ids == ["F1W1", "general"] and registry.default_id == "general"
@@ -292,3 +293,78 @@ def test_a_replaced_model_of_other_feature_fields_is_not_compared(tmp_path: Path
         )
         is None
     )
+
+
+def markdown_rows(text: str, header_start: str) -> dict[str, dict[str, str]]:
+    """The table whose header line starts with `header_start`: first cell -> {column: cell}."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    columns = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(columns, cells, strict=True))
+    return rows
+
+
+def number(cell: str) -> float | None:
+    """A figure as the report prints it ('58.33 ✗', '-', '0')."""
+    value = cell.replace("✗", "").replace("✓", "").strip()
+    return None if value == "-" else float(value)
+
+
+def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> None:
+    """REPORT.md shows REPORT.json's figures, marks each against its aim, lists every miss."""
+    assert f"at {figures['generated_at']} (git {figures['git_commit'][:10]})" in text
+    assert f"Corpus manifest sha256 `{figures['manifest_sha256'][:16]}" in text
+    table_1 = markdown_rows(text, "| model | paper |")
+    table_2 = markdown_rows(text, "| model | count accuracy |")
+    table_3 = markdown_rows(text, "| model | 3 dB |")
+    shortfalls = text.split("## Aims not reached", 1)[1].split("What was tried", 1)[0]
+    assert set(table_1) == set(figures["aims"])
+    for model_id, row in table_1.items():
+        assert row["aim"] == f"≥ {figures['aims'][model_id]}"
+        assert number(row["paper"]) == figures["paper"]["table_1"][model_id]
+    for model_id, grid in figures["grid"].items():
+        ours, aim = grid["exact_set_accuracy"], figures["aims"][model_id]
+        row = table_1[model_id]
+        assert number(row["ours (open, signed)"]) == ours
+        assert row["ours (open, signed)"].endswith("✗") == (ours < aim)
+        missed = f"- {model_id}: {ours} % against {aim} % ({aim - ours:.2f} short)"
+        assert (missed in shortfalls) == (ours < aim), shortfalls
+        assert number(row["ours, argmax only"]) == grid["argmax_exact_set_accuracy"]
+        assert number(row["least-squares baseline (open)"]) == grid["least_squares_baseline_exact"]
+        closed = figures["closed_set"][model_id]
+        assert number(row["paper-faithful (closed)"]) == closed["paper_faithful"]
+        assert number(row["our features (closed)"]) == closed["ours"]
+        # An exact set has the right count: exact-set accuracy cannot exceed count accuracy.
+        assert 0 <= ours <= grid["count_accuracy"] <= 100
+        assert grid["validation_examples"] == figures["fits"][model_id]["validation_examples"]
+        assert number(table_2[model_id]["count accuracy"]) == grid["count_accuracy"]
+        for count, value in grid["exact_by_count"].items():
+            assert number(table_2[model_id][f"exact, {count} ops"]) == value
+        for gain_db, value in grid["exact_by_gain_db"].items():
+            assert number(table_3[model_id][f"{gain_db} dB"]) == value
+        assert number(table_3[model_id]["no nuisance"]) == grid["exact_by_nuisance"]["none"]
+        low_pass = table_3[model_id]["MP3 upload, low-pass at 16 kHz"]
+        assert number(low_pass) == grid["exact_set_accuracy_low_pass"]
+        assert number(table_3[model_id]["gain error (median dB)"]) == grid["gain_error_db_median"]
+    general = figures["general"]
+    rows = markdown_rows(text, "| figure | value | aim |")
+    count = rows["count accuracy (%), final answers"]
+    assert number(count["value"]) == general["count_accuracy"]
+    assert count["aim"] == f"≥ {GENERAL_COUNT_AIM:g}"
+    missed = f"- general count: {general['count_accuracy']} % against {GENERAL_COUNT_AIM:g} %"
+    assert (missed in shortfalls) == (general["count_accuracy"] < GENERAL_COUNT_AIM)
+    assert (
+        number(rows["count accuracy (%), CatBoost count alone"]["value"])
+        == (general["count_model_accuracy"])
+    )
+    for label, key in (
+        ("median frequency error (octaves)", "frequency_error_octaves_median"),
+        ("median gain error (dB)", "gain_error_db_median"),
+        ("median width error (octaves, log2 ratio)", "width_error_octaves_median"),
+    ):
+        assert number(rows[label]["value"]) == general[key], label

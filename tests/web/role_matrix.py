@@ -9,10 +9,15 @@ instructor and an admin. Browsers send the session cookie and the CSRF header (a
 visitors: the double-submit cookie and header), so what is tested is authorisation alone.
 Role checks answer 403, object checks 404, pages redirect anonymous visitors to sign in (303),
 the API answers them 401.
+
+Every user also holds a token and a private rating of their own, each named after its owner,
+so an answer of 200 is checked for what it shows: the caller's own records, or their
+class's (an instructor sees their students), never anyone else's.
 """
 
 from __future__ import annotations
 
+import csv
 import importlib
 import io
 import re
@@ -23,11 +28,14 @@ import numpy as np
 import soundfile as sf
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.models import ApiToken
 from app.classes.router import SavedUpload, get_assignment_rater
+from app.history.models import Rating
 from app.web.deps import CSRF_COOKIE, CSRF_HEADER
-from tests.accounts_support import PASSWORD, World, fake_result, make_token
+from tests.accounts_support import PASSWORD, World, fake_result, make_rating, make_token
 
 ROLES = ("anonymous", "student", "other_student", "instructor", "other_instructor", "admin")
 MY_MODULES = (
@@ -129,8 +137,8 @@ def check_route_for_role(
 ) -> None:
     """Call the route as the role and check the status the table expects."""
     app.dependency_overrides[get_assignment_rater] = lambda: fake_rater
-    make_token(db, world.student)
-    token_id = 1
+    owned = seed_own_records(db, world)
+    token_id = 1  # the student's
     if role == "anonymous":
         client.cookies.clear()  # a signed-out visitor's signed cookie and its form token
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
@@ -148,6 +156,88 @@ def check_route_for_role(
     assert response.status_code == expected, f"{role}: {response.text[:300]}"
     if expected == 303 and role == "anonymous" and case.method == "GET":
         assert response.headers["location"].startswith("/sign-in?next=")
+    if expected == 200:
+        check_only_own_records(case, role, response, world, owned)
+
+
+USERS = ROLES[1:]
+#: Whose records each role may see: their own, and an instructor their class's students.
+VISIBLE = {
+    "anonymous": set(),
+    "student": {"student"},
+    "other_student": {"other_student"},
+    "instructor": {"instructor", "student"},
+    "other_instructor": {"other_instructor", "other_student"},
+    "admin": set(USERS),  # the admin's user list shows everyone
+}
+CLASS_NAMES = {"Mastering 101": {"student", "instructor"}, "Other class": {"other_student"}}
+CLASS_NAMES["Other class"].add("other_instructor")
+
+
+@dataclass(frozen=True)
+class Owned:
+    """The records each user owns: token ids and rating ids."""
+
+    tokens: dict[str, set[int]]
+    ratings: dict[str, set[int]]
+
+
+def seed_own_records(db: Session, world: World) -> Owned:
+    """A token and a private rating for every user, named after the owner."""
+    make_token(db, world.student, name="token-of-student")  # id 1, the table's {token}
+    for role in USERS[1:]:
+        make_token(db, getattr(world, role), name=f"token-of-{role}")
+    for role in USERS:
+        make_rating(db, getattr(world, role), rating=2, filename=f"take-of-{role}.wav")
+    tokens = {role: set() for role in USERS}
+    ratings = {role: set() for role in USERS}
+    by_id = {getattr(world, role).id: role for role in USERS}
+    for token in db.scalars(select(ApiToken)):
+        tokens[by_id[token.user_id]].add(token.id)
+    for rating in db.scalars(select(Rating)):
+        ratings[by_id[rating.user_id]].add(rating.id)
+    return Owned(tokens=tokens, ratings=ratings)
+
+
+def check_only_own_records(
+    case: Case, role: str, response: Any, world: World, owned: Owned
+) -> None:
+    """A 200 shows only the caller's records (or their class's), none of anyone else's."""
+    visible = VISIBLE[role]
+    text = response.text
+    shown = set(re.findall(r"[\w.+-]+@example\.org", text))
+    assert shown <= {getattr(world, other).email for other in visible}, f"{role} sees {shown}"
+    for other in USERS:
+        if other != role:
+            assert f"token-of-{other}" not in text, f"{role} sees {other}'s token"
+            assert f"take-of-{other}.wav" not in text, f"{role} sees {other}'s rating"
+    for name, members in CLASS_NAMES.items():
+        if role != "admin" and role not in members:
+            assert name not in text, f"{role} sees the class {name!r}"
+    path = case.path
+    if path == "/api/me":
+        assert response.json()["email"] == getattr(world, role).email
+    elif path == "/api/tokens" and case.method == "GET":
+        assert {t["id"] for t in response.json()} == owned.tokens[role]
+    elif path == "/api/ratings":
+        assert {r["id"] for r in response.json()["ratings"]} == owned.ratings[role]
+    elif path == "/api/ratings/{rating}":
+        assert response.json()["id"] in owned.ratings[role]
+    elif path == "/api/classes":
+        names = {c["name"] for c in response.json()}
+        assert names == {
+            n for n, members in CLASS_NAMES.items() if role == "admin" or role in members
+        }
+    elif path == "/api/classes/{class}/progress":
+        body = response.json()
+        assert body["class_id"] == world.school_class.id
+        assert {s["email"] for s in body["students"]} == {world.student.email}
+        rating_ids = {r["rating_id"] for s in body["students"] for r in s["ratings"]}
+        assert rating_ids == {world.rating.id}  # the assignment's, not the private take
+    elif path == "/api/classes/{class}/progress.csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert {row["student_email"] for row in rows} == {world.student.email}
+        assert {int(row["rating_id"]) for row in rows} == {world.rating.id}
 
 
 def check_every_route_is_in_the_table() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,12 +11,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.accounts_support import PASSWORD, make_rating, make_user
+from tests.components import headless_chromium
 from tests.conftest import served
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 @pytest.fixture
@@ -29,36 +26,9 @@ def live_server(app: Any) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """Headless Chromium driven by chromedriver, never downloaded."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
-    import os
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1200,1000",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP reports
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    """Headless Chromium (found on PATH) driven by chromedriver, never downloaded."""
+    with headless_chromium(window_size="1200,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_sign_in_and_see_history(
@@ -92,10 +62,7 @@ def test_sign_in_and_see_history(
     assert cookies["mt_session"]["httpOnly"] and cookies["mt_session"]["sameSite"] == "Lax"
     shot = tmp_path / "history.png"
     assert browser.save_screenshot(str(shot))
-    assert shot.stat().st_size > 10_000
-    keep = Path("var") / "screenshots"  # kept for a human look (ignored by git)
-    keep.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, keep / "history.png")
+    assert shot.stat().st_size > 10_000  # under the test's tmp_path, never the checkout
 
     # Signing out through the navigation form (CSRF token included) ends the session.
     browser.find_element(By.CSS_SELECTOR, ".nav-form button").click()
