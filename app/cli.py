@@ -14,7 +14,9 @@ from app.accounts.cli import db_cli, token_cli, user_cli
 from app.audio.errors import AudioError
 from app.audio.io import load_path
 from app.audio.spectrum import DEFAULT_SPEC, Comparison, compare
-from app.rating.cli import rate_command
+from app.config import get_settings
+from app.rating.cli import print_measures, rate_command
+from app.rating.service import compared_measures, measure_audio
 from app.training.cli import corpus_app, dataset_app, evaluate, train
 
 cli = typer.Typer(
@@ -45,7 +47,7 @@ def analyze(
         Path | None, typer.Option(help="Also draw the difference into this PNG file.")
     ] = None,
 ) -> None:
-    """Print the dB difference per 1/12-octave band between two masters."""
+    """Print the dB difference per 1/12-octave band, then loudness, dynamics and stereo of both."""
     try:
         ref, cand = load_path(reference), load_path(candidate)
     except AudioError as error:
@@ -62,6 +64,10 @@ def analyze(
         f"offset {comparison.offset_s * 1000:+.1f} ms, compared {comparison.overlap_s:.1f} s, "
         f"level {comparison.level_offset_db:+.2f} dB"
     )
+    loudness, dynamics, stereo = compared_measures(
+        measure_audio(ref), measure_audio(cand), target_lufs=get_settings().LOUDNESS_TARGET_LUFS
+    )
+    print_measures(loudness=loudness, dynamics=dynamics, stereo=stereo, console=console)
     if plot is not None:
         draw_difference(comparison, path=plot, title=f"{candidate.name} vs {reference.name}")
         console.print(f"plot written to {plot}")

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     #: Signs the signed-out CSRF cookie. Empty: a random key per process, which is right for one
     #: process; replicas behind one address must share a key (set it, e.g. `openssl rand -hex 32`).
     SECRET_KEY: str = Field(default="", validate_default=True)
+    #: Loudness a streaming player normalises to, for the normalised gain of /rate.
+    LOUDNESS_TARGET_LUFS: float = -14.0
 
     @field_validator("DATABASE_URL")
     @classmethod

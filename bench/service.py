@@ -5,6 +5,9 @@ For a pair of 3-minute 44.1 kHz stereo WAV files: the in-process analysis time
 subprocess on a free 127.0.0.1 port, hit by 1, 2 and 4 clients: latency median
 and p99, pairs per second, and their ratios to the in-process figures.
 
+It also times the analysis with and without the whole-master measures (loudness,
+dynamics, stereo), alternating in the same run, and prints their ratio.
+
 Run: ``python -m bench.service`` (``make bench``). Request counts are bounded
 (``--requests`` per client count); the whole run takes about a minute.
 """
@@ -93,6 +96,42 @@ def in_process(reference: Path, candidate: Path, *, repeats: int) -> tuple[float
         list(pool.map(lambda _: once(), range(2 * max(2, repeats // 2))))
     parallel_rate = 2 * max(2, repeats // 2) / (time.perf_counter() - started)
     return single, parallel_rate, model.id
+
+
+def measures_cost(
+    reference: Path, candidate: Path, *, repeats: int
+) -> tuple[float, float, float, float]:
+    """Median wall and CPU seconds of an analysis without and with the whole-master measures.
+
+    The two kinds alternate, so drift in background load falls on both alike. CPU time
+    (every thread of the process) shows what the measures cost a busy server, where
+    running them beside the EQ comparison hides nothing.
+    """
+    registry = load_registry(Settings(_env_file=None).MODELS_DIR)  # type: ignore[call-arg]
+    model = registry.get()
+    times: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+
+    def once(measure: bool) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        rate(
+            reference=Upload(source=reference),
+            candidate=Upload(source=candidate),
+            model=model,
+            measure=measure,
+        )
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    once(True)  # warm caches
+    for _ in range(repeats):
+        for measure in (False, True):
+            times[measure].append(once(measure))
+    without, with_ = times[False], times[True]
+    return (
+        statistics.median(t[0] for t in without),
+        statistics.median(t[0] for t in with_),
+        statistics.median(t[1] for t in without),
+        statistics.median(t[1] for t in with_),
+    )
 
 
 def free_port() -> int:
@@ -206,6 +245,9 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         after = in_process(reference, candidate, repeats=args.repeats)
+        wall_without, wall_with, cpu_without, cpu_with = measures_cost(
+            reference, candidate, repeats=args.repeats
+        )
 
     # The in-process floor is measured before and after the HTTP runs; their mean is the
     # reference, so drift in background load affects both sides alike.
@@ -215,6 +257,12 @@ def main() -> None:
         f"in-process analysis: {single_s:.3f} s median one at a time "
         f"(before {before[0]:.3f}, after {after[0]:.3f}); {parallel_rate:.2f} pairs/s two at "
         f"a time (before {before[1]:.2f}, after {after[1]:.2f})"
+    )
+    print(
+        f"/rate analysis without / with loudness, dynamics and stereo (alternating, median of "
+        f"{args.repeats}): {wall_without:.3f} s / {wall_with:.3f} s wall, ratio "
+        f"{wall_with / wall_without:.2f}x; CPU {cpu_without:.3f} s / {cpu_with:.3f} s, ratio "
+        f"{cpu_with / cpu_without:.2f}x (target: at most 1.25x)"
     )
     print(
         f"{'clients':>7} {'requests':>8} {'median s':>9} {'p99 s':>7} {'pairs/s':>8} "

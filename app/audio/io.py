@@ -74,11 +74,23 @@ class AudioHeader:
 
 @dataclass(frozen=True, kw_only=True)
 class DecodedAudio:
-    """Mono float32 audio at the analysis rate, with where it came from."""
+    """Float32 audio at the analysis rate, with where it came from.
+
+    ``samples`` is the mono mix (the mean of the channels) the EQ features
+    read; ``channels`` holds every channel, shape ``(frames, channels)``, for
+    the measures that need them (loudness, true peak, stereo). For a mono file
+    ``channels`` is a view of ``samples``.
+    """
 
     samples: np.ndarray
     sample_rate_hz: int
     header: AudioHeader
+    channels: np.ndarray | None = None
+
+    @property
+    def channel_samples(self) -> np.ndarray:
+        """Every channel, shape ``(frames, channels)`` (the mono mix when none were kept)."""
+        return self.samples[:, None] if self.channels is None else self.channels
 
     @property
     def duration_s(self) -> float:
@@ -432,12 +444,14 @@ _DECODE_BLOCK_FRAMES = 1 << 15
 
 def _decode_mono(
     handle: BinaryIO, *, header: AudioHeader, name: str, limits: Limits, sample_rate_hz: int
-) -> tuple[np.ndarray, float]:
-    """Decode at most the header's frames (and the duration cap) to mono at ``sample_rate_hz``.
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Decode at most the header's frames (and the duration cap) at ``sample_rate_hz``.
 
-    Blocks are mixed to mono and resampled as they are decoded, so memory holds
-    one mono copy of the file at the target rate, whatever its channel count and
-    rate. Returns the samples and the peak of the mono mix before resampling.
+    Blocks are mixed to mono and resampled as they are decoded, and the
+    channels of a file with more than one are kept beside the mix (resampled
+    by their own stream, so the mix is exactly what it was before channels
+    were kept). Returns the mono mix, the channels (None for a mono file) and
+    the peak of the mono mix before resampling.
     """
     assert header.frames is not None
     rate, channels = header.sample_rate_hz, header.channels
@@ -454,6 +468,17 @@ def _decode_mono(
     # Without resampling, blocks are mixed straight into the result.
     mono = np.empty(wanted if resampler is None else block_frames, dtype=np.float32)
     parts: list[np.ndarray] = []
+    keep = channels > 1
+    multi_resampler = (
+        soxr.ResampleStream(rate, sample_rate_hz, channels, dtype="float32", quality="HQ")
+        if keep and resampler is not None
+        else None
+    )
+    kept = np.empty(
+        (wanted if resampler is None else block_frames, channels) if keep else (0, 1),
+        dtype=np.float32,
+    )
+    kept_parts: list[np.ndarray] = []
     filled = 0
     peak = 0.0
     try:
@@ -464,6 +489,7 @@ def _decode_mono(
             # conversion, and scaled here by the same 1/32768: the result is the same.
             integer = sound.subtype == "PCM_16"
             scale = np.float32((1.0 / 32768.0 if integer else 1.0) / channels)
+            channel_scale = np.float32(1.0 / 32768.0 if integer else 1.0)
             block = np.empty((block_frames, channels), dtype=np.int16 if integer else np.float32)
             while filled < wanted:
                 count = min(block_frames, wanted - filled)
@@ -488,6 +514,11 @@ def _decode_mono(
                         "contains NaN or infinite samples; only finite audio.",
                     )
                 peak = max(peak, block_peak)
+                if keep:
+                    kept_target = kept[filled : filled + got] if resampler is None else kept[:got]
+                    np.multiply(data, channel_scale, out=kept_target, dtype=np.float32)
+                    if multi_resampler is not None:
+                        kept_parts.append(multi_resampler.resample_chunk(kept_target, last=False))
                 if resampler is not None:
                     parts.append(resampler.resample_chunk(target, last=False))
                 filled += got
@@ -504,9 +535,25 @@ def _decode_mono(
             f"but only {decoded_s:.1f} s could be decoded.",
         )
     if resampler is None:
-        return mono[:filled], peak
+        return mono[:filled], kept[:filled] if keep else None, peak
     parts.append(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-    return np.concatenate(parts).astype(np.float32, copy=False), peak
+    samples = np.concatenate(parts).astype(np.float32, copy=False)
+    if multi_resampler is None:
+        return samples, None, peak
+    kept_parts.append(
+        multi_resampler.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
+    )
+    resampled = np.concatenate(kept_parts).astype(np.float32, copy=False)
+    # Both streams run the same filter; trim any sample of difference in length.
+    return samples, _fit_length(resampled, frames=len(samples)), peak
+
+
+def _fit_length(channels: np.ndarray, *, frames: int) -> np.ndarray:
+    """Cut or zero-pad ``channels`` to ``frames`` rows."""
+    if len(channels) >= frames:
+        return channels[:frames]
+    padding = np.zeros((frames - len(channels), channels.shape[1]), dtype=channels.dtype)
+    return np.concatenate([channels, padding])
 
 
 def load_audio(
@@ -516,7 +563,7 @@ def load_audio(
     sample_rate_hz: int = ANALYSIS_SAMPLE_RATE_HZ,
     limits: Limits = DEFAULT_LIMITS,
 ) -> DecodedAudio:
-    """Check, decode, mix to mono and resample an audio file.
+    """Check, decode, mix to mono (keeping the channels) and resample an audio file.
 
     Parameters
     ----------
@@ -532,7 +579,8 @@ def load_audio(
     Returns
     -------
     DecodedAudio
-        Mono float32 samples (the mean of the channels, i.e. the mid signal).
+        Mono float32 samples (the mean of the channels, i.e. the mid signal),
+        and the channels themselves when there is more than one.
 
     Raises
     ------
@@ -556,7 +604,7 @@ def load_audio(
         _check_complete(handle, header=header, name=name, limits=limits)
     check_header(header, name=name, limits=limits)
     with _opened(source, name=name) as handle:
-        mono, peak = _decode_mono(
+        mono, kept, peak = _decode_mono(
             handle, header=header, name=name, limits=limits, sample_rate_hz=sample_rate_hz
         )
     if peak < 1e-5:
@@ -565,7 +613,7 @@ def load_audio(
             name,
             "is digitally silent (its mono mix peaks below -100 dBFS); nothing to analyse.",
         )
-    return DecodedAudio(samples=mono, sample_rate_hz=sample_rate_hz, header=header)
+    return DecodedAudio(samples=mono, sample_rate_hz=sample_rate_hz, header=header, channels=kept)
 
 
 def resample(samples: np.ndarray, *, from_hz: int, to_hz: int) -> np.ndarray:

@@ -39,5 +39,9 @@ class Rating(Base):
     candidate_filename: Mapped[str | None] = mapped_column(String(255))
     candidate_sha256: Mapped[str] = mapped_column(String(64))
     candidate_duration_s: Mapped[float] = mapped_column(Float)
+    #: `loudness`, `dynamics` and `stereo` of the `POST /rate` answer (None before they existed).
+    measures: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: Candidate minus reference integrated loudness, LU, for charting over time.
+    loudness_difference_lu: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: Kept candidate audio, relative to `DATA_DIR`, when the class keeps audio.
     candidate_audio_path: Mapped[str | None] = mapped_column(String(500))

@@ -34,6 +34,14 @@ class RatingOut(BaseModel):
     reference: FileOut
     candidate: FileOut
     audio_kept: bool = Field(description="Whether the candidate audio is kept on disk.")
+    loudness_difference_lu: float | None = Field(
+        default=None, description="Candidate minus reference integrated loudness, LU."
+    )
+    measures: dict[str, Any] | None = Field(
+        default=None,
+        description="`loudness`, `dynamics` and `stereo` as POST /rate answered them "
+        "(null for ratings stored before they were measured).",
+    )
 
     @classmethod
     def of(cls, rating: Rating) -> RatingOut:
@@ -58,6 +66,8 @@ class RatingOut(BaseModel):
                 duration_s=rating.candidate_duration_s,
             ),
             audio_kept=rating.candidate_audio_path is not None,
+            loudness_difference_lu=rating.loudness_difference_lu,
+            measures=rating.measures,
         )
 
 

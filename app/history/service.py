@@ -137,6 +137,7 @@ def store_rating(
         candidate_filename=_short(candidate_info.filename),
         candidate_sha256=_sha(candidate_info, "candidate"),
         candidate_duration_s=float(candidate_info.duration_s),
+        **_measure_fields(fields),
     )
     db_session.add(rating)
     db_session.flush()
@@ -153,6 +154,17 @@ def store_rating(
 
 def _maybe_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _measure_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole-master measures of an answer, and its loudness difference, when it has them."""
+    loudness = fields.get("loudness")
+    if not loudness:
+        return {}
+    return {
+        "measures": {key: fields.get(key) for key in ("loudness", "dynamics", "stereo")},
+        "loudness_difference_lu": float(loudness["difference_lu"]),
+    }
 
 
 def _short(filename: str | None) -> str | None:
@@ -240,4 +252,5 @@ def result_of(rating: Rating) -> dict[str, Any]:
         "spectra": details.get("spectra"),
         "alignment": details.get("alignment"),
         "timings": None,
+        **(rating.measures or {"loudness": None, "dynamics": None, "stereo": None}),
     }

@@ -20,6 +20,8 @@ from app.audio.eq import EqOperation, EqType
 
 Band = Literal["bass", "mids", "treble"]
 Action = Literal["increase", "decrease"]
+#: What a suggestion is about: the recognised EQ or a whole-master measure.
+Kind = Literal["eq", "loudness", "dynamics", "stereo"]
 
 #: Upper edge of the bass band, Hz.
 BASS_MAX_HZ = 500.0
@@ -53,6 +55,9 @@ class Suggestion:
         The shelf's slope ``S``; shelves only.
     order : int or None
         The pass filter's Butterworth order; pass filters only.
+    kind : {"eq", "loudness", "dynamics", "stereo"}
+        ``"eq"`` for every suggestion made here (the others are in
+        `app.ml.master_suggestions`).
     """
 
     band: Band
@@ -64,6 +69,7 @@ class Suggestion:
     type: EqType = "bell"
     slope: float | None = None
     order: int | None = None
+    kind: Kind = "eq"
 
 
 def band_of(frequency_hz: float) -> Band:

@@ -119,6 +119,7 @@ async def rate_request(
                     candidate=uploads["candidate"],
                     model=model,
                     amount_percent=amount,
+                    loudness_target_lufs=settings.LOUDNESS_TARGET_LUFS,
                 )
             finally:
                 spool.remove()

@@ -37,13 +37,24 @@ class Operation(BaseModel):
     )
 
 
+SuggestionKind = Literal["eq", "loudness", "dynamics", "stereo"]
+
+
 class SuggestionOut(BaseModel):
     """A move that takes the candidate back toward the reference."""
 
-    band: Band
+    band: Band | None = Field(
+        description="Where the move sits; null for a whole-master move (loudness, dynamics)."
+    )
     action: Literal["increase", "decrease"]
-    frequency_hz: float
-    gain_db: float = Field(description="Suggested gain, scaled by `amount`; 0 for pass filters.")
+    frequency_hz: float | None = Field(
+        description="Centre of the EQ move, or of the octave band for a stereo one; null otherwise."
+    )
+    gain_db: float = Field(
+        description="eq: suggested gain, scaled by `amount` (0 for pass filters); loudness: the "
+        "gain to apply; dynamics: how much less (negative) or more limiting; stereo: the width "
+        "change."
+    )
     width_octaves: float | None = Field(description="Width of the bell; null for other types.")
     text: str = Field(
         examples=[
@@ -52,11 +63,17 @@ class SuggestionOut(BaseModel):
             "Remove the high-pass at 30 Hz",
         ]
     )
-    type: EqType = Field(
-        default="bell", description="The operation the move is about; a pass filter's is removed."
+    type: EqType | None = Field(
+        default="bell",
+        description="The operation the move is about; a pass filter's is removed. null for "
+        "kinds other than eq.",
     )
     slope: float | None = Field(default=None, description="A shelf's RBJ slope S.")
     order: int | None = Field(default=None, description="A pass filter's order.")
+    kind: SuggestionKind = Field(
+        default="eq",
+        description="eq (the recognised EQ operations), loudness, dynamics or stereo.",
+    )
 
 
 class Spectra(BaseModel):
@@ -111,8 +128,99 @@ class Timings(BaseModel):
     decode_s: float
     compare_s: float
     recognise_s: float
-    analysis_s: float = Field(description="decode + compare + recognise.")
+    measure_s: float = Field(
+        default=0.0,
+        description="Time spent waiting for the loudness, dynamics and stereo measures after "
+        "recognising (they run beside the EQ comparison).",
+    )
+    analysis_s: float = Field(description="decode + compare + recognise + measure.")
     total_s: float = 0.0
+
+
+class FileLoudness(BaseModel):
+    """Loudness of one file (ITU-R BS.1770-4, EBU Tech 3341/3342)."""
+
+    integrated_lufs: float = Field(description="Gated integrated loudness, LUFS.")
+    momentary_max_lufs: float = Field(description="Loudest 400 ms block, LUFS.")
+    short_term_max_lufs: float = Field(description="Loudest 3 s block, LUFS.")
+    loudness_range_lu: float = Field(description="Loudness range (EBU Tech 3342), LU.")
+    sample_peak_dbfs: float
+    true_peak_dbtp: float = Field(description="Four-times-oversampled peak, dBTP.")
+    plr_db: float = Field(description="Peak to loudness ratio: true peak - integrated, dB.")
+    normalised_gain_db: float = Field(
+        description="Gain a player normalising to `target_lufs` applies to this file, dB."
+    )
+    normalised_true_peak_dbtp: float = Field(
+        description="Where the true peak sits after that gain, dBTP."
+    )
+    short_term_lufs: list[float | None] = Field(
+        description="Short-term loudness over time (null below -70 LUFS): element i is the "
+        "3 s block ending at short_term_start_s + i * short_term_step_s."
+    )
+    short_term_start_s: float
+    short_term_step_s: float
+
+
+class LoudnessComparison(BaseModel):
+    """Loudness of both masters and the player normalisation they would get."""
+
+    reference: FileLoudness
+    candidate: FileLoudness
+    target_lufs: float = Field(description="Normalisation target of `normalised_gain_db`.")
+    difference_lu: float = Field(description="Candidate minus reference integrated loudness.")
+
+
+class DynamicsBand(BaseModel):
+    """Crest factor (envelope peak over RMS) of one octave band of each master, dB."""
+
+    low_hz: float
+    high_hz: float
+    reference_crest_db: float
+    candidate_crest_db: float
+
+
+class PsrDistribution(BaseModel):
+    """PSR (true peak minus short-term loudness per 3 s window) percentiles, dB."""
+
+    p10_db: float
+    median_db: float
+    p90_db: float
+
+
+class DynamicsComparison(BaseModel):
+    """Dynamics of both masters and how much harder the candidate is limited."""
+
+    bands: list[DynamicsBand]
+    reference_psr: PsrDistribution
+    candidate_psr: PsrDistribution
+    limiting_db: float = Field(
+        description="Estimate of how much harder (positive) or softer (negative) the candidate "
+        "is limited and compressed: reference median PSR minus the candidate's, dB."
+    )
+    summary: str = Field(description="The estimate in words.")
+
+
+class StereoBand(BaseModel):
+    """Width (10 log10 side/mid energy, dB) and L/R correlation of one octave band."""
+
+    low_hz: float
+    high_hz: float
+    reference_width_db: float
+    candidate_width_db: float
+    reference_correlation: float
+    candidate_correlation: float
+
+
+class StereoComparison(BaseModel):
+    """Stereo image of both masters; null in the answer when either file is mono."""
+
+    reference_correlation: float
+    candidate_correlation: float
+    bands: list[StereoBand]
+    mono_warnings: list[str] = Field(
+        default_factory=list,
+        description="Bands with energy whose channels are anti-correlated (cancel in mono).",
+    )
 
 
 class RateResponse(BaseModel):
@@ -133,6 +241,15 @@ class RateResponse(BaseModel):
     alignment: Alignment
     files: dict[Literal["reference", "candidate"], FileInfo]
     timings: Timings
+    loudness: LoudnessComparison | None = Field(
+        default=None, description="Loudness and peaks of both masters."
+    )
+    dynamics: DynamicsComparison | None = Field(
+        default=None, description="Crest factor per band, PSR and the limiting estimate."
+    )
+    stereo: StereoComparison | None = Field(
+        default=None, description="Width and correlation per band; null when a file is mono."
+    )
 
 
 class ModelInfo(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,18 +19,29 @@ from typing import TypeVar
 
 import numpy as np
 
+from app.audio.dynamics import limiting_difference_db
 from app.audio.errors import AudioError, AudioErrorCode
 from app.audio.io import AudioHeader, DecodedAudio, Source, check_header, load_audio, read_header
+from app.audio.loudness import SHORT_TERM_S, SUB_BLOCK_S, Loudness
+from app.audio.measures import MasterMeasures, measure_master
 from app.audio.spectrum import Comparison, SpectrumSpec, band_levels_db, compare, distance_db
 from app.ml.features import CURRENT_SPEC
+from app.ml.master_suggestions import limiting_summary, master_suggestions
 from app.ml.registry import ModelRegistry, RecognitionModel
 from app.ml.suggestions import band_of, suggest
 from app.rating.schemas import (
     Alignment,
+    DynamicsBand,
+    DynamicsComparison,
     FileInfo,
+    FileLoudness,
+    LoudnessComparison,
     Operation,
+    PsrDistribution,
     RateResponse,
     Spectra,
+    StereoBand,
+    StereoComparison,
     SuggestionOut,
     Timings,
 )
@@ -124,6 +136,8 @@ def rate(
     candidate: Upload,
     model: RecognitionModel,
     amount_percent: float = 100.0,
+    loudness_target_lufs: float = -14.0,
+    measure: bool = True,
 ) -> RateResponse:
     """Rate the candidate master against the reference with one model.
 
@@ -135,6 +149,11 @@ def rate(
         Recognises the EQ operations separating them.
     amount_percent : float
         Strength of the suggestions, 0 to 100.
+    loudness_target_lufs : float
+        Normalisation target of the loudness comparison's normalised gains.
+    measure : bool
+        Measure loudness, dynamics and stereo of both files (the benchmark
+        turns it off to time the EQ comparison alone).
 
     Returns
     -------
@@ -155,12 +174,21 @@ def rate(
     ref_audio = decode(reference, name="reference")
     cand_audio = decode(candidate, name="candidate")
     decoded = time.perf_counter()
+    # The whole-master measures run beside the EQ comparison (numpy and scipy
+    # release the GIL), so /rate waits only for what is left of them after it.
+    pending = (
+        [_MEASURE_WORKERS.submit(measure_audio, audio) for audio in (ref_audio, cand_audio)]
+        if measure
+        else None
+    )
     comparison = compare_masters(
         ref_audio.samples, cand_audio.samples, spec=spec, candidate_lossy=cand_audio.header.lossy
     )
     compared = time.perf_counter()
     recognition = model.recognise(comparison).seen_below(comparison.band_limit_hz)
     recognised = time.perf_counter()
+    measures = None if pending is None else (pending[0].result(), pending[1].result())
+    measured = time.perf_counter()
 
     confidences: list[float | None] = [*recognition.confidence]
     confidences += [None] * (len(recognition.operations) - len(confidences))
@@ -191,6 +219,23 @@ def rate(
         )
         for s in suggest(recognition.operations, amount_percent=amount_percent)
     ]
+    whole = (
+        None if measures is None else compared_measures(*measures, target_lufs=loudness_target_lufs)
+    )
+    if measures is not None:
+        suggestions += [
+            SuggestionOut(
+                kind=s.kind,
+                band=s.band,
+                action=s.action,
+                frequency_hz=s.frequency_hz,
+                gain_db=round(s.gain_db, 2),
+                width_octaves=None,
+                text=s.text,
+                type=None,
+            )
+            for s in master_suggestions(*measures, target_lufs=loudness_target_lufs)
+        ]
     return RateResponse(
         rating=len(operations),
         distance_db=round(distance_db(comparison), 2),
@@ -214,8 +259,121 @@ def rate(
             decode_s=round(decoded - started, 4),
             compare_s=round(compared - decoded, 4),
             recognise_s=round(recognised - compared, 4),
-            analysis_s=round(recognised - started, 4),
+            measure_s=round(measured - recognised, 4),
+            analysis_s=round(measured - started, 4),
         ),
+        loudness=whole[0] if whole else None,
+        dynamics=whole[1] if whole else None,
+        stereo=whole[2] if whole else None,
+    )
+
+
+#: Threads measuring loudness, dynamics and stereo beside the EQ comparisons.
+_MEASURE_WORKERS = ThreadPoolExecutor(
+    max(2, os.cpu_count() or 2), thread_name_prefix="master-measures"
+)
+
+
+def measure_audio(audio: DecodedAudio) -> MasterMeasures:
+    """Loudness, dynamics and stereo of one decoded file."""
+    return measure_master(audio.channel_samples, sample_rate_hz=audio.sample_rate_hz)
+
+
+#: Step of the short-term loudness series in the answer, seconds.
+SHORT_TERM_STEP_S = 0.5
+#: Levels in the answer are floored here (digital silence reads -inf), dB.
+FLOOR_DB = -150.0
+
+
+def _level(value: float) -> float:
+    return round(max(float(value), FLOOR_DB), 2)
+
+
+def file_loudness(loudness: Loudness, *, target_lufs: float) -> FileLoudness:
+    """One file's loudness as the answer gives it."""
+    gain = (
+        target_lufs - loudness.integrated_lufs if math.isfinite(loudness.integrated_lufs) else 0.0
+    )
+    every = max(1, round(SHORT_TERM_STEP_S / SUB_BLOCK_S))
+    series = loudness.short_term_lufs[::every]
+    return FileLoudness(
+        integrated_lufs=_level(loudness.integrated_lufs),
+        momentary_max_lufs=_level(loudness.momentary_max_lufs),
+        short_term_max_lufs=_level(loudness.short_term_max_lufs),
+        loudness_range_lu=round(loudness.loudness_range_lu, 2),
+        sample_peak_dbfs=_level(loudness.sample_peak_dbfs),
+        true_peak_dbtp=_level(loudness.true_peak_dbtp),
+        plr_db=round(loudness.plr_db, 2) if math.isfinite(loudness.plr_db) else 0.0,
+        normalised_gain_db=round(gain, 2),
+        normalised_true_peak_dbtp=_level(loudness.true_peak_dbtp + gain),
+        short_term_lufs=[round(float(v), 2) if v > -70 else None for v in series],
+        short_term_start_s=SHORT_TERM_S,
+        short_term_step_s=every * SUB_BLOCK_S,
+    )
+
+
+def compared_measures(
+    reference: MasterMeasures, candidate: MasterMeasures, *, target_lufs: float
+) -> tuple[LoudnessComparison, DynamicsComparison, StereoComparison | None]:
+    """The `loudness`, `dynamics` and `stereo` fields of the answer."""
+    limiting = limiting_difference_db(reference=reference.dynamics, candidate=candidate.dynamics)
+    ref_l, cand_l = reference.loudness, candidate.loudness
+    loudness = LoudnessComparison(
+        reference=file_loudness(ref_l, target_lufs=target_lufs),
+        candidate=file_loudness(cand_l, target_lufs=target_lufs),
+        target_lufs=target_lufs,
+        difference_lu=_level(cand_l.integrated_lufs - ref_l.integrated_lufs)
+        if math.isfinite(cand_l.integrated_lufs - ref_l.integrated_lufs)
+        else 0.0,
+    )
+    dynamics = DynamicsComparison(
+        bands=[
+            DynamicsBand(
+                low_hz=round(ref.low_hz, 1),
+                high_hz=round(ref.high_hz, 1),
+                reference_crest_db=round(ref.crest_db, 2),
+                candidate_crest_db=round(cand.crest_db, 2),
+            )
+            for ref, cand in zip(reference.dynamics.bands, candidate.dynamics.bands, strict=True)
+        ],
+        reference_psr=_psr(reference),
+        candidate_psr=_psr(candidate),
+        limiting_db=round(limiting, 2),
+        summary=limiting_summary(limiting),
+    )
+    if reference.stereo is None or candidate.stereo is None:
+        return loudness, dynamics, None
+    stereo = StereoComparison(
+        reference_correlation=round(reference.stereo.correlation, 3),
+        candidate_correlation=round(candidate.stereo.correlation, 3),
+        bands=[
+            StereoBand(
+                low_hz=round(ref.low_hz, 1),
+                high_hz=round(ref.high_hz, 1),
+                reference_width_db=round(ref.width_db, 2),
+                candidate_width_db=round(cand.width_db, 2),
+                reference_correlation=round(ref.correlation, 3),
+                candidate_correlation=round(cand.correlation, 3),
+            )
+            for ref, cand in zip(reference.stereo.bands, candidate.stereo.bands, strict=True)
+        ],
+        mono_warnings=[
+            f"{name} around {round(band.low_hz * 2**0.5)} Hz: correlation {band.correlation:.2f}"
+            for name, image in (
+                ("reference", reference.stereo),
+                ("candidate", candidate.stereo),
+            )
+            for band in image.bands
+            if band.mono_problem
+        ],
+    )
+    return loudness, dynamics, stereo
+
+
+def _psr(measures: MasterMeasures) -> PsrDistribution:
+    psr = measures.dynamics.psr
+    return PsrDistribution(
+        p10_db=round(psr.p10_db, 2), median_db=round(psr.median_db, 2), p90_db=round(psr.p90_db, 2)
     )
 
 

@@ -25,6 +25,7 @@ def history_page(request: Request, user: PageUser, db_session: SessionDep) -> HT
         "t": [r.created_at.timestamp() for r in oldest_first],
         "rating": [r.rating for r in oldest_first],
         "distance": [r.distance_db for r in oldest_first],
+        "loudness_difference_lu": [r.loudness_difference_lu for r in oldest_first],
     }
     return render(request, "history/list.html", {"ratings": ratings, "chart": chart})
 

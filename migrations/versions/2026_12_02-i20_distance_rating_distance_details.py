@@ -1,7 +1,7 @@
 """ratings: distance_db beside the count, details (spectra, alignment) for the rating's page
 
 Revision ID: i20_distance
-Revises: 7c2e3a9f4d03
+Revises: i18_a1_rating_measures
 Create Date: 2026-12-02 05:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i20_distance"
-down_revision: str | None = "7c2e3a9f4d03"
+down_revision: str | None = "i18_a1_rating_measures"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -42,6 +42,15 @@
                      values, el);
   }
 
+  // Candidate minus reference integrated loudness (LU), symmetric about 0.
+  const LOUDNESS_AXIS = {
+    axes: [],
+    scales: { y: { range: (u, min, max) => {
+      const span = Math.max(3, Math.abs(min || 0), Math.abs(max || 0)) + 1;
+      return [-span, span];
+    } } },
+  };
+
   function line(label, i, scale) {
     const colour = COLOURS[i % COLOURS.length];
     const out = { label: label, stroke: colour, width: 2, spanGaps: true,
@@ -66,6 +75,15 @@
         const values = [data.t, data.rating];
         if (distances) { series.push(line("distance (dB)", 1, "db")); values.push(data.distance); }
         plot(own, series, values, distances ? DISTANCE_AXIS : null);
+      }
+    }
+    const loudness = root.querySelector("#loudness-history-chart");
+    if (loudness && !loudness.dataset.drawn) {
+      const data = JSON.parse(loudness.dataset.series);
+      const known = (data.loudness_difference_lu || []).some((v) => v != null);
+      if (data.t.length && known) {
+        plot(loudness, [line("loudness difference (LU)", 1)], [data.t, data.loudness_difference_lu],
+             LOUDNESS_AXIS, "candidate - reference (LU)");
       }
     }
     [["#progress-chart", null], ["#progress-distance-chart", "distance (dB)"]].forEach(([id, yLabel]) => {

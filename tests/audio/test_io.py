@@ -249,8 +249,11 @@ def test_memory_holds_one_mono_copy_at_the_analysis_rate() -> None:
     finally:
         tracemalloc.stop()
     assert decoded.samples.nbytes == 44_100 * seconds * 4
-    # One float32 mono copy at 192 kHz alone would take 15.4 MB.
-    assert peak_bytes < 2.5 * decoded.samples.nbytes < rate * seconds * 4
+    assert decoded.channel_samples.shape == (len(decoded.samples), 4)
+    # The mono mix and the kept channels at 44.1 kHz, and their resampled blocks: one float32
+    # copy of the four channels at 192 kHz alone would take 61 MB.
+    kept = decoded.samples.nbytes + decoded.channel_samples.nbytes
+    assert peak_bytes < 2.5 * kept < rate * seconds * 4 * 4
 
 
 # --- resampling ----------------------------------------------------------------------------------
@@ -633,3 +636,35 @@ def test_random_bytes_behind_a_magic_number_get_audio_error(magic: bytes) -> Non
         data = magic + rng.bytes(int(rng.integers(0, 5_000)))
         with pytest.raises(AudioError):
             load_audio(io.BytesIO(data), name="noise")
+
+
+# --- channels kept beside the mono mix -----------------------------------------------------------
+
+
+def test_the_mono_mix_is_bit_for_bit_what_the_eq_features_read(rng: np.random.Generator) -> None:
+    """Keeping the channels leaves the mono mix exactly as before: (L + R) / 2 of the PCM."""
+    pcm = rng.integers(-20_000, 20_000, size=(6 * 44_100, 2), dtype=np.int16)
+    decoded = load_audio(
+        io.BytesIO(encode(pcm, sample_rate_hz=44_100, format="WAV", subtype="PCM_16"))
+    )
+    mono = np.add(pcm[:, 0], pcm[:, 1], dtype=np.float32) * np.float32(1 / 32768 / 2)
+    np.testing.assert_array_equal(decoded.samples, mono)
+    np.testing.assert_array_equal(decoded.channel_samples, pcm.astype(np.float32) / 32768)
+
+
+def test_resampled_channels_mix_to_the_resampled_mono(rng: np.random.Generator) -> None:
+    audio = (0.3 * rng.standard_normal((6 * 48_000, 2))).astype(np.float32)
+    decoded = load_audio(
+        io.BytesIO(encode(audio, sample_rate_hz=48_000, format="WAV", subtype="FLOAT"))
+    )
+    assert decoded.channel_samples.shape == (len(decoded.samples), 2)
+    np.testing.assert_allclose(decoded.channel_samples.mean(axis=1), decoded.samples, atol=2e-6)
+
+
+def test_a_mono_file_keeps_one_channel_without_a_copy() -> None:
+    decoded = load_audio(
+        io.BytesIO(encode(sine(440.0), sample_rate_hz=44_100, format="WAV", subtype="PCM_16"))
+    )
+    assert decoded.channels is None
+    assert decoded.channel_samples.shape == (len(decoded.samples), 1)
+    assert np.shares_memory(decoded.channel_samples, decoded.samples)

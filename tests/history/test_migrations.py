@@ -74,7 +74,7 @@ def test_upgrade_empty_database_then_down_one_step_and_back(database_url: str) -
     assert TABLES <= _tables(database_url)
     assert _differences(database_url) == []
     downgrade(database_url, "-1")
-    assert _differences(database_url) != []  # one step down, the schema lags the models
+    assert _differences(database_url) != []  # the last step's change is gone
     upgrade(database_url)
     assert TABLES <= _tables(database_url)
     assert _differences(database_url) == []

@@ -105,6 +105,8 @@ def test_openapi_documents_the_types(typed_client: TestClient) -> None:
     schemas = typed_client.get("/openapi.json").json()["components"]["schemas"]
     for name in ("Operation", "SuggestionOut"):
         kind = schemas[name]["properties"]["type"]
+        # A suggestion of another kind than eq (loudness, ...) has type null.
+        kind = {**kind, **next((k for k in kind.get("anyOf", []) if "enum" in k), {})}
         assert kind["enum"] == ["bell", "low_shelf", "high_shelf", "high_pass", "low_pass"]
         assert kind["default"] == "bell"
     assert "order" in schemas["Operation"]["properties"]

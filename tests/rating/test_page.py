@@ -65,7 +65,7 @@ def test_upload_two_files_and_see_the_rating(
     assert rating.text == "1"
     page = driver.find_element(By.ID, "result").text  # type: ignore[attr-defined]
     assert "Decrease bass: cut about 6 dB around" in page
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".uplot canvas")) == 2)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-spectra] .uplot canvas")) == 2)
     errors = [
         entry
         for entry in driver.get_log("browser")  # type: ignore[attr-defined]
