@@ -248,7 +248,8 @@ def result_of(rating: Rating) -> dict[str, Any]:
         "model": rating.model_id,
         "amount": details.get("amount", 100.0),
         "operations": rating.operations,
-        "suggestions": rating.suggestions,
+        # Ratings stored before suggestions had a kind held EQ moves only.
+        "suggestions": [{"kind": "eq", **s} for s in rating.suggestions or []],
         "spectra": details.get("spectra"),
         "alignment": details.get("alignment"),
         "timings": None,

@@ -80,6 +80,8 @@ def test_rating_stored_before_details_still_has_a_page(client: TestClient, db: S
     page = client.get(f"/ratings/{old.id}", headers=HTML)
     assert page.status_code == 200
     assert "2 EQ operations away" in page.text and "spectra-data" not in page.text
+    # Suggestions stored before they had a kind are EQ moves, and the page lists them.
+    assert "Decrease bass: cut about 6 dB around 262 Hz" in page.text
 
 
 def test_history_links_each_rating_to_its_page(client: TestClient, db: Session) -> None:

@@ -334,7 +334,7 @@ def test_upload_three_versions_and_see_them_ranked(
     ]
     assert distances == sorted(distances) and distances[0] < distances[-1]
     # Each keeps its moves; the one player starts on the closest and plays any other.
-    assert len(browser.find_elements(By.CSS_SELECTOR, ".versions .suggestion")) == 3
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".versions .suggestion[data-kind=eq]")) == 3
     assert len(browser.find_elements(By.ID, "player")) == 1
     assert browser.find_elements(By.CSS_SELECTOR, ".versions li.version [data-spectra] .uplot")
     _wait(lambda: _player_state(browser)["ready"], what="the player on version #1")
