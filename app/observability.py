@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
+import math
 import re
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,6 +25,7 @@ from prometheus_client import (
 )
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import engine_for
@@ -218,26 +222,61 @@ def log_config(*, level: str = "INFO") -> dict[str, Any]:
 router = APIRouter(include_in_schema=False)
 
 
+#: How long one database check answers /readyz before the next one is made, seconds: probes
+#: stay cheap and answer from the event loop while every analysis worker is busy.
+READY_CHECK_TTL_S = 1.0
+
+
+@dataclass
+class _DatabaseCheck:
+    """The last database check's outcome (None: reachable) and when it was made."""
+
+    problem: str | None = None
+    checked_at: float = -math.inf
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _check_database(url: str) -> str | None:
+    try:
+        with engine_for(url).connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as error:
+        return f"database: {type(error).__name__}: {str(error).splitlines()[0]}"
+    return None
+
+
+async def _database_problem(request: Request) -> str | None:
+    """The database's problem, checked at most once per `READY_CHECK_TTL_S` per app."""
+    state = request.app.state
+    check: _DatabaseCheck | None = getattr(state, "database_check", None)
+    if check is None:
+        check = state.database_check = _DatabaseCheck()
+    if time.monotonic() - check.checked_at >= READY_CHECK_TTL_S:
+        async with check.lock:  # one check at a time; those waiting read its outcome
+            if time.monotonic() - check.checked_at >= READY_CHECK_TTL_S:
+                url = state.settings.database_url
+                check.problem = await run_in_threadpool(_check_database, url)
+                check.checked_at = time.monotonic()
+    return check.problem
+
+
 @router.get("/livez")
-def livez() -> JSONResponse:
+async def livez() -> JSONResponse:
     """Say the process answers (never looks at the database)."""
     return JSONResponse({"status": "ok"})
 
 
 @router.get("/readyz")
 @router.get("/healthz")
-def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
     """Report whether the service can serve: database reachable, models loaded."""
     problems = []
     loaded: ModelRegistry | None = getattr(request.app.state, "registry", None)
     if loaded is None or not loaded.ids:
         problems.append("models: not loaded")
-    try:
-        url = request.app.state.settings.database_url
-        with engine_for(url).connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as error:
-        problems.append(f"database: {type(error).__name__}: {str(error).splitlines()[0]}")
+    database = await _database_problem(request)
+    if database is not None:
+        problems.append(database)
     if problems:
         return JSONResponse(
             {"status": "unavailable", "reason": "; ".join(problems)}, status_code=503

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.ml.registry import ModelRegistry
+from app import observability
 from app.observability import JsonFormatter, request_id_var
 
 from .conftest import SAMPLE_RATE_HZ, pink_noise
@@ -59,6 +60,28 @@ def test_livez_answers_while_the_database_is_down_and_readyz_does_not(
     assert live.status_code == 200 and live.json() == {"status": "ok"}
     assert ready.status_code == 503
     assert ready.json()["reason"].startswith("database: ")
+
+
+def test_readyz_checks_the_database_at_most_once_per_interval_and_sees_it_go(
+    tmp_path: Path, fake_registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probes under load answer from the last check; a database that goes away is still seen."""
+    checks: list[str] = []
+    problem: list[str | None] = [None]
+
+    def check(url: str) -> str | None:
+        checks.append(url)
+        return problem[0]
+
+    monkeypatch.setattr(observability, "_check_database", check)
+    with TestClient(create_app(make_settings(tmp_path), registry=fake_registry)) as client:
+        assert all(client.get("/readyz").status_code == 200 for _ in range(5))
+        assert len(checks) == 1
+        problem[0] = "database: OperationalError: gone"
+        monkeypatch.setattr(observability, "READY_CHECK_TTL_S", 0.0)
+        answer = client.get("/healthz")
+    assert answer.status_code == 503 and answer.json()["reason"] == problem[0]
+    assert len(checks) == 2
 
 
 def test_metrics_count_admissions_refusals_and_rate_timings(
