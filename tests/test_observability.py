@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
 
+from app import observability
 from app.main import create_app
 from app.ml.registry import ModelRegistry
-from app import observability
 from app.observability import JsonFormatter, request_id_var
 
 from .conftest import SAMPLE_RATE_HZ, pink_noise
