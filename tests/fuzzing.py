@@ -8,6 +8,7 @@ the test, from its own `tmp_path`: nothing is built at import or collection time
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,21 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
+
+#: Examples per fuzzed property (`make fuzz` runs more).
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+
+
+def fuzz_settings(*suppressed: HealthCheck) -> Any:
+    """Bounded hypothesis settings that draw the same examples in every run (CI reproducible)."""
+    return settings(
+        max_examples=FUZZ_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, *suppressed],
+    )
+
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

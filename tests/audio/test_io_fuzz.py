@@ -5,27 +5,20 @@ refused with an `AudioError`, never another exception. `make fuzz` runs more exa
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pytest
 import soundfile as sf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from app.audio.errors import AudioError
 from app.audio.io import DecodedAudio, load_audio
+from tests.fuzzing import fuzz_settings
 
 from ..conftest import pink_noise
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    derandomize=True,  # the same examples in every run: CI stays reproducible
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(HealthCheck.data_too_large)
 SAMPLE_RATE_HZ = 8_000
 
 

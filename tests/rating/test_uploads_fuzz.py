@@ -4,29 +4,22 @@ examples (FUZZ_EXAMPLES, default 25 in `make test`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from app.main import create_app
 from app.ml.registry import ModelRegistry
+from tests.fuzzing import fuzz_settings
 
 from .badfiles import noise, wav_bytes
 from .conftest import FakeModel, make_settings
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    derandomize=True,  # the same examples in every run: CI stays reproducible
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(HealthCheck.function_scoped_fixture)
 BOUNDARY = "fuzzboundary1234"
 WAV = wav_bytes(noise(5.5))
 
