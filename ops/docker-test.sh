@@ -116,10 +116,12 @@ size_mb=$(docker image inspect --format '{{.Size}}' "$APP_IMAGE" | awk '{printf 
 echo "image $APP_IMAGE: $size_mb MB"
 
 step "the CA bundle is not in the image"
-if docker history --no-trunc "$APP_IMAGE" | grep -q "BEGIN CERTIFICATE"; then
+# Output is read whole before grep (here-strings): with pipefail, `cmd | grep -q` fails when grep
+# stops reading early and cmd dies of SIGPIPE (curl: "(23) Failed writing body").
+if grep -q "BEGIN CERTIFICATE" <<<"$(docker history --no-trunc "$APP_IMAGE")"; then
   fail "a certificate is in the image's history"
 fi
-docker image inspect --format '{{json .Config.Env}}' "$APP_IMAGE" | grep -qi "PIP_CERT" \
+grep -qi "PIP_CERT" <<<"$(docker image inspect --format '{{json .Config.Env}}' "$APP_IMAGE")" \
   && fail "PIP_CERT is set in the image"
 docker run --rm --entrypoint sh "$APP_IMAGE" -c \
   'test ! -e /run/secrets/pip_ca && test ! -e /tmp/requirements.lock' || fail "build files left in the image"
@@ -140,7 +142,7 @@ host_port=$(docker port "$SINGLE" 8000 | head -1)
 for path in livez readyz healthz; do
   curl -fsS "http://$host_port/$path" >/dev/null || fail "/$path"
 done
-curl -fsS "http://$host_port/metrics" | grep -q '^mt_analysis_admissions_total 2.0' \
+grep -q '^mt_analysis_admissions_total 2.0' <<<"$(curl -fsS "http://$host_port/metrics")" \
   || fail "/metrics does not count the 2 admissions"
 echo "/livez /readyz /healthz answer 200; /metrics counts 2 admissions"
 docker rm -fv "$SINGLE" >/dev/null
@@ -178,8 +180,8 @@ echo "stored rating $rating_id; ratings in PostgreSQL: $(psql 'SELECT count(*) F
 step "the rating survives a restart (containers recreated, volumes kept)"
 "${COMPOSE[@]}" down >/dev/null 2>&1
 compose_up
-curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/api/ratings/$rating_id" \
-  | grep -q "\"id\":$rating_id" || fail "rating $rating_id is gone after the restart"
+stored=$(curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/api/ratings/$rating_id")
+grep -q "\"id\":$rating_id" <<<"$stored" || fail "rating $rating_id is gone after the restart"
 echo "rating $rating_id still served after down/up"
 
 step "two replicas behind the proxy (--scale app=2)"
@@ -204,5 +206,5 @@ echo "12 answers of 200, 12 new rows, every id once, both replicas served"
 
 step "down -v"
 "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1
-if docker volume ls -q | grep -q "^${PROJECT}_"; then fail "volumes left behind"; fi
+if grep -q "^${PROJECT}_" <<<"$(docker volume ls -q)"; then fail "volumes left behind"; fi
 echo "stack and volumes removed; image size was $size_mb MB"
