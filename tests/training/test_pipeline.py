@@ -20,9 +20,9 @@ from app.training.bundle import Bundle
 from app.training.cli import DEFAULT_MANIFEST
 from app.training.corpus import Track
 from app.training.datasets import load_dataset
+from app.training.evaluate import GENERAL_CHECKS, GENERAL_COUNT_AIM, REPLACED
 from app.training.grids import decode_operations
 from app.training.master_chain import draw_chain
-from app.training.evaluate import GENERAL_CHECKS, GENERAL_COUNT_AIM, REPLACED
 from app.training.plan import feature_spec
 from app.training.report import _against_replaced, build_report
 
