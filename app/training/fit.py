@@ -216,23 +216,16 @@ def fit_bundle(
 
     def fit_on(device: str) -> tuple[CatBoostClassifier, bool, float]:
         """The fitted classifier, whether it resumed, and its training seconds."""
-        classifier = _classifier(
+        return timed_fit(
             kind,
-            task_type=device,
+            (x_train, y_train),
+            device=device,
             threads=threads,
             iterations=iterations,
-            train_dir=target_dir / CATBOOST_DIR,
-        )
-        started = time.perf_counter()
-        resumed, logged_seconds = fit_resumably(
-            classifier,
-            x_train,
-            y_train,
             bundle_path=path,
             target_dir=target_dir,
             fit_options=fit_options,
         )
-        return classifier, resumed, logged_seconds or time.perf_counter() - started
 
     try:
         classifier, resumed, seconds = fit_on(task_type)
@@ -277,6 +270,37 @@ def fit_bundle(
     return info
 
 
+def timed_fit(
+    kind: str,
+    rows: tuple[np.ndarray, np.ndarray],
+    *,
+    device: str,
+    threads: int,
+    iterations: int | None,
+    bundle_path: Path,
+    target_dir: Path,
+    fit_options: dict[str, Any],
+) -> tuple[CatBoostClassifier, bool, float]:
+    """A kind's classifier fitted resumably on `rows` (inputs, targets): it, whether it
+    resumed, and its training seconds."""
+    classifier = _classifier(
+        kind,
+        task_type=device,
+        threads=threads,
+        iterations=iterations,
+        train_dir=target_dir / CATBOOST_DIR,
+    )
+    started = time.perf_counter()
+    resumed, logged_seconds = fit_resumably(
+        classifier,
+        *rows,
+        bundle_path=bundle_path,
+        target_dir=target_dir,
+        fit_options=fit_options,
+    )
+    return classifier, resumed, logged_seconds or time.perf_counter() - started
+
+
 def fit_type_model(
     bundle: Bundle, *, path: Path, target_dir: Path, threads: int, iterations: int | None
 ) -> dict[str, Any]:
@@ -289,18 +313,12 @@ def fit_type_model(
         raise ValueError(f"bundle {bundle.dataset_id} has no type targets")
     validation, tune = bundle.validation, tuning_mask(bundle)
     train = ~validation & ~tune
-    classifier = _classifier(
+    classifier, _, seconds = timed_fit(
         "general_types",
-        task_type="CPU",
+        (bundle.features[train].astype(np.float32), bundle.type_targets[train]),
+        device="CPU",
         threads=threads,
         iterations=iterations,
-        train_dir=target_dir / CATBOOST_DIR,
-    )
-    started = time.perf_counter()
-    _, logged_seconds = fit_resumably(
-        classifier,
-        bundle.features[train].astype(np.float32),
-        bundle.type_targets[train],
         bundle_path=path,
         target_dir=target_dir,
         fit_options={
@@ -314,7 +332,7 @@ def fit_type_model(
         "params": fit_params("general_types", iterations=iterations),
         "best_iteration": classifier.get_best_iteration(),
         "tree_count": classifier.tree_count_,
-        "train_seconds": round(logged_seconds or time.perf_counter() - started, 1),
+        "train_seconds": round(seconds, 1),
     }
 
 
