@@ -319,6 +319,8 @@ class GeneralModel:
     physics: PhysicsCheck = PhysicsCheck()
     spec: FeatureSpec = CURRENT_SPEC
     types: tuple[EqType, ...] = BELLS
+    #: The physics check of answers with more types than bells (`check_for`).
+    typed_physics: PhysicsCheck = PhysicsCheck()
     #: Which types but bells are present (`TYPED`, multi-label); None for bells only.
     type_classifier: CatBoostClassifier | None = None
 
@@ -337,6 +339,7 @@ class GeneralModel:
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
             spec=FeatureSpec.from_dict(metadata["feature_spec"]),
             types=types,
+            typed_physics=PhysicsCheck.from_dict(metadata.get("decode_typed")),
             type_classifier=type_classifier,
         )
 
@@ -364,11 +367,12 @@ class GeneralModel:
             features[0, : CURRENT_SPEC.n_bands].astype(float),
             candidate_lossy=comparison.candidate_lossy,
         )
+        types = self.present_types(features)[0]
         operations = recognise_operations(
             band_db,
             count_probabilities=probabilities,
-            check=self.physics,
-            types=self.present_types(features)[0],
+            check=check_for(types, check=self.physics, typed_check=self.typed_physics),
+            types=types,
         )
         count = len(operations)
         curve = curve_db(operations)
@@ -405,6 +409,27 @@ def present_types(type_probabilities: np.ndarray) -> list[tuple[EqType, ...]]:
         ("bell", *(kind for kind, p in zip(TYPED, row, strict=True) if p > PRESENT_PROBABILITY))
         for row in np.atleast_2d(type_probabilities)
     ]
+
+
+def check_for(
+    types: tuple[EqType, ...], *, check: PhysicsCheck, typed_check: PhysicsCheck
+) -> PhysicsCheck:
+    """The physics check of an answer of `types`: `check` for bells only, else `typed_check`.
+
+    The two are chosen apart on tuning tracks (`app.training.evaluate.choose_general_check`):
+    a price per bell that suits bells-only sets can make a fit with a shelf or a
+    pass filter add or drop operations.
+
+    Examples
+    --------
+    >>> from app.ml.fitting import PhysicsCheck
+    >>> bells, typed = PhysicsCheck(weight=0.3), PhysicsCheck()
+    >>> check_for(("bell",), check=bells, typed_check=typed) is bells
+    True
+    >>> check_for(("bell", "high_pass"), check=bells, typed_check=typed) is typed
+    True
+    """
+    return check if types == BELLS else typed_check
 
 
 def types_of(metadata: dict[str, Any]) -> tuple[EqType, ...]:

@@ -18,11 +18,13 @@ from app.audio.spectrum import past_band_limit
 from app.ml.features import CURRENT_SPEC
 from app.ml.fitting import PhysicsCheck, fit_gains
 from app.ml.general import (
+    BELLS,
     MAX_OPERATIONS,
     PRESENT_PROBABILITY,
     TYPED,
     CountCandidate,
     best_candidate,
+    check_for,
     count_candidates,
     nearby_counts,
     recognise_operations,
@@ -393,8 +395,12 @@ def count_probabilities(probabilities: np.ndarray, classes: np.ndarray) -> np.nd
 GeneralExample = tuple[np.ndarray, np.ndarray, tuple[EqType, ...]]
 
 
-def _recognise(example: GeneralExample, *, check: PhysicsCheck) -> list[EqOperation]:
+def _recognise(
+    example: GeneralExample, *, check: PhysicsCheck, typed_check: PhysicsCheck | None = None
+) -> list[EqOperation]:
     band_db, count_probabilities, types = example
+    if typed_check is not None:
+        check = check_for(types, check=check, typed_check=typed_check)
     return recognise_operations(
         band_db, count_probabilities=count_probabilities, check=check, types=types
     )
@@ -422,14 +428,17 @@ def general_answers(
     check: PhysicsCheck,
     candidate_lossy: np.ndarray,
     types: list[tuple[EqType, ...]],
+    typed_check: PhysicsCheck | None = None,
 ) -> list[list[EqOperation]]:
     """The general model's operations for each example, as the service finds them.
 
-    ``types`` are each example's types (`app.ml.general.present_types`).
+    ``types`` are each example's types (`app.ml.general.present_types`);
+    `typed_check`, where given, decodes those with more types than bells.
     """
     band_db = general_band_db(features[:, : CURRENT_SPEC.n_bands], candidate_lossy=candidate_lossy)
     return parallel_map(
-        partial(_recognise, check=check), list(zip(band_db, probabilities, types, strict=True))
+        partial(_recognise, check=check, typed_check=typed_check),
+        list(zip(band_db, probabilities, types, strict=True)),
     )
 
 
@@ -440,6 +449,7 @@ def general_low_pass_count_accuracy(
     probabilities: np.ndarray,
     check: PhysicsCheck,
     types: list[tuple[EqType, ...]],
+    typed_check: PhysicsCheck | None = None,
 ) -> float | None:
     """Count accuracy on `examples` as MP3 uploads (`Dataset.low_passed` at `LOW_PASS_HZ`).
 
@@ -452,6 +462,7 @@ def general_low_pass_count_accuracy(
         check=check,
         candidate_lossy=np.ones(len(examples), dtype=bool),
         types=types,
+        typed_check=typed_check,
     )
     counts = [
         int(
@@ -472,7 +483,8 @@ def choose_general_check(
     probabilities: np.ndarray,
     true_count: np.ndarray,
     types: list[tuple[EqType, ...]],
-) -> tuple[PhysicsCheck, dict[str, float | None]]:
+    chosen_on: np.ndarray | None = None,
+) -> tuple[PhysicsCheck, PhysicsCheck, dict[str, float | None]]:
     """The general model's `PhysicsCheck` with the best count accuracy on tuning tracks.
 
     Parameters
@@ -483,11 +495,17 @@ def choose_general_check(
         Their count probabilities (`count_probabilities`).
     true_count : np.ndarray
         Their true operation counts.
+    types : list of tuple of EqType
+        Their types (`app.ml.general.present_types`).
+    chosen_on : np.ndarray, optional
+        The examples the settings are compared on (default: all).
 
     Returns
     -------
-    check, accuracy_by_setting
-        Settings are named as in `GENERAL_CHECKS`; the choice is `best_setting`'s.
+    check, typed_check, accuracy_by_setting
+        Settings are named as in `GENERAL_CHECKS`; `check` is `best_setting`'s on
+        `chosen_on`, `typed_check` its choice on the examples of more types than
+        bells; the accuracies are over every example.
     """
     rows = list(zip(band_db.astype(float), probabilities, types, strict=True))
     found = parallel_map(partial(_recognise, check=PhysicsCheck()), rows)
@@ -499,7 +517,37 @@ def choose_general_check(
             for c, (_, p, _) in zip(candidates, rows, strict=True)
         ]
         correct[key] = np.array(counts) == true_count
-    return GENERAL_CHECKS[best_setting(correct)], {k: percent(v) for k, v in correct.items()}
+    typed = np.array([kinds != BELLS for kinds in types])
+    setting, typed_setting = split_settings(correct, typed=typed, chosen_on=chosen_on)
+    return (
+        GENERAL_CHECKS[setting],
+        GENERAL_CHECKS[typed_setting],
+        {k: percent(v) for k, v in correct.items()},
+    )
+
+
+def split_settings(
+    correct: dict[str, np.ndarray], *, typed: np.ndarray, chosen_on: np.ndarray | None = None
+) -> tuple[str, str]:
+    """`best_setting` on `chosen_on` (default: every example), and on the `typed` examples.
+
+    Parameters
+    ----------
+    correct : dict[str, np.ndarray]
+        Per setting, whether each tuning example came out right.
+    typed : np.ndarray
+        The examples whose answers may hold more types than bells.
+    chosen_on : np.ndarray, optional
+        The examples the bells' setting is compared on.
+
+    Returns
+    -------
+    setting, typed_setting
+        ``"0"`` (CatBoost alone) for the typed answers where there are none.
+    """
+    compared = {k: v if chosen_on is None else v[chosen_on] for k, v in correct.items()}
+    typed_setting = best_setting({k: v[typed] for k, v in correct.items()}) if typed.any() else "0"
+    return best_setting(compared), typed_setting
 
 
 #: Item 4 of issue 19: a single operation of each type (type right; frequency within
@@ -613,6 +661,7 @@ def evaluate_general(
     probabilities: np.ndarray,
     check: PhysicsCheck,
     types: list[tuple[EqType, ...]],
+    typed_check: PhysicsCheck | None = None,
 ) -> dict[str, Any]:
     """Count accuracy, parameter errors and the per-type figures of the general model's answers.
 
@@ -630,6 +679,7 @@ def evaluate_general(
         check=check,
         candidate_lossy=validation.candidate_lossy,
         types=types,
+        typed_check=typed_check,
     )
     bells = validation.bells_only & np.isin(validation.nuisance, list(NUISANCE_PROBABILITIES))
     true_count = validation.n_operations

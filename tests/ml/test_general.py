@@ -9,11 +9,12 @@ from catboost import CatBoostClassifier
 from app.audio.eq import EqOperation, apply
 from app.audio.spectrum import compare
 from app.ml.features import CURRENT_SPEC, band_features
-from app.ml.fitting import general_dictionary, greedy_pursuit
+from app.ml.fitting import PhysicsCheck, general_dictionary, greedy_pursuit
 from app.ml.general import (
     ALL_TYPES,
     TYPED,
     GeneralModel,
+    check_for,
     estimate_operations,
     example_features,
     present_types,
@@ -118,3 +119,10 @@ def test_a_tiny_fit_recognises_a_shelf_and_a_high_pass_in_synthesised_audio(
     candidate = apply(noise, SHELF_AND_HIGH_PASS, sample_rate_hz=SR)
     assert_found(model.recognise(compare(noise, candidate)).operations, SHELF_AND_HIGH_PASS)
     assert model.recognise(compare(noise, noise)).operations == []
+
+
+def test_answers_with_shelves_or_pass_filters_take_the_typed_check() -> None:
+    bells, typed = PhysicsCheck(weight=0.3, bell_cost=20.0), PhysicsCheck(weight=0.1)
+    assert check_for(("bell",), check=bells, typed_check=typed) is bells
+    for kinds in present_types(np.array([[0.9, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.7]])):
+        assert check_for(kinds, check=bells, typed_check=typed) is typed

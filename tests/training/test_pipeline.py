@@ -235,6 +235,11 @@ def test_tiny_models_train_evaluate_install_and_recognise(
         decode = registry.get(model_id).metadata["decode"]  # chosen on tuning tracks
         assert decode == model_figures["physics_check"]
         assert PhysicsCheck.from_dict(decode) in GENERAL_CHECKS.values()
+    # The general model's answers with shelves or pass filters have a check of their own.
+    typed_decode = registry.get("general").metadata["decode_typed"]
+    assert typed_decode == figures["general"]["physics_check_typed"]
+    assert PhysicsCheck.from_dict(typed_decode) in GENERAL_CHECKS.values()
+    assert registry.get("general").typed_physics == PhysicsCheck.from_dict(typed_decode)  # type: ignore[attr-defined]
     clip = np.load(folder / f"{tracks[0].md5}_0.npy")
     comparison = compare(clip, clip)
     for model_id in registry.ids:
