@@ -81,8 +81,9 @@ def test_general_model_finds_frequency_gain_and_width(
 
 @pytest.fixture(scope="module")
 def real_clip() -> np.ndarray:
-    """Seven seconds of real music (tests/data), mono at 44.1 kHz, its peak at -12 dBFS."""
-    audio, rate = sf.read(DATA / "hexahop-game1.flac", dtype="float32")
+    """Seven seconds of real music from a validation track (never trained on; tests/data),
+    mono at 44.1 kHz, its peak at -12 dBFS."""
+    audio, rate = sf.read(DATA / "davegnukem-techno.flac", dtype="float32")
     mono = audio.mean(axis=1) if audio.ndim > 1 else audio
     assert rate == 44_100
     return (mono * np.float32(10 ** (-12 / 20) / np.max(np.abs(mono)))).astype(np.float32)
