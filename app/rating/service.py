@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from app.audio.dynamics import limiting_difference_db
 from app.audio.errors import AudioError, AudioErrorCode
@@ -171,23 +172,24 @@ def rate(
     started = time.perf_counter()
     # Both headers first: a bad candidate is refused before the reference costs a decode.
     check_headers(reference=reference, candidate=candidate)
+    # Each file's whole-master measures start once it is decoded and run beside
+    # the next decode and the EQ comparison (numpy and scipy release the GIL),
+    # so /rate waits only for what is left of them after those.
+    pending: list[Future[MasterMeasures]] = []
     ref_audio = decode(reference, name="reference")
+    if measure:
+        pending.append(_MEASURE_WORKERS.submit(measure_audio, ref_audio))
     cand_audio = decode(candidate, name="candidate")
+    if measure:
+        pending.append(_MEASURE_WORKERS.submit(measure_audio, cand_audio))
     decoded = time.perf_counter()
-    # The whole-master measures run beside the EQ comparison (numpy and scipy
-    # release the GIL), so /rate waits only for what is left of them after it.
-    pending = (
-        [_MEASURE_WORKERS.submit(measure_audio, audio) for audio in (ref_audio, cand_audio)]
-        if measure
-        else None
-    )
     comparison = compare_masters(
         ref_audio.samples, cand_audio.samples, spec=spec, candidate_lossy=cand_audio.header.lossy
     )
     compared = time.perf_counter()
     recognition = model.recognise(comparison).seen_below(comparison.band_limit_hz)
     recognised = time.perf_counter()
-    measures = None if pending is None else (pending[0].result(), pending[1].result())
+    measures = (pending[0].result(), pending[1].result()) if pending else None
     measured = time.perf_counter()
 
     confidences: list[float | None] = [*recognition.confidence]
@@ -272,6 +274,10 @@ def rate(
 _MEASURE_WORKERS = ThreadPoolExecutor(
     max(2, os.cpu_count() or 2), thread_name_prefix="master-measures"
 )
+# One BLAS thread per caller: the analysis pool and the measure threads already
+# keep every core busy, and OpenBLAS's own threads would spin against them
+# (its small products here gain nothing from them).
+threadpool_limits(limits=1, user_api="blas")
 
 
 def measure_audio(audio: DecodedAudio) -> MasterMeasures:
