@@ -270,9 +270,11 @@ def rate(
     )
 
 
-#: Threads measuring loudness, dynamics and stereo beside the EQ comparisons.
+#: Threads measuring loudness, dynamics and stereo beside the EQ comparisons:
+#: one core fewer than the machine has, so that an analysis's own thread keeps
+#: a core while its two files are measured (on 2 cores, one after the other).
 _MEASURE_WORKERS = ThreadPoolExecutor(
-    max(2, os.cpu_count() or 2), thread_name_prefix="master-measures"
+    max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="master-measures"
 )
 # One BLAS thread per caller: the analysis pool and the measure threads already
 # keep every core busy, and OpenBLAS's own threads would spin against them
