@@ -7,11 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from app import __version__
 from app.config import PROJECT_ROOT, Settings, get_settings
+from app.errors import ServiceError
+from app.http.errors import invalid_request, refusal
 from app.ml.registry import ModelLoadError, ModelRegistry, load_registry
 from app.observability import MeteredPool, Metrics, RequestContextMiddleware
 from app.observability import router as operations_router
@@ -110,6 +114,14 @@ def create_app(
     app.include_router(rating_router)
     app.include_router(rating_pages)
     include_account_routes(app)
+
+    @app.exception_handler(ServiceError)
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, error: Exception) -> Response:
+        """Answer every refusal with its status and ``{"detail": ...}`` (a page for pages)."""
+        return await refusal(request, error)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -34,9 +34,9 @@ from app.config import Settings
 from app.db import Base, engine_for, make_engine, session_factory
 from app.history.models import Rating
 from app.history.service import StoredFile, store_rating
+from app.http.deps import CSRF_HEADER, SESSION_COOKIE
 from app.main import create_app
 from app.ml.registry import ModelRegistry, Recognition
-from app.web.deps import CSRF_HEADER, SESSION_COOKIE
 from tests.conftest import pink_noise
 
 #: argon2id at its cheapest: tests hash many passwords.

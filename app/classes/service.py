@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
 from app.classes.models import Assignment, Membership, SchoolClass
+from app.errors import ServiceError
 from app.history.models import Rating
 
 #: No 0/O, 1/I/L: codes are read aloud and typed from a projector.
@@ -26,7 +27,7 @@ JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
 
 
-class ClassError(ValueError):
+class ClassError(ServiceError, ValueError):
     """A request about classes that is refused, with a sentence for the user."""
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.classes.models import Assignment, SchoolClass
 from app.classes.service import is_member
+from app.errors import ServiceError
 from app.history.models import Rating
 
 
@@ -44,8 +45,10 @@ class StoredFile:
 DETAILS = ("amount", "spectra", "alignment")
 
 
-class HistoryError(LookupError):
-    """The rating cannot be stored for this user (unknown assignment, not a member)."""
+class HistoryError(ServiceError, LookupError):
+    """The rating cannot be stored for this user (unknown assignment, not a member): 404."""
+
+    default_status = 404
 
 
 def sha256_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:

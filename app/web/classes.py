@@ -17,9 +17,7 @@ from app.classes import service
 from app.classes.models import SchoolClass
 from app.classes.router import MB, save_upload
 from app.history.service import describe_file
-from app.ml.registry import ModelRegistry
-from app.rating.service import Upload, check_upload_header
-from app.web.deps import (
+from app.http.deps import (
     PageUser,
     RowId,
     SessionDep,
@@ -27,7 +25,9 @@ from app.web.deps import (
     form_csrf_protect,
     require_role,
 )
-from app.web.templates import redirect, render
+from app.http.templates import redirect, render
+from app.ml.registry import ModelRegistry
+from app.rating.service import Upload, check_upload_header
 
 router = APIRouter(
     tags=["pages"], include_in_schema=False, dependencies=[Depends(form_csrf_protect)]
@@ -244,15 +244,13 @@ async def create_assignment(
         )
     except (AudioError, service.ClassError) as error:
         db_session.rollback()
-        code = error.http_status if isinstance(error, AudioError) else 422
-        message = error.message if isinstance(error, AudioError) else str(error)
         return _class_page(
             request,
             db_session=db_session,
             user=user,
             class_id=class_id,
-            error=message,
-            status_code=code,
+            error=error.detail,
+            status_code=error.status_code,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
