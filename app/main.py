@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from starlette.exceptions import HTTPException
 from app import __version__
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.errors import ServiceError
+from app.history.retention import sweep_kept_audio
 from app.http.errors import invalid_request, refusal
 from app.ml.registry import ModelLoadError, ModelRegistry, load_registry
 from app.observability import MeteredPool, Metrics, RequestContextMiddleware
@@ -83,9 +86,24 @@ def create_app(
         logger.info(
             "Serving models %s (default %s)", app.state.registry.ids, app.state.registry.default_id
         )
+        sweep = (
+            asyncio.create_task(
+                sweep_kept_audio(
+                    database_url=settings.database_url,
+                    data_dir=settings.DATA_DIR,
+                    interval_s=settings.AUDIO_PURGE_INTERVAL_S,
+                )
+            )
+            if settings.AUDIO_PURGE_INTERVAL_S > 0
+            else None
+        )
         try:
             yield
         finally:
+            if sweep is not None:
+                sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweep
             app.state.pool.shutdown()
 
     app = FastAPI(

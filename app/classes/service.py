@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
-from app.classes.models import Assignment, Membership, SchoolClass
+from app.classes.models import MAX_AUDIO_RETENTION_DAYS, Assignment, Membership, SchoolClass
 from app.errors import ServiceError
 from app.history.models import Rating
 
@@ -158,9 +158,17 @@ def members(*, db_session: Session, school_class: SchoolClass) -> list[User]:
     )
 
 
-def set_keep_audio(*, school_class: SchoolClass, keep_audio: bool) -> None:
-    """Choose whether the students' uploaded masters are kept on disk."""
+def set_keep_audio(
+    *, school_class: SchoolClass, keep_audio: bool, retention_days: int | None = None
+) -> None:
+    """Choose whether the students' uploaded masters are kept on disk, and for how many days."""
     school_class.keep_audio = keep_audio
+    if retention_days is not None:
+        if not 1 <= retention_days <= MAX_AUDIO_RETENTION_DAYS:
+            raise ClassError(
+                f"Keep audio for 1 to {MAX_AUDIO_RETENTION_DAYS} days; got {retention_days}."
+            )
+        school_class.audio_retention_days = retention_days
 
 
 # Assignments ------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ class StoredFile:
     filename: str | None = None
 
 
+#: Where kept candidate masters lie, relative to `DATA_DIR`.
+KEPT_FOLDER = Path("audio") / "ratings"
 #: The answer's fields a rating keeps for its page, beside its own columns.
 DETAILS = ("amount", "spectra", "alignment")
 
@@ -183,7 +185,7 @@ def _keep_audio(
         data_dir = get_settings().DATA_DIR
     suffix = Path(filename or source.name).suffix.lower()
     suffix = suffix if suffix.isascii() and len(suffix) <= 6 and suffix[1:].isalnum() else ""
-    relative = Path("audio") / "ratings" / str(rating.user_id) / f"{rating.id}-candidate{suffix}"
+    relative = KEPT_FOLDER / str(rating.user_id) / f"{rating.id}-candidate{suffix}"
     target = data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)

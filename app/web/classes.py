@@ -172,10 +172,24 @@ def class_settings(
     user: ManagerPage,
     db_session: SessionDep,
     keep_audio: Annotated[bool, Form()] = False,
+    audio_retention_days: Annotated[int | None, Form()] = None,
 ) -> Response:
-    """Choose whether the students' uploaded masters are kept on disk."""
+    """Choose whether the students' uploaded masters are kept on disk, and for how long."""
     school_class = _managed(db_session=db_session, user=user, class_id=class_id)
-    service.set_keep_audio(school_class=school_class, keep_audio=keep_audio)
+    try:
+        service.set_keep_audio(
+            school_class=school_class, keep_audio=keep_audio, retention_days=audio_retention_days
+        )
+    except service.ClassError as error:
+        db_session.rollback()
+        return _class_page(
+            request,
+            db_session=db_session,
+            user=user,
+            class_id=class_id,
+            error=error.detail,
+            status_code=error.status_code,
+        )
     return redirect(request, f"/classes/{class_id}")
 
 
