@@ -22,6 +22,7 @@ from app.http.errors import invalid_request, refusal
 from app.ml.registry import ModelLoadError, ModelRegistry, load_registry
 from app.observability import MeteredPool, Metrics, RequestContextMiddleware
 from app.observability import router as operations_router
+from app.rating.progress import ProgressBoard
 from app.rating.router import pages as rating_pages
 from app.rating.router import router as rating_router
 from app.rating.uploads import MB, UploadGuardMiddleware
@@ -116,6 +117,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.progress = ProgressBoard()
     app.add_middleware(
         UploadGuardMiddleware,
         max_body_bytes=(2 * settings.MAX_UPLOAD_MB + 1) * MB,

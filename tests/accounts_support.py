@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,26 @@ class ZeroModel:
             sample_rate_hz=comparison.spec.sample_rate_hz,
         )
         return Recognition(model_id=self.id, operations=[], curve_db=np.asarray(curve))
+
+
+class GateModel:
+    """A fake model that holds its worker until the test opens `gate` (rating 0)."""
+
+    id = "general"
+    metadata: dict[str, Any] = {"id": "general", "description": "gated", "figures": {}}
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def recognise(self, comparison: Comparison) -> Recognition:
+        self.entered.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        return Recognition(
+            model_id=self.id,
+            operations=[],
+            curve_db=np.zeros(len(comparison.spec.band_centres_hz)),
+        )
 
 
 #: C4 boosted and C8 cut by 6 dB, two octaves wide: on F1W2's grid, so that shipped model

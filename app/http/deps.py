@@ -34,6 +34,7 @@ from app.config import Settings, get_settings
 from app.db import engine_for, session_factory
 from app.errors import ServiceError
 from app.ml.registry import ModelRegistry
+from app.rating.progress import ProgressBoard
 from app.rating.service import AnalysisPool
 
 SESSION_COOKIE = "mt_session"
@@ -91,7 +92,14 @@ def get_pool(request: Request) -> AnalysisPool:
     return pool
 
 
+def get_progress(request: Request) -> ProgressBoard:
+    """The stages of the analyses in flight, by the page's progress id."""
+    board: ProgressBoard = request.app.state.progress
+    return board
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ProgressDep = Annotated[ProgressBoard, Depends(get_progress)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 PoolDep = Annotated[AnalysisPool, Depends(get_pool)]
 AccountSettingsDep = Annotated[AccountSettings, Depends(get_account_settings_for)]

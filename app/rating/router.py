@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
 from app.errors import ServiceError
 from app.history.service import store_rate_response
-from app.http.deps import OptionalUser, PoolDep, RatingUser, RegistryDep, SessionDep, SettingsDep
+from app.http.deps import (
+    OptionalUser,
+    PoolDep,
+    ProgressDep,
+    RatingUser,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.http.templates import templates
 from app.ml.registry import ModelRegistry
+from app.rating.progress import (
+    PROGRESS_ID_PATTERN,
+    ProgressBoard,
+    ProgressOut,
+    parse_progress_id,
+)
 from app.rating.schemas import ErrorResponse, ModelInfo, ModelsResponse, RateResponse
 from app.rating.service import (
     AnalysisPool,
@@ -34,12 +48,18 @@ FILE_ROLES = {"reference": "the professional master", "candidate": "the trainee'
 
 
 async def rate_request(
-    request: Request, *, settings: Settings, registry: ModelRegistry, pool: AnalysisPool
+    request: Request,
+    *,
+    settings: Settings,
+    registry: ModelRegistry,
+    pool: AnalysisPool,
+    progress: ProgressBoard,
 ) -> RateResponse:
     """Receive the upload whole, then rate it on a worker thread, or raise `ServiceError`.
 
     An analysis slot is taken only once both files have arrived, so a slow or stalled
     upload holds no worker (`UploadGuardMiddleware` bounds and times out the uploads).
+    With a `progress_id` field, `progress` records the stages (queued, analysing, done).
     """
     started = time.perf_counter()
     spool = Spool.create()
@@ -56,6 +76,7 @@ async def rate_request(
                 )
         model = resolve_model(registry, spool.fields.get("model", "").strip())
         amount = parse_amount(spool.fields.get("amount"))
+        report = progress.reporter(parse_progress_id(spool.fields.get("progress_id")))
         uploads = {
             name: Upload(
                 source=file.path,
@@ -67,15 +88,20 @@ async def rate_request(
         }
         uploaded = time.perf_counter()
         handed_over = True
-        result = await rate_in_pool(
-            pool=pool,
-            reference=uploads["reference"],
-            candidate=uploads["candidate"],
-            model=model,
-            amount_percent=amount,
-            loudness_target_lufs=settings.LOUDNESS_TARGET_LUFS,
-            cleanup=spool.remove,
-        )
+        try:
+            result = await rate_in_pool(
+                pool=pool,
+                reference=uploads["reference"],
+                candidate=uploads["candidate"],
+                model=model,
+                amount_percent=amount,
+                loudness_target_lufs=settings.LOUDNESS_TARGET_LUFS,
+                cleanup=spool.remove,
+                on_stage=report,
+            )
+        finally:  # answered: the rating or a refusal
+            if report is not None:
+                report("done")
         result.timings.upload_s = round(uploaded - started, 4)
         result.timings.total_s = round(time.perf_counter() - started, 4)
         return result
@@ -146,15 +172,39 @@ async def rate_endpoint(
     pool: PoolDep,
     user: RatingUser,
     db_session: SessionDep,
+    progress: ProgressDep,
 ) -> Response:
     """Rate a trainee's master against the professional one (stored when signed in)."""
-    result = await rate_request(request, settings=settings, registry=registry, pool=pool)
+    result = await rate_request(
+        request, settings=settings, registry=registry, pool=pool, progress=progress
+    )
     if user is not None:  # off the event loop: a database write
         stored = await run_in_threadpool(
             store_rate_response, db_session=db_session, user=user, result=result
         )
         result.id = stored.id
     return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.get(
+    "/rate/progress/{progress_id}",
+    summary="Stage of a rating in flight",
+    response_model=ProgressOut,
+    responses={404: {"model": ErrorResponse, "description": "Unknown or expired progress id."}},
+)
+def rate_progress(
+    progress: ProgressDep,
+    progress_id: Annotated[str, Path(pattern=f"^{PROGRESS_ID_PATTERN}$")],
+) -> ProgressOut:
+    """Where the rating sent with this `progress_id` stands: queued, analysing or done."""
+    stage = progress.get(progress_id)
+    if stage is None:
+        raise ServiceError(
+            "No rating in flight has this progress id yet (its files may still be arriving), "
+            "or it finished more than 15 minutes ago.",
+            status_code=404,
+        )
+    return ProgressOut(stage=stage)
 
 
 @router.get("/models", summary="List models", response_model=ModelsResponse)
@@ -209,13 +259,16 @@ async def rate_page_submit(
     pool: PoolDep,
     user: RatingUser,
     db_session: SessionDep,
+    progress: ProgressDep,
 ) -> HTMLResponse:
     """Rate the uploaded pair; the result partial under htmx, the whole page otherwise."""
     status_code, headers = 200, {}
     result: RateResponse | None = None
     error: str | None = None
     try:
-        result = await rate_request(request, settings=settings, registry=registry, pool=pool)
+        result = await rate_request(
+            request, settings=settings, registry=registry, pool=pool, progress=progress
+        )
     except ServiceError as refusal:
         error, status_code, headers = refusal.detail, refusal.status_code, refusal.headers
     if result is not None and user is not None:
