@@ -83,7 +83,7 @@ def test_imports_point_one_way(packages: list[str], forbidden: tuple[str, ...]) 
 
 
 def test_only_the_domain_services_below_http_are_imported_by_it() -> None:
-    """app/http reads accounts (who is calling) and the rating pool, never a domain's router."""
+    """app/http reads accounts (who is calling), the rating pool and progress; no router."""
     names = {name for path in modules("http") for name in imported(path)}
     domains = {".".join(name.split(".")[:3]) for name in names if name.split(".")[1] in DOMAINS}
     assert domains <= {
@@ -91,6 +91,7 @@ def test_only_the_domain_services_below_http_are_imported_by_it() -> None:
         "app.accounts.service",
         "app.accounts.settings",
         "app.accounts.throttle",
+        "app.rating.progress",
         "app.rating.service",
     }, domains
 

@@ -20,6 +20,7 @@ from app.http.deps import (
     RegistryDep,
     SessionDep,
     SettingsDep,
+    get_app_settings,
 )
 from app.http.templates import templates
 from app.ml.registry import ModelRegistry
@@ -232,7 +233,7 @@ def models_response(registry: ModelRegistry) -> ModelsResponse:
 
 
 def _page_context(request: Request, registry: ModelRegistry, **extra: Any) -> dict[str, Any]:
-    settings: Settings = request.app.state.settings
+    settings = get_app_settings(request)
     return {
         "request": request,
         "models": models_response(registry).models,

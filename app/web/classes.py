@@ -16,6 +16,7 @@ from app.audio.errors import AudioError
 from app.classes import service
 from app.classes.models import SchoolClass
 from app.classes.router import MB, save_upload
+from app.errors import ServiceError
 from app.history.service import describe_file
 from app.http.deps import (
     PageUser,
@@ -148,6 +149,21 @@ def _class_page(
     return render(request, "classes/detail.html", context, status_code=status_code)
 
 
+def _refused(
+    request: Request, *, db_session: SessionDep, user: User, class_id: RowId, error: ServiceError
+) -> HTMLResponse:
+    """Undo the request's changes and show the class page with the refusal on it."""
+    db_session.rollback()
+    return _class_page(
+        request,
+        db_session=db_session,
+        user=user,
+        class_id=class_id,
+        error=error.detail,
+        status_code=error.status_code,
+    )
+
+
 @router.get("/classes/{class_id}", response_class=HTMLResponse)
 def class_page(
     request: Request, class_id: RowId, user: PageUser, db_session: SessionDep
@@ -181,15 +197,7 @@ def class_settings(
             school_class=school_class, keep_audio=keep_audio, retention_days=audio_retention_days
         )
     except service.ClassError as error:
-        db_session.rollback()
-        return _class_page(
-            request,
-            db_session=db_session,
-            user=user,
-            class_id=class_id,
-            error=error.detail,
-            status_code=error.status_code,
-        )
+        return _refused(request, db_session=db_session, user=user, class_id=class_id, error=error)
     return redirect(request, f"/classes/{class_id}")
 
 
@@ -257,15 +265,7 @@ async def create_assignment(
             model_id=model_id.strip() or None,
         )
     except (AudioError, service.ClassError) as error:
-        db_session.rollback()
-        return _class_page(
-            request,
-            db_session=db_session,
-            user=user,
-            class_id=class_id,
-            error=error.detail,
-            status_code=error.status_code,
-        )
+        return _refused(request, db_session=db_session, user=user, class_id=class_id, error=error)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return redirect(request, f"/assignments/{assignment.id}")

@@ -7,7 +7,6 @@ let go, a gated model holds the analysis ("analysing"); then the result replaces
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from tests.accounts_support import GateModel, make_app
 from tests.conftest import pink_noise, served
 from tests.web.test_browser import browser  # noqa: F401  (fixture)
 from tests.web.test_pages_browser import offsite_requests, serious_violations
+from tests.web.test_player_browser import _wait
 
 pytestmark = pytest.mark.browser
 
@@ -39,16 +39,6 @@ def app(app_settings: Settings, model: GateModel) -> FastAPI:
         app_settings, ModelRegistry(models={"general": model}, default_id="general")
     )
     return application
-
-
-def _wait(condition: Callable[[], Any], *, what: str, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _progress(driver: Any) -> dict[str, str]:
@@ -91,6 +81,7 @@ def test_queued_then_analysing_then_the_result(
             queued = _wait(
                 lambda: (state := _progress(browser))["stage"] == "queued" and state,
                 what="the page to show the rating queued",
+                timeout_s=30,
             )
             assert queued["text"].startswith("Queued") and queued["visible"] == "visible"
             assert not model.entered.is_set()  # really waiting: no worker has it yet
