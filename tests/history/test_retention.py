@@ -213,7 +213,7 @@ def test_server_sweeps_at_start_up(
         assert client.get(f"/ratings/{old.id}/audio/candidate.ogg").status_code == 404
 
 
-def test_instructor_sets_the_retention(client: TestClient, db: Session) -> None:
+def test_instructor_sets_the_retention(client: TestClient, db: Session, tmp_path: Path) -> None:
     teacher = make_user(db, "sets@example.org", Role.INSTRUCTOR)
     student = make_user(db, "student-sets@example.org")
     school_class = make_class(db, teacher, keep_audio=True)
@@ -238,5 +238,8 @@ def test_instructor_sets_the_retention(client: TestClient, db: Session) -> None:
     db.expire_all()
     assert db.get(SchoolClass, school_class.id).audio_retention_days == 14  # type: ignore[union-attr]
     student_headers = sign_in(db, student).use(client)
+    assignment = make_assignment(db, school_class, tmp_path / "data")
+    page = " ".join(client.get(f"/assignments/{assignment.id}", headers=HTML).text.split())
+    assert "keeps your master on disk for 14 days" in page  # the student is told
     form = {"audio_retention_days": "1"}
     assert client.post(url, data=form, headers=student_headers).status_code == 403
