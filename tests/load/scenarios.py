@@ -310,9 +310,10 @@ def scenario_read(run: Run) -> dict[str, Any]:
     return figures
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_s(pid: int, *, thread: int | None = None) -> float:
+    """User + system CPU seconds of a process (or of one of its threads) so far."""
+    stat = Path(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -408,8 +409,14 @@ def scenario_overload(run: Run, *, capacity: float, duration_s: float = 30) -> d
     capacity = max(capacity, scenario_capacity(run)["ratings_per_s"])
     healthz = f"{run.server.url}/healthz"
     idle = probed(probe(healthz, duration_s=10), "idle_healthz")  # the machine's own noise
+    pid = run.server.process.pid  # its main thread runs the event loop
     prober = probe(healthz, duration_s=duration_s)
+    loop_cpu_before, process_cpu_before = cpu_s(pid, thread=pid), cpu_s(pid)
     answers = open_loop(run, rate_per_s=2 * capacity, duration_s=duration_s)
+    loop_cpu_s, process_cpu_s = (
+        cpu_s(pid, thread=pid) - loop_cpu_before,
+        cpu_s(pid) - process_cpu_before,
+    )
     busy = probed(prober, "healthz")
     refused = [a for a in answers if a.status == 503]
     ended = time.monotonic()
@@ -424,6 +431,8 @@ def scenario_overload(run: Run, *, capacity: float, duration_s: float = 30) -> d
         "ok_latency": latency(answers),
         **busy,
         **idle,
+        "event_loop_cpu_s": round(loop_cpu_s, 2),
+        "server_cpu_s": round(process_cpu_s, 2),
         "recovery_s": round(time.monotonic() - ended, 1),
     }
 
