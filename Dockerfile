@@ -35,6 +35,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app
+# ffmpeg makes the Opus previews of a class's kept audio (without it they answer 503).
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 # The code runs from /app (templates, static files, models and migrations sit beside it), not
 # installed; `mastering-trainer` is the same command line as in a checkout.

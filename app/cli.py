@@ -15,6 +15,7 @@ from app.audio.errors import AudioError
 from app.audio.io import load_path
 from app.audio.spectrum import DEFAULT_SPEC, Comparison, compare
 from app.config import get_settings
+from app.history.cli import audio_cli
 from app.rating.cli import print_measures, rate_command
 from app.rating.service import compared_measures, measure_audio
 from app.training.cli import corpus_app, dataset_app, evaluate, train
@@ -32,6 +33,7 @@ cli.command()(evaluate)
 cli.add_typer(user_cli, name="user")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(audio_cli, name="audio")
 cli.command("rate")(rate_command)
 
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     SECRET_KEY: str = Field(default="", validate_default=True)
     #: Loudness a streaming player normalises to, for the normalised gain of /rate.
     LOUDNESS_TARGET_LUFS: float = -14.0
+    #: Seconds between sweeps that remove kept audio past its class's retention (also run at
+    #: start-up); 0 turns the server's sweep off (`mastering-trainer audio purge` still works).
+    AUDIO_PURGE_INTERVAL_S: float = Field(default=3600.0, ge=0)
 
     @field_validator("DATABASE_URL")
     @classmethod

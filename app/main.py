@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from app import __version__
 from app.config import PROJECT_ROOT, Settings, get_settings
+from app.errors import ServiceError
+from app.history.retention import sweep_kept_audio
+from app.http.errors import invalid_request, refusal
 from app.ml.registry import ModelLoadError, ModelRegistry, load_registry
 from app.observability import MeteredPool, Metrics, RequestContextMiddleware
 from app.observability import router as operations_router
+from app.rating.progress import ProgressBoard
 from app.rating.router import pages as rating_pages
 from app.rating.router import router as rating_router
 from app.rating.uploads import MB, UploadGuardMiddleware
@@ -79,9 +87,24 @@ def create_app(
         logger.info(
             "Serving models %s (default %s)", app.state.registry.ids, app.state.registry.default_id
         )
+        sweep = (
+            asyncio.create_task(
+                sweep_kept_audio(
+                    database_url=settings.database_url,
+                    data_dir=settings.DATA_DIR,
+                    interval_s=settings.AUDIO_PURGE_INTERVAL_S,
+                )
+            )
+            if settings.AUDIO_PURGE_INTERVAL_S > 0
+            else None
+        )
         try:
             yield
         finally:
+            if sweep is not None:
+                sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweep
             app.state.pool.shutdown()
 
     app = FastAPI(
@@ -94,6 +117,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.progress = ProgressBoard()
     app.add_middleware(
         UploadGuardMiddleware,
         max_body_bytes=(2 * settings.MAX_UPLOAD_MB + 1) * MB,
@@ -110,6 +134,14 @@ def create_app(
     app.include_router(rating_router)
     app.include_router(rating_pages)
     include_account_routes(app)
+
+    @app.exception_handler(ServiceError)
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, error: Exception) -> Response:
+        """Answer every refusal with its status and ``{"detail": ...}`` (a page for pages)."""
+        return await refusal(request, error)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,9 +35,9 @@ from app.config import Settings
 from app.db import Base, engine_for, make_engine, session_factory
 from app.history.models import Rating
 from app.history.service import StoredFile, store_rating
+from app.http.deps import CSRF_HEADER, SESSION_COOKIE
 from app.main import create_app
 from app.ml.registry import ModelRegistry, Recognition
-from app.web.deps import CSRF_HEADER, SESSION_COOKIE
 from tests.conftest import pink_noise
 
 #: argon2id at its cheapest: tests hash many passwords.
@@ -68,6 +69,26 @@ class ZeroModel:
             sample_rate_hz=comparison.spec.sample_rate_hz,
         )
         return Recognition(model_id=self.id, operations=[], curve_db=np.asarray(curve))
+
+
+class GateModel:
+    """A fake model that holds its worker until the test opens `gate` (rating 0)."""
+
+    id = "general"
+    metadata: dict[str, Any] = {"id": "general", "description": "gated", "figures": {}}
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def recognise(self, comparison: Comparison) -> Recognition:
+        self.entered.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        return Recognition(
+            model_id=self.id,
+            operations=[],
+            curve_db=np.zeros(len(comparison.spec.band_centres_hz)),
+        )
 
 
 #: C4 boosted and C8 cut by 6 dB, two octaves wide: on F1W2's grid, so that shipped model

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from app.accounts import service
 from app.accounts.schemas import TokenCreate, TokenCreated, TokenOut, UserOut
-from app.web.deps import CurrentUser, RowId, SessionDep, csrf_protect
+from app.http.deps import CurrentUser, RowId, SessionDep, csrf_protect
 
 router = APIRouter(prefix="/api", tags=["accounts"], dependencies=[Depends(csrf_protect)])
 

@@ -22,6 +22,7 @@ from app.accounts.throttle import (
     PasswordHashingBusy,
     hashing_slot,
 )
+from app.errors import ServiceError
 
 __all__ = ["LoginThrottled", "PasswordHashingBusy"]
 
@@ -29,8 +30,10 @@ SESSION_TOKEN_BYTES = 32
 API_TOKEN_PREFIX = "mt_"
 
 
-class AccountError(ValueError):
-    """A request the accounts domain refuses, with a sentence for the user."""
+class AccountError(ServiceError, ValueError):
+    """A request the accounts domain refuses, with a sentence for the user (400)."""
+
+    default_status = 400
 
 
 class InvalidCredentials(AccountError):

@@ -29,24 +29,33 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from app.accounts.settings import AccountSettings
+from app.errors import ServiceError
 
 #: Most keys remembered; the oldest are forgotten first.
 MAX_KEYS = 100_000
 
 
-class LoginThrottled(Exception):
-    """Too many failed sign-ins from this address; try again after `retry_after_s`."""
+class LoginThrottled(ServiceError):
+    """Too many failed sign-ins from this address; try again after `retry_after_s` (429)."""
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(retry_after_s)
+        super().__init__(
+            f"Too many failed sign-ins from here; try again in {retry_after_s} s.",
+            status_code=429,
+            headers={"Retry-After": str(retry_after_s)},
+        )
         self.retry_after_s = retry_after_s
 
 
-class PasswordHashingBusy(Exception):
-    """Every password-hashing slot is taken; try again after `retry_after_s`."""
+class PasswordHashingBusy(ServiceError):
+    """Every password-hashing slot is taken; try again after `retry_after_s` (503)."""
 
     def __init__(self, retry_after_s: int = 1) -> None:
-        super().__init__(retry_after_s)
+        super().__init__(
+            "The server is checking too many passwords at once; try again in a few seconds.",
+            status_code=503,
+            headers={"Retry-After": str(retry_after_s)},
+        )
         self.retry_after_s = retry_after_s
 
 

@@ -93,8 +93,9 @@ def band_crest_db(frames: FrameSpectra) -> list[BandCrest]:
     return crests
 
 
-#: Frames whose band envelope is computed at a time.
-_FRAMES_PER_STEP = 32
+#: Frames whose band envelope is computed first (the loudest bounds), then at a time.
+_FIRST_FRAMES = 32
+_FRAMES_PER_STEP = 128
 
 
 def _envelope_peak(bins: np.ndarray, *, magnitude: np.ndarray, frames: FrameSpectra) -> float:
@@ -102,20 +103,27 @@ def _envelope_peak(bins: np.ndarray, *, magnitude: np.ndarray, frames: FrameSpec
 
     A frame's envelope cannot top (2/N) times the sum of its bins' magnitudes,
     so frames are visited loudest bound first and the search stops once no
-    frame left can beat the peak found: most frames are never transformed.
+    frame left can beat the peak found: sparse bands transform few frames.
     """
     scale = 2.0 / frames.frame_length
     bounds = magnitude.sum(axis=1) * scale
     order = np.argsort(bounds)[::-1]
     length = sfft.next_fast_len(2 * bins.shape[1])
-    peak = 0.0
-    for start in range(0, len(order), _FRAMES_PER_STEP):
-        chosen = order[start : start + _FRAMES_PER_STEP]
-        if bounds[chosen[0]] <= peak:
+    peak_squared = 0.0
+    start, size = 0, _FIRST_FRAMES
+    while start < len(order):
+        chosen = order[start : start + size]
+        start, size = start + size, _FRAMES_PER_STEP
+        if bounds[chosen[0]] ** 2 <= peak_squared:
             break
-        envelope = np.abs(sfft.ifft(bins[chosen], n=length, axis=1))
-        peak = max(peak, float(envelope.max()) * length * scale)
-    return peak
+        # Zero-padded in place: the transform then needs no copy of its own.
+        envelope = np.zeros((len(chosen), length), dtype=bins.dtype)
+        envelope[:, : bins.shape[1]] = bins[chosen]
+        envelope = sfft.ifft(envelope, axis=1, overwrite_x=True)
+        power = envelope.real * envelope.real
+        power += envelope.imag * envelope.imag
+        peak_squared = max(peak_squared, float(power.max()) * (length * scale) ** 2)
+    return peak_squared**0.5
 
 
 def psr_distribution(loudness: Loudness) -> Psr:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from app.errors import ServiceError
+
 
 class AudioErrorCode(IntEnum):
     """Numbered reasons an audio file is refused."""
@@ -44,8 +46,8 @@ HTTP_STATUS: dict[AudioErrorCode, int] = {
 }
 
 
-class AudioError(ValueError):
-    """An audio file that cannot be analysed.
+class AudioError(ServiceError, ValueError):
+    """An audio file that cannot be analysed; its HTTP status follows from its code.
 
     Parameters
     ----------
@@ -56,11 +58,5 @@ class AudioError(ValueError):
     """
 
     def __init__(self, code: AudioErrorCode, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, status_code=HTTP_STATUS[code])
         self.code = code
-        self.message = message
-
-    @property
-    def http_status(self) -> int:
-        """HTTP status that fits this refusal."""
-        return HTTP_STATUS[self.code]

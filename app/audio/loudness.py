@@ -143,13 +143,18 @@ class FrameSpectra:
     """Every channel cut into 100 ms frames, each frame's spectrum (rfft).
 
     The loudness, stereo and dynamics measures all read these, so a file is
-    transformed once. Frames do not overlap and cover the file up to its last
-    whole frame.
+    transformed once. Frames do not overlap; the spectra cover the file up to
+    its last whole frame, the blocks the whole file.
 
     Parameters
     ----------
     spectra : np.ndarray
         Complex, shape ``(channels, frames, frame_length // 2 + 1)``.
+    blocks : np.ndarray
+        The samples the spectra were taken of, float32, shape ``(channels,
+        ceil(samples / frame_length), frame_length)``: one more block than
+        spectra when the file ends in a partial frame, zero-padded. The peak
+        meters read them, so the file is copied once.
     frame_length : int
         Samples per frame (`SUB_BLOCK_S` at the rate).
     sample_rate_hz : int
@@ -157,6 +162,7 @@ class FrameSpectra:
     """
 
     spectra: np.ndarray
+    blocks: np.ndarray
     frame_length: int
     sample_rate_hz: int
 
@@ -208,7 +214,8 @@ def frame_spectra(channels: np.ndarray, *, sample_rate_hz: int) -> FrameSpectra:
     Parameters
     ----------
     channels : np.ndarray
-        Shape ``(frames, channels)`` or ``(frames,)``.
+        Shape ``(frames, channels)`` or ``(frames,)``; interleaved is fine, the
+        framing is the one copy made.
     sample_rate_hz : int
         Their rate.
 
@@ -218,10 +225,15 @@ def frame_spectra(channels: np.ndarray, *, sample_rate_hz: int) -> FrameSpectra:
     """
     audio = as_channels(channels)
     hop = int(round(SUB_BLOCK_S * sample_rate_hz))
-    count = len(audio) // hop
-    framed = audio[: count * hop].T.reshape(audio.shape[1], count, hop)
+    whole = len(audio) // hop
+    count = -(-len(audio) // hop)
+    blocks = np.empty((audio.shape[1], count, hop), dtype=np.float32)
+    flat = blocks.reshape(audio.shape[1], -1)
+    flat[:, : len(audio)] = audio.T
+    flat[:, len(audio) :] = 0
     return FrameSpectra(
-        spectra=sfft.rfft(framed, axis=-1),
+        spectra=sfft.rfft(blocks[:, :whole], axis=-1),
+        blocks=blocks,
         frame_length=hop,
         sample_rate_hz=sample_rate_hz,
     )
@@ -320,25 +332,23 @@ def true_peak_filter() -> np.ndarray:
     return bank / bank.sum(axis=1, keepdims=True)
 
 
-def block_sample_peaks(samples: np.ndarray, *, block_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitudes of one channel (zero-padded to whole blocks) and each block's sample peak."""
-    x = np.asarray(samples, dtype=np.float32)
-    count = -(-len(x) // block_frames)
-    magnitude = np.empty((count, block_frames), dtype=np.float32)
-    flat = magnitude.reshape(-1)
-    np.abs(x, out=flat[: len(x)])
-    flat[len(x) :] = 0
-    return magnitude, magnitude.max(axis=1) if count else np.zeros(0, np.float32)
+def block_sample_peaks(blocks: np.ndarray) -> np.ndarray:
+    """Sample peak (largest magnitude) of each block, shape ``(blocks,)``.
+
+    Parameters
+    ----------
+    blocks : np.ndarray
+        One channel cut into blocks, shape ``(blocks, block_frames)``.
+    """
+    if len(blocks) == 0:
+        return np.zeros(0, np.float32)
+    return np.maximum(blocks.max(axis=1), -blocks.min(axis=1))
 
 
 def block_true_peaks(
-    samples: np.ndarray,
-    *,
-    block_frames: int,
-    floor: float = 0.0,
-    sample_peaks: tuple[np.ndarray, np.ndarray] | None = None,
+    blocks: np.ndarray, *, floor: float = 0.0, sample_peaks: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sample peak and true peak (linear) of each block of ``block_frames`` samples.
+    """Sample peak and true peak (linear) of each block of one channel.
 
     The oversampled value between samples ``i`` and ``i + 1`` can only top the
     block's sample peak where one of them is within `TRUE_PEAK_SEARCH_DB` of
@@ -350,44 +360,43 @@ def block_true_peaks(
 
     Parameters
     ----------
-    samples : np.ndarray
-        One channel, shape ``(n,)``.
-    block_frames : int
-        Samples per block; a last partial block counts as a block.
+    blocks : np.ndarray
+        One channel cut into consecutive blocks, float32, shape ``(blocks,
+        block_frames)`` (a last partial block zero-padded, as
+        `FrameSpectra.blocks` holds them).
     floor : float
         Blocks whose sample peak is more than `TRUE_PEAK_SEARCH_DB` below it
-        are not oversampled (0 oversamples every block).
-    sample_peaks : tuple, optional
-        `block_sample_peaks` of the same samples, when the caller has it.
+        are not oversampled (0 oversamples every block that is not silent).
+    sample_peaks : np.ndarray, optional
+        `block_sample_peaks` of the same blocks, when the caller has them.
 
     Returns
     -------
     sample_peaks, true_peaks : np.ndarray
-        Shape ``(ceil(n / block_frames),)`` each: the largest magnitude of the
-        samples and of the four-times-oversampled signal in each block.
+        Shape ``(blocks,)`` each: the largest magnitude of the samples and of
+        the four-times-oversampled signal in each block.
     """
-    x = np.ascontiguousarray(samples, dtype=np.float32)
-    magnitude, peaks = sample_peaks or block_sample_peaks(x, block_frames=block_frames)
+    peaks = block_sample_peaks(blocks) if sample_peaks is None else sample_peaks
     search = np.float32(10 ** (-TRUE_PEAK_SEARCH_DB / 20))
-    blocks = np.flatnonzero(peaks >= np.float32(floor) * search)
+    chosen_blocks = np.flatnonzero((peaks >= np.float32(floor) * search) & (peaks > 0))
     true_peaks = peaks.copy()
-    if len(blocks) == 0:
+    if len(chosen_blocks) == 0:
         return peaks, true_peaks
     bank = true_peak_filter()[1:].astype(np.float32)
-    taps = bank.shape[1]
-    half = taps // 2
-    padded = np.concatenate([np.zeros(half - 1, np.float32), x, np.zeros(half + 1, np.float32)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, taps)
-    for start in range(0, len(blocks), _BLOCKS_PER_STEP):
-        chosen = blocks[start : start + _BLOCKS_PER_STEP]
+    offsets = np.arange(bank.shape[1]) - (bank.shape[1] // 2 - 1)
+    signal_ = blocks.reshape(-1)
+    block_frames = blocks.shape[1]
+    for start in range(0, len(chosen_blocks), _BLOCKS_PER_STEP):
+        chosen = chosen_blocks[start : start + _BLOCKS_PER_STEP]
         # An interval (i, i + 1) is searched when either end is near its block's peak.
-        near = magnitude[chosen] >= (peaks[chosen] * search)[:, None]
+        near = np.abs(blocks[chosen]) >= (peaks[chosen] * search)[:, None]
         near[:, :-1] |= near[:, 1:].copy()
-        rows, offsets = np.nonzero(near)
-        positions = chosen[rows] * block_frames + offsets
-        inside = positions < len(x)
-        positions, rows = positions[inside], rows[inside]
-        values = np.abs(windows[positions] @ bank.T).max(axis=1)
+        rows, columns = np.nonzero(near)
+        indices = (chosen[rows] * block_frames + columns)[:, None] + offsets
+        outside = (indices < 0) | (indices >= len(signal_))
+        windows = signal_[np.clip(indices, 0, len(signal_) - 1)]
+        windows[outside] = 0
+        values = np.abs(windows @ bank.T).max(axis=1)
         first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         np.maximum.at(true_peaks, chosen[rows[first]], np.maximum.reduceat(values, first))
     return peaks, true_peaks
@@ -426,8 +435,7 @@ def measure_loudness(
     >>> round(measure_loudness(stereo, sample_rate_hz=48_000).integrated_lufs, 1)
     -23.0
     """
-    audio = as_channels(channels)
-    frames = frames or frame_spectra(audio, sample_rate_hz=sample_rate_hz)
+    frames = frames or frame_spectra(channels, sample_rate_hz=sample_rate_hz)
     hop = frames.frame_length
     energy = sub_block_energy(frames)
     momentary_width = int(round(MOMENTARY_S / SUB_BLOCK_S))
@@ -437,14 +445,11 @@ def measure_loudness(
     short_term_lufs = _lufs(short_term)
 
     # Sample peaks first: the true-peak search needs only the blocks near the file's peak.
-    columns = [np.ascontiguousarray(audio[:, i], dtype=np.float32) for i in range(audio.shape[1])]
-    sampled = [block_sample_peaks(column, block_frames=hop) for column in columns]
-    sample_peak = max((float(p.max()) for _, p in sampled if len(p)), default=0.0)
-    block_peaks = np.zeros(-(-len(audio) // hop), dtype=np.float32)
-    for column, peaks in zip(columns, sampled, strict=True):
-        _, true_peaks = block_true_peaks(
-            column, block_frames=hop, floor=sample_peak, sample_peaks=peaks
-        )
+    sampled = [block_sample_peaks(channel) for channel in frames.blocks]
+    sample_peak = max((float(p.max()) for p in sampled if len(p)), default=0.0)
+    block_peaks = np.zeros(frames.blocks.shape[1], dtype=np.float32)
+    for channel, peaks in zip(frames.blocks, sampled, strict=True):
+        _, true_peaks = block_true_peaks(channel, floor=sample_peak, sample_peaks=peaks)
         np.maximum(block_peaks, true_peaks, out=block_peaks)
     true_peak = max(float(block_peaks.max()) if len(block_peaks) else 0.0, sample_peak)
     whole = block_peaks[: len(energy)]

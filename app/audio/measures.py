@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.audio.dynamics import Dynamics, measure_dynamics
-from app.audio.loudness import Loudness, as_channels, frame_spectra, measure_loudness
+from app.audio.loudness import Loudness, frame_spectra, measure_loudness
 from app.audio.stereo import Stereo, measure_stereo
 
 
@@ -34,10 +34,9 @@ def measure_master(channels: np.ndarray, *, sample_rate_hz: int) -> MasterMeasur
     -------
     MasterMeasures
     """
-    # One copy with each channel contiguous: framing and the peak meters read it as views.
-    planar = np.ascontiguousarray(as_channels(channels).T).T
-    frames = frame_spectra(planar, sample_rate_hz=sample_rate_hz)
-    loudness = measure_loudness(planar, sample_rate_hz=sample_rate_hz, frames=frames)
+    # Framing is the one copy of the file: the peak meters read its blocks.
+    frames = frame_spectra(channels, sample_rate_hz=sample_rate_hz)
+    loudness = measure_loudness(channels, sample_rate_hz=sample_rate_hz, frames=frames)
     return MasterMeasures(
         loudness=loudness,
         dynamics=measure_dynamics(frames, loudness=loudness),

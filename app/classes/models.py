@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import Float, ForeignKey, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.accounts.models import UTCDateTime, utcnow
 from app.db import Base
+
+#: Days a class keeps its students' masters (and their previews) unless its instructor says.
+DEFAULT_AUDIO_RETENTION_DAYS = 90
+#: The longest retention an instructor may set: ten years.
+MAX_AUDIO_RETENTION_DAYS = 3650
 
 
 class SchoolClass(Base):
@@ -24,6 +29,11 @@ class SchoolClass(Base):
     )
     #: Keep the students' uploaded masters on disk (never in the database).
     keep_audio: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Days a kept master (and its preview) stays on disk after its rating; then it is removed.
+    audio_retention_days: Mapped[int] = mapped_column(
+        default=DEFAULT_AUDIO_RETENTION_DAYS,
+        server_default=text(str(DEFAULT_AUDIO_RETENTION_DAYS)),
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -6,7 +6,6 @@ instructor asking for another instructor's class learns nothing about it).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import shutil
 import tempfile
@@ -20,15 +19,24 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
-from app.audio.errors import AudioError
 from app.classes import service
 from app.classes.models import SchoolClass
 from app.classes.schemas import ClassOut, ClassProgress
+from app.errors import ServiceError
 from app.history.service import StoredFile, describe_file, store_rating
-from app.rating.service import PoolFull, RatingError
+from app.http.deps import (
+    CurrentUser,
+    PoolDep,
+    RegistryDep,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    csrf_protect,
+    require_role,
+)
+from app.http.templates import redirect
+from app.rating.service import Upload, rate_in_pool, resolve_model
 from app.rating.uploads import clean_filename
-from app.web.deps import CurrentUser, RowId, SessionDep, SettingsDep, csrf_protect, require_role
-from app.web.templates import redirect
 
 router = APIRouter(tags=["classes"], dependencies=[Depends(csrf_protect)])
 
@@ -66,9 +74,9 @@ async def save_upload(
         while chunk := await upload.read(MB):
             size += len(chunk)
             if size > max_bytes:
-                raise HTTPException(
-                    status.HTTP_413_CONTENT_TOO_LARGE,
-                    detail=f"{name}: is larger than the {max_bytes // MB} MB limit per file.",
+                raise ServiceError(
+                    f"{name}: is larger than the {max_bytes // MB} MB limit per file.",
+                    status_code=status.HTTP_413_CONTENT_TOO_LARGE,
                 )
             digest.update(chunk)
             handle.write(chunk)
@@ -76,31 +84,27 @@ async def save_upload(
     return SavedUpload(path=path, filename=filename, sha256=digest.hexdigest(), size_bytes=size)
 
 
-def get_assignment_rater(request: Request) -> AssignmentRater:
-    """Rate with the models and the bounded worker pool the app loaded at start-up."""
-    registry = getattr(request.app.state, "registry", None)
-    pool = getattr(request.app.state, "pool", None)
+def _upload(saved: SavedUpload) -> Upload:
+    return Upload(
+        source=saved.path, filename=saved.filename, size_bytes=saved.size_bytes, sha256=saved.sha256
+    )
+
+
+def get_assignment_rater(
+    registry: RegistryDep, pool: PoolDep, settings: SettingsDep
+) -> AssignmentRater:
+    """Rate with the models and the bounded workers of POST /rate, through the same call."""
 
     async def rate_pair(
         reference: SavedUpload, candidate: SavedUpload, model_id: str | None
     ) -> Any:
-        from app.rating.service import Upload, rate, resolve_model
-
-        if registry is None or pool is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The models are not loaded.")
-        model = resolve_model(registry, model_id)
-        uploads = [
-            Upload(source=f.path, filename=f.filename, size_bytes=f.size_bytes, sha256=f.sha256)
-            for f in (reference, candidate)
-        ]
-        ticket = pool.admit()
-        try:
-            future = ticket.submit(
-                lambda: rate(reference=uploads[0], candidate=uploads[1], model=model)
-            )
-        finally:
-            ticket.close()
-        return await asyncio.wrap_future(future)
+        return await rate_in_pool(
+            pool=pool,
+            reference=_upload(reference),
+            candidate=_upload(candidate),
+            model=resolve_model(registry, model_id),
+            loudness_target_lufs=settings.LOUDNESS_TARGET_LUFS,
+        )
 
     return rate_pair
 
@@ -147,16 +151,8 @@ async def submit_assignment(
             sha256=assignment.reference_sha256,
             size_bytes=reference_path.stat().st_size if reference_path.exists() else 0,
         )
-        try:  # refusals: {"detail": ...} for REST clients, an error page for browsers
-            result = await rater(reference, saved, assignment.model_id)
-        except PoolFull as full:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail=str(full),
-                headers={"Retry-After": str(full.retry_after_s)},
-            ) from None
-        except (AudioError, RatingError) as error:
-            raise HTTPException(error.http_status, detail=error.message) from None
+        # Refusals (ServiceError) answer {"detail": ...} to REST clients, a page to browsers.
+        result = await rater(reference, saved, assignment.model_id)
         fields = _fields(result)
         files = fields.get("files") or {}
         duration = (files.get("candidate") or {}).get("duration_s")

@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
-from app.classes.models import Assignment, Membership, SchoolClass
+from app.classes.models import MAX_AUDIO_RETENTION_DAYS, Assignment, Membership, SchoolClass
+from app.errors import ServiceError
 from app.history.models import Rating
 
 #: No 0/O, 1/I/L: codes are read aloud and typed from a projector.
@@ -26,7 +27,7 @@ JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
 
 
-class ClassError(ValueError):
+class ClassError(ServiceError, ValueError):
     """A request about classes that is refused, with a sentence for the user."""
 
 
@@ -157,9 +158,17 @@ def members(*, db_session: Session, school_class: SchoolClass) -> list[User]:
     )
 
 
-def set_keep_audio(*, school_class: SchoolClass, keep_audio: bool) -> None:
-    """Choose whether the students' uploaded masters are kept on disk."""
+def set_keep_audio(
+    *, school_class: SchoolClass, keep_audio: bool, retention_days: int | None = None
+) -> None:
+    """Choose whether the students' uploaded masters are kept on disk, and for how many days."""
     school_class.keep_audio = keep_audio
+    if retention_days is not None:
+        if not 1 <= retention_days <= MAX_AUDIO_RETENTION_DAYS:
+            raise ClassError(
+                f"Keep audio for 1 to {MAX_AUDIO_RETENTION_DAYS} days; got {retention_days}."
+            )
+        school_class.audio_retention_days = retention_days
 
 
 # Assignments ------------------------------------------------------------------------------

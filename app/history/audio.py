@@ -15,6 +15,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from app.classes.models import Assignment
+from app.errors import ServiceError
 from app.history.models import Rating
 
 Which = Literal["reference", "candidate"]
@@ -22,8 +23,10 @@ PREVIEW_BITRATE = "96k"
 PREVIEW_TIMEOUT_S = 120.0
 
 
-class PreviewError(RuntimeError):
-    """ffmpeg could not make a preview, with a sentence for the user."""
+class PreviewError(ServiceError, RuntimeError):
+    """ffmpeg could not make a preview, with a sentence for the user (503)."""
+
+    default_status = 503
 
 
 def kept_audio(*, db_session: Session, rating: Rating, data_dir: Path) -> dict[str, Path] | None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from app.history import service
 from app.history.schemas import RatingList, RatingOut
-from app.web.deps import CurrentUser, RowId, SessionDep, csrf_protect
+from app.http.deps import CurrentUser, RowId, SessionDep, csrf_protect
 
 router = APIRouter(prefix="/api/ratings", tags=["history"], dependencies=[Depends(csrf_protect)])
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.classes.models import Assignment, SchoolClass
 from app.classes.service import is_member
+from app.errors import ServiceError
 from app.history.models import Rating
 
 
@@ -40,12 +41,16 @@ class StoredFile:
     filename: str | None = None
 
 
+#: Where kept candidate masters lie, relative to `DATA_DIR`.
+KEPT_FOLDER = Path("audio") / "ratings"
 #: The answer's fields a rating keeps for its page, beside its own columns.
 DETAILS = ("amount", "spectra", "alignment")
 
 
-class HistoryError(LookupError):
-    """The rating cannot be stored for this user (unknown assignment, not a member)."""
+class HistoryError(ServiceError, LookupError):
+    """The rating cannot be stored for this user (unknown assignment, not a member): 404."""
+
+    default_status = 404
 
 
 def sha256_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
@@ -180,7 +185,7 @@ def _keep_audio(
         data_dir = get_settings().DATA_DIR
     suffix = Path(filename or source.name).suffix.lower()
     suffix = suffix if suffix.isascii() and len(suffix) <= 6 and suffix[1:].isalnum() else ""
-    relative = Path("audio") / "ratings" / str(rating.user_id) / f"{rating.id}-candidate{suffix}"
+    relative = KEPT_FOLDER / str(rating.user_id) / f"{rating.id}-candidate{suffix}"
     target = data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)

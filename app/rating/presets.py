@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from app.audio.eq import EqOperation, response_db
+from app.errors import ServiceError
 
 Format = Literal["json", "apo", "text"]
 FORMATS: dict[str, tuple[str, str]] = {
@@ -41,7 +42,7 @@ WIDTH_RANGE_OCTAVES = (0.05, 8.0)
 _CHECK_HZ = np.geomspace(20.0, 20_000.0, 400)
 
 
-class PresetError(ValueError):
+class PresetError(ServiceError, ValueError):
     """A move that cannot go into a preset, with a sentence for the user."""
 
 

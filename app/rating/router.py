@@ -2,86 +2,69 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from app.audio.errors import AudioError
 from app.config import Settings
+from app.errors import ServiceError
 from app.history.service import store_rate_response
+from app.http.deps import (
+    OptionalUser,
+    PoolDep,
+    ProgressDep,
+    RatingUser,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+    get_app_settings,
+)
+from app.http.templates import templates
 from app.ml.registry import ModelRegistry
+from app.rating.progress import (
+    PROGRESS_ID_PATTERN,
+    ProgressBoard,
+    ProgressOut,
+    parse_progress_id,
+)
 from app.rating.schemas import ErrorResponse, ModelInfo, ModelsResponse, RateResponse
 from app.rating.service import (
     AnalysisPool,
-    PoolFull,
     RatingError,
     Upload,
     parse_amount,
-    rate,
+    rate_in_pool,
     resolve_model,
 )
 from app.rating.uploads import MB, Spool, receive_form
-from app.web.deps import OptionalUser, RatingUser, SessionDep
-from app.web.templates import templates as web_templates
 
 router = APIRouter(tags=["rating"])
 pages = APIRouter(include_in_schema=False)
-#: Shared with the account pages: base.html gets `current_user` and `csrf_token`.
-templates: Jinja2Templates = web_templates
 
 FILE_FIELDS = ("reference", "candidate")
 FILE_ROLES = {"reference": "the professional master", "candidate": "the trainee's master"}
 
 
-def get_settings_dep(request: Request) -> Settings:
-    """The app's settings."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def get_registry(request: Request) -> ModelRegistry:
-    """The models loaded at start-up."""
-    registry: ModelRegistry = request.app.state.registry
-    return registry
-
-
-def get_pool(request: Request) -> AnalysisPool:
-    """The bounded analysis workers."""
-    pool: AnalysisPool = request.app.state.pool
-    return pool
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
-PoolDep = Annotated[AnalysisPool, Depends(get_pool)]
-
-
-class Refusal(Exception):
-    """A request answered with a 4xx/503 status and a sentence."""
-
-    def __init__(self, detail: str, *, status_code: int, headers: dict[str, str] | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.status_code = status_code
-        self.headers = headers or {}
-
-
 async def rate_request(
-    request: Request, *, settings: Settings, registry: ModelRegistry, pool: AnalysisPool
+    request: Request,
+    *,
+    settings: Settings,
+    registry: ModelRegistry,
+    pool: AnalysisPool,
+    progress: ProgressBoard,
 ) -> RateResponse:
-    """Receive the upload whole, then rate it on a worker thread, or raise `Refusal`.
+    """Receive the upload whole, then rate it on a worker thread, or raise `ServiceError`.
 
     An analysis slot is taken only once both files have arrived, so a slow or stalled
     upload holds no worker (`UploadGuardMiddleware` bounds and times out the uploads).
+    With a `progress_id` field, `progress` records the stages (queued, analysing, done).
     """
     started = time.perf_counter()
     spool = Spool.create()
-    job_submitted = False
+    handed_over = False  # to `rate_in_pool`, which removes the spool once done
     try:
         await receive_form(
             request, spool, file_fields=FILE_FIELDS, max_file_bytes=settings.MAX_UPLOAD_MB * MB
@@ -94,6 +77,7 @@ async def rate_request(
                 )
         model = resolve_model(registry, spool.fields.get("model", "").strip())
         amount = parse_amount(spool.fields.get("amount"))
+        report = progress.reporter(parse_progress_id(spool.fields.get("progress_id")))
         uploads = {
             name: Upload(
                 source=file.path,
@@ -104,41 +88,26 @@ async def rate_request(
             for name, file in spool.files.items()
         }
         uploaded = time.perf_counter()
+        handed_over = True
         try:
-            ticket = pool.admit()
-        except PoolFull as full:
-            raise Refusal(
-                str(full), status_code=503, headers={"Retry-After": str(full.retry_after_s)}
-            ) from None
-
-        def job() -> RateResponse:
-            job_started = time.perf_counter()
-            try:
-                result = rate(
-                    reference=uploads["reference"],
-                    candidate=uploads["candidate"],
-                    model=model,
-                    amount_percent=amount,
-                    loudness_target_lufs=settings.LOUDNESS_TARGET_LUFS,
-                )
-            finally:
-                spool.remove()
-            result.timings.queue_s = round(job_started - uploaded, 4)
-            return result
-
-        try:
-            main = ticket.submit(job)
-            job_submitted = True
-        finally:
-            ticket.close()
-        result = await asyncio.wrap_future(main)
+            result = await rate_in_pool(
+                pool=pool,
+                reference=uploads["reference"],
+                candidate=uploads["candidate"],
+                model=model,
+                amount_percent=amount,
+                loudness_target_lufs=settings.LOUDNESS_TARGET_LUFS,
+                cleanup=spool.remove,
+                on_stage=report,
+            )
+        finally:  # answered: the rating or a refusal
+            if report is not None:
+                report("done")
         result.timings.upload_s = round(uploaded - started, 4)
         result.timings.total_s = round(time.perf_counter() - started, 4)
         return result
-    except (AudioError, RatingError) as error:
-        raise Refusal(error.message, status_code=error.http_status) from None
     finally:
-        if not job_submitted:
+        if not handed_over:
             spool.remove()
 
 
@@ -190,12 +159,6 @@ RATE_BODY = {
 }
 
 
-def _refusal_response(refusal: Refusal) -> JSONResponse:
-    return JSONResponse(
-        {"detail": refusal.detail}, status_code=refusal.status_code, headers=refusal.headers
-    )
-
-
 @router.post(
     "/rate",
     summary="Rate a master",
@@ -210,18 +173,39 @@ async def rate_endpoint(
     pool: PoolDep,
     user: RatingUser,
     db_session: SessionDep,
+    progress: ProgressDep,
 ) -> Response:
     """Rate a trainee's master against the professional one (stored when signed in)."""
-    try:
-        result = await rate_request(request, settings=settings, registry=registry, pool=pool)
-    except Refusal as refusal:
-        return _refusal_response(refusal)
+    result = await rate_request(
+        request, settings=settings, registry=registry, pool=pool, progress=progress
+    )
     if user is not None:  # off the event loop: a database write
         stored = await run_in_threadpool(
             store_rate_response, db_session=db_session, user=user, result=result
         )
         result.id = stored.id
     return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.get(
+    "/rate/progress/{progress_id}",
+    summary="Stage of a rating in flight",
+    response_model=ProgressOut,
+    responses={404: {"model": ErrorResponse, "description": "Unknown or expired progress id."}},
+)
+def rate_progress(
+    progress: ProgressDep,
+    progress_id: Annotated[str, Path(pattern=f"^{PROGRESS_ID_PATTERN}$")],
+) -> ProgressOut:
+    """Where the rating sent with this `progress_id` stands: queued, analysing or done."""
+    stage = progress.get(progress_id)
+    if stage is None:
+        raise ServiceError(
+            "No rating in flight has this progress id yet (its files may still be arriving), "
+            "or it finished more than 15 minutes ago.",
+            status_code=404,
+        )
+    return ProgressOut(stage=stage)
 
 
 @router.get("/models", summary="List models", response_model=ModelsResponse)
@@ -249,7 +233,7 @@ def models_response(registry: ModelRegistry) -> ModelsResponse:
 
 
 def _page_context(request: Request, registry: ModelRegistry, **extra: Any) -> dict[str, Any]:
-    settings: Settings = request.app.state.settings
+    settings = get_app_settings(request)
     return {
         "request": request,
         "models": models_response(registry).models,
@@ -276,14 +260,17 @@ async def rate_page_submit(
     pool: PoolDep,
     user: RatingUser,
     db_session: SessionDep,
+    progress: ProgressDep,
 ) -> HTMLResponse:
     """Rate the uploaded pair; the result partial under htmx, the whole page otherwise."""
     status_code, headers = 200, {}
     result: RateResponse | None = None
     error: str | None = None
     try:
-        result = await rate_request(request, settings=settings, registry=registry, pool=pool)
-    except Refusal as refusal:
+        result = await rate_request(
+            request, settings=settings, registry=registry, pool=pool, progress=progress
+        )
+    except ServiceError as refusal:
         error, status_code, headers = refusal.detail, refusal.status_code, refusal.headers
     if result is not None and user is not None:
         stored = await run_in_threadpool(

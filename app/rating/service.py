@@ -7,6 +7,7 @@ run at once and how many may wait; past that, callers are told to retry.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from app.audio.dynamics import limiting_difference_db
 from app.audio.errors import AudioError, AudioErrorCode
@@ -25,6 +27,7 @@ from app.audio.io import AudioHeader, DecodedAudio, Source, check_header, load_a
 from app.audio.loudness import SHORT_TERM_S, SUB_BLOCK_S, Loudness
 from app.audio.measures import MasterMeasures, measure_master
 from app.audio.spectrum import Comparison, SpectrumSpec, band_levels_db, compare, distance_db
+from app.errors import ServiceError
 from app.ml.features import CURRENT_SPEC
 from app.ml.master_suggestions import limiting_summary, master_suggestions
 from app.ml.registry import ModelRegistry, RecognitionModel
@@ -57,13 +60,11 @@ MIN_OVERLAP_S = 5.0
 MAX_DECODE_SAMPLES = 15 * 60 * 192_000 * 2
 
 
-class RatingError(ValueError):
+class RatingError(ServiceError, ValueError):
     """A request that cannot be rated, with the HTTP status and a sentence for the user."""
 
     def __init__(self, message: str, *, http_status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.http_status = http_status
+        super().__init__(message, status_code=http_status)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,23 +172,24 @@ def rate(
     started = time.perf_counter()
     # Both headers first: a bad candidate is refused before the reference costs a decode.
     check_headers(reference=reference, candidate=candidate)
+    # Each file's whole-master measures start once it is decoded and run beside
+    # the next decode and the EQ comparison (numpy and scipy release the GIL),
+    # so /rate waits only for what is left of them after those.
+    pending: list[Future[MasterMeasures]] = []
     ref_audio = decode(reference, name="reference")
+    if measure:
+        pending.append(_MEASURE_WORKERS.submit(measure_audio, ref_audio))
     cand_audio = decode(candidate, name="candidate")
+    if measure:
+        pending.append(_MEASURE_WORKERS.submit(measure_audio, cand_audio))
     decoded = time.perf_counter()
-    # The whole-master measures run beside the EQ comparison (numpy and scipy
-    # release the GIL), so /rate waits only for what is left of them after it.
-    pending = (
-        [_MEASURE_WORKERS.submit(measure_audio, audio) for audio in (ref_audio, cand_audio)]
-        if measure
-        else None
-    )
     comparison = compare_masters(
         ref_audio.samples, cand_audio.samples, spec=spec, candidate_lossy=cand_audio.header.lossy
     )
     compared = time.perf_counter()
     recognition = model.recognise(comparison).seen_below(comparison.band_limit_hz)
     recognised = time.perf_counter()
-    measures = None if pending is None else (pending[0].result(), pending[1].result())
+    measures = (pending[0].result(), pending[1].result()) if pending else None
     measured = time.perf_counter()
 
     confidences: list[float | None] = [*recognition.confidence]
@@ -268,10 +270,16 @@ def rate(
     )
 
 
-#: Threads measuring loudness, dynamics and stereo beside the EQ comparisons.
+#: Threads measuring loudness, dynamics and stereo beside the EQ comparisons:
+#: one core fewer than the machine has, so that an analysis's own thread keeps
+#: a core while its two files are measured (on 2 cores, one after the other).
 _MEASURE_WORKERS = ThreadPoolExecutor(
-    max(2, os.cpu_count() or 2), thread_name_prefix="master-measures"
+    max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="master-measures"
 )
+# One BLAS thread per caller: the analysis pool and the measure threads already
+# keep every core busy, and OpenBLAS's own threads would spin against them
+# (its small products here gain nothing from them).
+threadpool_limits(limits=1, user_api="blas")
 
 
 def measure_audio(audio: DecodedAudio) -> MasterMeasures:
@@ -438,12 +446,14 @@ def _rounded(values: np.ndarray, decimals: int) -> list[float]:
     return [float(v) for v in np.round(np.asarray(values, dtype=float), decimals)]
 
 
-class PoolFull(RuntimeError):
-    """Every worker is busy and the queue is full."""
+class PoolFull(ServiceError, RuntimeError):
+    """Every worker is busy and the queue is full: 503 with Retry-After."""
 
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(
-            f"The service is busy with other analyses; retry in about {retry_after_s} s."
+            f"The service is busy with other analyses; retry in about {retry_after_s} s.",
+            status_code=503,
+            headers={"Retry-After": str(retry_after_s)},
         )
         self.retry_after_s = retry_after_s
 
@@ -540,3 +550,58 @@ class Ticket:
                 return
             self._released = True
         self._pool._release()
+
+
+async def rate_in_pool(
+    *,
+    pool: AnalysisPool,
+    reference: Upload,
+    candidate: Upload,
+    model: RecognitionModel,
+    amount_percent: float = 100.0,
+    loudness_target_lufs: float = -14.0,
+    cleanup: Callable[[], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> RateResponse:
+    """Rate on one of `pool`'s workers: the one path of POST /rate, the page and assignments.
+
+    Raises `PoolFull` (503, Retry-After) when every worker and queue place is taken.
+    `cleanup` (e.g. removing the uploaded files) runs exactly once, when the analysis
+    ends or when it could not start. `on_stage` hears ``"queued"`` once a place is
+    reserved and ``"analysing"`` once a worker takes the job. The result's
+    ``timings.queue_s`` is the wait for a worker.
+    """
+    submitted = False
+    try:
+        ticket = pool.admit()
+        admitted = time.perf_counter()
+        if on_stage is not None:
+            on_stage("queued")
+
+        def job() -> RateResponse:
+            started = time.perf_counter()
+            try:
+                if on_stage is not None:
+                    on_stage("analysing")
+                result = rate(
+                    reference=reference,
+                    candidate=candidate,
+                    model=model,
+                    amount_percent=amount_percent,
+                    loudness_target_lufs=loudness_target_lufs,
+                )
+            finally:
+                if cleanup is not None:
+                    cleanup()
+            result.timings.queue_s = round(started - admitted, 4)
+            return result
+
+        try:
+            future = ticket.submit(job)
+            submitted = True
+        finally:
+            ticket.close()
+    finally:
+        if not submitted and cleanup is not None:
+            cleanup()
+    return await asyncio.wrap_future(future)

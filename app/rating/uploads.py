@@ -4,8 +4,8 @@
 reads a byte, and again while the body streams in when the length is unknown
 or a lie; 408 when a body stalls or takes too long; 503 when too many uploads
 are being received at once. `receive_form` streams a multipart body straight into files in a
-private temporary folder (mode 0700), capping each file and each field, and
-hashing files as they arrive. The caller removes the folder (`Spool.remove`).
+private temporary folder (mode 0700), capping each file and each field, and hashing files as
+they arrive; the parsing runs on a worker thread. The caller removes the folder (`Spool.remove`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from anyio import to_thread
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -354,6 +355,18 @@ class _FormReceiver:
             self._handle = None
 
 
+#: Body bytes gathered on the event loop before a worker thread parses them.
+PARSE_BATCH_BYTES = 1 * MB
+
+
+def _parse(parser: MultipartParser, chunks: list[bytes], last: bool) -> None:
+    """Feed body chunks to the parser (on a worker thread: it writes and hashes the files)."""
+    for chunk in chunks:
+        parser.write(chunk)
+    if last:
+        parser.finalize()
+
+
 async def receive_form(
     request: Request,
     spool: Spool,
@@ -362,6 +375,10 @@ async def receive_form(
     max_file_bytes: int,
 ) -> None:
     """Stream the request's multipart body into `spool`: files to disk, fields to text.
+
+    The event loop only receives the body (the guards' timeouts and limits stay there);
+    parsing, writing and hashing run on a worker thread, ``PARSE_BATCH_BYTES`` at a time,
+    so a busy upload never holds up other requests such as ``/healthz``.
 
     Raises
     ------
@@ -395,9 +412,15 @@ async def receive_form(
     }
     try:
         parser = MultipartParser(boundary, callbacks)
+        chunks: list[bytes] = []
+        pending_bytes = 0
         async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
+            chunks.append(chunk)
+            pending_bytes += len(chunk)
+            if pending_bytes >= PARSE_BATCH_BYTES:
+                await to_thread.run_sync(_parse, parser, chunks, False)
+                chunks, pending_bytes = [], 0
+        await to_thread.run_sync(_parse, parser, chunks, True)
         for name, file in spool.files.items():
             if not file.sha256:  # the body ended inside this part
                 raise RatingError(

@@ -39,6 +39,11 @@ PLAN = [
     DatasetPlan(dataset_id="paper-F1W1", per_clip=1, nuisances=False, level_floor=False),
     DatasetPlan(dataset_id="paper-F1/2W2", per_clip=1, nuisances=False, level_floor=False),
     DatasetPlan(dataset_id="paper-F1/2W1", per_clip=1, nuisances=False, level_floor=False),
+    DatasetPlan(dataset_id="paper-F1/4W1", per_clip=1, nuisances=False, level_floor=False),
+    DatasetPlan(dataset_id="paper-F1/4W2", per_clip=1, nuisances=False, level_floor=False),
+    DatasetPlan(dataset_id="paper-F1W1/2", per_clip=1, nuisances=False, level_floor=False),
+    DatasetPlan(dataset_id="paper-F1/2W1/2", per_clip=1, nuisances=False, level_floor=False),
+    DatasetPlan(dataset_id="paper-F1/4W1/2", per_clip=1, nuisances=False, level_floor=False),
 ]
 PLAN_BY_ID = {plan.dataset_id: plan for plan in PLAN}
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from app.accounts import service
 from app.accounts.models import Role, User
 from app.classes.service import ClassError, class_by_code, join_class
-from app.web.deps import (
+from app.http.deps import (
     CSRF_COOKIE,
     AccountSettingsDep,
     AuthDep,
@@ -28,7 +28,7 @@ from app.web.deps import (
     set_csrf_cookie,
     set_session_cookie,
 )
-from app.web.templates import redirect, render
+from app.http.templates import redirect, render
 
 router = APIRouter(
     tags=["pages"], include_in_schema=False, dependencies=[Depends(form_csrf_protect)]
@@ -141,11 +141,11 @@ def sign_in(
             address=client_address(request),
         )
     except service.LoginThrottled as throttled:
-        context["error"] = (
-            f"Too many failed sign-ins from here; try again in {throttled.retry_after_s} s."
+        context["error"] = throttled.detail
+        response = _anonymous_page(
+            request, "accounts/sign_in.html", context, status_code=throttled.status_code
         )
-        response = _anonymous_page(request, "accounts/sign_in.html", context, status_code=429)
-        response.headers["Retry-After"] = str(throttled.retry_after_s)
+        response.headers.update(throttled.headers)
         return response
     except service.InvalidCredentials as error:
         context["error"] = str(error)

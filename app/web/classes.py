@@ -16,10 +16,9 @@ from app.audio.errors import AudioError
 from app.classes import service
 from app.classes.models import SchoolClass
 from app.classes.router import MB, save_upload
+from app.errors import ServiceError
 from app.history.service import describe_file
-from app.ml.registry import ModelRegistry
-from app.rating.service import Upload, check_upload_header
-from app.web.deps import (
+from app.http.deps import (
     PageUser,
     RowId,
     SessionDep,
@@ -27,7 +26,9 @@ from app.web.deps import (
     form_csrf_protect,
     require_role,
 )
-from app.web.templates import redirect, render
+from app.http.templates import redirect, render
+from app.ml.registry import ModelRegistry
+from app.rating.service import Upload, check_upload_header
 
 router = APIRouter(
     tags=["pages"], include_in_schema=False, dependencies=[Depends(form_csrf_protect)]
@@ -148,6 +149,21 @@ def _class_page(
     return render(request, "classes/detail.html", context, status_code=status_code)
 
 
+def _refused(
+    request: Request, *, db_session: SessionDep, user: User, class_id: RowId, error: ServiceError
+) -> HTMLResponse:
+    """Undo the request's changes and show the class page with the refusal on it."""
+    db_session.rollback()
+    return _class_page(
+        request,
+        db_session=db_session,
+        user=user,
+        class_id=class_id,
+        error=error.detail,
+        status_code=error.status_code,
+    )
+
+
 @router.get("/classes/{class_id}", response_class=HTMLResponse)
 def class_page(
     request: Request, class_id: RowId, user: PageUser, db_session: SessionDep
@@ -172,10 +188,16 @@ def class_settings(
     user: ManagerPage,
     db_session: SessionDep,
     keep_audio: Annotated[bool, Form()] = False,
+    audio_retention_days: Annotated[int | None, Form()] = None,
 ) -> Response:
-    """Choose whether the students' uploaded masters are kept on disk."""
+    """Choose whether the students' uploaded masters are kept on disk, and for how long."""
     school_class = _managed(db_session=db_session, user=user, class_id=class_id)
-    service.set_keep_audio(school_class=school_class, keep_audio=keep_audio)
+    try:
+        service.set_keep_audio(
+            school_class=school_class, keep_audio=keep_audio, retention_days=audio_retention_days
+        )
+    except service.ClassError as error:
+        return _refused(request, db_session=db_session, user=user, class_id=class_id, error=error)
     return redirect(request, f"/classes/{class_id}")
 
 
@@ -243,17 +265,7 @@ async def create_assignment(
             model_id=model_id.strip() or None,
         )
     except (AudioError, service.ClassError) as error:
-        db_session.rollback()
-        code = error.http_status if isinstance(error, AudioError) else 422
-        message = error.message if isinstance(error, AudioError) else str(error)
-        return _class_page(
-            request,
-            db_session=db_session,
-            user=user,
-            class_id=class_id,
-            error=message,
-            status_code=code,
-        )
+        return _refused(request, db_session=db_session, user=user, class_id=class_id, error=error)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return redirect(request, f"/assignments/{assignment.id}")

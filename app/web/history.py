@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import User
 from app.history import audio, service
-from app.web.deps import PageUser, RowId, SessionDep, SettingsDep, form_csrf_protect
-from app.web.templates import render
+from app.http.deps import PageUser, RowId, SessionDep, SettingsDep, form_csrf_protect
+from app.http.templates import render
 
 router = APIRouter(
     tags=["pages"], include_in_schema=False, dependencies=[Depends(form_csrf_protect)]
@@ -68,10 +68,7 @@ async def rating_audio(
     )
     if not kept:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No audio kept for this rating.")
-    try:
-        preview = await run_in_threadpool(audio.make_preview, kept[which])
-    except audio.PreviewError as error:
-        return JSONResponse({"detail": str(error)}, status_code=503)
+    preview = await run_in_threadpool(audio.make_preview, kept[which])  # PreviewError: 503
     return FileResponse(
         preview, media_type="audio/ogg", headers={"Cache-Control": "private, max-age=3600"}
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from app.rating.presets import FORMATS, MAX_MOVES, PresetError, PresetMove, check_move, render
 
@@ -41,20 +41,16 @@ def download_preset(
 ) -> Response:
     """Write the moves as JSON, Equalizer APO text (`apo`) or a plain list (`text`)."""
     if preset_format not in FORMATS:
-        return JSONResponse(
-            {"detail": f"Preset format {preset_format[:20]!r} is not one of json, apo, text."},
-            status_code=404,
+        raise PresetError(
+            f"Preset format {preset_format[:20]!r} is not one of json, apo, text.", status_code=404
         )
     moves_text = m or []
     if len(moves_text) > MAX_MOVES:
-        return JSONResponse(
-            {"detail": f"A preset holds at most {MAX_MOVES} moves; got {len(moves_text)}."},
-            status_code=422,
-        )
+        raise PresetError(f"A preset holds at most {MAX_MOVES} moves; got {len(moves_text)}.")
     try:
         moves = [parse_move(text) for text in moves_text]
     except PresetError as error:
-        return JSONResponse({"detail": f"Cannot write the preset: {error}"}, status_code=422)
+        raise PresetError(f"Cannot write the preset: {error}") from None
     media_type, extension = FORMATS[preset_format]
     suffix = "-equalizer-apo" if preset_format == "apo" else ""
     return Response(

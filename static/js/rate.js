@@ -13,6 +13,79 @@
     if (label) { label.textContent = text; }
   }
 
+  // The analysis's stages, after the upload's progress --------------------------------
+  // The form carries a random progress id; once the files are sent, the page reads
+  // GET /rate/progress/{id} until the answer arrives: queued (waiting for an analysis
+  // slot), analysing (a worker has it), done. #progress's data-stage says where it stands.
+  var STAGE_TEXT = {
+    uploaded: "Uploaded; waiting for the server…",
+    queued: "Queued: waiting for a free analysis slot…",
+    analysing: "Analysing…",
+    done: "Done; showing the result…",
+  };
+  var POLL_MS = 300;
+
+  function newProgressId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function showStage(stage, prefix) {
+    var box = byId("progress");
+    if (box) {
+      box.dataset.stage = stage;
+      box.dataset.stages = (box.dataset.stages ? box.dataset.stages + " " : "") + stage;
+    }
+    if (STAGE_TEXT[stage]) { setProgress(null, (prefix || "") + STAGE_TEXT[stage]); }
+  }
+
+  // Read the stage of `id` every POLL_MS until the returned function is called.
+  function watchProgress(id, prefix) {
+    var stopped = false, last = null, timer = null;
+    function poll() {
+      if (stopped) { return; }
+      fetch("/rate/progress/" + id, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (!stopped && body && body.stage !== last) { last = body.stage; showStage(last, prefix); }
+        })
+        .catch(function () { /* the POST's own answer says what went wrong */ })
+        .then(function () { if (!stopped) { timer = setTimeout(poll, POLL_MS); } });
+    }
+    poll();
+    return function stop() { stopped = true; clearTimeout(timer); };
+  }
+
+  var single = { id: null, stop: null };
+
+  function startWatching() {
+    if (single.id && !single.stop) {
+      showStage("uploaded");
+      single.stop = watchProgress(single.id);
+    }
+  }
+
+  function stopWatching() {
+    if (single.stop) { single.stop(); }
+    single.id = null;
+    single.stop = null;
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.target || event.target.id !== "rate-form") { return; }
+    stopWatching();
+    single.id = newProgressId();
+    event.detail.parameters.progress_id = single.id;
+    var box = byId("progress");
+    if (box) { box.dataset.stages = ""; }
+    showStage("uploading");
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.target && event.target.id === "rate-form") { stopWatching(); }
+  });
+
   document.addEventListener("input", function (event) {
     if (event.target && event.target.id === "amount") {
       byId("amount-value").textContent = event.target.value + " %";
@@ -56,7 +129,9 @@
     return problem;
   }
 
-  window.MasteringRateForm = { checkInput: checkInput };
+  window.MasteringRateForm = {
+    checkInput: checkInput, newProgressId: newProgressId, watchProgress: watchProgress,
+  };
 
   document.addEventListener("change", function (event) {
     var input = event.target;
@@ -128,10 +203,15 @@
     if (!detail.lengthComputable || !detail.total) { return; }
     var percent = Math.round(100 * detail.loaded / detail.total);
     if (percent >= 100) {
-      setProgress(null, "Analysing…");
+      startWatching();
     } else {
       setProgress(percent, "Uploading… " + percent + " %");
     }
+  });
+
+  // Some browsers report the upload's end without a last progress event.
+  document.addEventListener("htmx:xhr:loadend", function (event) {
+    if (event.target && event.target.id === "rate-form") { startWatching(); }
   });
 
   document.addEventListener("htmx:sendError", function () {

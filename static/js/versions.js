@@ -32,13 +32,20 @@
   }
   window.MasteringVersions = { candidateFiles: candidateFiles };
 
-  function rateOne(form, file) {
+  function rateOne(form, file, prefix) {
     var data = new FormData(form);
     data.set("candidate", file, file.name);
+    var rateForm = window.MasteringRateForm;
+    var stop = function () {};
+    if (rateForm) {  // the analysis's stages, as for a single rating
+      var id = rateForm.newProgressId();
+      data.set("progress_id", id);
+      stop = rateForm.watchProgress(id, prefix);
+    }
     var headers = Object.assign({ "HX-Request": "true" }, csrfHeaders());
     return fetch(form.getAttribute("action") || "/", {
       method: "POST", body: data, headers: headers, credentials: "same-origin",
-    }).then(function (response) {
+    }).finally(stop).then(function (response) {
       return response.text().then(function (html) {
         var holder = document.createElement("div");
         holder.innerHTML = html;
@@ -159,8 +166,9 @@
     var entries = [];
     files.reduce(function (chain, file, index) {
       return chain.then(function () {
-        say("Version " + (index + 1) + " of " + files.length + ": uploading and analysing " + file.name + "…");
-        return rateOne(form, file).then(function (entry) {
+        var prefix = "Version " + (index + 1) + " of " + files.length + " (" + file.name + "): ";
+        say(prefix + "uploading…");
+        return rateOne(form, file, prefix).then(function (entry) {
           entry.file = file;
           entry.index = index;
           entries.push(entry);

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service
 from app.accounts.models import ApiToken, Role, User
-from app.web.deps import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from app.http.deps import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from tests.accounts_support import (
     FAST_ACCOUNTS,
     PASSWORD,

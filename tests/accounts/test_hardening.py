@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts import service
 from app.accounts.throttle import LoginThrottle, LoginThrottled, hashing_slots
 from app.config import Settings
-from app.web.deps import CSRF_COOKIE, CSRF_HEADER
+from app.http.deps import CSRF_COOKIE, CSRF_HEADER
 from tests.accounts.test_auth import form_token
 from tests.accounts_support import (
     FAST_ACCOUNTS,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.classes.models import Assignment
 from app.db import Base, make_engine
 from app.history.models import Rating
-from app.web.deps import CSRF_HEADER
+from app.http.deps import CSRF_HEADER
 from tests.accounts_support import PASSWORD, World, make_assignment, make_token, postgres_schema_url
 
 

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from app.accounts.models import Role
 from app.config import Settings
 from app.db import engine_for, session_factory
+from app.http.deps import SESSION_COOKIE
 from app.migrate import upgrade
-from app.web.deps import SESSION_COOKIE
 from tests.accounts_support import (
     FAST_ACCOUNTS,
     PASSWORD,

@@ -10,8 +10,9 @@ it dies.
         .venv/bin/python -m tests.load.scenarios [--sustained-s 300] [--only read,overload]
 
 Scenarios: read (history and class dashboard, 20 clients), capacity (ratings/s one server
-completes), sustained (half capacity), overload (twice capacity: 503 + Retry-After, /healthz p99,
-recovery), kill (kill -9 of the server during sustained load, the supervisor restarts it),
+completes), sustained (half capacity), overload (twice capacity: 503 + Retry-After, /healthz p99
+timed from a process of its own, recovery), kill (kill -9 of one worker of `serve --workers 2`
+during sustained load; uvicorn restarts it while the other answers),
 dblock (a 10 s ACCESS EXCLUSIVE lock on the ratings table during sustained load), hostile
 (10 % bombs, absurd headers, huge and slow bodies among legitimate ratings).
 """
@@ -84,6 +85,8 @@ class Answer:
     seconds: float
     rating_id: int | None = None
     retry_after: str | None = None
+    #: When the request started (time.monotonic()).
+    started_at: float = field(default_factory=time.monotonic)
 
 
 def request(
@@ -96,6 +99,7 @@ def request(
     if method == "POST" and body is not None:
         return post(url, body=body, headers=headers or {})
     started = time.perf_counter()
+    started_at = time.monotonic()
     req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
     try:
         with urllib.request.urlopen(req, timeout=120) as response:
@@ -103,12 +107,14 @@ def request(
             rating_id = None
             if method == "POST" and payload.startswith(b"{"):
                 rating_id = json.loads(payload).get("id")
-            return Answer(response.status, time.perf_counter() - started, rating_id)
+            return Answer(response.status, time.perf_counter() - started, rating_id,
+                          started_at=started_at)  # fmt: skip
     except urllib.error.HTTPError as error:
         error.read()
-        return Answer(error.code, time.perf_counter() - started, None, error.headers["Retry-After"])
+        return Answer(error.code, time.perf_counter() - started, None,
+                      error.headers["Retry-After"], started_at)  # fmt: skip
     except (OSError, http.client.HTTPException):
-        return Answer(0, time.perf_counter() - started)
+        return Answer(0, time.perf_counter() - started, started_at=started_at)
 
 
 def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
@@ -117,6 +123,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     The service refuses a full pool (503) before reading the upload and closes the connection;
     a client that insists on sending the whole body first sees a reset instead of the 503."""
     started = time.perf_counter()
+    started_at = time.monotonic()
     host_port = url.split("//", 1)[1].split("/", 1)[0]
     connection = http.client.HTTPConnection(host_port, timeout=120)
     try:
@@ -133,9 +140,9 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
         payload = response.read()
         rating_id = json.loads(payload).get("id") if response.status == 200 else None
         return Answer(response.status, time.perf_counter() - started, rating_id,
-                      response.headers["Retry-After"])  # fmt: skip
+                      response.headers["Retry-After"], started_at)  # fmt: skip
     except (OSError, http.client.HTTPException):
-        return Answer(0, time.perf_counter() - started)
+        return Answer(0, time.perf_counter() - started, started_at=started_at)
     finally:
         connection.close()
 
@@ -156,10 +163,13 @@ def latency(answers: list[Answer]) -> dict[str, float]:
 
 
 class Supervised:
-    """One server process, restarted whenever it exits (as systemd or Docker's restart would)."""
+    """One server process, restarted whenever it exits (as systemd or Docker's restart would).
 
-    def __init__(self, *, env: dict[str, str], port: int, log: Path) -> None:
-        self.env, self.port, self.log = env, port, log
+    With ``workers`` > 1 it is `serve --workers N`: uvicorn's parent process restarts a worker
+    that dies, and the other workers go on answering on the same port meanwhile."""
+
+    def __init__(self, *, env: dict[str, str], port: int, log: Path, workers: int = 1) -> None:
+        self.env, self.port, self.log, self.workers = env, port, log, workers
         self.url = f"http://127.0.0.1:{port}"
         self.restarts = 0
         self._stop = threading.Event()
@@ -168,12 +178,15 @@ class Supervised:
         self._watch.start()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
         command = [
             str(BIN / "mastering-trainer"),
             "serve",
             "--no-migrate",
             "--port",
             str(self.port),
+            "--workers",
+            str(self.workers),
         ]
         with self.log.open("ab") as log:
             return subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -185,10 +198,34 @@ class Supervised:
                 self.process = self._start()
             time.sleep(0.2)
 
+    def startups(self) -> int:
+        """How many processes have finished starting up (uvicorn's log line) since `_start`."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read().count(b"Application startup complete")
+
+    def worker_pids(self) -> list[int]:
+        """The pids of uvicorn's worker processes (none with one worker: it serves itself)."""
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return []
+        workers = []
+        for child in map(int, children):
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in command:  # multiprocessing's spawned workers, not its tracker
+                workers.append(child)
+        return workers
+
     def wait_ready(self, timeout_s: float = 180) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
-            if request(f"{self.url}/readyz").status == 200:
+            serving = self.startups() >= self.workers  # every worker, not just the first
+            if serving and request(f"{self.url}/readyz").status == 200:
                 return time.monotonic() - started
             time.sleep(0.2)
         raise SystemExit(f"{self.url} not ready after {timeout_s} s")
@@ -273,9 +310,10 @@ def scenario_read(run: Run) -> dict[str, Any]:
     return figures
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_s(pid: int, *, thread: int | None = None) -> float:
+    """User + system CPU seconds of a process (or of one of its threads) so far."""
+    stat = Path(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -315,10 +353,14 @@ def scenario_capacity(run: Run) -> dict[str, Any]:
     }
 
 
-def checked_load(run: Run, *, rate_per_s: float, duration_s: float) -> dict[str, Any]:
+def checked_load(
+    run: Run, *, rate_per_s: float, duration_s: float, out: list[Answer] | None = None
+) -> dict[str, Any]:
     before = run.rows()
     run.stored_ids.clear()
     answers = open_loop(run, rate_per_s=rate_per_s, duration_s=duration_s)
+    if out is not None:
+        out.extend(answers)
     time.sleep(1)
     new_rows = run.rows() - before
     return {
@@ -338,20 +380,44 @@ def scenario_sustained(run: Run, *, capacity: float, duration_s: float) -> dict[
     return {"scenario": "sustained", **figures}
 
 
+def probe(url: str, *, duration_s: float) -> subprocess.Popen[bytes]:
+    """Time GETs of `url` from a process of its own, where the load generator's threads (the
+    GIL they share) add nothing to the latency; `probed` reads the figures."""
+    command = [sys.executable, "-m", "tests.load.probe", url, str(duration_s), str(PROBE_S)]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE)
+
+
+def probed(prober: subprocess.Popen[bytes], name: str) -> dict[str, Any]:
+    output, _ = prober.communicate(timeout=120)
+    answers = [line.split() for line in output.decode().splitlines()]
+    seconds = [float(s) for _, s in answers]
+    return {
+        f"{name}_probes": len(answers),
+        f"{name}_p50_ms": round(percentile(seconds, 50) * 1000, 1),
+        f"{name}_p99_ms": round(percentile(seconds, 99) * 1000, 1),
+        f"{name}_errors": sum(status != "200" for status, _ in answers),
+    }
+
+
+#: Interval between two /healthz probes, seconds.
+PROBE_S = 0.05
+
+
 def scenario_overload(run: Run, *, capacity: float, duration_s: float = 30) -> dict[str, Any]:
-    health: list[Answer] = []
-    stop = threading.Event()
-
-    def probe() -> None:
-        while not stop.is_set():
-            health.append(request(f"{run.server.url}/healthz"))
-            time.sleep(0.1)
-
-    prober = threading.Thread(target=probe)
-    prober.start()
+    # On a shared machine the capacity of a few minutes ago may be well under the present one,
+    # and twice that no overload at all: measured again, the larger of the two counts.
+    capacity = max(capacity, scenario_capacity(run)["ratings_per_s"])
+    healthz = f"{run.server.url}/healthz"
+    idle = probed(probe(healthz, duration_s=10), "idle_healthz")  # the machine's own noise
+    pid = run.server.process.pid  # its main thread runs the event loop
+    prober = probe(healthz, duration_s=duration_s)
+    loop_cpu_before, process_cpu_before = cpu_s(pid, thread=pid), cpu_s(pid)
     answers = open_loop(run, rate_per_s=2 * capacity, duration_s=duration_s)
-    stop.set()
-    prober.join()
+    loop_cpu_s, process_cpu_s = (
+        cpu_s(pid, thread=pid) - loop_cpu_before,
+        cpu_s(pid) - process_cpu_before,
+    )
+    busy = probed(prober, "healthz")
     refused = [a for a in answers if a.status == 503]
     ended = time.monotonic()
     while run.rate().status != 200 and time.monotonic() - ended < 60:
@@ -363,22 +429,59 @@ def scenario_overload(run: Run, *, capacity: float, duration_s: float = 30) -> d
         "statuses": statuses(answers),
         "refused_with_retry_after": sum(a.retry_after is not None for a in refused),
         "ok_latency": latency(answers),
-        "healthz_p99_ms": round(percentile([a.seconds for a in health], 99) * 1000, 1),
-        "healthz_errors": sum(a.status != 200 for a in health),
+        **busy,
+        **idle,
+        "event_loop_cpu_s": round(loop_cpu_s, 2),
+        "server_cpu_s": round(process_cpu_s, 2),
         "recovery_s": round(time.monotonic() - ended, 1),
     }
 
 
-def scenario_kill(run: Run, *, capacity: float, duration_s: float = 40) -> dict[str, Any]:
-    def killer() -> None:
-        time.sleep(duration_s / 3)
-        os.kill(run.server.process.pid, signal.SIGKILL)
+#: Worker processes of the server whose worker the kill scenario kills (`serve --workers 2`).
+KILL_WORKERS = 2
 
-    restarts = run.server.restarts
-    threading.Thread(target=killer).start()
-    figures = checked_load(run, rate_per_s=capacity / 2, duration_s=duration_s)
-    run.server.wait_ready()
-    return {"scenario": "kill -9", "restarts": run.server.restarts - restarts, **figures}
+
+def scenario_kill(run: Run, *, capacity: float, duration_s: float = 40) -> dict[str, Any]:
+    """kill -9 of one of `serve --workers 2`'s workers during sustained load.
+
+    Only the requests that worker was serving may fail (``in_flight_at_kill`` counts the
+    requests of both workers then in flight); the other worker answers while it restarts."""
+    single = run.server
+    two = Supervised(env=single.env, port=free_port(), log=single.log.with_name("kill.log"),
+                     workers=KILL_WORKERS)  # fmt: skip
+    killed: dict[str, Any] = {}
+    try:
+        start_s = two.wait_ready()
+        run.server = two
+
+        def killer() -> None:
+            time.sleep(duration_s / 3)
+            victim = two.worker_pids()[0]
+            killed["at"] = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            while two.startups() < KILL_WORKERS + 1 and time.monotonic() - killed["at"] < 120:
+                time.sleep(0.1)
+            killed["restart_s"] = round(time.monotonic() - killed["at"], 1)
+
+        thread = threading.Thread(target=killer)
+        thread.start()
+        answers: list[Answer] = []
+        figures = checked_load(run, rate_per_s=capacity / 2, duration_s=duration_s, out=answers)
+        thread.join()
+    finally:
+        run.server = single
+        two.stop()
+    at = killed["at"]
+    in_flight = [a for a in answers if a.started_at <= at < a.started_at + a.seconds]
+    return {
+        "scenario": "kill -9 of one of 2 workers",
+        "workers_start_s": round(start_s, 1),
+        "worker_restart_s": killed["restart_s"],
+        "in_flight_at_kill": len(in_flight),
+        "errors": sum(a.status != 200 for a in answers),
+        "errors_after_kill": sum(a.status != 200 for a in answers if a.started_at > at),
+        **figures,
+    }
 
 
 def scenario_dblock(run: Run, *, capacity: float, duration_s: float = 40) -> dict[str, Any]:
@@ -442,6 +545,12 @@ def scenario_hostile(run: Run, *, capacity: float, duration_s: float = 40) -> di
     }
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def setup(base_url: str, scratch: str, data_dir: Path) -> tuple[Run, Engine, dict[str, str]]:
     server_url = make_url(base_url).set(drivername="postgresql+psycopg")
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
@@ -480,10 +589,7 @@ def setup(base_url: str, scratch: str, data_dir: Path) -> tuple[Run, Engine, dic
         school_class = classes.create_class(db_session=db_session, instructor=teacher, name="Load")
         classes.join_class(db_session=db_session, user=student, code=school_class.join_code)
         class_id = school_class.id
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = Supervised(env=env, port=port, log=data_dir / "server.log")
+    server = Supervised(env=env, port=free_port(), log=data_dir / "server.log")
     server.wait_ready()
     run = Run(server, engine, token, instructor, class_id, legit_body())
     return run, admin, env

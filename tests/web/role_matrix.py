@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import ApiToken
 from app.classes.router import SavedUpload, get_assignment_rater
 from app.history.models import Rating
-from app.web.deps import CSRF_COOKIE, CSRF_HEADER
+from app.http.deps import CSRF_COOKIE, CSRF_HEADER
 from tests.accounts_support import PASSWORD, World, fake_result, make_rating, make_token
 
 ROLES = ("anonymous", "student", "other_student", "instructor", "other_instructor", "admin")

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.orm import Session
 
-from app.web.deps import SESSION_COOKIE
+from app.http.deps import SESSION_COOKIE
 from tests.accounts_support import World, make_rating
 from tests.web.test_browser import browser, live_server  # noqa: F401  (fixtures)
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from app.audio.eq import EqOperation, apply, response_db
 from app.audio.spectrum import Comparison
 from app.config import Settings
+from app.http.deps import SESSION_COOKIE
 from app.ml.registry import ModelRegistry, Recognition
-from app.web.deps import SESSION_COOKIE
 from tests.accounts_support import make_app
 from tests.conftest import pink_noise
 from tests.history.test_rating_audio import kept_rating

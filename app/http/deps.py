@@ -1,7 +1,8 @@
-"""Request dependencies: the database session, who is calling, CSRF, roles.
+"""Request dependencies: settings, models, workers, the database session, caller, CSRF, roles.
 
-Typed aliases in the full-stack-fastapi-template way: `SessionDep`, `AuthDep`, `OptionalUser`,
-`CurrentUser`, `PageUser`, `RatingUser`, `require_role(...)`.
+Typed aliases in the full-stack-fastapi-template way: `SettingsDep`, `RegistryDep`, `PoolDep`,
+`SessionDep`, `AuthDep`, `OptionalUser`, `CurrentUser`, `PageUser`, `RatingUser`,
+`require_role(...)`.
 
 Who is calling: an ``Authorization: Bearer`` API token, else the session cookie, else nobody.
 Every unsafe request authenticated by the cookie must echo the session's CSRF token (header
@@ -19,7 +20,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Path, Request, Response, status
@@ -31,6 +32,10 @@ from app.accounts.settings import AccountSettings, get_account_settings
 from app.accounts.throttle import LoginThrottle
 from app.config import Settings, get_settings
 from app.db import engine_for, session_factory
+from app.errors import ServiceError
+from app.ml.registry import ModelRegistry
+from app.rating.progress import ProgressBoard
+from app.rating.service import AnalysisPool
 
 SESSION_COOKIE = "mt_session"
 CSRF_COOKIE = "mt_csrf"
@@ -68,7 +73,35 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _started(request: Request, name: str) -> Any:
+    value = getattr(request.app.state, name, None)
+    if value is None:
+        raise ServiceError("The models are not loaded.", status_code=503)
+    return value
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    """The models loaded at start-up (503 before the lifespan loaded them)."""
+    registry: ModelRegistry = _started(request, "registry")
+    return registry
+
+
+def get_pool(request: Request) -> AnalysisPool:
+    """The bounded analysis workers (503 before the lifespan started them)."""
+    pool: AnalysisPool = _started(request, "pool")
+    return pool
+
+
+def get_progress(request: Request) -> ProgressBoard:
+    """The stages of the analyses in flight, by the page's progress id."""
+    board: ProgressBoard = request.app.state.progress
+    return board
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ProgressDep = Annotated[ProgressBoard, Depends(get_progress)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+PoolDep = Annotated[AnalysisPool, Depends(get_pool)]
 AccountSettingsDep = Annotated[AccountSettings, Depends(get_account_settings_for)]
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
