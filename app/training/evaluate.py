@@ -503,9 +503,8 @@ def choose_general_check(
     Returns
     -------
     check, typed_check, accuracy_by_setting
-        Settings are named as in `GENERAL_CHECKS`; `check` is `best_setting`'s on
-        `chosen_on`, `typed_check` its choice on the examples of more types than
-        bells; the accuracies are over every example.
+        Settings are named as in `GENERAL_CHECKS`, chosen by `split_settings`;
+        the accuracies are over every example.
     """
     rows = list(zip(band_db.astype(float), probabilities, types, strict=True))
     found = parallel_map(partial(_recognise, check=PhysicsCheck()), rows)
@@ -529,25 +528,42 @@ def choose_general_check(
 def split_settings(
     correct: dict[str, np.ndarray], *, typed: np.ndarray, chosen_on: np.ndarray | None = None
 ) -> tuple[str, str]:
-    """`best_setting` on `chosen_on` (default: every example), and on the `typed` examples.
+    """The settings of the bells' check and of the typed answers' check.
 
     Parameters
     ----------
     correct : dict[str, np.ndarray]
         Per setting, whether each tuning example came out right.
     typed : np.ndarray
-        The examples whose answers may hold more types than bells.
+        The examples whose answers may hold more types than bells (the typed check's).
     chosen_on : np.ndarray, optional
-        The examples the bells' setting is compared on.
+        The examples whose figures the bells' check must keep (default: every
+        example).
 
     Returns
     -------
     setting, typed_setting
-        ``"0"`` (CatBoost alone) for the typed answers where there are none.
+        `typed_setting` is `best_setting`'s on the `typed` examples (``"0"``,
+        CatBoost alone, where there are none). `setting` is `best_setting`'s on
+        `chosen_on`, unless another setting no worse there (McNemar's z at most
+        `SIGNIFICANCE_Z`) is significantly better on the examples it decodes
+        (those not `typed`): then the best of those. A check chosen on bells-only
+        sets without compression alone added bells wherever a compressor or a
+        limiter had reshaped the spectrum.
     """
-    compared = {k: v if chosen_on is None else v[chosen_on] for k, v in correct.items()}
+    guarded = np.ones(len(typed), dtype=bool) if chosen_on is None else chosen_on
+    setting = best_setting({k: v[guarded] for k, v in correct.items()})
+    no_worse = [
+        key
+        for key, right in correct.items()
+        if mcnemar_z(correct[setting][guarded], right[guarded]) <= SIGNIFICANCE_Z
+    ]
+    decoded = ~typed
+    better = max(no_worse, key=lambda key: int(np.sum(correct[key][decoded])))
+    if mcnemar_z(correct[better][decoded], correct[setting][decoded]) > SIGNIFICANCE_Z:
+        setting = better
     typed_setting = best_setting({k: v[typed] for k, v in correct.items()}) if typed.any() else "0"
-    return best_setting(compared), typed_setting
+    return setting, typed_setting
 
 
 #: Item 4 of issue 19: a single operation of each type (type right; frequency within

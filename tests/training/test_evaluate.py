@@ -77,3 +77,18 @@ def test_typed_answers_get_the_check_that_suits_them_and_bells_keep_theirs() -> 
     # Chosen over every example, the typed examples' losses would drown the bells' gain
     # (42 fixed against 32 broken: z = 1.2).
     assert split_settings(correct, typed=np.zeros(1300, dtype=bool)) == ("0", "0")
+
+
+def test_the_bells_check_trades_nothing_it_guards_for_the_answers_it_decodes() -> None:
+    # On the guarded sets "c" fixes 30 and breaks 0 and "d" fixes 29 and breaks 1 (no
+    # worse than "c": z = 1); on 400 other bells-only answers (compressed, say) "c"
+    # breaks 60 and "d" breaks none.
+    guarded = {"0": [False] * 30 + [True] * 470, "c": [True] * 500, "d": [True] * 499 + [False]}
+    other = {"0": [True] * 400, "c": [False] * 60 + [True] * 340, "d": [True] * 400}
+    correct = {k: np.array(guarded[k] + other[k]) for k in guarded}
+    chosen_on = np.arange(900) < 500
+    typed = np.zeros(900, dtype=bool)
+    assert split_settings(correct, typed=typed, chosen_on=chosen_on) == ("d", "0")
+    # Where "d" is worse on the guarded sets, the guard keeps "c".
+    correct["d"][:10] = False
+    assert split_settings(correct, typed=typed, chosen_on=chosen_on) == ("c", "0")
