@@ -186,6 +186,7 @@ def count_candidates(
         `MIN_GAIN_DB`.
     """
     dictionary = dictionary_of(types)
+    required = _required(types)
     fits = {count: _greedy_fit(band_db, count=count, types=types) for count in counts}
     for count in counts[1:]:
         if count > 1:
@@ -193,14 +194,16 @@ def count_candidates(
             extra, _ = greedy_pursuit(band_db - curve_db(smaller), count=1, dictionary=dictionary)
             extra = [op for op in extra if op.type == "bell" or op.type not in _types(smaller)]
             refit = _refine(band_db, smaller + extra)
-            fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
+            if covers(refit[0], required=required, count=count):
+                fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
     for count in reversed(counts[:-1]):
         if count:
             # The larger fit less its least useful operation: a start that escapes the
             # local minimum a greedy start can leave the smaller fit in.
             start = _without_least_useful(band_db, fits[count + 1][0])
             refit = _refine(band_db, start)
-            fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
+            if covers(refit[0], required=required, count=count):
+                fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
     candidates = []
     for count, (operations, _) in fits.items():
         residual = floored(band_db) - floored(curve_db(operations))
@@ -213,6 +216,25 @@ def count_candidates(
 
 def _types(operations: list[EqOperation]) -> set[str]:
     return {op.type for op in operations}
+
+
+def covers(operations: list[EqOperation], *, required: tuple[EqType, ...], count: int) -> bool:
+    """Whether a fit of `count` operations holds as many of the `required` types as it can.
+
+    The greedy start of a fit holds one operation of each type the type model
+    found present (as many as `count` allows); the other starts may not trade
+    one for a bell that mimics it (a high-pass for a cut at 20 Hz).
+
+    Examples
+    --------
+    >>> shelf = EqOperation(150.0, 4.0, type="low_shelf")
+    >>> bell = EqOperation(20.0, -6.0, 1.0)
+    >>> covers([shelf], required=("low_shelf", "high_pass"), count=1)
+    True
+    >>> covers([bell], required=("high_pass",), count=1)
+    False
+    """
+    return len(set(required) & _types(operations)) >= min(count, len(set(required)))
 
 
 def _greedy_fit(

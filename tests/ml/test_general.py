@@ -15,6 +15,8 @@ from app.ml.general import (
     TYPED,
     GeneralModel,
     check_for,
+    count_candidates,
+    covers,
     estimate_operations,
     example_features,
     present_types,
@@ -126,3 +128,16 @@ def test_answers_with_shelves_or_pass_filters_take_the_typed_check() -> None:
     assert check_for(("bell",), check=bells, typed_check=typed) is bells
     for kinds in present_types(np.array([[0.9, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.7]])):
         assert check_for(kinds, check=bells, typed_check=typed) is typed
+
+
+def test_every_count_s_fit_keeps_the_types_found_present(noise: np.ndarray) -> None:
+    """A bell may mimic a high-pass; a fit told the high-pass is present keeps it."""
+    applied = [EqOperation(28.0, 0.0, type="high_pass", order=2)]
+    comparison = compare(noise, apply(noise, applied, sample_rate_hz=SR))
+    bands = band_features(comparison.reference_magnitude, comparison.candidate_magnitude)
+    for candidate in count_candidates(
+        bands[: CURRENT_SPEC.n_bands], counts=range(0, 3), types=("bell", "high_pass")
+    ):
+        assert candidate.count == 0 or covers(
+            candidate.operations, required=("high_pass",), count=candidate.count
+        ), candidate.operations
