@@ -300,18 +300,48 @@ def recognise_operations(
     """
     if check.weight <= 0:
         return estimate_operations(band_db, count=int(np.argmax(count_probabilities)), types=types)
-    candidates = count_candidates(band_db, counts=nearby_counts(count_probabilities), types=types)
+    candidates = checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
     return best_candidate(
         candidates, count_probabilities=count_probabilities, check=check
     ).operations
 
 
+def is_plausible(candidate: CountCandidate) -> bool:
+    """Whether no bell or shelf of a candidate is weaker than `MIN_GAIN_DB`."""
+    return not np.any(weak_gains(candidate.operations) < MIN_GAIN_DB)
+
+
+def checked_candidates(
+    band_db: np.ndarray, *, count_probabilities: np.ndarray, types: tuple[EqType, ...] = BELLS
+) -> list[CountCandidate]:
+    """The fits the physics check weighs: `nearby_counts`, and the smaller counts where
+    every one of those holds an operation weaker than `MIN_GAIN_DB`.
+
+    CatBoost can overcount (an MP3 of two bells read as four or five): the fits of
+    the counts it names then hold bells of a few tenths of a dB, none of the
+    model's operations.
+    """
+    counts = nearby_counts(count_probabilities)
+    candidates = count_candidates(band_db, counts=counts, types=types)
+    if counts.start and not any(is_plausible(c) for c in candidates):
+        candidates += count_candidates(band_db, counts=range(counts.start), types=types)
+    return candidates
+
+
 def best_candidate(
     candidates: list[CountCandidate], *, count_probabilities: np.ndarray, check: PhysicsCheck
 ) -> CountCandidate:
-    """The candidate of the best `CountCandidate.score`."""
+    """The candidate of the best `CountCandidate.score` among the plausible ones.
+
+    A candidate holding a bell or shelf weaker than `MIN_GAIN_DB` is none of the
+    model's operations (they start at 1.5 dB); it is kept only where every
+    candidate holds one. A tight robust-loss scale otherwise let a +0.1 dB bell
+    four octaves wide explain an MP3's noise.
+    """
+    plausible = [c for c in candidates if is_plausible(c)]
     return max(
-        candidates, key=lambda c: c.score(count_probabilities=count_probabilities, check=check)
+        plausible or candidates,
+        key=lambda c: c.score(count_probabilities=count_probabilities, check=check),
     )
 
 

@@ -25,8 +25,7 @@ from app.ml.general import (
     CountCandidate,
     best_candidate,
     check_for,
-    count_candidates,
-    nearby_counts,
+    checked_candidates,
     recognise_operations,
     trusted_band_db,
 )
@@ -408,7 +407,7 @@ def _recognise(
 
 def _nearby_candidates(example: GeneralExample) -> list[CountCandidate]:
     band_db, count_probabilities, types = example
-    return count_candidates(band_db, counts=nearby_counts(count_probabilities), types=types)
+    return checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
 
 
 def general_band_db(band_db: np.ndarray, *, candidate_lossy: np.ndarray) -> np.ndarray:

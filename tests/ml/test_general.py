@@ -13,7 +13,9 @@ from app.ml.fitting import PhysicsCheck, general_dictionary, greedy_pursuit
 from app.ml.general import (
     ALL_TYPES,
     TYPED,
+    CountCandidate,
     GeneralModel,
+    best_candidate,
     check_for,
     count_candidates,
     covers,
@@ -141,3 +143,15 @@ def test_every_count_s_fit_keeps_the_types_found_present(noise: np.ndarray) -> N
         assert candidate.count == 0 or covers(
             candidate.operations, required=("high_pass",), count=candidate.count
         ), candidate.operations
+
+
+def test_no_answer_holds_an_operation_weaker_than_the_model_s_least() -> None:
+    weak = CountCandidate(
+        2, [EqOperation(41.0, 0.1, 4.0), EqOperation(263.0, 6.0, 2.0)], np.zeros(120), 0.0
+    )
+    plain = CountCandidate(1, [EqOperation(263.0, 6.0, 2.0)], np.full(120, 0.3), 0.0)
+    check = PhysicsCheck(weight=1.0, residual_scale_db=0.05)
+    even = np.array([0.0, 0.5, 0.5, 0.0, 0.0, 0.0])
+    assert best_candidate([weak, plain], count_probabilities=even, check=check) is plain
+    # Where every candidate holds a weak one, the best of them is still the answer.
+    assert best_candidate([weak], count_probabilities=even, check=check) is weak
