@@ -32,6 +32,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,20 @@ def cases_for(song: str, *, rng: np.random.Generator) -> list[Case]:
     ]
 
 
+#: The issue's own examples (issue 19): what a new user tried first.
+ISSUE_EXAMPLES = [
+    ("issue low shelf", [EqOperation(120.0, 3.0, type="low_shelf", slope=0.5)], False),
+    ("issue high shelf", [EqOperation(6000.0, -3.0, type="high_shelf", slope=0.5)], False),
+    ("issue high-pass", [EqOperation(30.0, 0.0, type="high_pass", order=2)], False),
+    ("issue bell through chain", [EqOperation(1000.0, 4.0, 1.0)], True),
+]
+
+
+def issue_cases(song: str) -> list[Case]:
+    """The issue's four examples on one song."""
+    return [Case(song, kind, list(ops), chain=chain) for kind, ops, chain in ISSUE_EXAMPLES]
+
+
 def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generator) -> Path:
     """The case's candidate WAV: sox's EQ, then the compressor and limiter where asked."""
     subprocess.run(
@@ -235,6 +250,27 @@ def summarise(cases: list[Case]) -> dict[str, Any]:
         else None,
         "gain_error_db_median": round(float(np.median(gain_errors)), 2) if gain_errors else None,
     }
+    for kind, _, _ in ISSUE_EXAMPLES:
+        rows = [c for c in cases if c.kind == kind]
+        if rows:
+            truth = rows[0].operations[0]
+            summary[kind] = {
+                "examples": len(rows),
+                "right": percent(
+                    [
+                        len(c.answer) == 1
+                        and c.answer[0]["type"] == truth.type
+                        and abs(math.log2(c.answer[0]["frequency_hz"] / truth.frequency_hz))
+                        <= FREQUENCY_TOLERANCE_OCTAVES
+                        and abs(c.answer[0]["gain_db"] - truth.gain_db) <= GAIN_TOLERANCE_DB
+                        for c in rows
+                    ]
+                ),
+                "answers": [
+                    [(op["type"], op["frequency_hz"], op["gain_db"]) for op in c.answer]
+                    for c in rows
+                ],
+            }
     summary["seconds_per_rating_median"] = round(float(np.median([c.seconds for c in cases])), 2)
     return summary
 
@@ -266,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="every answer, as JSON")
+    parser.add_argument(
+        "--issue-examples",
+        action="store_true",
+        help="only issue 19's four examples on each song (right: one operation, type,"
+        " frequency within 1/3 octave, gain within 1.5 dB)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     rng = np.random.default_rng(args.seed)
@@ -279,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                 check=True,
             )
             songs.append(converted)
-        cases = [case for song in songs for case in cases_for(song.stem, rng=rng)]
+        make_cases = issue_cases if args.issue_examples else partial(cases_for, rng=rng)
+        cases = [case for song in songs for case in make_cases(song.stem)]
         candidates = [
             render(folder / f"{c.song}.wav", c, target=folder / f"candidate-{k}.wav", rng=rng)
             for k, c in enumerate(cases)
