@@ -18,7 +18,6 @@ from app.ml.general import (
     best_candidate,
     check_for,
     count_candidates,
-    covers,
     estimate_operations,
     example_features,
     present_types,
@@ -140,9 +139,8 @@ def test_every_count_s_fit_keeps_the_types_found_present(noise: np.ndarray) -> N
     for candidate in count_candidates(
         bands[: CURRENT_SPEC.n_bands], counts=range(0, 3), types=("bell", "high_pass")
     ):
-        assert candidate.count == 0 or covers(
-            candidate.operations, required=("high_pass",), count=candidate.count
-        ), candidate.operations
+        kinds = {op.type for op in candidate.operations}
+        assert candidate.count == 0 or "high_pass" in kinds, candidate.operations
 
 
 def test_no_answer_holds_an_operation_weaker_than_the_model_s_least() -> None:
