@@ -5,6 +5,7 @@ Layout::
     models/registry.json            {"default": "general", "models": {"F1W2": "F1W2", ...}}
     models/<folder>/metadata.json   id, kind, feature spec, labels, figures, command, ...
     models/<folder>/model.cbm       the CatBoost model, or model.cbm.gz gzip-compressed
+    models/general/types.cbm.gz     a typed general model's type model (types.cbm, or gzipped)
 
 Loading validates every model's feature spec against the code's and fails
 fast with a sentence that says which model and which field differ. What a
@@ -25,6 +26,7 @@ from app.ml.grid import GridModel
 from app.ml.recognition import (
     COMPRESSED_MODEL_FILE,
     MODEL_FILE,
+    TYPES_MODEL_FILE,
     ModelLoadError,
     Recognition,
     RecognitionModel,
@@ -39,6 +41,7 @@ __all__ = [
     "COMPRESSED_MODEL_FILE",
     "MODEL_FILE",
     "ModelLoadError",
+    "TYPES_MODEL_FILE",
     "ModelRegistry",
     "Recognition",
     "RecognitionModel",

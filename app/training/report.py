@@ -18,10 +18,12 @@ import numpy as np
 from catboost import CatBoostClassifier
 from rich.progress import track
 
+from app.audio.eq import EqType
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
+from app.ml.general import BELLS, present_types
 from app.ml.grid import decode, note_rows
-from app.ml.registry import MODEL_FILE, has_model, load_classifier, model_bytes
+from app.ml.registry import MODEL_FILE, TYPES_MODEL_FILE, has_model, load_classifier, model_bytes
 from app.training import evaluate as ev
 from app.training import train as training
 from app.training.bundle import Bundle
@@ -29,6 +31,7 @@ from app.training.corpus import manifest_hash
 from app.training.fit import fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
 from app.training.render import write_report
+from app.training.synth import NUISANCE_PROBABILITIES
 
 
 def _fits(fitted_dir: Path) -> dict[str, dict[str, Any]]:
@@ -160,7 +163,10 @@ def build_report(
         validation_mask = bundle.validation
         spec = bundle.spec
         classifier = load_classifier(fitted_dir / "general")
-        check, tuning = _general_check(bundle, classifier)
+        type_classifier = _type_classifier(fitted_dir / "general")
+        check, typed_check, tuning = _general_check(
+            bundle, classifier, type_classifier=type_classifier
+        )
         validation = training.bundle_dataset(bundle).validation
         features = bundle.features[validation_mask]
         general = ev.evaluate_general(
@@ -168,7 +174,14 @@ def build_report(
             features=features,
             probabilities=_count_probabilities(classifier, features),
             check=check,
+            types=_present_types(type_classifier, features),
+            typed_check=typed_check,
         )
+        if type_classifier is not None and bundle.type_targets is not None:
+            general["type_presence_accuracy"] = ev.type_presence_accuracy(
+                _type_probabilities(type_classifier, features),
+                bundle.type_targets[validation_mask],
+            )
         if bundle.validation_low_pass_features is not None:
             sample = slice(None, None, ev.LOW_PASS_SUBSAMPLE)
             low_passed = bundle.validation_low_pass_features[sample]
@@ -179,8 +192,11 @@ def build_report(
                 features=low_passed,
                 probabilities=_count_probabilities(classifier, low_passed),
                 check=check,
+                types=_present_types(type_classifier, low_passed),
+                typed_check=typed_check,
             )
         general["physics_check"] = check.to_dict()
+        general["physics_check_typed"] = typed_check.to_dict()
         general["physics_tuning_count_accuracy"] = tuning
         general["feature_options"] = spec.options
         general["evaluated"] = stamp
@@ -192,6 +208,7 @@ def build_report(
             manifest_sha256,
             general,
             decode=check,
+            decode_typed=typed_check,
             spec=spec,
         )
     closed_set: dict[str, dict[str, float | None]] = {}
@@ -327,15 +344,52 @@ def _physics_check(
     )
 
 
+#: Tuning examples the general model's physics check is chosen on, at most.
+GENERAL_TUNING_EXAMPLES = 1000
+
+
+def _type_classifier(fitted: Path) -> CatBoostClassifier | None:
+    """A fitted general model's type model; None for one of bells only."""
+    return (
+        load_classifier(fitted, name=TYPES_MODEL_FILE)
+        if has_model(fitted, name=TYPES_MODEL_FILE)
+        else None
+    )
+
+
+def _type_probabilities(type_classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:
+    """Each type's probability of being present, ``(n, len(TYPED))``."""
+    return np.asarray(type_classifier.predict_proba(features.astype(np.float32)))
+
+
+def _present_types(
+    type_classifier: CatBoostClassifier | None, features: np.ndarray
+) -> list[tuple[EqType, ...]]:
+    """Each example's types as the service finds them (bells only without a type model)."""
+    if type_classifier is None:
+        return [BELLS] * len(features)
+    return present_types(_type_probabilities(type_classifier, features))
+
+
 def _general_check(
-    bundle: Bundle, classifier: CatBoostClassifier
-) -> tuple[PhysicsCheck, dict[str, float | None]]:
-    """The general model's physics check, chosen on the fit's tuning tracks."""
+    bundle: Bundle,
+    classifier: CatBoostClassifier,
+    *,
+    type_classifier: CatBoostClassifier | None,
+) -> tuple[PhysicsCheck, PhysicsCheck, dict[str, float | None]]:
+    """The general model's physics checks (bells only; more types), chosen on tuning tracks."""
     tune = tuning_mask(bundle)
     if not tune.any():
-        return PhysicsCheck(), {}
+        return PhysicsCheck(), PhysicsCheck(), {}
+    # Every k-th tuning example, at most `GENERAL_TUNING_EXAMPLES`: each takes seconds of fits.
+    rows = np.flatnonzero(tune)
+    tune = np.isin(np.arange(len(tune)), rows[:: -(-len(rows) // GENERAL_TUNING_EXAMPLES)])
     features = bundle.features[tune]
     tuning = training.bundle_dataset(bundle).subset(tune)
+    # The bells' check is compared on the bells-only sets under the first general model's
+    # nuisances, whose figures must not drop; the typed answers' check on those the type
+    # model gives shelves or pass filters.
+    bells = tuning.bells_only & np.isin(tuning.nuisance, list(NUISANCE_PROBABILITIES))
     band_db = ev.general_band_db(
         features[:, : CURRENT_SPEC.n_bands], candidate_lossy=tuning.candidate_lossy
     )
@@ -343,6 +397,8 @@ def _general_check(
         band_db,
         probabilities=_count_probabilities(classifier, features),
         true_count=tuning.n_operations,
+        types=_present_types(type_classifier, features),
+        chosen_on=bells if bells.any() else None,
     )
 
 
@@ -355,6 +411,7 @@ def _install(
     figures: dict[str, Any],
     *,
     decode: PhysicsCheck | None = None,
+    decode_typed: PhysicsCheck | None = None,
     spec: FeatureSpec = CURRENT_SPEC,
 ) -> None:
     metadata = training.model_metadata(
@@ -366,6 +423,8 @@ def _install(
     )
     if decode is not None:
         metadata["decode"] = decode.to_dict()
+    if decode_typed is not None:
+        metadata["decode_typed"] = decode_typed.to_dict()
     training.install_model(
         dataset_id=model_id, fitted_dir=fitted_dir, models_dir=models_dir, metadata=metadata
     )

@@ -3,7 +3,13 @@ import math
 import numpy as np
 import pytest
 
-from app.training.evaluate import PHYSICS_CHECKS, best_setting, parallel_map, shortfalls
+from app.training.evaluate import (
+    PHYSICS_CHECKS,
+    best_setting,
+    parallel_map,
+    shortfalls,
+    split_settings,
+)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -58,3 +64,31 @@ def test_a_check_is_chosen_only_where_it_beats_catboost_alone_significantly(
 ) -> None:
     # 10 fixed against 5 broken: z = 5 / sqrt(15) = 1.3; 12 against 2: z = 2.7.
     assert best_setting(_outcomes(right_both=900, fixed=fixed, broken=broken)) == chosen
+
+
+def test_typed_answers_get_the_check_that_suits_them_and_bells_keep_theirs() -> None:
+    # 1000 bells-only examples where check "c" fixes 40 and breaks 2, then 300 typed
+    # ones where it breaks 30 and fixes 2: each subset chooses on its own examples.
+    bells = _outcomes(right_both=958, fixed=40, broken=2)
+    typed = _outcomes(right_both=268, fixed=2, broken=30)
+    correct = {k: np.concatenate([bells[k], typed[k]]) for k in bells}
+    is_typed = np.arange(1300) >= 1000
+    assert split_settings(correct, typed=is_typed, chosen_on=~is_typed) == ("c", "0")
+    # Chosen over every example, the typed examples' losses would drown the bells' gain
+    # (42 fixed against 32 broken: z = 1.2).
+    assert split_settings(correct, typed=np.zeros(1300, dtype=bool)) == ("0", "0")
+
+
+def test_the_bells_check_trades_nothing_it_guards_for_the_answers_it_decodes() -> None:
+    # On the guarded sets "c" fixes 30 and breaks 0 and "d" fixes 29 and breaks 1 (no
+    # worse than "c": z = 1); on 400 other bells-only answers (compressed, say) "c"
+    # breaks 60 and "d" breaks none.
+    guarded = {"0": [False] * 30 + [True] * 470, "c": [True] * 500, "d": [True] * 499 + [False]}
+    other = {"0": [True] * 400, "c": [False] * 60 + [True] * 340, "d": [True] * 400}
+    correct = {k: np.array(guarded[k] + other[k]) for k in guarded}
+    chosen_on = np.arange(900) < 500
+    typed = np.zeros(900, dtype=bool)
+    assert split_settings(correct, typed=typed, chosen_on=chosen_on) == ("d", "0")
+    # Where "d" is worse on the guarded sets, the guard keeps "c".
+    correct["d"][:10] = False
+    assert split_settings(correct, typed=typed, chosen_on=chosen_on) == ("c", "0")

@@ -1,0 +1,389 @@
+"""Rate music the models never trained on via POST /rate: sox EQ, pedalboard dynamics.
+
+Item 4 of issue 19, measured end to end as a user meets it: each song (the first 30 s clip of a
+validation track of the corpus, never trained on, or an audio file named with ``--file``) is the
+reference; candidates are the same song through sox's ``equalizer``, ``bass``, ``treble``,
+``highpass`` and ``lowpass`` (EQ drawn at random per song, seeded), some then through pedalboard's
+compressor and limiter (`app.training.master_chain`), every file a 32-bit float WAV posted to
+/rate with the shipped models (``MODELS_DIR``). Per song:
+
+- one single operation of each type (bell, low shelf, high shelf, high-pass, low-pass): the type
+  right, and of those the frequency within 1/3 octave and the gain within 1.5 dB;
+- a mixture of 2-4 operations of at least two types: the count right, all types right;
+- another such mixture through a compressor and a limiter: the count right;
+- a compressor and a limiter alone: no EQ operation found;
+- 1-3 bells alone: the count right, the frequency and gain errors.
+
+Needs the dev extra (pedalboard), sox and the cached clips (``mastering-trainer corpus fetch``)::
+
+    DATA_DIR=var python ops/rate_check.py --songs 20 --out rate_check.json
+
+Prints a JSON summary (and writes every answer to ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from scipy.optimize import linear_sum_assignment
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from app.audio.eq import EqOperation  # noqa: E402
+from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ  # noqa: E402
+from app.config import Settings, get_settings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
+from app.training.master_chain import apply_chain, draw_chain  # noqa: E402
+
+SR = ANALYSIS_SAMPLE_RATE_HZ
+MANIFEST = ROOT / "app" / "training" / "manifests" / "train.tsv"
+#: Where each type's frequency is drawn (Hz), as the general dataset draws it.
+FREQUENCY_HZ = {
+    "bell": (40.0, 12_000.0),
+    "low_shelf": (40.0, 400.0),
+    "high_shelf": (2_000.0, 12_000.0),
+    "high_pass": (25.0, 200.0),
+    "low_pass": (4_000.0, 16_000.0),
+}
+#: |gain| drawn for bells and shelves (dB): moves a trainee makes and hears.
+GAIN_DB = (2.0, 9.0)
+#: Butterworth sections of a 4th-order pass filter (sox's Q for each biquad).
+ORDER_4_Q = (0.5411961, 1.3065630)
+FREQUENCY_TOLERANCE_OCTAVES = 1 / 3
+GAIN_TOLERANCE_DB = 1.5
+
+
+@dataclass
+class Case:
+    """One candidate: the EQ applied with sox, and whether the master chain followed."""
+
+    song: str
+    kind: str
+    operations: list[EqOperation]
+    chain: bool = False
+    answer: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def sox_effects(operations: list[EqOperation]) -> list[str]:
+    """sox's effects for `operations` (``bass``/``treble`` slopes, Butterworth sections)."""
+    effects: list[str] = []
+    for op in operations:
+        if op.type == "bell":
+            effects += ["equalizer", f"{op.frequency_hz}", f"{op.width_octaves}o", f"{op.gain_db}"]
+        elif op.type in ("low_shelf", "high_shelf"):
+            name = "bass" if op.type == "low_shelf" else "treble"
+            effects += [name, f"{op.gain_db}", f"{op.frequency_hz}", f"{op.slope}s"]
+        else:
+            name = "highpass" if op.type == "high_pass" else "lowpass"
+            if op.order == 2:
+                effects += [name, f"{op.frequency_hz}"]
+            else:
+                for q in ORDER_4_Q:
+                    effects += [name, f"{op.frequency_hz}", f"{q}q"]
+    return effects
+
+
+def draw(kind: str, *, rng: np.random.Generator, at_hz: float | None = None) -> EqOperation:
+    """A random operation of type `kind` (at `at_hz` if given)."""
+    low, high = FREQUENCY_HZ[kind]
+    frequency_hz = round(at_hz or float(2 ** rng.uniform(np.log2(low), np.log2(high))), 1)
+    if kind in ("high_pass", "low_pass"):
+        return EqOperation(frequency_hz, 0.0, type=kind, order=int(rng.choice([2, 4])))  # type: ignore[arg-type]
+    gain_db = round(float(rng.uniform(*GAIN_DB) * rng.choice([-1, 1])), 1)
+    if kind == "bell":
+        return EqOperation(frequency_hz, gain_db, round(float(2 ** rng.uniform(-1, 1)), 2))
+    return EqOperation(frequency_hz, gain_db, type=kind, slope=round(float(rng.uniform(0.3, 1)), 2))  # type: ignore[arg-type]
+
+
+def draw_mixture(*, rng: np.random.Generator, types: tuple[str, ...]) -> list[EqOperation]:
+    """2-4 operations of at least two types, at most one of each but bells, 1/2 octave apart."""
+    while True:
+        count = int(rng.integers(2, 5))
+        kinds = [str(k) for k in rng.choice(types, size=count)]
+        if len(set(kinds)) < 2 or any(kinds.count(k) > 1 for k in kinds if k != "bell"):
+            continue
+        ops = [draw(k, rng=rng) for k in kinds]
+        octaves = np.sort(np.log2([op.frequency_hz for op in ops]))
+        if np.min(np.diff(octaves)) >= 0.5:
+            return ops
+
+
+def draw_bells(*, rng: np.random.Generator) -> list[EqOperation]:
+    """1-3 bells at least an octave apart."""
+    while True:
+        ops = [draw("bell", rng=rng) for _ in range(int(rng.integers(1, 4)))]
+        octaves = np.sort(np.log2([op.frequency_hz for op in ops]))
+        if len(ops) == 1 or np.min(np.diff(octaves)) >= 1.0:
+            return ops
+
+
+def cases_for(song: str, *, rng: np.random.Generator) -> list[Case]:
+    """The cases of one song (see the module's docstring)."""
+    types = tuple(FREQUENCY_HZ)
+    singles = [Case(song, f"single {kind}", [draw(kind, rng=rng)]) for kind in types]
+    return [
+        *singles,
+        Case(song, "mixture", draw_mixture(rng=rng, types=types)),
+        Case(song, "mixture through chain", draw_mixture(rng=rng, types=types), chain=True),
+        Case(song, "chain alone", [], chain=True),
+        Case(song, "bells", draw_bells(rng=rng)),
+    ]
+
+
+#: The issue's own examples (issue 19): what a new user tried first.
+ISSUE_EXAMPLES = [
+    ("issue low shelf", [EqOperation(120.0, 3.0, type="low_shelf", slope=0.5)], False),
+    ("issue high shelf", [EqOperation(6000.0, -3.0, type="high_shelf", slope=0.5)], False),
+    ("issue high-pass", [EqOperation(30.0, 0.0, type="high_pass", order=2)], False),
+    ("issue bell through chain", [EqOperation(1000.0, 4.0, 1.0)], True),
+]
+
+
+def issue_cases(song: str) -> list[Case]:
+    """The issue's four examples on one song."""
+    return [Case(song, kind, list(ops), chain=chain) for kind, ops, chain in ISSUE_EXAMPLES]
+
+
+def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generator) -> Path:
+    """The case's candidate WAV: sox's EQ, then the compressor and limiter where asked."""
+    subprocess.run(
+        ["sox", "-D", str(reference), "-e", "floating-point", "-b", "32", str(target)]
+        + sox_effects(case.operations),
+        check=True,
+    )
+    if case.chain:
+        samples, rate = sf.read(target, dtype="float32")
+        chain = draw_chain(rng=rng, compressor=True, limiter=True)
+        peak_dbfs = 20 * math.log10(float(np.max(np.abs(samples))) + 1e-12)
+        mono = samples if samples.ndim == 1 else samples.mean(axis=1)
+        limited = apply_chain(mono, chain, sample_rate_hz=rate, input_gain_db=-peak_dbfs)
+        sf.write(target, limited, rate, subtype="FLOAT")
+    return target
+
+
+def matched(truth: list[EqOperation], found: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Pairs (true, found) closest in log frequency."""
+    cost = np.abs(
+        np.log2(
+            np.array([op.frequency_hz for op in truth])[:, None]
+            / np.array([op["frequency_hz"] for op in found])[None, :]
+        )
+    )
+    rows, columns = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, columns, strict=True)]
+
+
+def percent(flags: list[bool]) -> float | None:
+    return round(100.0 * sum(flags) / len(flags), 1) if flags else None
+
+
+def summarise(cases: list[Case]) -> dict[str, Any]:
+    """Item 4's figures over `cases`."""
+    summary: dict[str, Any] = {"songs": len({c.song for c in cases}), "by_type": {}}
+    for kind in FREQUENCY_HZ:
+        rows = [c for c in cases if c.kind == f"single {kind}"]
+        right = [c for c in rows if len(c.answer) == 1 and c.answer[0]["type"] == kind]
+        close = [
+            abs(math.log2(c.answer[0]["frequency_hz"] / c.operations[0].frequency_hz))
+            <= FREQUENCY_TOLERANCE_OCTAVES
+            and abs(c.answer[0]["gain_db"] - c.operations[0].gain_db) <= GAIN_TOLERANCE_DB
+            for c in right
+        ]
+        summary["by_type"][kind] = {
+            "examples": len(rows),
+            "type_right": percent([c in right for c in rows]),
+            "frequency_and_gain_right": percent(close),
+        }
+    for kind in ("mixture", "mixture through chain"):
+        rows = [c for c in cases if c.kind == kind]
+        count = [len(c.answer) == len(c.operations) for c in rows]
+        types = [
+            ok
+            and all(
+                c.operations[i].type == c.answer[j]["type"]
+                for i, j in matched(c.operations, c.answer)
+            )
+            for c, ok in zip(rows, count, strict=True)
+        ]
+        summary[kind] = {
+            "examples": len(rows),
+            "count_right": percent(count),
+            "all_types_right": percent(types),
+        }
+    alone = [c for c in cases if c.kind == "chain alone"]
+    summary["chain alone"] = {
+        "examples": len(alone),
+        "no_operation": percent([not c.answer for c in alone]),
+    }
+    bells = [c for c in cases if c.kind == "bells"]
+    frequency_errors, gain_errors = [], []
+    for c in bells:
+        if len(c.answer) == len(c.operations):
+            for i, j in matched(c.operations, c.answer):
+                frequency_errors.append(
+                    abs(math.log2(c.answer[j]["frequency_hz"] / c.operations[i].frequency_hz))
+                )
+                gain_errors.append(abs(c.answer[j]["gain_db"] - c.operations[i].gain_db))
+    summary["bells"] = {
+        "examples": len(bells),
+        "count_right": percent([len(c.answer) == len(c.operations) for c in bells]),
+        "frequency_error_octaves_median": round(float(np.median(frequency_errors)), 4)
+        if frequency_errors
+        else None,
+        "gain_error_db_median": round(float(np.median(gain_errors)), 2) if gain_errors else None,
+    }
+    for kind, _, _ in ISSUE_EXAMPLES:
+        rows = [c for c in cases if c.kind == kind]
+        if rows:
+            truth = rows[0].operations[0]
+            summary[kind] = {
+                "examples": len(rows),
+                "right": percent(
+                    [
+                        len(c.answer) == 1
+                        and c.answer[0]["type"] == truth.type
+                        and abs(math.log2(c.answer[0]["frequency_hz"] / truth.frequency_hz))
+                        <= FREQUENCY_TOLERANCE_OCTAVES
+                        and abs(c.answer[0]["gain_db"] - truth.gain_db) <= GAIN_TOLERANCE_DB
+                        for c in rows
+                    ]
+                ),
+                "answers": [
+                    [(op["type"], op["frequency_hz"], op["gain_db"]) for op in c.answer]
+                    for c in rows
+                ],
+            }
+    summary["seconds_per_rating_median"] = round(float(np.median([c.seconds for c in cases])), 2)
+    return summary
+
+
+def validation_songs(*, count: int, data_dir: Path, folder: Path) -> list[Path]:
+    """The first clip of `count` validation tracks, as float WAVs in `folder`."""
+    if count <= 0:
+        return []
+    layout = CorpusLayout(data_dir)
+    tracks = [t for t in read_manifest(MANIFEST) if t.split == "validation" and t.n_clips]
+    # Every k-th, so that the songs come from many packages.
+    step = max(1, len(tracks) // count)
+    paths = []
+    for track in tracks[::step][:count]:
+        clip = layout.clip_path(track, 0)
+        if not clip.is_file():
+            continue
+        path = folder / f"{track.md5}.wav"
+        sf.write(path, np.load(clip), SR, subtype="FLOAT")
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--songs", type=int, default=20, help="validation tracks to use")
+    parser.add_argument("--file", type=Path, action="append", default=[], help="also these songs")
+    parser.add_argument("--model", default="general")
+    parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None, help="every answer, as JSON")
+    parser.add_argument(
+        "--issue-examples",
+        action="store_true",
+        help="only issue 19's four examples on each song (right: one operation, type,"
+        " frequency within 1/3 octave, gain within 1.5 dB)",
+    )
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        songs = validation_songs(count=args.songs, data_dir=settings.DATA_DIR, folder=folder)
+        for path in args.file:
+            converted = folder / f"{path.stem}.wav"
+            subprocess.run(
+                ["sox", "-D", str(path), "-e", "floating-point", "-b", "32", str(converted)],
+                check=True,
+            )
+            songs.append(converted)
+        make_cases = issue_cases if args.issue_examples else partial(cases_for, rng=rng)
+        cases = [case for song in songs for case in make_cases(song.stem)]
+        candidates = [
+            render(folder / f"{c.song}.wav", c, target=folder / f"candidate-{k}.wav", rng=rng)
+            for k, c in enumerate(cases)
+        ]
+        app_settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            DATA_DIR=folder / "var",
+            DATABASE_URL="",
+            MODELS_DIR=settings.MODELS_DIR,
+            MAX_UPLOAD_MB=40,
+            MAX_CONCURRENT_ANALYSES=args.workers,
+            MAX_QUEUED_ANALYSES=args.workers,
+        )
+        with TestClient(create_app(app_settings)) as client:
+
+            def rate(pair: tuple[Case, Path]) -> None:
+                case, candidate = pair
+                started = time.perf_counter()
+                reply = client.post(
+                    "/rate",
+                    files={
+                        "reference": (
+                            "reference.wav",
+                            (folder / f"{case.song}.wav").read_bytes(),
+                            "audio/wav",
+                        ),
+                        "candidate": ("candidate.wav", candidate.read_bytes(), "audio/wav"),
+                    },
+                    data={"model": args.model},
+                )
+                reply.raise_for_status()
+                case.answer = reply.json()["operations"]
+                case.seconds = time.perf_counter() - started
+
+            with ThreadPoolExecutor(max_workers=args.workers) as pool:
+                list(pool.map(rate, zip(cases, candidates, strict=True)))
+    summary = summarise(cases)
+    summary["model"] = args.model
+    summary["command"] = "python ops/rate_check.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        args.out.write_text(
+            json.dumps(
+                [
+                    {
+                        "song": c.song,
+                        "kind": c.kind,
+                        "applied": [op.__dict__ for op in c.operations],
+                        "chain": c.chain,
+                        "found": c.answer,
+                    }
+                    for c in cases
+                ],
+                indent=1,
+                default=str,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
