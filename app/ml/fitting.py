@@ -8,14 +8,14 @@ gains, frequencies and widths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
 import numpy as np
 from scipy import optimize
 
-from app.audio.eq import EqOperation, response_db
+from app.audio.eq import PASS_ORDERS, EqOperation, response_db
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 
 
@@ -204,13 +204,61 @@ def fit_gains(
     return [float(s * g) for s, g in zip(signs, result.x[:-1], strict=True)], float(result.x[-1])
 
 
+#: Band differences and fitted curves are read no deeper than this (dB): a pass
+#: filter's stop band sinks into the music's noise floor, which no response explains.
+FIT_FLOOR_DB = -30.0
+#: Shelf slopes and pass-filter orders of the general dictionary's atoms.
+DICTIONARY_SHELF_SLOPES = (0.4, 0.7, 1.0)
+#: Where the dictionary's shelf corners and pass-filter cut-offs lie (Hz).
+LOW_SHELF_HZ, HIGH_SHELF_HZ = (30.0, 600.0), (1_200.0, 16_000.0)
+HIGH_PASS_HZ, LOW_PASS_HZ = (20.0, 300.0), (2_500.0, 18_000.0)
+
+
+def floored(values_db: np.ndarray) -> np.ndarray:
+    """`values_db` no deeper than `FIT_FLOOR_DB`."""
+    return np.maximum(values_db, FIT_FLOOR_DB)
+
+
 @dataclass(frozen=True)
 class Dictionary:
-    """Bell shapes on a fine grid of centres and a few widths, for greedy pursuit."""
+    """Shapes of every operation type on fine grids of frequencies, for greedy pursuit.
+
+    Bells, shelves (unit-gain shapes, scaled by the pursuit) and pass filters
+    (their whole response: a pass filter has no gain, so its coefficient
+    should come out near 1).
+    """
 
     centres_hz: np.ndarray
     widths_octaves: np.ndarray
-    atoms: np.ndarray  # (n_bands, n_atoms), unit-gain shapes
+    atoms: np.ndarray  # (n_bands, n_atoms)
+    #: Each atom's type (`app.audio.eq.EqType`), and its shelf slope or pass order.
+    types: np.ndarray
+    shapes: np.ndarray
+
+    def operation(self, index: int, *, gain_db: float) -> EqOperation:
+        """The operation of atom `index` with pursuit coefficient `gain_db`."""
+        kind = str(self.types[index])
+        frequency = float(self.centres_hz[index])
+        if kind in ("high_pass", "low_pass"):
+            return EqOperation(frequency, 0.0, type=kind, order=int(self.shapes[index]))  # type: ignore[arg-type]
+        if kind in ("low_shelf", "high_shelf"):
+            return EqOperation(frequency, gain_db, type=kind, slope=float(self.shapes[index]))  # type: ignore[arg-type]
+        return EqOperation(frequency, gain_db, float(self.widths_octaves[index]))
+
+
+def _grid_hz(low_hz: float, high_hz: float, *, steps_per_octave: int) -> np.ndarray:
+    count = int(np.floor(np.log2(high_hz / low_hz) * steps_per_octave)) + 1
+    return low_hz * 2.0 ** (np.arange(count) / steps_per_octave)
+
+
+def _atoms(operations: list[EqOperation], *, spec: FeatureSpec, unit_gain: bool) -> np.ndarray:
+    bands = spec.spectrum.band_centres_hz
+    columns = [
+        response_db([op], frequency_hz=bands, sample_rate_hz=spec.sample_rate_hz)
+        for op in operations
+    ]
+    atoms = floored(np.stack(columns, axis=1))
+    return atoms / _SHAPE_GAIN_DB if unit_gain else atoms
 
 
 @cache
@@ -219,24 +267,77 @@ def general_dictionary(
     min_hz: float = 30.0,
     max_hz: float = 16_000.0,
     steps_per_octave: int = 12,
+    types: tuple[str, ...] = ("bell",),
     spec: FeatureSpec = CURRENT_SPEC,
 ) -> Dictionary:
-    """Atoms every 1/12 octave from `min_hz` to `max_hz`, widths 1/2 to 2 octaves."""
-    count = int(np.floor(np.log2(max_hz / min_hz) * steps_per_octave)) + 1
-    centres = min_hz * 2.0 ** (np.arange(count) / steps_per_octave)
+    """Bells every 1/12 octave from `min_hz` to `max_hz`, widths 1/2 to 2 octaves.
+
+    With more `types`, also shelves (corners every 1/12 octave, slopes
+    `DICTIONARY_SHELF_SLOPES`) and pass filters (cut-offs every 1/12 octave,
+    orders 2 and 4) over `LOW_SHELF_HZ`, `HIGH_SHELF_HZ`, `HIGH_PASS_HZ` and
+    `LOW_PASS_HZ`.
+    """
+    centres = _grid_hz(min_hz, max_hz, steps_per_octave=steps_per_octave)
     widths = np.array([0.5, 0.71, 1.0, 1.41, 2.0])
-    atoms = np.hstack([bell_basis(tuple(centres.tolist()), float(w), spec=spec) for w in widths])
+    parts = [
+        (
+            np.tile(centres, len(widths)),
+            np.repeat(widths, len(centres)),
+            np.hstack([bell_basis(tuple(centres.tolist()), float(w), spec=spec) for w in widths]),
+            np.full(len(centres) * len(widths), "bell"),
+            np.full(len(centres) * len(widths), np.nan),
+        )
+    ]
+    ranges = {
+        "low_shelf": LOW_SHELF_HZ,
+        "high_shelf": HIGH_SHELF_HZ,
+        "high_pass": HIGH_PASS_HZ,
+        "low_pass": LOW_PASS_HZ,
+    }
+    for kind in types:
+        if kind == "bell":
+            continue
+        corners = _grid_hz(*ranges[kind], steps_per_octave=steps_per_octave)
+        is_pass = kind in ("high_pass", "low_pass")
+        shapes = np.array(PASS_ORDERS if is_pass else DICTIONARY_SHELF_SLOPES, dtype=float)
+        frequencies, kinds_shapes = np.repeat(corners, len(shapes)), np.tile(shapes, len(corners))
+        operations = [
+            EqOperation(float(f), 0.0, type=kind, order=int(v))  # type: ignore[arg-type]
+            if is_pass
+            else EqOperation(float(f), _SHAPE_GAIN_DB, type=kind, slope=float(v))  # type: ignore[arg-type]
+            for f, v in zip(frequencies, kinds_shapes, strict=True)
+        ]
+        parts.append(
+            (
+                frequencies,
+                np.ones(len(frequencies)),
+                _atoms(operations, spec=spec, unit_gain=not is_pass),
+                np.full(len(frequencies), kind),
+                kinds_shapes,
+            )
+        )
     return Dictionary(
-        centres_hz=np.tile(centres, len(widths)),
-        widths_octaves=np.repeat(widths, len(centres)),
-        atoms=atoms,
+        centres_hz=np.concatenate([p[0] for p in parts]),
+        widths_octaves=np.concatenate([p[1] for p in parts]),
+        atoms=np.hstack([p[2] for p in parts]),
+        types=np.concatenate([p[3] for p in parts]),
+        shapes=np.concatenate([p[4] for p in parts]),
     )
 
 
 def greedy_pursuit(
-    band_db: np.ndarray, *, count: int, dictionary: Dictionary, min_spacing_octaves: float = 0.4
+    band_db: np.ndarray,
+    *,
+    count: int,
+    dictionary: Dictionary,
+    min_spacing_octaves: float = 0.4,
+    required: tuple[str, ...] = (),
 ) -> tuple[list[EqOperation], list[float]]:
-    """Orthogonal matching pursuit with bell atoms and a free constant.
+    """Orthogonal matching pursuit with the dictionary's atoms and a free constant.
+
+    Atoms closer than `min_spacing_octaves` to a chosen one, and atoms of a
+    type other than bell already chosen, are not chosen again. While a type of
+    `required` has not been chosen, only atoms of those types are.
 
     Returns
     -------
@@ -245,6 +346,7 @@ def greedy_pursuit(
         after 0..`count` steps.
     """
     atoms = dictionary.atoms
+    band_db = floored(np.asarray(band_db, dtype=float))
     norms = np.linalg.norm(atoms, axis=0)
     chosen: list[int] = []
     columns = np.ones((atoms.shape[0], 1))
@@ -252,10 +354,18 @@ def greedy_pursuit(
     residual = band_db - columns @ coefficients
     residuals = [float(np.sqrt(np.mean(residual**2)))]
     log_centres = np.log2(dictionary.centres_hz)
+    # A pass filter only takes away: its atom counts only where it matches with its own sign.
+    is_pass = np.isin(dictionary.types, ("high_pass", "low_pass"))
     for _ in range(count):
-        scores = np.abs(atoms.T @ residual) / norms
+        matches = atoms.T @ residual / norms
+        scores = np.where(is_pass, matches, np.abs(matches))
         for index in chosen:
             scores[np.abs(log_centres - log_centres[index]) < min_spacing_octaves] = -np.inf
+            if dictionary.types[index] != "bell":
+                scores[dictionary.types == dictionary.types[index]] = -np.inf
+        missing = set(required) - {str(dictionary.types[index]) for index in chosen}
+        if missing:
+            scores[~np.isin(dictionary.types, list(missing))] = -np.inf
         best = int(np.argmax(scores))
         if not np.isfinite(scores[best]):
             break
@@ -265,7 +375,7 @@ def greedy_pursuit(
         residual = band_db - columns @ coefficients
         residuals.append(float(np.sqrt(np.mean(residual**2))))
     operations = [
-        EqOperation(float(dictionary.centres_hz[i]), float(g), float(dictionary.widths_octaves[i]))
+        dictionary.operation(i, gain_db=float(g))
         for i, g in zip(chosen, coefficients[:-1], strict=True)
     ]
     return operations, residuals
@@ -273,6 +383,54 @@ def greedy_pursuit(
 
 #: Relative finite-difference step of `refine_operations`' Jacobian.
 _JACOBIAN_STEP = 1e-7
+#: Bounds of a refined shelf's slope S (the cookbook's: 1 is the steepest without overshoot).
+SHELF_SLOPE_BOUNDS = (0.15, 1.0)
+#: The most a refined shelf may boost or cut (dB): deeper, a shelf cut is a pass filter.
+SHELF_MAX_GAIN_DB = 15.0
+
+
+#: Where a refined operation of each type but bells may lie (Hz).
+TYPE_BOUNDS_HZ = {
+    "low_shelf": (20.0, 1_000.0),
+    "high_shelf": (1_000.0, 18_000.0),
+    "high_pass": (20.0, 300.0),
+    "low_pass": (2_500.0, 18_000.0),
+}
+
+
+def _parameters(
+    op: EqOperation, *, min_hz: float, max_hz: float
+) -> list[tuple[float, float, float]]:
+    """(start, lower, upper) of each refined parameter of one operation."""
+    low_hz, high_hz = TYPE_BOUNDS_HZ.get(op.type, (min_hz, max_hz))
+    log2_hz = float(np.clip(np.log2(op.frequency_hz), np.log2(low_hz), np.log2(high_hz)))
+    frequency = (log2_hz, float(np.log2(low_hz)), float(np.log2(high_hz)))
+    if op.is_pass:
+        return [frequency]
+    most = 24.0 if op.type == "bell" else SHELF_MAX_GAIN_DB
+    gain = (op.gain_db, -most, -0.1) if op.gain_db < 0 else (op.gain_db, 0.1, most)
+    if op.type == "bell":
+        shape = (float(np.log2(op.width_octaves)), float(np.log2(0.25)), float(np.log2(4.0)))
+    else:
+        low, high = np.log2(SHELF_SLOPE_BOUNDS)
+        shape = (float(np.log2(op.slope)), float(low), float(high))
+    return [frequency, gain, shape]
+
+
+def _with_parameters(op: EqOperation, values: np.ndarray) -> EqOperation:
+    frequency = float(2.0 ** values[0])
+    if op.is_pass:
+        return replace(op, frequency_hz=frequency)
+    if op.type == "bell":
+        return replace(
+            op,
+            frequency_hz=frequency,
+            gain_db=float(values[1]),
+            width_octaves=float(2.0 ** values[2]),
+        )
+    return replace(
+        op, frequency_hz=frequency, gain_db=float(values[1]), slope=float(2.0 ** values[2])
+    )
 
 
 def refine_operations(
@@ -283,69 +441,60 @@ def refine_operations(
     min_hz: float = 20.0,
     max_hz: float = 20_000.0,
 ) -> tuple[list[EqOperation], float]:
-    """Nonlinear least-squares refinement of frequency, gain and width of every bell.
+    """Nonlinear least-squares refinement of every operation, its type and shape kept.
+
+    A bell's frequency, gain and width, a shelf's corner, gain and slope, a
+    pass filter's cut-off (its order kept), and a free level; curve and
+    `band_db` are read no deeper than `FIT_FLOOR_DB`.
 
     Returns
     -------
     operations, residual_rms_db
     """
     bands = spec.spectrum.band_centres_hz
+    target = floored(np.asarray(band_db, dtype=float))
     if not operations:
-        level = float(np.mean(band_db))
-        return [], float(np.sqrt(np.mean((band_db - level) ** 2)))
-
-    def operation(params: np.ndarray, index: int) -> EqOperation:
-        log2_frequency, gain, log2_width = params[3 * index : 3 * index + 3]
-        return EqOperation(float(2.0**log2_frequency), float(gain), float(2.0**log2_width))
+        level = float(np.mean(target))
+        return [], float(np.sqrt(np.mean((target - level) ** 2)))
+    bounds = [_parameters(op, min_hz=min_hz, max_hz=max_hz) for op in operations]
+    slices, offset = [], 0
+    for parameters in bounds:
+        slices.append(slice(offset, offset + len(parameters)))
+        offset += len(parameters)
 
     def unpack(params: np.ndarray) -> list[EqOperation]:
-        return [operation(params, i) for i in range(len(operations))]
+        return [_with_parameters(op, params[s]) for op, s in zip(operations, slices, strict=True)]
 
-    def bell_db(params: np.ndarray, index: int) -> np.ndarray:
-        return response_db(
-            [operation(params, index)], frequency_hz=bands, sample_rate_hz=spec.sample_rate_hz
-        )
+    def one_db(op: EqOperation) -> np.ndarray:
+        return response_db([op], frequency_hz=bands, sample_rate_hz=spec.sample_rate_hz)
+
+    def curve(params: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        each = [one_db(op) for op in unpack(params)]
+        return sum(each, np.zeros(len(bands))) + params[-1], each
 
     def residual(params: np.ndarray) -> np.ndarray:
-        curve = sum((bell_db(params, i) for i in range(len(operations))), np.zeros(len(bands)))
-        return curve + params[-1] - band_db
+        total, _ = curve(params)
+        return floored(total) - target
 
     def jacobian(params: np.ndarray) -> np.ndarray:
-        # Each parameter moves one bell only: differentiate that bell alone.
-        columns = np.ones((len(bands), len(params)))
-        for index in range(len(operations)):
-            bell = bell_db(params, index)
-            for offset in range(3):
-                column = 3 * index + offset
+        # Each parameter moves one operation only: differentiate that one alone.
+        total, each = curve(params)
+        base = floored(total)
+        columns = np.zeros((len(bands), len(params)))
+        columns[:, -1] = (total > FIT_FLOOR_DB).astype(float)
+        for index, op in enumerate(operations):
+            others = total - each[index]
+            for column in range(slices[index].start, slices[index].stop):
                 step = _JACOBIAN_STEP * max(1.0, abs(float(params[column])))
                 moved = params.copy()
                 moved[column] += step
-                columns[:, column] = (bell_db(moved, index) - bell) / step
+                moved_op = _with_parameters(op, moved[slices[index]])
+                columns[:, column] = (floored(others + one_db(moved_op)) - base) / step
         return columns
 
-    start = [
-        v
-        for op in operations
-        for v in (np.log2(op.frequency_hz), op.gain_db, np.log2(op.width_octaves))
-    ]
-    lower = [
-        v
-        for op in operations
-        for v in (np.log2(min_hz), -24.0 if op.gain_db < 0 else 0.1, np.log2(0.25))
-    ]
-    upper = [
-        v
-        for op in operations
-        for v in (np.log2(max_hz), -0.1 if op.gain_db < 0 else 24.0, np.log2(4.0))
-    ]
-    x0 = np.clip(
-        np.append(start, 0.0), np.append(lower, -20.0) + 1e-9, np.append(upper, 20.0) - 1e-9
-    )
-    result = optimize.least_squares(
-        residual,
-        x0,
-        jac=jacobian,
-        bounds=(np.append(lower, -20.0), np.append(upper, 20.0)),
-        max_nfev=200,
-    )
+    lower = np.array([b[1] for p in bounds for b in p] + [-20.0])
+    upper = np.array([b[2] for p in bounds for b in p] + [20.0])
+    start = np.array([b[0] for p in bounds for b in p] + [0.0])
+    x0 = np.clip(start, lower + 1e-9, upper - 1e-9)
+    result = optimize.least_squares(residual, x0, jac=jacobian, bounds=(lower, upper), max_nfev=200)
     return unpack(result.x), float(np.sqrt(np.mean(result.fun**2)))

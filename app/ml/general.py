@@ -11,40 +11,56 @@ probability and fit agree best.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from catboost import CatBoostClassifier
 
-from app.audio.eq import EqOperation
+from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import Comparison, hold_bands_from
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
+    Dictionary,
     PhysicsCheck,
+    floored,
     general_dictionary,
     greedy_pursuit,
     implausibility,
     refine_operations,
     robust_log_likelihood,
 )
-from app.ml.recognition import Recognition, curve_db, load_classifier
+from app.ml.recognition import TYPES_MODEL_FILE, Recognition, curve_db, load_classifier
 
 MAX_OPERATIONS = 5
 #: Pursuit steps whose residuals the count model sees (one past the maximum).
 PURSUIT_STEPS = MAX_OPERATIONS + 1
+#: The operation types a general model recognises: bells only (the first models),
+#: or every type (`app.audio.eq.EqType`), as its metadata's ``recognises.types`` says.
+BELLS: tuple[EqType, ...] = ("bell",)
+ALL_TYPES: tuple[EqType, ...] = ("bell", "low_shelf", "high_shelf", "high_pass", "low_pass")
 
 
-def pursuit_features(band_db: np.ndarray) -> np.ndarray:
-    """Residual RMS after 0..6 pursuit steps, then the |gain| each step found."""
+def dictionary_of(types: tuple[EqType, ...]) -> Dictionary:
+    """The pursuit dictionary of a model recognising `types`."""
+    return general_dictionary(types=tuple(types))
+
+
+def pursuit_features(band_db: np.ndarray, *, types: tuple[EqType, ...] = BELLS) -> np.ndarray:
+    """Residual RMS after 0..6 pursuit steps, the |gain| each step found, then (with more
+    types than bells) the type of each step's atom (its index in `ALL_TYPES`, -1 for none)."""
     operations, residuals = greedy_pursuit(
-        band_db, count=PURSUIT_STEPS, dictionary=general_dictionary()
+        band_db, count=PURSUIT_STEPS, dictionary=dictionary_of(types)
     )
-    gains = [abs(op.gain_db) for op in operations]
+    gains = [abs(op.gain_db) if not op.is_pass else 1.0 for op in operations]
     gains += [0.0] * (PURSUIT_STEPS - len(gains))
     residuals += [residuals[-1]] * (PURSUIT_STEPS + 1 - len(residuals))
-    return np.array(residuals + gains, dtype=np.float32)
+    codes: list[float] = []
+    if types != BELLS:
+        codes = [float(ALL_TYPES.index(op.type)) for op in operations]
+        codes += [-1.0] * (PURSUIT_STEPS - len(codes))
+    return np.array(residuals + gains + codes, dtype=np.float32)
 
 
 def example_features(
@@ -53,6 +69,7 @@ def example_features(
     *,
     spec: FeatureSpec = CURRENT_SPEC,
     candidate_lossy: np.ndarray | None = None,
+    types: tuple[EqType, ...] = BELLS,
 ) -> np.ndarray:
     """Band features, then the pursuit features, then the spec's options; one row per example.
 
@@ -62,7 +79,8 @@ def example_features(
     rows = []
     for ref, cand in zip(reference_magnitudes, candidate_magnitudes, strict=True):
         bands = band_features(ref, cand, spec=spec)
-        rows.append(np.concatenate([bands, pursuit_features(bands[: spec.n_bands])]))
+        pursuit = pursuit_features(bands[: spec.n_bands], types=types)
+        rows.append(np.concatenate([bands, pursuit]))
     return np.hstack(
         [np.stack(rows), *option_columns(reference_magnitudes, spec=spec, lossy=candidate_lossy)]
     ).astype(np.float32)
@@ -98,22 +116,33 @@ def trusted_band_db(
     return hold_bands_from(band_db, first_band=first)
 
 
-#: A fitted bell weaker than this is not one of the model's operations (they start at 1.5 dB).
+#: A fitted bell or shelf weaker than this is not one of the model's operations (they
+#: start at 1.5 dB); a pass filter has no gain to weigh.
 MIN_GAIN_DB = 1.0
 
 
-def estimate_operations(
-    band_db: np.ndarray, *, count: int, min_gain_db: float = MIN_GAIN_DB
-) -> list[EqOperation]:
-    """At most `count` bells fitted to `band_db`: greedy start, then joint refinement.
+def weak_gains(operations: list[EqOperation]) -> np.ndarray:
+    """|gain| of the operations that have one (pass filters have none)."""
+    return np.array([abs(op.gain_db) for op in operations if not op.is_pass])
 
-    When a refined bell comes out weaker than `min_gain_db`, the fit is redone
-    with one bell fewer: the count model erred on the side of too many.
+
+def estimate_operations(
+    band_db: np.ndarray,
+    *,
+    count: int,
+    min_gain_db: float = MIN_GAIN_DB,
+    types: tuple[EqType, ...] = BELLS,
+) -> list[EqOperation]:
+    """At most `count` operations fitted to `band_db`: greedy start, then joint refinement.
+
+    When a refined bell or shelf comes out weaker than `min_gain_db`, the fit is
+    redone with one operation fewer: the count model erred on the side of too many.
     """
     refined: list[EqOperation] = []
     while count > 0:
-        refined, _ = _greedy_fit(band_db, count=count)
-        if min(abs(op.gain_db) for op in refined) >= min_gain_db:
+        refined, _ = _greedy_fit(band_db, count=count, types=types)
+        gains = weak_gains(refined)
+        if not len(gains) or gains.min() >= min_gain_db:
             break
         count, refined = count - 1, []
     return _rounded(refined)
@@ -121,7 +150,7 @@ def estimate_operations(
 
 @dataclass(frozen=True)
 class CountCandidate:
-    """The bells fitted for one operation count, and what they leave unexplained."""
+    """The operations fitted for one count, and what they leave unexplained."""
 
     count: int
     operations: list[EqOperation]
@@ -135,8 +164,10 @@ class CountCandidate:
         return prior + check.weight * (fit - self.implausibility - check.bell_cost * self.count)
 
 
-def count_candidates(band_db: np.ndarray, *, counts: range) -> list[CountCandidate]:
-    """Fit `count` bells for every count in `counts`.
+def count_candidates(
+    band_db: np.ndarray, *, counts: range, types: tuple[EqType, ...] = BELLS
+) -> list[CountCandidate]:
+    """Fit `count` operations for every count in `counts`.
 
     Parameters
     ----------
@@ -144,46 +175,61 @@ def count_candidates(band_db: np.ndarray, *, counts: range) -> list[CountCandida
         Level-aligned band difference, shape ``(n_bands,)``.
     counts : range
         Operation counts to try.
+    types : tuple of EqType
+        The operation types the pursuit may propose.
 
     Returns
     -------
     list[CountCandidate]
         Each fit's residual about its median (a level change costs nothing) and
-        the `app.ml.fitting.implausibility` of bells weaker than `MIN_GAIN_DB`.
+        the `app.ml.fitting.implausibility` of bells and shelves weaker than
+        `MIN_GAIN_DB`.
     """
-    fits = {count: _greedy_fit(band_db, count=count) for count in counts}
+    dictionary = dictionary_of(types)
+    fits = {count: _greedy_fit(band_db, count=count, types=types) for count in counts}
     for count in counts[1:]:
         if count > 1:
             smaller = fits[count - 1][0]
-            extra, _ = greedy_pursuit(
-                band_db - curve_db(smaller), count=1, dictionary=general_dictionary()
-            )
+            extra, _ = greedy_pursuit(band_db - curve_db(smaller), count=1, dictionary=dictionary)
+            extra = [op for op in extra if op.type == "bell" or op.type not in _types(smaller)]
             refit = _refine(band_db, smaller + extra)
             fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
     for count in reversed(counts[:-1]):
         if count:
-            # The larger fit less its least useful bell: a start that escapes the
+            # The larger fit less its least useful operation: a start that escapes the
             # local minimum a greedy start can leave the smaller fit in.
             start = _without_least_useful(band_db, fits[count + 1][0])
             refit = _refine(band_db, start)
             fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
     candidates = []
     for count, (operations, _) in fits.items():
-        residual = band_db - curve_db(operations)
-        gains_db = np.array([abs(op.gain_db) for op in operations])
-        weak = implausibility(gains_db, min_gain_db=MIN_GAIN_DB)
+        residual = floored(band_db) - floored(curve_db(operations))
+        weak = implausibility(weak_gains(operations), min_gain_db=MIN_GAIN_DB)
         candidates.append(
             CountCandidate(count, _rounded(operations), residual - np.median(residual), weak)
         )
     return candidates
 
 
-def _greedy_fit(band_db: np.ndarray, *, count: int) -> tuple[list[EqOperation], float]:
-    """`count` bells: greedy pursuit, then joint refinement; and their RMS residual (dB)."""
+def _types(operations: list[EqOperation]) -> set[str]:
+    return {op.type for op in operations}
+
+
+def _greedy_fit(
+    band_db: np.ndarray, *, count: int, types: tuple[EqType, ...] = BELLS
+) -> tuple[list[EqOperation], float]:
+    """`count` operations: greedy pursuit, then joint refinement; and their RMS residual (dB)."""
     start: list[EqOperation] = []
     if count:
-        start, _ = greedy_pursuit(band_db, count=count, dictionary=general_dictionary())
+        start, _ = greedy_pursuit(
+            band_db, count=count, dictionary=dictionary_of(types), required=_required(types)
+        )
     return _refine(band_db, start)
+
+
+def _required(types: tuple[EqType, ...]) -> tuple[EqType, ...]:
+    """The types but bells: a fit for types the type model found present starts with one of each."""
+    return tuple(t for t in types if t != "bell")
 
 
 def _refine(band_db: np.ndarray, start: list[EqOperation]) -> tuple[list[EqOperation], float]:
@@ -192,11 +238,11 @@ def _refine(band_db: np.ndarray, start: list[EqOperation]) -> tuple[list[EqOpera
 
 
 def _without_least_useful(band_db: np.ndarray, operations: list[EqOperation]) -> list[EqOperation]:
-    """`operations` less the bell whose removal leaves the smallest residual."""
+    """`operations` less the one whose removal leaves the smallest residual."""
 
     def spread(index: int) -> float:
-        residual = band_db - curve_db(operations[:index] + operations[index + 1 :])
-        return float(np.std(residual))
+        rest = operations[:index] + operations[index + 1 :]
+        return float(np.std(floored(band_db) - floored(curve_db(rest))))
 
     drop = min(range(len(operations)), key=spread)
     return operations[:drop] + operations[drop + 1 :]
@@ -209,9 +255,13 @@ def nearby_counts(count_probabilities: np.ndarray) -> range:
 
 
 def recognise_operations(
-    band_db: np.ndarray, *, count_probabilities: np.ndarray, check: PhysicsCheck
+    band_db: np.ndarray,
+    *,
+    count_probabilities: np.ndarray,
+    check: PhysicsCheck,
+    types: tuple[EqType, ...] = BELLS,
 ) -> list[EqOperation]:
-    """The bells of one example: CatBoost's count, checked against the fit when weighted.
+    """The operations of one example: CatBoost's count, checked against the fit when weighted.
 
     Parameters
     ----------
@@ -223,10 +273,12 @@ def recognise_operations(
         Weight 0: fit CatBoost's most likely count (`estimate_operations`).
         Otherwise fit the counts next to it too (`nearby_counts`) and keep the
         candidate of the best `CountCandidate.score`.
+    types : tuple of EqType
+        The operation types the model recognises.
     """
     if check.weight <= 0:
-        return estimate_operations(band_db, count=int(np.argmax(count_probabilities)))
-    candidates = count_candidates(band_db, counts=nearby_counts(count_probabilities))
+        return estimate_operations(band_db, count=int(np.argmax(count_probabilities)), types=types)
+    candidates = count_candidates(band_db, counts=nearby_counts(count_probabilities), types=types)
     return best_candidate(
         candidates, count_probabilities=count_probabilities, check=check
     ).operations
@@ -244,7 +296,13 @@ def best_candidate(
 def _rounded(operations: list[EqOperation]) -> list[EqOperation]:
     return sorted(
         (
-            EqOperation(round(op.frequency_hz, 1), round(op.gain_db, 1), round(op.width_octaves, 2))
+            replace(
+                op,
+                frequency_hz=round(op.frequency_hz, 1),
+                gain_db=0.0 if op.is_pass else round(op.gain_db, 1),
+                width_octaves=round(op.width_octaves, 2),
+                slope=round(op.slope, 2),
+            )
             for op in operations
         ),
         key=lambda op: op.frequency_hz,
@@ -260,30 +318,46 @@ class GeneralModel:
     classifier: CatBoostClassifier
     physics: PhysicsCheck = PhysicsCheck()
     spec: FeatureSpec = CURRENT_SPEC
+    types: tuple[EqType, ...] = BELLS
+    #: Which types but bells are present (`TYPED`, multi-label); None for bells only.
+    type_classifier: CatBoostClassifier | None = None
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GeneralModel:
-        """Load the count model and its physics check."""
+        """Load the count model, the type model where there is one, and the physics check."""
         classifier = load_classifier(folder)
+        types = types_of(metadata)
+        type_classifier = None
+        if types != BELLS:
+            type_classifier = load_classifier(folder, name=TYPES_MODEL_FILE)
         return cls(
             id=str(metadata["id"]),
             metadata=metadata,
             classifier=classifier,
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
             spec=FeatureSpec.from_dict(metadata["feature_spec"]),
+            types=types,
+            type_classifier=type_classifier,
         )
 
     def count_probabilities(self, features: np.ndarray) -> np.ndarray:
         """Probability of 0..5 operations for each example."""
         return np.asarray(self.classifier.predict_proba(features))
 
+    def present_types(self, features: np.ndarray) -> list[tuple[EqType, ...]]:
+        """The types each example's answer is made of (`present_types`)."""
+        if self.type_classifier is None:
+            return [self.types] * len(features)
+        return present_types(np.asarray(self.type_classifier.predict_proba(features)))
+
     def recognise(self, comparison: Comparison) -> Recognition:
-        """Recognise up to five bells anywhere in the spectrum."""
+        """Recognise up to five operations anywhere in the spectrum."""
         features = example_features(
             comparison.reference_magnitude[np.newaxis],
             comparison.candidate_magnitude[np.newaxis],
             spec=self.spec,
             candidate_lossy=np.array([comparison.candidate_lossy]),
+            types=self.types,
         )
         probabilities = self.count_probabilities(features)[0]
         band_db = trusted_band_db(
@@ -291,7 +365,10 @@ class GeneralModel:
             candidate_lossy=comparison.candidate_lossy,
         )
         operations = recognise_operations(
-            band_db, count_probabilities=probabilities, check=self.physics
+            band_db,
+            count_probabilities=probabilities,
+            check=self.physics,
+            types=self.present_types(features)[0],
         )
         count = len(operations)
         curve = curve_db(operations)
@@ -301,3 +378,36 @@ class GeneralModel:
             curve_db=curve,
             confidence=[float(probabilities[count])] * len(operations),
         )
+
+
+#: The types the type model tells present or absent, in its label order.
+TYPED: tuple[EqType, ...] = ALL_TYPES[1:]
+#: A type is present where the type model's probability is above this.
+PRESENT_PROBABILITY = 0.5
+
+
+def present_types(type_probabilities: np.ndarray) -> list[tuple[EqType, ...]]:
+    """Bells and the types the type model finds present, for each row of its probabilities.
+
+    Parameters
+    ----------
+    type_probabilities : np.ndarray
+        Shape ``(n, len(TYPED))``: each type's probability of being present.
+
+    Returns
+    -------
+    list of tuple of EqType
+        Per example: ``"bell"`` and every type above `PRESENT_PROBABILITY`.
+        The fits then start with one operation of each of those
+        (`app.ml.fitting.greedy_pursuit`'s ``required``).
+    """
+    return [
+        ("bell", *(kind for kind, p in zip(TYPED, row, strict=True) if p > PRESENT_PROBABILITY))
+        for row in np.atleast_2d(type_probabilities)
+    ]
+
+
+def types_of(metadata: dict[str, Any]) -> tuple[EqType, ...]:
+    """The operation types a general model's metadata says it recognises (bells if unsaid)."""
+    named = metadata.get("recognises", {}).get("types", list(BELLS))
+    return tuple(t for t in ALL_TYPES if t in named)

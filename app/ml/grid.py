@@ -171,11 +171,12 @@ def operations_to_classes(operations: np.ndarray, *, notes_hz: np.ndarray) -> np
     Parameters
     ----------
     operations : np.ndarray
-        Shape ``(n, max_ops, 3)`` of (frequency, gain, width), NaN-padded.
+        Shape ``(n, max_ops, k)``, NaN-padded: frequency and gain first (then
+        width, and type and shape where k is 5).
     """
     classes = np.zeros((len(operations), len(notes_hz)), dtype=np.int8)
     for row, ops in enumerate(operations):
-        for frequency_hz, gain_db, _ in ops[~np.isnan(ops[:, 0])]:
+        for frequency_hz, gain_db in ops[~np.isnan(ops[:, 0]), :2]:
             note = int(np.argmin(np.abs(np.log2(notes_hz / frequency_hz))))
             classes[row, note] = BOOST if gain_db > 0 else CUT
     return classes

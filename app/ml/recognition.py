@@ -23,6 +23,8 @@ from app.ml.features import CURRENT_SPEC
 MODEL_FILE = "model.cbm"
 #: The same file gzip-compressed; read when `MODEL_FILE` is absent.
 COMPRESSED_MODEL_FILE = MODEL_FILE + ".gz"
+#: The general model's second CatBoost file: which operation types but bells are present.
+TYPES_MODEL_FILE = "types.cbm"
 
 
 class ModelLoadError(RuntimeError):
@@ -77,38 +79,38 @@ def curve_db(operations: list[EqOperation]) -> np.ndarray:
     )
 
 
-def model_file(folder: Path) -> Path:
-    """The model file of a folder: ``model.cbm``, else ``model.cbm.gz``.
+def model_file(folder: Path, *, name: str = MODEL_FILE) -> Path:
+    """A model file of a folder: `name` (``model.cbm``), else the same gzip-compressed.
 
     Raises
     ------
     ModelLoadError
         When the folder holds neither.
     """
-    for name in (MODEL_FILE, COMPRESSED_MODEL_FILE):
-        if (folder / name).is_file():
-            return folder / name
-    raise ModelLoadError(f"{folder}: no {MODEL_FILE} or {COMPRESSED_MODEL_FILE}")
+    for candidate in (name, name + ".gz"):
+        if (folder / candidate).is_file():
+            return folder / candidate
+    raise ModelLoadError(f"{folder}: no {name} or {name}.gz")
 
 
-def has_model(folder: Path) -> bool:
+def has_model(folder: Path, *, name: str = MODEL_FILE) -> bool:
     """Whether a folder holds a model file, compressed or not."""
-    return any((folder / name).is_file() for name in (MODEL_FILE, COMPRESSED_MODEL_FILE))
+    return any((folder / candidate).is_file() for candidate in (name, name + ".gz"))
 
 
-def model_bytes(folder: Path) -> bytes:
-    """The (decompressed) CatBoost model of a folder, as ``model.cbm`` holds it."""
-    path = model_file(folder)
+def model_bytes(folder: Path, *, name: str = MODEL_FILE) -> bytes:
+    """The (decompressed) CatBoost model of a folder, as `name` holds it."""
+    path = model_file(folder, name=name)
     data = path.read_bytes()
-    return data if path.name == MODEL_FILE else gzip.decompress(data)
+    return data if path.name == name else gzip.decompress(data)
 
 
-def load_classifier(folder: Path) -> CatBoostClassifier:
+def load_classifier(folder: Path, *, name: str = MODEL_FILE) -> CatBoostClassifier:
     """The CatBoost classifier stored in a model folder, compressed or not."""
-    path = model_file(folder)
+    path = model_file(folder, name=name)
     classifier = CatBoostClassifier()
-    if path.name == MODEL_FILE:
+    if path.name == name:
         classifier.load_model(str(path))
     else:
-        classifier.load_model(blob=model_bytes(folder))
+        classifier.load_model(blob=model_bytes(folder, name=name))
     return classifier

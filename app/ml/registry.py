@@ -25,6 +25,7 @@ from app.ml.grid import GridModel
 from app.ml.recognition import (
     COMPRESSED_MODEL_FILE,
     MODEL_FILE,
+    TYPES_MODEL_FILE,
     ModelLoadError,
     Recognition,
     RecognitionModel,
@@ -39,6 +40,7 @@ __all__ = [
     "COMPRESSED_MODEL_FILE",
     "MODEL_FILE",
     "ModelLoadError",
+    "TYPES_MODEL_FILE",
     "ModelRegistry",
     "Recognition",
     "RecognitionModel",

@@ -53,6 +53,9 @@ class Bundle:
         Low-pass cut-off of each example (``inf`` for none).
     validation_low_pass_features : np.ndarray or None
         The validation examples' features as MP3 uploads.
+    type_targets : np.ndarray or None
+        General bundles: whether each type but bells is present in each
+        example's set, ``(n, 4)`` (`app.ml.general.TYPED`); the type model's targets.
     """
 
     dataset_id: str
@@ -69,6 +72,7 @@ class Bundle:
     track_md5: np.ndarray | None = None
     train_low_pass_hz: np.ndarray | None = None
     validation_low_pass_features: np.ndarray | None = None
+    type_targets: np.ndarray | None = None
 
     @property
     def validation(self) -> np.ndarray:
@@ -129,6 +133,7 @@ class Bundle:
             groups=self.groups,
             notes_hz=self.notes_hz,
             train_low_pass_hz=self.train_low_pass_hz,
+            type_targets=self.type_targets,
         )
 
 

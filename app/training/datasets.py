@@ -9,6 +9,7 @@ import numpy as np
 
 from app.ml.features import CURRENT_SPEC
 from app.training.corpus import Track
+from app.training.grids import TYPE_CODES, with_type_columns
 from app.training.synth import Nuisance
 from app.training.synth import dataset_id as folder_of
 
@@ -70,6 +71,17 @@ class Dataset:
     def n_operations(self) -> np.ndarray:
         """How many operations each example's set has."""
         return np.sum(~np.isnan(self.operations[:, :, 0]), axis=1)
+
+    @property
+    def type_codes(self) -> np.ndarray:
+        """Each operation's type code (`app.training.grids.TYPE_CODES`), -1 past the last."""
+        codes = with_type_columns(self.operations)[:, :, 3]
+        return np.where(np.isnan(codes), -1, codes).astype(np.int8)
+
+    @property
+    def bells_only(self) -> np.ndarray:
+        """Whether each set holds bells only (an empty set does)."""
+        return np.all(self.type_codes <= TYPE_CODES.index("bell"), axis=1)
 
     @property
     def closest_spacing_octaves(self) -> np.ndarray:
@@ -168,7 +180,7 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
         dataset_id=dataset_id,
         reference_magnitude=np.concatenate(parts["reference_magnitude"]),
         candidate_magnitude=np.concatenate(parts["candidate_magnitude"]),
-        operations=np.concatenate(parts["operations"]),
+        operations=with_type_columns(np.concatenate(parts["operations"])),
         nuisance=np.concatenate(parts["nuisance"]),
         nuisance_value=np.concatenate(parts["nuisance_value"]),
         track_md5=np.array(md5s),

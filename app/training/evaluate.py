@@ -13,12 +13,14 @@ from typing import Any, TypeVar
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from app.audio.eq import EqOperation
+from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import past_band_limit
 from app.ml.features import CURRENT_SPEC
 from app.ml.fitting import PhysicsCheck, fit_gains
 from app.ml.general import (
     MAX_OPERATIONS,
+    PRESENT_PROBABILITY,
+    TYPED,
     CountCandidate,
     best_candidate,
     count_candidates,
@@ -29,8 +31,8 @@ from app.ml.general import (
 from app.ml.grid import BOOST, CUT, NONE, decode, search_classes
 from app.ml.registry import folder_name
 from app.training.datasets import LOW_PASS_HZ, Dataset
-from app.training.grids import GridConfig
-from app.training.synth import PAPER_PREFIX, Nuisance
+from app.training.grids import TYPE_CODES, GridConfig, decode_operations
+from app.training.synth import CHAIN_NUISANCES, NUISANCE_PROBABILITIES, PAPER_PREFIX, Nuisance
 
 #: The paper's Table 1 (exact-set accuracy, %, closed-set) and Table 3 (cross-genre).
 PAPER_TABLE_1 = {
@@ -108,13 +110,51 @@ def shortfalls(report: dict[str, Any]) -> list[str]:
                 f"general count: {count} % against {GENERAL_COUNT_AIM:g} % "
                 f"({GENERAL_COUNT_AIM - count:.2f} short)"
             )
-        if general["frequency_error_octaves_median"] > GENERAL_FREQUENCY_AIM_OCTAVES:
-            missed.append(
-                f"general frequency error: {general['frequency_error_octaves_median']} octave"
-            )
-        if general["gain_error_db_median"] > GENERAL_GAIN_AIM_DB:
+        frequency_error = general["frequency_error_octaves_median"]
+        if frequency_error is not None and frequency_error > GENERAL_FREQUENCY_AIM_OCTAVES:
+            missed.append(f"general frequency error: {frequency_error} octave")
+        gain_error = general["gain_error_db_median"]
+        if gain_error is not None and gain_error > GENERAL_GAIN_AIM_DB:
             missed.append(f"general gain error: {general['gain_error_db_median']} dB")
+        missed += typed_shortfalls(general.get("types"))
     return missed
+
+
+def typed_shortfalls(types: dict[str, Any] | None) -> list[str]:
+    """Every aim of `typed_figures` missed, and by how much (percentage points)."""
+    if not types:
+        return []
+    named = [
+        (f"general {kind} type right", row["type_right"], TYPE_RIGHT_AIM)
+        for kind, row in types["by_type"].items()
+    ]
+    named += [
+        (
+            f"general {kind} frequency and gain right",
+            row["frequency_and_gain_right"],
+            PARAMETERS_RIGHT_AIM,
+        )
+        for kind, row in types["by_type"].items()
+    ]
+    named += [
+        ("general mixed types count", types["mixed"]["count_right"], MIXED_COUNT_AIM),
+        ("general mixed types all types", types["mixed"]["all_types_right"], MIXED_TYPES_AIM),
+        (
+            "general mixed types through compressor and limiter count",
+            types["mixed_through_chain"]["count_right"],
+            CHAIN_COUNT_AIM,
+        ),
+        (
+            "general compression/limiting alone, no EQ",
+            types["chain_alone"]["no_operation"],
+            CHAIN_ALONE_AIM,
+        ),
+    ]
+    return [
+        f"{label}: {value} % against {aim:g} % ({aim - value:.2f} short)"
+        for label, value, aim in named
+        if value is not None and value < aim
+    ]
 
 
 #: Threshold (dB) above which the least-squares baseline calls a note boosted or cut.
@@ -349,14 +389,20 @@ def count_probabilities(probabilities: np.ndarray, classes: np.ndarray) -> np.nd
     return full
 
 
-def _recognise(example: tuple[np.ndarray, np.ndarray], *, check: PhysicsCheck) -> list[EqOperation]:
-    band_db, count_probabilities = example
-    return recognise_operations(band_db, count_probabilities=count_probabilities, check=check)
+#: One general example as the fits read it: band difference, count probabilities, types.
+GeneralExample = tuple[np.ndarray, np.ndarray, tuple[EqType, ...]]
 
 
-def _nearby_candidates(example: tuple[np.ndarray, np.ndarray]) -> list[CountCandidate]:
-    band_db, count_probabilities = example
-    return count_candidates(band_db, counts=nearby_counts(count_probabilities))
+def _recognise(example: GeneralExample, *, check: PhysicsCheck) -> list[EqOperation]:
+    band_db, count_probabilities, types = example
+    return recognise_operations(
+        band_db, count_probabilities=count_probabilities, check=check, types=types
+    )
+
+
+def _nearby_candidates(example: GeneralExample) -> list[CountCandidate]:
+    band_db, count_probabilities, types = example
+    return count_candidates(band_db, counts=nearby_counts(count_probabilities), types=types)
 
 
 def general_band_db(band_db: np.ndarray, *, candidate_lossy: np.ndarray) -> np.ndarray:
@@ -375,16 +421,25 @@ def general_answers(
     probabilities: np.ndarray,
     check: PhysicsCheck,
     candidate_lossy: np.ndarray,
+    types: list[tuple[EqType, ...]],
 ) -> list[list[EqOperation]]:
-    """The general model's operations for each example, as the service finds them."""
+    """The general model's operations for each example, as the service finds them.
+
+    ``types`` are each example's types (`app.ml.general.present_types`).
+    """
     band_db = general_band_db(features[:, : CURRENT_SPEC.n_bands], candidate_lossy=candidate_lossy)
     return parallel_map(
-        partial(_recognise, check=check), list(zip(band_db, probabilities, strict=True))
+        partial(_recognise, check=check), list(zip(band_db, probabilities, types, strict=True))
     )
 
 
 def general_low_pass_count_accuracy(
-    examples: Dataset, *, features: np.ndarray, probabilities: np.ndarray, check: PhysicsCheck
+    examples: Dataset,
+    *,
+    features: np.ndarray,
+    probabilities: np.ndarray,
+    check: PhysicsCheck,
+    types: list[tuple[EqType, ...]],
 ) -> float | None:
     """Count accuracy on `examples` as MP3 uploads (`Dataset.low_passed` at `LOW_PASS_HZ`).
 
@@ -396,6 +451,7 @@ def general_low_pass_count_accuracy(
         probabilities=probabilities,
         check=check,
         candidate_lossy=np.ones(len(examples), dtype=bool),
+        types=types,
     )
     counts = [
         int(
@@ -411,7 +467,11 @@ def general_low_pass_count_accuracy(
 
 
 def choose_general_check(
-    band_db: np.ndarray, *, probabilities: np.ndarray, true_count: np.ndarray
+    band_db: np.ndarray,
+    *,
+    probabilities: np.ndarray,
+    true_count: np.ndarray,
+    types: list[tuple[EqType, ...]],
 ) -> tuple[PhysicsCheck, dict[str, float | None]]:
     """The general model's `PhysicsCheck` with the best count accuracy on tuning tracks.
 
@@ -429,17 +489,121 @@ def choose_general_check(
     check, accuracy_by_setting
         Settings are named as in `GENERAL_CHECKS`; the choice is `best_setting`'s.
     """
-    rows = list(zip(band_db.astype(float), probabilities, strict=True))
+    rows = list(zip(band_db.astype(float), probabilities, types, strict=True))
     found = parallel_map(partial(_recognise, check=PhysicsCheck()), rows)
     correct = {"0": np.array([len(f) for f in found]) == true_count}
     candidates = parallel_map(_nearby_candidates, rows)
     for key, check in list(GENERAL_CHECKS.items())[1:]:
         counts = [
             len(best_candidate(c, count_probabilities=p, check=check).operations)
-            for c, (_, p) in zip(candidates, rows, strict=True)
+            for c, (_, p, _) in zip(candidates, rows, strict=True)
         ]
         correct[key] = np.array(counts) == true_count
     return GENERAL_CHECKS[best_setting(correct)], {k: percent(v) for k, v in correct.items()}
+
+
+#: Item 4 of issue 19: a single operation of each type (type right; frequency within
+#: 1/3 octave and gain within 1.5 dB of those), mixtures of 2-4 operations of mixed
+#: types (count; all types), the same through a compressor and a limiter (count),
+#: compression and limiting alone (no EQ operation found).
+TYPE_RIGHT_AIM = 95.0
+PARAMETERS_RIGHT_AIM = 90.0
+FREQUENCY_TOLERANCE_OCTAVES = 1 / 3
+GAIN_TOLERANCE_DB = 1.5
+MIXED_COUNT_AIM = 90.0
+MIXED_TYPES_AIM = 85.0
+CHAIN_COUNT_AIM = 85.0
+CHAIN_ALONE_AIM = 95.0
+
+
+def _matched(truth: list[EqOperation], found: list[EqOperation]) -> list[tuple[int, int]]:
+    """Pairs (true, found) of the assignment closest in log frequency."""
+    cost = np.abs(
+        np.log2(
+            np.array([op.frequency_hz for op in truth])[:, None]
+            / np.array([op.frequency_hz for op in found])[None, :]
+        )
+    )
+    rows, columns = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, columns, strict=True)]
+
+
+def type_presence_accuracy(
+    probabilities: np.ndarray, targets: np.ndarray
+) -> dict[str, float | None]:
+    """Per type but bells, how often the type model tells its presence right (%)."""
+    present = probabilities > PRESENT_PROBABILITY
+    return {
+        kind: percent(present[:, k] == targets[:, k].astype(bool)) for k, kind in enumerate(TYPED)
+    }
+
+
+def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict[str, Any]:
+    """The figures of item 4 per example set (see `TYPE_RIGHT_AIM` and the aims after it).
+
+    Parameters
+    ----------
+    validation : Dataset
+        Validation examples, their operations with type columns.
+    answers : list of list of EqOperation
+        The model's final answer for each.
+
+    Returns
+    -------
+    dict
+        ``by_type``: per type, its single-operation examples, the type right
+        (%), and of those, frequency within `FREQUENCY_TOLERANCE_OCTAVES` and
+        gain within `GAIN_TOLERANCE_DB` (%); ``mixed``: 2-4 operations of at
+        least two types, count right and all types right (%, types matched by
+        frequency); ``mixed_through_chain``: the same through a compressor and
+        a limiter, count right; ``chain_alone``: no EQ but a compressor, a
+        limiter or both, nothing found (%); each with its example count.
+    """
+    truths = [decode_operations(row) for row in validation.operations]
+    count_right = np.array([len(f) == len(t) for f, t in zip(answers, truths, strict=True)])
+    types_right = np.array(
+        [
+            len(f) == len(t) and all(t[i].type == f[j].type for i, j in _matched(t, f))
+            if t
+            else not f
+            for f, t in zip(answers, truths, strict=True)
+        ]
+    )
+    by_type: dict[str, dict[str, float | int | None]] = {}
+    for kind in TYPE_CODES:
+        rows = [i for i, t in enumerate(truths) if len(t) == 1 and t[0].type == kind]
+        right = [i for i in rows if len(answers[i]) == 1 and answers[i][0].type == kind]
+        close = [
+            i
+            for i in right
+            if abs(np.log2(answers[i][0].frequency_hz / truths[i][0].frequency_hz))
+            <= FREQUENCY_TOLERANCE_OCTAVES
+            and abs(answers[i][0].gain_db - truths[i][0].gain_db) <= GAIN_TOLERANCE_DB
+        ]
+        by_type[kind] = {
+            "examples": len(rows),
+            "type_right": percent(np.isin(rows, right)) if rows else None,
+            "frequency_and_gain_right": percent(np.isin(right, close)) if right else None,
+        }
+    mixed = np.array([2 <= len(t) <= 4 and len({op.type for op in t}) >= 2 for t in truths])
+    through_chain = mixed & (validation.nuisance == Nuisance.COMPRESSOR_LIMITER)
+    alone = np.array([not t for t in truths]) & np.isin(validation.nuisance, CHAIN_NUISANCES)
+    return {
+        "by_type": by_type,
+        "mixed": {
+            "examples": int(mixed.sum()),
+            "count_right": percent(count_right[mixed]),
+            "all_types_right": percent(types_right[mixed]),
+        },
+        "mixed_through_chain": {
+            "examples": int(through_chain.sum()),
+            "count_right": percent(count_right[through_chain]),
+        },
+        "chain_alone": {
+            "examples": int(alone.sum()),
+            "no_operation": percent(count_right[alone]),
+        },
+    }
 
 
 def evaluate_general(
@@ -448,24 +612,31 @@ def evaluate_general(
     features: np.ndarray,
     probabilities: np.ndarray,
     check: PhysicsCheck,
+    types: list[tuple[EqType, ...]],
 ) -> dict[str, Any]:
-    """Count accuracy and parameter errors of the general model's final answers.
+    """Count accuracy, parameter errors and the per-type figures of the general model's answers.
 
     ``probabilities`` are the count probabilities (`count_probabilities`);
-    answers are decoded as the service decodes them, with `check`.
+    answers are decoded as the service decodes them, with `check` and each
+    example's `types` (`app.ml.general.present_types`). The count
+    and parameter figures are those of the bells-only examples under the
+    nuisances of the first general model (its figures, for comparison); the
+    per-type figures are `typed_figures`'.
     """
     model_count = np.argmax(probabilities, axis=1)
-    true_count = validation.n_operations
-    found_count = np.zeros_like(true_count)
-    frequency_errors, gain_errors, width_errors = [], [], []
     answers = general_answers(
         features,
         probabilities=probabilities,
         check=check,
         candidate_lossy=validation.candidate_lossy,
+        types=types,
     )
-    for row, found in enumerate(answers):
-        found_count[row] = len(found)
+    bells = validation.bells_only & np.isin(validation.nuisance, list(NUISANCE_PROBABILITIES))
+    true_count = validation.n_operations
+    found_count = np.array([len(found) for found in answers])
+    frequency_errors, gain_errors, width_errors = [], [], []
+    for row in np.flatnonzero(bells):
+        found = answers[row]
         if len(found) != true_count[row] or not found:
             continue
         truth = validation.operations[row]
@@ -480,21 +651,30 @@ def evaluate_general(
     spacing = validation.closest_spacing_octaves
     return {
         "validation_examples": int(len(correct)),
-        "count_accuracy": percent(correct),
-        "count_model_accuracy": percent(model_count == true_count),
+        "count_accuracy_all": percent(correct),
+        "count_model_accuracy_all": percent(model_count == true_count),
+        "bells_only_examples": int(bells.sum()),
+        "count_accuracy": percent(correct[bells]),
+        "count_model_accuracy": percent((model_count == true_count)[bells]),
         "count_accuracy_by_nuisance": {
             kind.name.lower(): percent(correct[validation.nuisance == kind]) for kind in Nuisance
         },
         "count_accuracy_by_closest_spacing": {
-            label: percent(correct[(spacing >= low) & (spacing < high)])
+            label: percent(correct[bells & (spacing >= low) & (spacing < high)])
             for label, (low, high) in SPACING_BINS.items()
         }
-        | {"0 or 1 operation": percent(correct[np.isinf(spacing)])},
+        | {"0 or 1 operation": percent(correct[bells & np.isinf(spacing)])},
         "operations_measured": len(frequency_errors),
-        "frequency_error_octaves_median": round(float(np.median(frequency_errors)), 4),
-        "gain_error_db_median": round(float(np.median(gain_errors)), 3),
-        "width_error_octaves_median": round(float(np.median(width_errors)), 4),
+        "frequency_error_octaves_median": _median(frequency_errors, digits=4),
+        "gain_error_db_median": _median(gain_errors, digits=3),
+        "width_error_octaves_median": _median(width_errors, digits=4),
+        "types": typed_figures(validation, answers),
     }
+
+
+def _median(values: list[float], *, digits: int) -> float | None:
+    """The rounded median; None for no values."""
+    return round(float(np.median(values)), digits) if values else None
 
 
 def evaluate_closed_set(

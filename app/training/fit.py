@@ -31,7 +31,7 @@ import numpy as np
 from catboost import CatBoostClassifier
 
 from app.ml.grid import note_rows
-from app.ml.registry import MODEL_FILE
+from app.ml.registry import MODEL_FILE, TYPES_MODEL_FILE
 from app.training.bundle import Bundle
 
 #: CatBoost parameters per kind of model. Grid and general models stop early on
@@ -46,6 +46,13 @@ PARAMS: dict[str, dict[str, Any]] = {
         "learning_rate": 0.05,
     },
     "paper": {"loss_function": "MultiClass", "iterations": 1000, "depth": 5},
+    #: The general model's type model: which types but bells are present (multi-label).
+    "general_types": {
+        "loss_function": "MultiLogloss",
+        "iterations": 2000,
+        "depth": 6,
+        "learning_rate": 0.08,
+    },
 }
 EARLY_STOPPING_ROUNDS = 200
 #: One training track in this many tunes the number of boosting rounds.
@@ -193,6 +200,10 @@ def fit_bundle(
     tune = tuning_mask(bundle)
     x_train, y_train = training_rows(bundle, mask=~validation & ~tune)
     eval_set = training_rows(bundle, mask=tune) if tune.any() else None
+    if eval_set is not None:
+        # CatBoost refuses a tuning class the training rows lack (a small dataset's rare count).
+        seen = np.isin(eval_set[1], y_train)
+        eval_set = (eval_set[0][seen], eval_set[1][seen]) if seen.any() else None
     fit_options: dict[str, Any] = (
         {
             "eval_set": eval_set,
@@ -205,23 +216,16 @@ def fit_bundle(
 
     def fit_on(device: str) -> tuple[CatBoostClassifier, bool, float]:
         """The fitted classifier, whether it resumed, and its training seconds."""
-        classifier = _classifier(
+        return timed_fit(
             kind,
-            task_type=device,
+            (x_train, y_train),
+            device=device,
             threads=threads,
             iterations=iterations,
-            train_dir=target_dir / CATBOOST_DIR,
-        )
-        started = time.perf_counter()
-        resumed, logged_seconds = fit_resumably(
-            classifier,
-            x_train,
-            y_train,
             bundle_path=path,
             target_dir=target_dir,
             fit_options=fit_options,
         )
-        return classifier, resumed, logged_seconds or time.perf_counter() - started
 
     try:
         classifier, resumed, seconds = fit_on(task_type)
@@ -239,6 +243,11 @@ def fit_bundle(
         )
     else:
         classifier.save_model(str(target_dir / MODEL_FILE))
+    types_info = None
+    if bundle.type_targets is not None:
+        types_info = fit_type_model(
+            bundle, path=path, target_dir=target_dir, threads=threads, iterations=iterations
+        )
     info = {
         "dataset": bundle.dataset_id,
         "kind": kind,
@@ -255,8 +264,76 @@ def fit_bundle(
         "resumed_from_snapshot": resumed,
         "low_passed_train_share": low_passed_share(bundle, mask=~validation & ~tune),
     }
+    if types_info is not None:
+        info["types_model"] = types_info
     (target_dir / "fit.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def timed_fit(
+    kind: str,
+    rows: tuple[np.ndarray, np.ndarray],
+    *,
+    device: str,
+    threads: int,
+    iterations: int | None,
+    bundle_path: Path,
+    target_dir: Path,
+    fit_options: dict[str, Any],
+) -> tuple[CatBoostClassifier, bool, float]:
+    """A kind's classifier fitted resumably on `rows` (inputs, targets): it, whether it
+    resumed, and its training seconds."""
+    classifier = _classifier(
+        kind,
+        task_type=device,
+        threads=threads,
+        iterations=iterations,
+        train_dir=target_dir / CATBOOST_DIR,
+    )
+    started = time.perf_counter()
+    resumed, logged_seconds = fit_resumably(
+        classifier,
+        *rows,
+        bundle_path=bundle_path,
+        target_dir=target_dir,
+        fit_options=fit_options,
+    )
+    return classifier, resumed, logged_seconds or time.perf_counter() - started
+
+
+def fit_type_model(
+    bundle: Bundle, *, path: Path, target_dir: Path, threads: int, iterations: int | None
+) -> dict[str, Any]:
+    """Fit a general bundle's type model on the CPU and write it (`TYPES_MODEL_FILE`).
+
+    Same training and tuning examples as the count model; the targets are
+    `Bundle.type_targets`.
+    """
+    if bundle.type_targets is None:
+        raise ValueError(f"bundle {bundle.dataset_id} has no type targets")
+    validation, tune = bundle.validation, tuning_mask(bundle)
+    train = ~validation & ~tune
+    classifier, _, seconds = timed_fit(
+        "general_types",
+        (bundle.features[train].astype(np.float32), bundle.type_targets[train]),
+        device="CPU",
+        threads=threads,
+        iterations=iterations,
+        bundle_path=path,
+        target_dir=target_dir,
+        fit_options={
+            "eval_set": (bundle.features[tune].astype(np.float32), bundle.type_targets[tune]),
+            "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+            "use_best_model": True,
+        },
+    )
+    classifier.save_model(str(target_dir / TYPES_MODEL_FILE))
+    return {
+        "params": fit_params("general_types", iterations=iterations),
+        "best_iteration": classifier.get_best_iteration(),
+        "tree_count": classifier.tree_count_,
+        "train_seconds": round(seconds, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

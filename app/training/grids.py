@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from app.audio.eq import EqOperation
+from app.audio.eq import PASS_ORDERS, EqOperation, EqType
 
 C1_HZ = 440.0 * 2 ** (-45 / 12)  # 32.703 Hz, three octaves below middle C
 MAX_GRID_HZ = 20_000.0
@@ -160,3 +160,118 @@ def paper_fixed_sets(
                 ]
             )
     return sets
+
+
+#: Each operation type's code in a dataset's ``operations`` array (`encode_operations`).
+TYPE_CODES: tuple[EqType, ...] = ("bell", "low_shelf", "high_shelf", "high_pass", "low_pass")
+#: Columns of an encoded operation: frequency, gain, width, type code, slope or order.
+OPERATION_COLUMNS = 5
+#: Where each type's frequency is drawn (Hz): corners of shelves, cut-offs of pass filters.
+TYPED_FREQUENCY_HZ: dict[EqType, tuple[float, float]] = {
+    "bell": (GENERAL_MIN_HZ, GENERAL_MAX_HZ),
+    "low_shelf": (40.0, 400.0),
+    "high_shelf": (2_000.0, 12_000.0),
+    "high_pass": (25.0, 200.0),
+    "low_pass": (4_000.0, 16_000.0),
+}
+#: The cookbook's shelf slope S, drawn log-uniformly.
+SHELF_SLOPES = (0.3, 1.0)
+#: Share of the typed general sets that hold bells only (today's space).
+BELL_ONLY_SHARE = 0.35
+#: How many operations a mixed set holds (0 to 5), and each operation's type.
+MIXED_COUNT_WEIGHTS = (0.1, 0.3, 0.15, 0.15, 0.15, 0.15)
+MIXED_TYPE_WEIGHTS: dict[EqType, float] = {
+    "bell": 0.44,
+    "low_shelf": 0.14,
+    "high_shelf": 0.14,
+    "high_pass": 0.14,
+    "low_pass": 0.14,
+}
+
+
+def random_typed_set(*, rng: np.random.Generator) -> list[EqOperation]:
+    """A set of the general space with shelves and pass filters mixed with bells.
+
+    A share `BELL_ONLY_SHARE` is `random_general_set`; the others hold 0 to 5
+    operations (`MIXED_COUNT_WEIGHTS`) of types drawn by `MIXED_TYPE_WEIGHTS`,
+    at most one of each type but bells, at least 1/2 octave apart: shelves
+    with gains of 1.5 to 12 dB either way and slopes 0.3 to 1, pass filters of
+    order 2 or 4 (12 or 24 dB/octave).
+    """
+    if rng.uniform() < BELL_ONLY_SHARE:
+        return random_general_set(rng=rng)
+    count = int(rng.choice(len(MIXED_COUNT_WEIGHTS), p=MIXED_COUNT_WEIGHTS))
+    names: list[EqType] = list(MIXED_TYPE_WEIGHTS)
+    types: list[EqType] = []
+    while len(types) < count:
+        kind = names[int(rng.choice(len(names), p=list(MIXED_TYPE_WEIGHTS.values())))]
+        if kind == "bell" or kind not in types:
+            types.append(kind)
+    while True:
+        positions = np.array(
+            [rng.uniform(*np.log2(TYPED_FREQUENCY_HZ[kind])) for kind in types], dtype=float
+        )
+        spacing = np.diff(np.sort(positions))
+        if count < 2 or np.min(spacing) >= GENERAL_MIN_SPACING_OCTAVES:
+            break
+    return [
+        _typed_operation(kind, frequency_hz=float(2.0**p), rng=rng)
+        for kind, p in sorted(zip(types, positions, strict=True), key=lambda t: t[1])
+    ]
+
+
+def _typed_operation(kind: EqType, *, frequency_hz: float, rng: np.random.Generator) -> EqOperation:
+    if kind in ("high_pass", "low_pass"):
+        return EqOperation(frequency_hz, 0.0, type=kind, order=int(rng.choice(PASS_ORDERS)))
+    gain_db = float(rng.uniform(GENERAL_MIN_GAIN_DB, GENERAL_MAX_GAIN_DB) * rng.choice([-1, 1]))
+    if kind == "bell":
+        width = 2.0 ** rng.uniform(math.log2(GENERAL_MIN_WIDTH), math.log2(GENERAL_MAX_WIDTH))
+        return EqOperation(frequency_hz, gain_db, float(width))
+    slope = math.exp(rng.uniform(math.log(SHELF_SLOPES[0]), math.log(SHELF_SLOPES[1])))
+    return EqOperation(frequency_hz, gain_db, type=kind, slope=slope)
+
+
+def encode_operations(operations: list[EqOperation], *, rows: int) -> np.ndarray:
+    """Operations as a ``(rows, OPERATION_COLUMNS)`` array, NaN rows past the last.
+
+    Columns: frequency (Hz), gain (dB), width (octaves, bells), type code
+    (`TYPE_CODES`), then the slope of a shelf or the order of a pass filter.
+    """
+    encoded = np.full((rows, OPERATION_COLUMNS), np.nan, dtype=np.float32)
+    for row, op in enumerate(operations):
+        shape = op.slope if op.type in ("low_shelf", "high_shelf") else float(op.order)
+        encoded[row] = (
+            op.frequency_hz,
+            op.gain_db,
+            op.width_octaves,
+            TYPE_CODES.index(op.type),
+            shape if op.type != "bell" else np.nan,
+        )
+    return encoded
+
+
+def decode_operations(encoded: np.ndarray) -> list[EqOperation]:
+    """Inverse of `encode_operations`; an array of 3 columns holds bells only."""
+    operations = []
+    for row in np.asarray(encoded, dtype=float):
+        if np.isnan(row[0]):
+            continue
+        kind = TYPE_CODES[int(row[3])] if len(row) > 3 else "bell"
+        if kind in ("low_shelf", "high_shelf"):
+            operations.append(
+                EqOperation(float(row[0]), float(row[1]), type=kind, slope=float(row[4]))
+            )
+        elif kind in ("high_pass", "low_pass"):
+            operations.append(EqOperation(float(row[0]), 0.0, type=kind, order=int(row[4])))
+        else:
+            operations.append(EqOperation(float(row[0]), float(row[1]), float(row[2])))
+    return operations
+
+
+def with_type_columns(operations: np.ndarray) -> np.ndarray:
+    """An ``operations`` array of `OPERATION_COLUMNS` columns (older ones hold bells only)."""
+    if operations.shape[-1] >= OPERATION_COLUMNS:
+        return operations
+    extra = np.full((*operations.shape[:-1], OPERATION_COLUMNS - operations.shape[-1]), np.nan)
+    extra[..., 0] = np.where(np.isnan(operations[..., 0]), np.nan, 0.0)
+    return np.concatenate([operations, extra.astype(operations.dtype)], axis=-1)

@@ -26,7 +26,7 @@ class DatasetPlan:
 #: clips): about 70 minutes on 2 cores.
 PLAN = [
     DatasetPlan(dataset_id="F1W2", per_clip=30, feature_options=True),
-    DatasetPlan(dataset_id="general", per_clip=18),
+    DatasetPlan(dataset_id="general", per_clip=6),
     DatasetPlan(dataset_id="F1/4W2", per_clip=12, feature_options=True),
     DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True),

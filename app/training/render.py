@@ -82,6 +82,13 @@ def _having(report: dict[str, Any], option: str) -> list[str]:
     ]
 
 
+def mark(value: float | None, aim: float) -> str:
+    """`` ✓`` where a figure reaches its aim, `` ✗`` where it does not, nothing for none."""
+    if value is None:
+        return ""
+    return " ✓" if value >= aim else " ✗"
+
+
 def context(report: dict[str, Any]) -> dict[str, Any]:
     """Everything the template reads: the report and what is laid out from it."""
     grid = report["grid"]
@@ -103,7 +110,15 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
             "general_count": ev.GENERAL_COUNT_AIM,
             "general_frequency_octaves": ev.GENERAL_FREQUENCY_AIM_OCTAVES,
             "general_gain_db": ev.GENERAL_GAIN_AIM_DB,
+            "type_right": ev.TYPE_RIGHT_AIM,
+            "parameters_right": ev.PARAMETERS_RIGHT_AIM,
+            "mixed_count": ev.MIXED_COUNT_AIM,
+            "mixed_types": ev.MIXED_TYPES_AIM,
+            "chain_count": ev.CHAIN_COUNT_AIM,
+            "chain_alone": ev.CHAIN_ALONE_AIM,
         },
+        # A general model of several types measures its count and errors on bells-only sets.
+        "bells_label": ", bells-only sets" if (report.get("general") or {}).get("types") else "",
     }
 
 
@@ -117,7 +132,12 @@ def render_report(report: dict[str, Any]) -> str:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters |= {"cell": cell, "check_cell": check_cell, "g": lambda x: f"{x:g}"}
+    environment.filters |= {
+        "cell": cell,
+        "check_cell": check_cell,
+        "g": lambda x: f"{x:g}",
+        "mark": mark,
+    }
     return environment.get_template(TEMPLATE.name).render(context(report))
 
 

@@ -18,10 +18,12 @@ import numpy as np
 from catboost import CatBoostClassifier
 from rich.progress import track
 
+from app.audio.eq import EqType
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
+from app.ml.general import BELLS, present_types
 from app.ml.grid import decode, note_rows
-from app.ml.registry import MODEL_FILE, has_model, load_classifier, model_bytes
+from app.ml.registry import MODEL_FILE, TYPES_MODEL_FILE, has_model, load_classifier, model_bytes
 from app.training import evaluate as ev
 from app.training import train as training
 from app.training.bundle import Bundle
@@ -160,7 +162,8 @@ def build_report(
         validation_mask = bundle.validation
         spec = bundle.spec
         classifier = load_classifier(fitted_dir / "general")
-        check, tuning = _general_check(bundle, classifier)
+        type_classifier = _type_classifier(fitted_dir / "general")
+        check, tuning = _general_check(bundle, classifier, type_classifier=type_classifier)
         validation = training.bundle_dataset(bundle).validation
         features = bundle.features[validation_mask]
         general = ev.evaluate_general(
@@ -168,7 +171,13 @@ def build_report(
             features=features,
             probabilities=_count_probabilities(classifier, features),
             check=check,
+            types=_present_types(type_classifier, features),
         )
+        if type_classifier is not None and bundle.type_targets is not None:
+            general["type_presence_accuracy"] = ev.type_presence_accuracy(
+                _type_probabilities(type_classifier, features),
+                bundle.type_targets[validation_mask],
+            )
         if bundle.validation_low_pass_features is not None:
             sample = slice(None, None, ev.LOW_PASS_SUBSAMPLE)
             low_passed = bundle.validation_low_pass_features[sample]
@@ -179,6 +188,7 @@ def build_report(
                 features=low_passed,
                 probabilities=_count_probabilities(classifier, low_passed),
                 check=check,
+                types=_present_types(type_classifier, low_passed),
             )
         general["physics_check"] = check.to_dict()
         general["physics_tuning_count_accuracy"] = tuning
@@ -327,13 +337,46 @@ def _physics_check(
     )
 
 
+#: Tuning examples the general model's physics check is chosen on, at most.
+GENERAL_TUNING_EXAMPLES = 600
+
+
+def _type_classifier(fitted: Path) -> CatBoostClassifier | None:
+    """A fitted general model's type model; None for one of bells only."""
+    return (
+        load_classifier(fitted, name=TYPES_MODEL_FILE)
+        if has_model(fitted, name=TYPES_MODEL_FILE)
+        else None
+    )
+
+
+def _type_probabilities(type_classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:
+    """Each type's probability of being present, ``(n, len(TYPED))``."""
+    return np.asarray(type_classifier.predict_proba(features.astype(np.float32)))
+
+
+def _present_types(
+    type_classifier: CatBoostClassifier | None, features: np.ndarray
+) -> list[tuple[EqType, ...]]:
+    """Each example's types as the service finds them (bells only without a type model)."""
+    if type_classifier is None:
+        return [BELLS] * len(features)
+    return present_types(_type_probabilities(type_classifier, features))
+
+
 def _general_check(
-    bundle: Bundle, classifier: CatBoostClassifier
+    bundle: Bundle,
+    classifier: CatBoostClassifier,
+    *,
+    type_classifier: CatBoostClassifier | None,
 ) -> tuple[PhysicsCheck, dict[str, float | None]]:
     """The general model's physics check, chosen on the fit's tuning tracks."""
     tune = tuning_mask(bundle)
     if not tune.any():
         return PhysicsCheck(), {}
+    # Every k-th tuning example, at most `GENERAL_TUNING_EXAMPLES`: each takes seconds of fits.
+    rows = np.flatnonzero(tune)
+    tune = np.isin(np.arange(len(tune)), rows[:: -(-len(rows) // GENERAL_TUNING_EXAMPLES)])
     features = bundle.features[tune]
     tuning = training.bundle_dataset(bundle).subset(tune)
     band_db = ev.general_band_db(
@@ -343,6 +386,7 @@ def _general_check(
         band_db,
         probabilities=_count_probabilities(classifier, features),
         true_count=tuning.n_operations,
+        types=_present_types(type_classifier, features),
     )
 
 

@@ -31,10 +31,12 @@ from app.training.grids import (
     GENERAL_MAX_OPERATIONS,
     MAX_GRID_OPERATIONS,
     GridConfig,
+    encode_operations,
     paper_fixed_sets,
-    random_general_set,
     random_grid_set,
+    random_typed_set,
 )
+from app.training.master_chain import MasterChain, apply_chain, draw_chain
 
 SR = ANALYSIS_SAMPLE_RATE_HZ
 #: Datasets of the paper's closed-set task are named ``paper-<grid config id>``.
@@ -50,6 +52,10 @@ class Nuisance(IntEnum):
     LOSSY = 2
     LIMITER = 3
     OFFSET = 4
+    #: pedalboard's compressor, its limiter, or both (`app.training.master_chain`).
+    COMPRESSOR = 5
+    CHAIN_LIMITER = 6
+    COMPRESSOR_LIMITER = 7
 
 
 #: Probability of each nuisance in a dataset with nuisances (at most one per example).
@@ -60,6 +66,19 @@ NUISANCE_PROBABILITIES = {
     Nuisance.LIMITER: 0.1,
     Nuisance.OFFSET: 0.1,
 }
+#: The general dataset's: a real trainee master goes through a compressor and a limiter.
+GENERAL_NUISANCE_PROBABILITIES = {
+    Nuisance.NONE: 0.36,
+    Nuisance.LEVEL: 0.06,
+    Nuisance.LOSSY: 0.06,
+    Nuisance.LIMITER: 0.04,
+    Nuisance.OFFSET: 0.06,
+    Nuisance.COMPRESSOR: 0.12,
+    Nuisance.CHAIN_LIMITER: 0.12,
+    Nuisance.COMPRESSOR_LIMITER: 0.18,
+}
+#: The nuisances that run the candidate through `app.training.master_chain`.
+CHAIN_NUISANCES = (Nuisance.COMPRESSOR, Nuisance.CHAIN_LIMITER, Nuisance.COMPRESSOR_LIMITER)
 
 
 def dataset_id(config_id: str) -> str:
@@ -70,7 +89,7 @@ def dataset_id(config_id: str) -> str:
 def draw_set(config_id: str, *, rng: np.random.Generator) -> list[EqOperation]:
     """A random EQ set for a grid configuration, ``general`` or ``paper-<grid config>``."""
     if config_id == "general":
-        return random_general_set(rng=rng)
+        return random_typed_set(rng=rng)
     if config_id.startswith(PAPER_PREFIX):
         sets = paper_fixed_sets(GridConfig.parse(config_id.removeprefix(PAPER_PREFIX)))
         return sets[int(rng.integers(len(sets)))]
@@ -132,8 +151,11 @@ class Draw:
 
     operations: list[EqOperation]
     nuisance: Nuisance
-    #: Level change (dB), codec (0 MP3, 1 Opus), limiter drive (dB) or offset (ms).
+    #: Level change (dB), codec (0 MP3, 1 Opus), limiter drive (dB), offset (ms), or
+    #: the chain's limiter gain reduction (dB; its compressor's threshold without one).
     nuisance_value: float
+    #: The compressor and limiter settings of a `CHAIN_NUISANCES` nuisance.
+    chain: MasterChain = MasterChain()
 
 
 def draw_nuisance_value(nuisance: Nuisance, *, rng: np.random.Generator) -> float:
@@ -154,8 +176,16 @@ def draw_example(config_id: str, *, rng: np.random.Generator, nuisances: bool) -
     operations = draw_set(config_id, rng=rng)
     nuisance = Nuisance.NONE
     if nuisances:
-        kinds = list(NUISANCE_PROBABILITIES)
-        nuisance = Nuisance(rng.choice(kinds, p=list(NUISANCE_PROBABILITIES.values())))
+        table = GENERAL_NUISANCE_PROBABILITIES if config_id == "general" else NUISANCE_PROBABILITIES
+        nuisance = Nuisance(rng.choice(list(table), p=list(table.values())))
+    if nuisance in CHAIN_NUISANCES:
+        chain = draw_chain(
+            rng=rng,
+            compressor=nuisance is not Nuisance.CHAIN_LIMITER,
+            limiter=nuisance is not Nuisance.COMPRESSOR,
+        )
+        value = chain.limiter_gain_reduction_db if chain.limits else chain.threshold_dbfs
+        return Draw(operations=operations, nuisance=nuisance, nuisance_value=value, chain=chain)
     return Draw(
         operations=operations,
         nuisance=nuisance,
@@ -164,10 +194,21 @@ def draw_example(config_id: str, *, rng: np.random.Generator, nuisances: bool) -
 
 
 def make_candidate(
-    clip: np.ndarray, operations: list[EqOperation], *, nuisance: Nuisance, nuisance_value: float
+    clip: np.ndarray,
+    operations: list[EqOperation],
+    *,
+    nuisance: Nuisance,
+    nuisance_value: float,
+    chain: MasterChain | None = None,
 ) -> np.ndarray:
-    """Apply the EQ set, then the nuisance with its drawn value."""
+    """Apply the EQ set, then the nuisance with its drawn value (or `chain`)."""
     candidate = apply(clip, operations, sample_rate_hz=SR)
+    if nuisance in CHAIN_NUISANCES:
+        if chain is None:
+            raise ValueError(f"nuisance {nuisance.name} needs its compressor and limiter settings")
+        return apply_chain(
+            candidate, chain, sample_rate_hz=SR, input_gain_db=-CLIP_PEAK_HEADROOM_DB
+        )
     if nuisance is Nuisance.LEVEL:
         return candidate * np.float32(10 ** (nuisance_value / 20))
     if nuisance is Nuisance.LOSSY:
@@ -195,7 +236,11 @@ def render_spectra(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Both average spectra of one drawn example, computed as the service computes them."""
     candidate = make_candidate(
-        clip, draw.operations, nuisance=draw.nuisance, nuisance_value=draw.nuisance_value
+        clip,
+        draw.operations,
+        nuisance=draw.nuisance,
+        nuisance_value=draw.nuisance_value,
+        chain=draw.chain,
     )
     if draw.nuisance in (Nuisance.LOSSY, Nuisance.OFFSET):
         offset = find_offset_samples(clip, candidate)
@@ -212,16 +257,14 @@ def _shard_arrays(
     clip: np.ndarray, draws: list[Draw], *, reference_magnitude: np.ndarray
 ) -> dict[str, np.ndarray]:
     spectra = [render_spectra(clip, d, reference_magnitude=reference_magnitude) for d in draws]
-    operations = np.full((len(draws), MAX_OPERATIONS, 3), np.nan, dtype=np.float32)
-    for row, draw in enumerate(draws):
-        for column, op in enumerate(draw.operations):
-            operations[row, column] = (op.frequency_hz, op.gain_db, op.width_octaves)
+    operations = np.stack([encode_operations(d.operations, rows=MAX_OPERATIONS) for d in draws])
     return {
         "reference_magnitude": np.array([r for r, _ in spectra], dtype=np.float32),
         "candidate_magnitude": np.array([c for _, c in spectra], dtype=np.float32),
         "operations": operations,
         "nuisance": np.array([d.nuisance for d in draws], dtype=np.int8),
         "nuisance_value": np.array([d.nuisance_value for d in draws], dtype=np.float32),
+        "chain": np.stack([d.chain.to_row() for d in draws]),
     }
 
 

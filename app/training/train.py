@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import platform
 import shutil
@@ -28,19 +29,21 @@ import numpy as np
 
 from app.audio.spectrum import paper_feature
 from app.ml.features import CURRENT_SPEC, FeatureSpec
+from app.ml.general import ALL_TYPES, TYPED
 from app.ml.general import example_features as general_features
 from app.ml.grid import example_features as grid_example_features
 from app.ml.grid import operations_to_classes
 from app.ml.registry import (
     COMPRESSED_MODEL_FILE,
     MODEL_FILE,
+    TYPES_MODEL_FILE,
     folder_name,
     has_model,
     write_registry,
 )
 from app.training.bundle import LOW_PASS_KEY, TRAIN_LOW_PASS_KEY, Bundle, BundleKind, spec_of
 from app.training.datasets import LOW_PASS_HZ, Dataset, train_low_pass_hz
-from app.training.grids import GRID_CONFIGS, GridConfig, paper_fixed_sets
+from app.training.grids import GRID_CONFIGS, TYPE_CODES, GridConfig, paper_fixed_sets
 from app.training.plan import feature_spec
 from app.training.synth import PAPER_PREFIX
 
@@ -87,10 +90,12 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
     else:
         features_of: Callable[..., np.ndarray]
         notes_hz: np.ndarray | None = None
+        type_targets: np.ndarray | None = None
         if dataset_id == "general":
             kind: BundleKind = "general"
             targets = dataset.n_operations.astype(np.int8)
-            features_of = partial(general_features, spec=spec)
+            type_targets = type_presence(dataset)
+            features_of = partial(general_features, spec=spec, types=ALL_TYPES)
         else:
             config = GridConfig.parse(dataset_id)
             kind, notes_hz = "grid", config.notes_hz
@@ -110,6 +115,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                 spec=spec,
                 notes_hz=notes_hz,
                 kind=kind,
+                type_targets=type_targets,
                 features=features_of(
                     augmented.reference_magnitude,
                     augmented.candidate_magnitude,
@@ -126,6 +132,14 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
             )
         }
     return [bundle.save(bundle_dir / f"{name}.npz") for name, bundle in bundles.items()]
+
+
+def type_presence(dataset: Dataset) -> np.ndarray:
+    """Whether each type but bells (`app.ml.general.TYPED`) is in each example's set, ``(n, 4)``."""
+    codes = dataset.type_codes
+    return np.stack(
+        [np.any(codes == TYPE_CODES.index(kind), axis=1) for kind in TYPED], axis=1
+    ).astype(np.int8)
 
 
 def git_commit() -> str:
@@ -164,10 +178,13 @@ def model_metadata(
     if dataset_id == "general":
         metadata.update(
             kind="general",
-            description="Any bells from 30 Hz to 16 kHz, widths 1/2 to 2 octaves, "
-            "gains 1.5 to 12 dB either way, up to 5 at least 1/2 octave apart; "
-            "reports frequency, gain and width of each.",
+            description="Up to 5 operations at least 1/2 octave apart: bells from 30 Hz to "
+            "16 kHz (widths 1/2 to 2 octaves), low shelves at 40-400 Hz and high shelves at "
+            "2-12 kHz (slopes 0.3 to 1), gains 1.5 to 12 dB either way, high-pass filters at "
+            "25-200 Hz and low-pass filters at 4-16 kHz (12 or 24 dB/octave); reports each "
+            "one's type, frequency, gain and width, slope or order.",
             recognises={
+                "types": list(ALL_TYPES),
                 "frequency_hz": [30.0, 16_000.0],
                 "width_octaves": [0.5, 2.0],
                 "gain_db": [1.5, 12.0],
@@ -208,6 +225,12 @@ def install_model(
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target / MODEL_FILE)
     (target / COMPRESSED_MODEL_FILE).unlink(missing_ok=True)  # the model it replaces, compressed
+    (target / TYPES_MODEL_FILE).unlink(missing_ok=True)
+    (target / f"{TYPES_MODEL_FILE}.gz").unlink(missing_ok=True)
+    types_model = source.with_name(TYPES_MODEL_FILE)
+    if types_model.is_file():  # the general model's type model, compressed (models/ < 100 MB)
+        compressed = gzip.compress(types_model.read_bytes(), compresslevel=9, mtime=0)
+        (target / f"{TYPES_MODEL_FILE}.gz").write_bytes(compressed)
     (target / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return target
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from app.audio.eq import EqOperation, apply
 from app.audio.spectrum import compare
@@ -15,6 +16,7 @@ from app.training.grids import GRID_CONFIGS
 from ..conftest import pink_noise
 
 MODELS_DIR = PROJECT_ROOT / "models"
+DATA = PROJECT_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,38 @@ def test_general_model_finds_frequency_gain_and_width(
     assert abs(np.log2(found.frequency_hz / 1000.0)) < 0.01
     assert found.gain_db == pytest.approx(6.0, abs=0.2)
     assert found.width_octaves == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.fixture(scope="module")
+def real_clip() -> np.ndarray:
+    """Seven seconds of real music (tests/data), mono at 44.1 kHz, its peak at -12 dBFS."""
+    audio, rate = sf.read(DATA / "hexahop-game1.flac", dtype="float32")
+    mono = audio.mean(axis=1) if audio.ndim > 1 else audio
+    assert rate == 44_100
+    return (mono * np.float32(10 ** (-12 / 20) / np.max(np.abs(mono)))).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "applied",
+    [
+        [EqOperation(150.0, 4.0, type="low_shelf", slope=0.7)],
+        [EqOperation(6_000.0, -3.0, type="high_shelf", slope=0.5)],
+        [EqOperation(40.0, 0.0, type="high_pass", order=4)],
+        [
+            EqOperation(40.0, 0.0, type="high_pass", order=4),
+            EqOperation(150.0, 4.0, type="low_shelf", slope=0.7),
+        ],
+    ],
+    ids=["low shelf", "high shelf", "high-pass", "high-pass and low shelf"],
+)
+def test_general_model_finds_shelves_and_a_high_pass_in_a_real_clip(
+    registry: ModelRegistry, real_clip: np.ndarray, applied: list[EqOperation]
+) -> None:
+    comparison = compare(real_clip, apply(real_clip, applied, sample_rate_hz=44_100))
+    found = registry.get("general").recognise(comparison).operations
+    assert sorted(op.type for op in found) == sorted(op.type for op in applied)
+    for want in applied:
+        (got,) = [op for op in found if op.type == want.type]
+        # Item 4's tolerances: 1/3 octave and 1.5 dB.
+        assert abs(np.log2(got.frequency_hz / want.frequency_hz)) <= 1 / 3, got
+        assert got.gain_db == pytest.approx(want.gain_db, abs=1.5)

@@ -8,11 +8,16 @@ import pytest
 from app.training.grids import (
     GENERAL_MIN_SPACING_OCTAVES,
     GRID_CONFIGS,
+    TYPED_FREQUENCY_HZ,
     GridConfig,
+    decode_operations,
+    encode_operations,
     note_name,
     paper_fixed_sets,
     random_general_set,
     random_grid_set,
+    random_typed_set,
+    with_type_columns,
 )
 
 
@@ -72,6 +77,42 @@ def test_random_general_sets_respect_their_space(rng: np.random.Generator) -> No
         for op in ops:
             assert 30 <= op.frequency_hz <= 16_000 and 0.5 <= op.width_octaves <= 2
             assert 1.5 <= abs(op.gain_db) <= 12
+
+
+def test_random_typed_sets_mix_every_type_within_its_space(rng: np.random.Generator) -> None:
+    seen: set[str] = set()
+    for _ in range(400):
+        ops = random_typed_set(rng=rng)
+        assert len(ops) <= 5
+        log_f = np.log2([op.frequency_hz for op in ops])
+        assert np.all(np.diff(log_f) >= GENERAL_MIN_SPACING_OCTAVES - 1e-9)
+        kinds = [op.type for op in ops]
+        assert all(kinds.count(kind) == 1 for kind in kinds if kind != "bell")
+        for op in ops:
+            low, high = TYPED_FREQUENCY_HZ[op.type]
+            assert low <= op.frequency_hz <= high
+            if op.is_pass:
+                assert op.gain_db == 0.0 and op.order in (2, 4)
+            else:
+                assert 1.5 <= abs(op.gain_db) <= 12
+            if op.type in ("low_shelf", "high_shelf"):
+                assert 0.3 <= op.slope <= 1.0
+        decoded = decode_operations(encode_operations(ops, rows=7))
+        assert [op.type for op in decoded] == kinds
+        for got, want in zip(decoded, ops, strict=True):
+            assert got.frequency_hz == pytest.approx(want.frequency_hz, rel=1e-6)
+            assert got.gain_db == pytest.approx(want.gain_db, abs=1e-5)
+            assert (got.slope, got.order) == (pytest.approx(want.slope, rel=1e-6), want.order)
+        seen |= set(kinds)
+    assert seen == {"bell", "low_shelf", "high_shelf", "high_pass", "low_pass"}
+
+
+def test_operations_of_older_datasets_read_as_bells() -> None:
+    old = np.full((1, 3, 3), np.nan, dtype=np.float32)
+    old[0, 0] = (1000.0, 6.0, 1.0)
+    (bell,) = decode_operations(with_type_columns(old)[0])
+    assert bell.type == "bell" and bell.width_octaves == 1.0
+    assert np.isnan(with_type_columns(old)[0, 1, 3])
 
 
 def test_paper_fixed_sets_are_distinct_boosts() -> None:

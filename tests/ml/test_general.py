@@ -1,0 +1,120 @@
+"""The general model's operation types: fits of shelves and pass filters, and a tiny model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from catboost import CatBoostClassifier
+
+from app.audio.eq import EqOperation, apply
+from app.audio.spectrum import compare
+from app.ml.features import CURRENT_SPEC, band_features
+from app.ml.fitting import general_dictionary, greedy_pursuit
+from app.ml.general import (
+    ALL_TYPES,
+    TYPED,
+    GeneralModel,
+    estimate_operations,
+    example_features,
+    present_types,
+    types_of,
+)
+
+from ..conftest import pink_noise
+
+SR = 44_100
+SHELF_AND_HIGH_PASS = [
+    EqOperation(45.0, 0.0, type="high_pass", order=4),
+    EqOperation(250.0, 5.0, type="low_shelf", slope=0.7),
+]
+
+
+@pytest.fixture(scope="module")
+def noise() -> np.ndarray:
+    return pink_noise(duration_s=10.0, sample_rate_hz=SR, seed=3)
+
+
+def assert_found(found: list[EqOperation], applied: list[EqOperation]) -> None:
+    """Same types; frequency within 1/6 octave and gain within 0.5 dB of each."""
+    found, applied = sorted(found, key=lambda o: o.type), sorted(applied, key=lambda o: o.type)
+    assert [op.type for op in found] == [op.type for op in applied]
+    for got, want in zip(found, applied, strict=True):
+        assert abs(np.log2(got.frequency_hz / want.frequency_hz)) < 1 / 6, (got, want)
+        assert got.gain_db == pytest.approx(want.gain_db, abs=0.5)
+
+
+def test_fits_told_the_types_recover_a_shelf_and_a_high_pass(noise: np.ndarray) -> None:
+    comparison = compare(noise, apply(noise, SHELF_AND_HIGH_PASS, sample_rate_hz=SR))
+    bands = band_features(comparison.reference_magnitude, comparison.candidate_magnitude)
+    found = estimate_operations(
+        bands[: CURRENT_SPEC.n_bands],
+        count=2,
+        types=("bell", "low_shelf", "high_pass"),
+    )
+    assert_found(found, SHELF_AND_HIGH_PASS)
+
+
+def test_a_pursuit_required_to_use_a_type_starts_with_it() -> None:
+    dictionary = general_dictionary(types=ALL_TYPES)
+    flat = np.zeros(120)
+    flat[60:70] = 6.0  # a bump a bell explains best
+    (free,), _ = greedy_pursuit(flat, count=1, dictionary=dictionary)
+    (forced,), _ = greedy_pursuit(flat, count=1, dictionary=dictionary, required=("high_shelf",))
+    assert free.type == "bell" and forced.type == "high_shelf"
+
+
+def test_present_types_and_a_model_s_types_from_its_metadata() -> None:
+    probabilities = np.array([[0.9, 0.1, 0.6, 0.2], [0.0, 0.0, 0.0, 0.0]])
+    assert TYPED == ("low_shelf", "high_shelf", "high_pass", "low_pass")
+    assert present_types(probabilities) == [("bell", "low_shelf", "high_pass"), ("bell",)]
+    assert types_of({}) == ("bell",)
+    assert types_of({"recognises": {"types": list(ALL_TYPES)}}) == ALL_TYPES
+
+
+def _tiny_set(kind: int, rng: np.random.Generator) -> list[EqOperation]:
+    """Nothing, a bell, a low shelf, a high-pass, both, a high shelf or a low-pass."""
+    shelf = EqOperation(
+        float(2 ** rng.uniform(np.log2(150), np.log2(400))),
+        float(rng.uniform(3, 8) * rng.choice([-1, 1])),
+        type="low_shelf",
+        slope=float(rng.uniform(0.4, 1.0)),
+    )
+    high_pass = EqOperation(
+        float(2 ** rng.uniform(np.log2(30), np.log2(80))),
+        0.0,
+        type="high_pass",
+        order=int(rng.choice([2, 4])),
+    )
+    bell = EqOperation(float(2 ** rng.uniform(9, 13)), float(rng.uniform(3, 8)), 1.0)
+    high_shelf = EqOperation(5_000.0, -4.0, type="high_shelf", slope=0.7)
+    low_pass = EqOperation(8_000.0, 0.0, type="low_pass", order=2)
+    return [[], [bell], [shelf], [high_pass], [high_pass, shelf], [high_shelf], [low_pass]][kind]
+
+
+def test_a_tiny_fit_recognises_a_shelf_and_a_high_pass_in_synthesised_audio(
+    noise: np.ndarray,
+) -> None:
+    """Count and type models fitted on 70 synthesised examples, then a new one recognised."""
+    rng = np.random.default_rng(0)
+    sets = [_tiny_set(k % 7, rng) for k in range(70)]
+    reference = compare(noise, noise).reference_magnitude
+    candidates = np.stack(
+        [compare(noise, apply(noise, ops, sample_rate_hz=SR)).candidate_magnitude for ops in sets]
+    )
+    features = example_features(
+        np.repeat(reference[np.newaxis], len(sets), axis=0), candidates, types=ALL_TYPES
+    )
+    counts = np.array([len(ops) for ops in sets])
+    presence = np.array([[any(op.type == t for op in ops) for t in TYPED] for ops in sets])
+    counter = CatBoostClassifier(iterations=60, depth=4, random_seed=0, verbose=0)
+    counter.fit(features, counts)
+    typer = CatBoostClassifier(
+        loss_function="MultiLogloss", iterations=60, depth=4, random_seed=0, verbose=0
+    )
+    typer.fit(features, presence.astype(int))
+    model = GeneralModel(
+        id="tiny", metadata={}, classifier=counter, types=ALL_TYPES, type_classifier=typer
+    )
+    candidate = apply(noise, SHELF_AND_HIGH_PASS, sample_rate_hz=SR)
+    assert_found(model.recognise(compare(noise, candidate)).operations, SHELF_AND_HIGH_PASS)
+    assert model.recognise(compare(noise, noise)).operations == []
