@@ -182,13 +182,11 @@ class FitScore:
         return round(100.0 * self.correct / self.total, 2) if self.total else None
 
 
-def planned_fits(
-    *, tracks: list[Track], plan: StudyPlan, with_more_per_clip: bool = True
-) -> list[StudyFit]:
-    """Every fit of the study, cheapest and most wanted first.
+def planned_fits(*, tracks: list[Track], plan: StudyPlan) -> list[StudyFit]:
+    """Every fit of the study, most wanted first.
 
-    Table 1's fits (our features, then the paper's), then the cross-genre
-    folds, then the gap experiment's.
+    Table 1's fits (our features, then the paper's), then the gap
+    experiment's, then the cross-genre folds.
     """
     rounds = plan.iterations
     features: tuple[Feature, ...] = ("ours", "paper_faithful")
@@ -197,25 +195,22 @@ def planned_fits(
         for f in features
         for c in plan.configs
     ]
-    families = held_out_families(tracks, min_tracks=plan.min_fold_tracks)
+    gap_parts = [(f"share-{share:g}", rounds) for share in plan.shares]
+    gap_parts += [("longer", rounds * plan.longer), ("more-per-clip", rounds)]
     fits += [
+        StudyFit(config_id=c, feature=f, part=part, iterations=iterations)
+        for c in plan.gap_configs
+        if c in plan.configs
+        for f in features
+        for part, iterations in gap_parts
+    ]
+    families = held_out_families(tracks, min_tracks=plan.min_fold_tracks)
+    return fits + [
         StudyFit(config_id=c, feature=f, part=f"genre-{family}", iterations=rounds)
         for f in features
         for c in plan.configs
         for family in families
     ]
-    gap_parts = [(f"share-{share:g}", rounds) for share in plan.shares]
-    gap_parts.append(("longer", rounds * plan.longer))
-    if with_more_per_clip:
-        gap_parts.append(("more-per-clip", rounds))
-    fits += [
-        StudyFit(config_id=c, feature=f, part=part, iterations=iterations)
-        for f in features
-        for c in plan.gap_configs
-        if c in plan.configs
-        for part, iterations in gap_parts
-    ]
-    return fits
 
 
 def assert_no_shared_track(train_md5: np.ndarray, test_md5: np.ndarray) -> None:
