@@ -105,6 +105,29 @@ def _gap_rows(study: dict[str, Any] | None) -> list[dict[str, Any]]:
     ]
 
 
+def _gap_findings(rows: list[dict[str, Any]]) -> list[str]:
+    """A line per gap row with figures: what more examples, more rounds and more clips did."""
+    lines = []
+    for row in rows:
+        points = [point for point in row["curve"] if point["accuracy"] is not None]
+        parts = [
+            f"{point['accuracy']} % with {point['examples_per_class']:g} examples per class"
+            for point in points
+        ]
+        base = row["curve"][-1]["accuracy"]
+        for probe, label in ((row["longer"], "iterations"), (row["more_per_clip"], "per clip")):
+            if probe["accuracy"] is not None and base is not None:
+                amount = probe["iterations"] if label == "iterations" else probe["per_clip"]
+                parts.append(
+                    f"{amount} {label}: {probe['accuracy']} % "
+                    f"({probe['accuracy'] - base:+.2f} against Table 1's fit)"
+                )
+        if parts:
+            paper = ev.PAPER_TABLE_1[row["id"]]
+            lines.append(f"{row['id']}, {row['feature']} (paper {paper} %): " + "; ".join(parts))
+    return lines
+
+
 def _having(report: dict[str, Any], option: str) -> list[str]:
     return [
         name
@@ -125,6 +148,7 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
         "paper_study": report.get("paper_study"),
         "paper_table_3": _paper_table_3(report.get("paper_study")),
         "gap_rows": _gap_rows(report.get("paper_study")),
+        "gap_findings": _gap_findings(_gap_rows(report.get("paper_study"))),
         "with_options": _having(report, "lossy_flag"),
         "level_floor": _having(report, "level_floor"),
         "refits": {name: f[ev.REPLACED] for name, f in grid.items() if ev.REPLACED in f},

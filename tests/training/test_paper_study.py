@@ -232,4 +232,7 @@ def test_the_report_renders_filled_and_pending_study_tables(layout: study.StudyL
     curve = figures["gap"]["F1W1"]["ours"]["curve"]
     assert f"| F1W1 | our features | {curve[0]['accuracy']} (6/class) |" in text
     assert "wait for" not in text and "held out in turn (at least 3 tracks)" in text
+    longer = figures["gap"]["F1W1"]["ours"]["longer"]["accuracy"]
+    assert f"- F1W1, our features (paper 93.9 %): {curve[0]['accuracy']} % with 6 examples" in text
+    assert f"; 24 iterations: {longer} % ({longer - curve[-1]['accuracy']:+.2f} against" in text
     assert "electronic (4 tracks), rock (4 tracks); always in training: jazz (1)" in text
