@@ -97,6 +97,8 @@ class StudyPlan:
         Grid configurations the gap experiment runs on.
     more_per_clip : int
         Examples per clip of the larger build the gap experiment reads.
+    configs : tuple of str
+        Grid configurations of Table 1's closed columns and Table 3 (all nine).
     """
 
     iterations: int = PARAMS["paper"]["iterations"]
