@@ -273,6 +273,13 @@ def evaluate(
         bool,
         typer.Option("--render-only", help="Rewrite REPORT.md from REPORT.json; measure nothing."),
     ] = False,
+    study_only: Annotated[
+        bool,
+        typer.Option(
+            "--study-only",
+            help="Read paper-study's cached scores into REPORT.json/.md; evaluate no model.",
+        ),
+    ] = False,
 ) -> None:
     """Measure the fitted models on validation tracks, install them, write models/REPORT.md.
 
@@ -280,8 +287,18 @@ def evaluate(
     figures of the last report.
     """
     from app.training.render import rerender
-    from app.training.report import build_report
+    from app.training.report import build_report, refresh_paper_study
 
+    if study_only:
+        layout = _layout(data_dir)
+        path = refresh_paper_study(
+            bundle_dir=layout.data_dir / "bundle",
+            fitted_dir=fitted_dir or layout.data_dir / "fitted",
+            models_dir=models_dir or get_settings().MODELS_DIR,
+            manifest=manifest,
+        )
+        console.print(f"report written to {path}")
+        return
     if render_only:
         path = rerender(models_dir=models_dir or get_settings().MODELS_DIR)
         console.print(f"report written to {path}")

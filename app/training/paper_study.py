@@ -55,6 +55,7 @@ from catboost import CatBoostClassifier
 from app.ml.registry import folder_name
 from app.training.bundle import Bundle
 from app.training.corpus import Track
+from app.training.evaluate import PAPER_TABLE_1
 from app.training.fit import PARAMS
 from app.training.grids import GRID_CONFIGS
 from app.training.synth import PAPER_PREFIX
@@ -72,6 +73,8 @@ STUDY_DIR = "paper-study"
 COMMAND = "mastering-trainer paper-study"
 #: Data folder, inside the main one, of the build with more examples per clip.
 MORE_PER_CLIP_DIR = "paper-more-per-clip"
+#: The report's sections the fits fill, in plan order.
+SECTIONS = ("table_1", "gap", "table_3")
 #: First words of ``genre_guess`` that name the same family.
 _FAMILY_ALIASES = {"thrash": "metal", "blues": "rock", "drum-and-bass": "electronic"}
 
@@ -160,6 +163,13 @@ class StudyFit:
         return folder_name(PAPER_PREFIX + self.config_id) + FEATURE_SUFFIX[self.feature]
 
     @property
+    def section(self) -> str:
+        """The report's section it fills (one of `SECTIONS`)."""
+        if self.part == "closed":
+            return "table_1"
+        return "table_3" if self.part.startswith("genre-") else "gap"
+
+    @property
     def name(self) -> str:
         """Its cache file's stem."""
         return f"{self.bundle_stem}--{self.part}--{self.iterations}"
@@ -185,10 +195,13 @@ class FitScore:
 
 
 def planned_fits(*, tracks: list[Track], plan: StudyPlan) -> list[StudyFit]:
-    """Every fit of the study, most wanted first.
+    """Every fit of the study, most wanted first, so that a study cut short has its head.
 
-    Table 1's fits (our features, then the paper's), then the gap
-    experiment's, then the cross-genre folds.
+    Table 1's fits (our features, then the paper's), the gap experiment on
+    the first of `StudyPlan.gap_configs`, the cross-genre folds one
+    configuration at a time (the gap configurations first), then the gap
+    experiment on the other gap configurations; the gap and the folds fit the
+    paper's feature, then ours.
     """
     rounds = plan.iterations
     features: tuple[Feature, ...] = ("ours", "paper_faithful")
@@ -199,20 +212,24 @@ def planned_fits(*, tracks: list[Track], plan: StudyPlan) -> list[StudyFit]:
     ]
     gap_parts = [(f"share-{share:g}", rounds) for share in plan.shares]
     gap_parts += [("longer", rounds * plan.longer), ("more-per-clip", rounds)]
-    fits += [
-        StudyFit(config_id=c, feature=f, part=part, iterations=iterations)
-        for c in plan.gap_configs
-        if c in plan.configs
-        for f in features
-        for part, iterations in gap_parts
+    gap_configs = [c for c in plan.gap_configs if c in plan.configs]
+    gap = [
+        [
+            StudyFit(config_id=c, feature=f, part=part, iterations=iterations)
+            for f in ("paper_faithful", "ours")
+            for part, iterations in gap_parts
+        ]
+        for c in gap_configs
     ]
     families = held_out_families(tracks, min_tracks=plan.min_fold_tracks)
-    return fits + [
+    fold_configs = gap_configs + [c for c in plan.configs if c not in gap_configs]
+    folds = [
         StudyFit(config_id=c, feature=f, part=f"genre-{family}", iterations=rounds)
-        for f in features
-        for c in plan.configs
+        for c in fold_configs
+        for f in ("paper_faithful", "ours")
         for family in families
     ]
+    return fits + (gap[0] if gap else []) + folds + [fit for later in gap[1:] for fit in later]
 
 
 def assert_no_shared_track(train_md5: np.ndarray, test_md5: np.ndarray) -> None:
@@ -461,6 +478,10 @@ def study_figures(*, layout: StudyLayout, tracks: list[Track], plan: StudyPlan) 
         },
         "fit_seconds": round(sum(s.seconds for s in done), 1),
         "pending": [fit.name for fit, score in scores.items() if score is None],
+        "pending_by_section": {
+            section: sum(score is None and fit.section == section for fit, score in scores.items())
+            for section in SECTIONS
+        },
         "command": COMMAND,
     }
 
@@ -484,15 +505,87 @@ def _gap(
             if score
             else None,
             "accuracy": score.accuracy_percent if score else None,
+            "test_examples": score.total if score else None,
         }
 
     rounds = plan.iterations
     curve = [{"share": s, **point(f"share-{s:g}", rounds)} for s in plan.shares]
     curve.append({"share": 1.0, **point("closed", rounds)})
-    return {
+    gap = {
         "curve": curve,
         "longer": point("longer", rounds * plan.longer),
         "more_per_clip": {"per_clip": plan.more_per_clip, **point("more-per-clip", rounds)},
+    }
+    return gap | {"effects": gap_effects(gap, paper_percent=PAPER_TABLE_1[config_id])}
+
+
+def gap_effects(gap: dict[str, Any], *, paper_percent: float) -> dict[str, Any] | None:
+    """What each probe of the gap experiment did, in points against Table 1's fit.
+
+    Parameters
+    ----------
+    gap : dict
+        One configuration and feature's ``curve``, ``longer`` and ``more_per_clip``.
+    paper_percent : float
+        The paper's Table 1 figure for the configuration.
+
+    Returns
+    -------
+    dict or None
+        None until Table 1's fit is done. ``per_doubling``: points gained per
+        doubling of the examples per class (least squares on their log2 over
+        the finished points of the curve; None under two); ``doublings_to_paper``
+        and ``examples_per_class_to_paper``: where that rate would reach the
+        paper's figure (an extrapolation; None where it does not grow);
+        ``longer`` and ``more_per_clip``: each probe's points against Table
+        1's fit; ``noise``: 1.96 standard errors of the difference of two
+        accuracies of Table 1's level on as many test examples (a difference
+        within it is not told apart from chance).
+
+    Examples
+    --------
+    >>> curve = [
+    ...     {"accuracy": 40.0, "examples_per_class": 5.0, "test_examples": 400},
+    ...     {"accuracy": 50.0, "examples_per_class": 10.0, "test_examples": 400},
+    ...     {"accuracy": 60.0, "examples_per_class": 20.0, "test_examples": 400},
+    ... ]
+    >>> probe = {"accuracy": None}
+    >>> effects = gap_effects(
+    ...     {"curve": curve, "longer": probe, "more_per_clip": probe}, paper_percent=80.0
+    ... )
+    >>> effects["per_doubling"], effects["doublings_to_paper"], effects["noise"]
+    (10.0, 2.0, 6.79)
+    """
+    base = gap["curve"][-1]
+    if base["accuracy"] is None:
+        return None
+    accuracy, total = base["accuracy"], base["test_examples"]
+    done = [point for point in gap["curve"] if point["accuracy"] is not None]
+    per_doubling = None
+    if len(done) >= 2:
+        x = np.log2([point["examples_per_class"] for point in done])
+        y = np.array([point["accuracy"] for point in done])
+        per_doubling = round(float(np.polyfit(x, y, 1)[0]), 2)
+    doublings = (
+        round((paper_percent - accuracy) / per_doubling, 2)
+        if per_doubling and per_doubling > 0 and paper_percent > accuracy
+        else None
+    )
+    share = accuracy / 100
+
+    def against_base(probe: dict[str, Any]) -> float | None:
+        return None if probe["accuracy"] is None else round(probe["accuracy"] - accuracy, 2)
+
+    return {
+        "paper": paper_percent,
+        "per_doubling": per_doubling,
+        "doublings_to_paper": doublings,
+        "examples_per_class_to_paper": round(base["examples_per_class"] * 2**doublings)
+        if doublings is not None
+        else None,
+        "longer": against_base(gap["longer"]),
+        "more_per_clip": against_base(gap["more_per_clip"]),
+        "noise": round(196 * float(np.sqrt(2 * share * (1 - share) / total)), 2) if total else None,
     }
 
 

@@ -236,6 +236,33 @@ def _paper_study(*, bundle_dir: Path, fitted_dir: Path, manifest: Path) -> dict[
     )
 
 
+def refresh_paper_study(
+    *,
+    bundle_dir: Path,
+    fitted_dir: Path,
+    models_dir: Path,
+    manifest: Path,
+    plan: study.StudyPlan | None = None,
+) -> Path:
+    """Read `paper-study`'s cached scores into the last report and write it again.
+
+    Table 1's closed columns, Table 3 and the gap experiment are read again;
+    every other figure stays as the last evaluation measured it (no model is
+    evaluated or installed, so the grid models' bundles need not exist here).
+    """
+    report = json.loads((models_dir / "REPORT.json").read_text())
+    paper_study = study.study_figures(
+        layout=study.StudyLayout.of(bundle_dir=bundle_dir, fitted_dir=fitted_dir),
+        tracks=read_manifest(manifest),
+        plan=plan or study.StudyPlan(),
+    )
+    paper_study["read_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+    paper_study["read_at_git_commit"] = training.git_commit()
+    report["closed_set"] = paper_study.pop("closed_set")
+    report["paper_study"] = paper_study
+    return write_report(report, models_dir=models_dir)
+
+
 def _note_probabilities(
     classifier: CatBoostClassifier, features: np.ndarray, *, bundle: Bundle
 ) -> np.ndarray:

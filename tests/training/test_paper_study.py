@@ -236,3 +236,56 @@ def test_the_report_renders_filled_and_pending_study_tables(layout: study.StudyL
     assert f"- F1W1, our features (paper 93.9 %): {curve[0]['accuracy']} % with 6 examples" in text
     assert f"; 24 iterations: {longer} % ({longer - curve[-1]['accuracy']:+.2f} against" in text
     assert "electronic (4 tracks), rock (4 tracks); always in training: jazz (1)" in text
+
+
+def test_study_only_reads_the_scores_into_the_last_report(
+    layout: study.StudyLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evaluate --study-only`: the study's figures change, every other figure stays."""
+    from app.training import report as reporting
+
+    models = tmp_path / "models"
+    models.mkdir()
+    before = json.loads((MODELS / "REPORT.json").read_text())
+    (models / "REPORT.json").write_text(json.dumps(before, indent=2) + "\n")
+    monkeypatch.setattr(reporting, "read_manifest", lambda _: make_tracks())
+    study.run_fit(
+        study.StudyFit(config_id="F1W1", feature="ours", part="closed", iterations=12),
+        layout=layout,
+        tracks=make_tracks(),
+        plan=PLAN,
+    )
+    path = reporting.refresh_paper_study(
+        bundle_dir=layout.bundle_dir,
+        fitted_dir=layout.fitted_dir,
+        models_dir=models,
+        manifest=tmp_path / "unused.tsv",
+        plan=PLAN,
+    )
+    after = json.loads((models / "REPORT.json").read_text())
+    assert {k: v for k, v in after.items() if k not in ("closed_set", "paper_study")} == {
+        k: v for k, v in before.items() if k not in ("closed_set", "paper_study")
+    }
+    closed = after["closed_set"]["F1W1"]
+    assert closed["paper_faithful"] is None and closed["ours"] is not None
+    assert after["paper_study"]["pending_by_section"] == {"table_1": 1, "gap": 6, "table_3": 4}
+    text = path.read_text()
+    assert f"| F1W1 | 93.9 | - | {closed['ours']} |" in text
+    assert "wait for 11 fits (1 of Table 1's closed columns, 6 of the gap" in text
+    assert "by `mastering-trainer evaluate --study-only`" in text
+
+
+def test_a_study_cut_short_has_table_1_then_the_first_gap_then_whole_fold_rows() -> None:
+    plan = replace(PLAN, configs=("F1W1", "F1W2"), gap_configs=("F1W2", "F1W1"))
+    fits = study.planned_fits(tracks=make_tracks(), plan=plan)
+    sections = [fit.section for fit in fits]
+    assert sections == ["table_1"] * 4 + ["gap"] * 6 + ["table_3"] * 8 + ["gap"] * 6
+    assert {fit.config_id for fit in fits[4:10]} == {"F1W2"}
+    assert [fit.feature for fit in fits[4:10]] == ["paper_faithful"] * 3 + ["ours"] * 3
+    # The folds fill Table 3 a row at a time, the gap's configuration first.
+    assert [(fit.config_id, fit.feature) for fit in fits[10:18:2]] == [
+        ("F1W2", "paper_faithful"),
+        ("F1W2", "ours"),
+        ("F1W1", "paper_faithful"),
+        ("F1W1", "ours"),
+    ]
