@@ -534,13 +534,16 @@ def gap_effects(gap: dict[str, Any], *, paper_percent: float) -> dict[str, Any] 
     dict or None
         None until Table 1's fit is done. ``per_doubling``: points gained per
         doubling of the examples per class (least squares on their log2 over
-        the finished points of the curve; None under two); ``doublings_to_paper``
-        and ``examples_per_class_to_paper``: where that rate would reach the
-        paper's figure (an extrapolation; None where it does not grow);
+        the finished points of the curve; None under two); ``last_doubling``:
+        the same over the curve's last step alone (the half share to all of
+        it); ``doublings_to_paper`` and ``examples_per_class_to_paper``:
+        where the last step's rate would reach the paper's figure (an
+        extrapolation, hopeful where the gains shrink; None where it does not
+        grow);
         ``longer`` and ``more_per_clip``: each probe's points against Table
         1's fit; ``noise``: 1.96 standard errors of the difference of two
-        accuracies of Table 1's level on as many test examples (a difference
-        within it is not told apart from chance).
+        accuracies of Table 1's level (add-one smoothed) on as many test
+        examples (a difference within it is not told apart from chance).
 
     Examples
     --------
@@ -553,25 +556,30 @@ def gap_effects(gap: dict[str, Any], *, paper_percent: float) -> dict[str, Any] 
     >>> effects = gap_effects(
     ...     {"curve": curve, "longer": probe, "more_per_clip": probe}, paper_percent=80.0
     ... )
-    >>> effects["per_doubling"], effects["doublings_to_paper"], effects["noise"]
-    (10.0, 2.0, 6.79)
+    >>> effects["per_doubling"], effects["last_doubling"], effects["doublings_to_paper"]
+    (10.0, 10.0, 2.0)
+    >>> effects["examples_per_class_to_paper"], effects["noise"]
+    (80, 6.79)
     """
     base = gap["curve"][-1]
     if base["accuracy"] is None:
         return None
     accuracy, total = base["accuracy"], base["test_examples"]
     done = [point for point in gap["curve"] if point["accuracy"] is not None]
-    per_doubling = None
+    per_doubling = last_doubling = None
     if len(done) >= 2:
         x = np.log2([point["examples_per_class"] for point in done])
         y = np.array([point["accuracy"] for point in done])
         per_doubling = round(float(np.polyfit(x, y, 1)[0]), 2)
+        if done[-2] is gap["curve"][-2]:
+            last_doubling = round(float((y[-1] - y[-2]) / (x[-1] - x[-2])), 2)
     doublings = (
-        round((paper_percent - accuracy) / per_doubling, 2)
-        if per_doubling and per_doubling > 0 and paper_percent > accuracy
+        round((paper_percent - accuracy) / last_doubling, 2)
+        if last_doubling and last_doubling > 0 and paper_percent > accuracy
         else None
     )
-    share = accuracy / 100
+    # Add-one smoothing keeps a perfect score's noise above 0.
+    share = (accuracy / 100 * total + 1) / (total + 2) if total else 0.0
 
     def against_base(probe: dict[str, Any]) -> float | None:
         return None if probe["accuracy"] is None else round(probe["accuracy"] - accuracy, 2)
@@ -579,6 +587,7 @@ def gap_effects(gap: dict[str, Any], *, paper_percent: float) -> dict[str, Any] 
     return {
         "paper": paper_percent,
         "per_doubling": per_doubling,
+        "last_doubling": last_doubling,
         "doublings_to_paper": doublings,
         "examples_per_class_to_paper": round(base["examples_per_class"] * 2**doublings)
         if doublings is not None

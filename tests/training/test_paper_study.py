@@ -236,6 +236,10 @@ def test_the_report_renders_filled_and_pending_study_tables(layout: study.StudyL
     assert f"- F1W1, our features (paper 93.9 %): {curve[0]['accuracy']} % with 6 examples" in text
     assert f"; 24 iterations: {longer} % ({longer - curve[-1]['accuracy']:+.2f} against" in text
     assert "electronic (4 tracks), rock (4 tracks); always in training: jazz (1)" in text
+    effects = figures["gap"]["F1W1"]["ours"]["effects"]
+    assert effects["longer"] == round(longer - curve[-1]["accuracy"], 2)
+    assert f"- F1W1, our features, {curve[-1]['accuracy']} % against the paper's 93.9 %" in text
+    assert f"2 times the iterations moves it {effects['longer']:+.2f} points" in text
 
 
 def test_study_only_reads_the_scores_into_the_last_report(
