@@ -293,3 +293,16 @@ def test_a_study_cut_short_has_table_1_then_the_first_gap_then_whole_fold_rows()
         ("F1W1", "paper_faithful"),
         ("F1W1", "ours"),
     ]
+
+
+def test_the_committed_report_fills_table_1s_closed_columns_and_table_3() -> None:
+    """Every closed-set figure of Table 1; Table 3 where its folds finished (F1W2 first)."""
+    from app.training.grids import GRID_CONFIGS
+
+    report = json.loads((MODELS / "REPORT.json").read_text())
+    closed = report["closed_set"]
+    assert set(closed) == {config.id for config in GRID_CONFIGS}
+    assert all(value is not None for figures in closed.values() for value in figures.values())
+    cross = report["paper_study"]["cross_genre"]
+    assert None not in (cross["F1W2"]["paper_faithful"], cross["F1W2"]["ours"])
+    assert len(report["paper_study"]["held_out_families"]) >= 2
