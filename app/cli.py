@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.history.cli import audio_cli
 from app.rating.cli import print_measures, rate_command
 from app.rating.service import compared_measures, measure_audio
-from app.training.cli import corpus_app, dataset_app, evaluate, train
+from app.training.cli import corpus_app, dataset_app, evaluate, paper_study, train
 
 cli = typer.Typer(
     help="Mastering Trainer: how far is a master from the professional one, in EQ terms.",
@@ -30,6 +30,7 @@ cli.add_typer(corpus_app, name="corpus")
 cli.add_typer(dataset_app, name="dataset")
 cli.command()(train)
 cli.command()(evaluate)
+cli.command("paper-study")(paper_study)
 cli.add_typer(user_cli, name="user")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(db_cli, name="db")

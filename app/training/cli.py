@@ -179,6 +179,33 @@ ModelsOption = Annotated[
 ]
 
 
+def write_bundles(
+    dataset_ids: list[str],
+    *,
+    layout: corpus.CorpusLayout,
+    tracks: list[corpus.Track],
+    rebuild: bool = False,
+) -> None:
+    """Write the bundle of each dataset whose bundle is missing or older than its shards."""
+    from app.training import train as training
+    from app.training.datasets import load_dataset
+
+    bundle_dir = layout.data_dir / "bundle"
+    for dataset_id in tracked(dataset_ids, description="bundles", total=len(dataset_ids)):
+        bundle = bundle_dir / f"{training.bundle_name(dataset_id)}.npz"
+        shards = list((layout.datasets / synth.dataset_id(dataset_id)).glob("*.npz"))
+        newest_shard = max((p.stat().st_mtime for p in shards), default=0.0)
+        if rebuild or not training.bundle_is_current(
+            bundle, spec=feature_spec(dataset_id), newest_shard_mtime=newest_shard
+        ):
+            try:
+                data = load_dataset(layout.datasets, dataset_id, tracks=tracks)
+            except FileNotFoundError as error:
+                console.print(f"[yellow]{error}[/yellow]")
+                continue
+            training.write_bundles(data, bundle_dir=bundle_dir)
+
+
 def train(
     dataset: DatasetOption = None,
     all_datasets: Annotated[bool, typer.Option("--all", help="Every dataset of the plan.")] = False,
@@ -200,7 +227,6 @@ def train(
     """Bundle features, fit CatBoost on the training tracks, install models (resumable)."""
     from app.training import fit as fitting
     from app.training import train as training
-    from app.training.datasets import load_dataset
 
     layout = _layout(data_dir)
     bundle_dir = layout.data_dir / "bundle"
@@ -210,21 +236,9 @@ def train(
         console.print("[red]Name datasets with --dataset ID or --all.[/red]")
         raise typer.Exit(2)
     tracks = corpus.read_manifest(manifest)
-    for dataset_id in tracked(dataset_ids, description="bundles", total=len(dataset_ids)):
-        bundle = bundle_dir / f"{training.bundle_name(dataset_id)}.npz"
-        shards = list((layout.datasets / synth.dataset_id(dataset_id)).glob("*.npz"))
-        newest_shard = max((p.stat().st_mtime for p in shards), default=0.0)
-        if rebuild or not training.bundle_is_current(
-            bundle, spec=feature_spec(dataset_id), newest_shard_mtime=newest_shard
-        ):
-            try:
-                data = load_dataset(layout.datasets, dataset_id, tracks=tracks)
-            except FileNotFoundError as error:
-                console.print(f"[yellow]{error}[/yellow]")
-                continue
-            training.write_bundles(data, bundle_dir=bundle_dir)
-    wanted = {training.bundle_name(d) for d in dataset_ids}
-    wanted |= {name + training.OURS_SUFFIX for name in wanted}
+    write_bundles(dataset_ids, layout=layout, tracks=tracks, rebuild=rebuild)
+    # The paper's closed-set bundles are fitted by `paper-study` alone.
+    wanted = {training.bundle_name(d) for d in dataset_ids if not d.startswith(synth.PAPER_PREFIX)}
     names = [path.stem for path in sorted(bundle_dir.glob("*.npz")) if path.stem in wanted]
     for name in tracked(names, description="fits", total=len(names)):
         bundle = bundle_dir / f"{name}.npz"
@@ -259,6 +273,13 @@ def evaluate(
         bool,
         typer.Option("--render-only", help="Rewrite REPORT.md from REPORT.json; measure nothing."),
     ] = False,
+    study_only: Annotated[
+        bool,
+        typer.Option(
+            "--study-only",
+            help="Read paper-study's cached scores into REPORT.json/.md; evaluate no model.",
+        ),
+    ] = False,
 ) -> None:
     """Measure the fitted models on validation tracks, install them, write models/REPORT.md.
 
@@ -266,8 +287,18 @@ def evaluate(
     figures of the last report.
     """
     from app.training.render import rerender
-    from app.training.report import build_report
+    from app.training.report import build_report, refresh_paper_study
 
+    if study_only:
+        layout = _layout(data_dir)
+        path = refresh_paper_study(
+            bundle_dir=layout.data_dir / "bundle",
+            fitted_dir=fitted_dir or layout.data_dir / "fitted",
+            models_dir=models_dir or get_settings().MODELS_DIR,
+            manifest=manifest,
+        )
+        console.print(f"report written to {path}")
+        return
     if render_only:
         path = rerender(models_dir=models_dir or get_settings().MODELS_DIR)
         console.print(f"report written to {path}")
@@ -286,3 +317,47 @@ def evaluate(
         only=set(dataset) if dataset else None,
     )
     console.print(f"report written to {path}")
+
+
+def paper_study(
+    task_type: Annotated[str, typer.Option(help="CPU, or GPU where CatBoost sees one.")] = "CPU",
+    threads: Annotated[int, typer.Option(help="CPU threads for CatBoost.")] = 2,
+    data_dir: DataDirOption = None,
+    fitted_dir: FittedOption = None,
+    manifest: ManifestOption = DEFAULT_MANIFEST,
+) -> None:
+    """Fit the paper's closed-set models: Table 1's closed columns, Table 3, the gap (resumable).
+
+    Bundles the paper-* datasets, then runs every fit whose score is not
+    current (cached under FITTED/paper-study); `evaluate` then reports them.
+    """
+    from app.training import paper_study as study
+
+    layout = _layout(data_dir)
+    tracks = corpus.read_manifest(manifest)
+    plan = study.StudyPlan()
+    write_bundles([synth.PAPER_PREFIX + c for c in plan.configs], layout=layout, tracks=tracks)
+    more = corpus.CorpusLayout(layout.data_dir / study.MORE_PER_CLIP_DIR)
+    if more.datasets.is_dir():
+        gap_ids = [synth.PAPER_PREFIX + c for c in plan.gap_configs]
+        write_bundles(
+            [d for d in gap_ids if (more.datasets / synth.dataset_id(d)).is_dir()],
+            layout=more,
+            tracks=tracks,
+        )
+    study_layout = study.StudyLayout.of(
+        bundle_dir=layout.data_dir / "bundle", fitted_dir=fitted_dir or layout.data_dir / "fitted"
+    )
+    pending, missing = study.pending_fits(layout=study_layout, tracks=tracks, plan=plan)
+    if missing:
+        console.print(
+            f"[yellow]{len(missing)} fits lack their bundles, e.g. {missing[0].name}[/yellow]"
+        )
+    for fit in tracked(pending, description="paper-study fits", total=len(pending)):
+        score = study.run_fit(
+            fit, layout=study_layout, tracks=tracks, plan=plan, task_type=task_type, threads=threads
+        )
+        console.print(
+            f"{fit.name}: {score.accuracy_percent} % of {score.total} "
+            f"({score.seconds} s on {score.task_type})"
+        )

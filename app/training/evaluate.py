@@ -30,10 +30,9 @@ from app.ml.general import (
     trusted_band_db,
 )
 from app.ml.grid import BOOST, CUT, NONE, decode, search_classes
-from app.ml.registry import folder_name
 from app.training.datasets import LOW_PASS_HZ, Dataset
 from app.training.grids import TYPE_CODES, GridConfig, decode_operations
-from app.training.synth import CHAIN_NUISANCES, NUISANCE_PROBABILITIES, PAPER_PREFIX, Nuisance
+from app.training.synth import CHAIN_NUISANCES, NUISANCE_PROBABILITIES, Nuisance
 
 #: The paper's Table 1 (exact-set accuracy, %, closed-set) and Table 3 (cross-genre).
 PAPER_TABLE_1 = {
@@ -181,12 +180,6 @@ def parallel_map(
         return [function(item) for item in items]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(function, items, chunksize=max(1, len(items) // (8 * workers))))
-
-
-def load_validation(fitted_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validation probabilities and the class labels of their columns."""
-    with np.load(fitted_dir / name / "validation.npz") as data:
-        return data["probabilities"], data["classes"]
 
 
 def note_probabilities(
@@ -742,13 +735,6 @@ def _median(values: list[float], *, digits: int) -> float | None:
     return round(float(np.median(values)), digits) if values else None
 
 
-def evaluate_closed_set(
-    probabilities: np.ndarray, classes: np.ndarray, targets: np.ndarray
-) -> float | None:
-    """Closed-set exact accuracy (%): the predicted set index is the true one."""
-    return percent(classes[np.argmax(probabilities, axis=1)] == targets)
-
-
 def draw_note_errors(grid_figures: dict[str, dict[str, Any]], *, path: Path) -> None:
     """Error rate by note frequency for every grid model, one line each."""
     import matplotlib
@@ -781,8 +767,3 @@ def report_models(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def paper_figures() -> dict[str, Any]:
     """The paper's published figures, for the JSON twin."""
     return {"table_1": PAPER_TABLE_1, "table_3_cross_genre": PAPER_TABLE_3}
-
-
-def closed_set_name(config_id: str) -> str:
-    """Bundle stem of the paper-faithful closed-set dataset of a configuration."""
-    return folder_name(PAPER_PREFIX + config_id)

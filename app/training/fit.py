@@ -4,9 +4,9 @@ This step needs only numpy, scipy and catboost, so it runs where the corpus is
 not: on a machine with a GPU (``--task-type GPU``) or many cores. Input: one
 ``<dataset>.npz`` bundle per dataset (see `app.training.train.write_bundle`).
 Output, per dataset: ``<folder>/model.cbm`` (grid and general models; the report
-predicts from it), or ``<folder>/validation.npz`` for the paper's closed-set
-models, which are not shipped (the predicted probabilities of the validation
-examples), and ``<folder>/fit.json`` (parameters, sizes, training time).
+predicts from it) and ``<folder>/fit.json`` (parameters, sizes, training time).
+The paper's closed-set bundles (``paper-*``) are fitted by
+`app.training.paper_study` alone (``mastering-trainer paper-study``).
 Finished fits (newer than their bundle, with today's parameters) are skipped,
 so the step resumes; a fit stopped half-way resumes from its CatBoost snapshot
 (``<folder>/fit-<parameters>.cbsnapshot``, written every few minutes), so an
@@ -33,6 +33,7 @@ from catboost import CatBoostClassifier
 from app.ml.grid import note_rows
 from app.ml.registry import MODEL_FILE, TYPES_MODEL_FILE
 from app.training.bundle import Bundle
+from app.training.synth import PAPER_PREFIX
 
 #: CatBoost parameters per kind of model. Grid and general models stop early on
 #: a tuning set of training tracks (never the validation tracks); the paper's
@@ -194,6 +195,10 @@ def fit_bundle(
     """Fit one bundle's model and write it (a paper model: its validation predictions)."""
     bundle = Bundle.load(path)
     kind = bundle.kind
+    if kind == "paper":
+        raise ValueError(
+            f"{path.name}: the paper's closed-set fits are `mastering-trainer paper-study`"
+        )
     target_dir = out_dir / path.stem
     target_dir.mkdir(parents=True, exist_ok=True)
     validation = bundle.validation
@@ -234,15 +239,7 @@ def fit_bundle(
             raise
         print(f"{path.stem}: GPU fit failed ({error}); fitting on the CPU")
         classifier, resumed, seconds = fit_on("CPU")
-    if kind == "paper":
-        x_valid, _ = training_rows(bundle, mask=validation)
-        np.savez_compressed(
-            target_dir / "validation.npz",
-            probabilities=np.asarray(classifier.predict_proba(x_valid), dtype=np.float32),
-            classes=np.asarray(classifier.classes_).astype(np.int64),
-        )
-    else:
-        classifier.save_model(str(target_dir / MODEL_FILE))
+    classifier.save_model(str(target_dir / MODEL_FILE))
     types_info = None
     if bundle.type_targets is not None:
         types_info = fit_type_model(
@@ -349,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     for path in sorted(args.bundle_dir.glob("*.npz")):
-        if args.only and path.stem not in args.only:
+        if (args.only and path.stem not in args.only) or path.stem.startswith(PAPER_PREFIX):
             continue
         if fit_is_current(fitted_dir=args.out, bundle_path=path, iterations=args.iterations):
             continue

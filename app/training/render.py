@@ -74,6 +74,60 @@ def _table_1(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _paper_table_3(study: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The paper's Table 3 (cross-genre) beside ours, one row per grid configuration."""
+    cross_genre = (study or {}).get("cross_genre", {})
+    return [
+        {
+            "id": config.id,
+            "paper": ev.PAPER_TABLE_3[config.id],
+            "paper_faithful": cross_genre.get(config.id, {}).get("paper_faithful"),
+            "ours": cross_genre.get(config.id, {}).get("ours"),
+        }
+        for config in GRID_CONFIGS
+    ]
+
+
+def point_cell(point: dict[str, Any]) -> str:
+    """A gap experiment's fit in a cell: ``accuracy (examples per class)``, or ``-``."""
+    if point.get("accuracy") is None:
+        return "-"
+    return f"{point['accuracy']} ({point['examples_per_class']:g}/class)"
+
+
+def _gap_rows(study: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The gap experiment's rows: per configuration and feature, the curve and the two probes."""
+    names = {"paper_faithful": "paper-faithful", "ours": "our features"}
+    return [
+        {"id": config_id, "feature": names[feature], **gap}
+        for config_id, features in (study or {}).get("gap", {}).items()
+        for feature, gap in features.items()
+    ]
+
+
+def _gap_findings(rows: list[dict[str, Any]]) -> list[str]:
+    """A line per gap row with figures: what more examples, more rounds and more clips did."""
+    lines = []
+    for row in rows:
+        points = [point for point in row["curve"] if point["accuracy"] is not None]
+        parts = [
+            f"{point['accuracy']} % with {point['examples_per_class']:g} examples per class"
+            for point in points
+        ]
+        base = row["curve"][-1]["accuracy"]
+        for probe, label in ((row["longer"], "iterations"), (row["more_per_clip"], "per clip")):
+            if probe["accuracy"] is not None and base is not None:
+                amount = probe["iterations"] if label == "iterations" else probe["per_clip"]
+                parts.append(
+                    f"{amount} {label}: {probe['accuracy']} % "
+                    f"({probe['accuracy'] - base:+.2f} against Table 1's fit)"
+                )
+        if parts:
+            paper = ev.PAPER_TABLE_1[row["id"]]
+            lines.append(f"{row['id']}, {row['feature']} (paper {paper} %): " + "; ".join(parts))
+    return lines
+
+
 def _having(report: dict[str, Any], option: str) -> list[str]:
     return [
         name
@@ -98,6 +152,10 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
         "general": report.get("general"),
         "carried_over": carried_over(report),
         "table_1": _table_1(report),
+        "paper_study": report.get("paper_study"),
+        "paper_table_3": _paper_table_3(report.get("paper_study")),
+        "gap_rows": _gap_rows(report.get("paper_study")),
+        "gap_findings": _gap_findings(_gap_rows(report.get("paper_study"))),
         "with_options": _having(report, "lossy_flag"),
         "level_floor": _having(report, "level_floor"),
         "refits": {name: f[ev.REPLACED] for name, f in grid.items() if ev.REPLACED in f},
@@ -137,6 +195,7 @@ def render_report(report: dict[str, Any]) -> str:
         "check_cell": check_cell,
         "g": lambda x: f"{x:g}",
         "mark": mark,
+        "point_cell": point_cell,
     }
     return environment.get_template(TEMPLATE.name).render(context(report))
 

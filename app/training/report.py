@@ -25,9 +25,10 @@ from app.ml.general import BELLS, present_types
 from app.ml.grid import decode, note_rows
 from app.ml.registry import MODEL_FILE, TYPES_MODEL_FILE, has_model, load_classifier, model_bytes
 from app.training import evaluate as ev
+from app.training import paper_study as study
 from app.training import train as training
 from app.training.bundle import Bundle
-from app.training.corpus import manifest_hash
+from app.training.corpus import manifest_hash, read_manifest
 from app.training.fit import fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
 from app.training.render import write_report
@@ -211,23 +212,7 @@ def build_report(
             decode_typed=typed_check,
             spec=spec,
         )
-    closed_set: dict[str, dict[str, float | None]] = {}
-    for config in GRID_CONFIGS:
-        name = ev.closed_set_name(config.id)
-        if name not in fits:
-            continue
-        bundle = Bundle.load(bundle_dir / f"{name}.npz")
-        targets = bundle.targets[bundle.validation]
-        closed_set[config.id] = {
-            "paper_faithful": ev.evaluate_closed_set(
-                *ev.load_validation(fitted_dir, name), targets
-            ),
-            "ours": ev.evaluate_closed_set(
-                *ev.load_validation(fitted_dir, name + training.OURS_SUFFIX), targets
-            )
-            if name + training.OURS_SUFFIX in fits
-            else None,
-        }
+    paper_study = _paper_study(bundle_dir=bundle_dir, fitted_dir=fitted_dir, manifest=manifest)
     installed = training.update_registry(models_dir)
     if grid_figures:
         ev.draw_note_errors(grid_figures, path=models_dir / "note_errors.png")
@@ -241,10 +226,47 @@ def build_report(
         "aims": ev.AIMS,
         "grid": grid_figures,
         "general": general,
-        "closed_set": closed_set,
+        "closed_set": paper_study.pop("closed_set"),
+        "paper_study": paper_study,
         "fits": fits,
         "installed": installed,
     }
+    return write_report(report, models_dir=models_dir)
+
+
+def _paper_study(*, bundle_dir: Path, fitted_dir: Path, manifest: Path) -> dict[str, Any]:
+    """The paper's closed-set figures, Table 3 and the gap, from `paper-study`'s cached fits."""
+    return study.study_figures(
+        layout=study.StudyLayout.of(bundle_dir=bundle_dir, fitted_dir=fitted_dir),
+        tracks=read_manifest(manifest),
+        plan=study.StudyPlan(),
+    )
+
+
+def refresh_paper_study(
+    *,
+    bundle_dir: Path,
+    fitted_dir: Path,
+    models_dir: Path,
+    manifest: Path,
+    plan: study.StudyPlan | None = None,
+) -> Path:
+    """Read `paper-study`'s cached scores into the last report and write it again.
+
+    Table 1's closed columns, Table 3 and the gap experiment are read again;
+    every other figure stays as the last evaluation measured it (no model is
+    evaluated or installed, so the grid models' bundles need not exist here).
+    """
+    report = json.loads((models_dir / "REPORT.json").read_text())
+    paper_study = study.study_figures(
+        layout=study.StudyLayout.of(bundle_dir=bundle_dir, fitted_dir=fitted_dir),
+        tracks=read_manifest(manifest),
+        plan=plan or study.StudyPlan(),
+    )
+    paper_study["read_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+    paper_study["read_at_git_commit"] = training.git_commit()
+    report["closed_set"] = paper_study.pop("closed_set")
+    report["paper_study"] = paper_study
     return write_report(report, models_dir=models_dir)
 
 

@@ -180,6 +180,11 @@ def test_tiny_models_train_evaluate_install_and_recognise(
         assert dataset.is_validation.sum() == 24 and len(dataset) == 48
         assert not set(dataset.train.track_md5) & set(dataset.validation.track_md5)
         for path in train.write_bundles(dataset, bundle_dir=bundle_dir):
+            if dataset_id.startswith(synth.PAPER_PREFIX):
+                # The paper's closed-set fits are `paper-study`'s alone (test_paper_study).
+                with pytest.raises(ValueError, match="paper-study"):
+                    fit.fit_bundle(path, out_dir=fitted_dir, task_type="CPU", threads=1)
+                continue
             info = fit.fit_bundle(
                 path, out_dir=fitted_dir, task_type="CPU", threads=1, iterations=15
             )
@@ -196,7 +201,10 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     assert "F1W1: trained with the feature options" in text
     figures = json.loads((models_dir / "REPORT.json").read_text())
     assert_report_matches_its_figures(text, figures)
-    assert figures["closed_set"]["F1W1"]["paper_faithful"] is not None
+    # Not fitted yet: the report says which study fits are pending.
+    assert figures["closed_set"]["F1W1"] == {"paper_faithful": None, "ours": None}
+    assert "paper-F1W1--closed--1000" in figures["paper_study"]["pending"]
+    assert "`mastering-trainer paper-study` computes them" in text
     registry = load_registry(models_dir)
     assert registry.ids == ["F1W1", "general"] and registry.default_id == "general"
     metadata = registry.get("F1W1").metadata
