@@ -34,6 +34,23 @@ def pink_noise(*, duration_s: float, sample_rate_hz: int, seed: int = 0) -> np.n
     return (noise / np.max(np.abs(noise)) * 10 ** (-12 / 20)).astype(np.float32)
 
 
+def corpus_track(*, md5: str, index: int = 0, genre: str = "x", duration_s: float = 60.0) -> Any:
+    """A corpus `Track` of a made-up package, file ``t<index>.ogg``, split by its `md5`."""
+    from app.training.corpus import Track
+
+    return Track(
+        package="p",
+        version="1",
+        relative_path=f"t{index}.ogg",
+        duration_s=duration_s,
+        sample_rate_hz=SAMPLE_RATE_HZ,
+        license="CC0",
+        genre=genre,
+        md5=md5,
+        flags="",
+    )
+
+
 def low_passed(samples: np.ndarray, *, cutoff_hz: float, sample_rate_hz: int) -> np.ndarray:
     """`samples` through a steep elliptic low-pass (90 dB down), as an MP3 encoder cuts."""
     sos = signal.ellip(12, 0.1, 90, cutoff_hz, fs=sample_rate_hz, output="sos")

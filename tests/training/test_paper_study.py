@@ -17,6 +17,8 @@ from app.training.bundle import Bundle
 from app.training.corpus import Track
 from app.training.render import render_report
 
+from ..conftest import corpus_track
+
 MODELS = Path(__file__).resolve().parents[2] / "models"
 #: Genre guesses of the tiny corpus: two families to hold out, one too small.
 GENRES = ["rock/pop"] * 4 + ["electronic (game)"] * 4 + ["jazz"]
@@ -34,22 +36,10 @@ EXAMPLES_PER_TRACK = 6
 
 def make_tracks() -> list[Track]:
     """Nine tracks, three families, some of each family's tracks in validation."""
-    tracks = []
-    for i, genre in enumerate(GENRES):
-        tracks.append(
-            Track(
-                package="p",
-                version="1",
-                relative_path=f"t{i}.ogg",
-                duration_s=90.0,
-                sample_rate_hz=44_100,
-                license="CC0",
-                genre=genre,
-                md5=f"{i:032x}",
-                flags="",
-            )
-        )
-    return tracks
+    return [
+        corpus_track(md5=f"{i:032x}", index=i, genre=genre, duration_s=90.0)
+        for i, genre in enumerate(GENRES)
+    ]
 
 
 def make_bundle(tracks: list[Track], *, stem: str, seed: int) -> Bundle:

@@ -26,7 +26,7 @@ from app.training.master_chain import draw_chain
 from app.training.plan import feature_spec
 from app.training.report import _against_replaced, build_report
 
-from ..conftest import pink_noise
+from ..conftest import corpus_track, pink_noise
 
 MANIFEST = DEFAULT_MANIFEST
 
@@ -39,19 +39,7 @@ def make_tracks(count: int) -> list[Track]:
         split = "validation" if int(md5[:8], 16) % 5 == 0 else "train"
         want = "train" if len(tracks) < count // 2 else "validation"
         if split == want:
-            tracks.append(
-                Track(
-                    package="p",
-                    version="1",
-                    relative_path=f"t{i}.ogg",
-                    duration_s=60.0,
-                    sample_rate_hz=44_100,
-                    license="CC0",
-                    genre="x",
-                    md5=md5,
-                    flags="",
-                )
-            )
+            tracks.append(corpus_track(md5=md5, index=i))
         i += 1
     return tracks
 
