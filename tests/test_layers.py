@@ -110,3 +110,15 @@ def test_the_checker_sees_a_violation(tmp_path: Path, monkeypatch: pytest.Monkey
         "app.audio.bad -> app.web",
         "app.audio.bad -> app.web.deps",
     ]
+
+
+def test_the_service_starts_without_the_training_only_dependencies() -> None:
+    """The image installs no dev extra: the app and its CLI import without pedalboard (GPLv3)."""
+    import subprocess
+    import sys
+
+    blocked = "import sys; sys.modules['pedalboard'] = None; import app.cli, app.main"
+    result = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, cwd=APP.parent
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pedalboard import Compressor, Limiter
 
 #: Ranges drawn from (inclusive): threshold (dBFS), ratio, attack and release (ms).
 COMPRESSOR_THRESHOLD_DBFS = (-30.0, -8.0)
@@ -106,6 +105,10 @@ def apply_chain(
     The limiter's threshold sits its gain reduction below the peak it sees
     (after the compressor), so the loudest peak loses about that much.
     """
+    # Imported here: the service image has no pedalboard (GPLv3, training only), and its
+    # CLI imports the training commands.
+    from pedalboard import Compressor, Limiter
+
     raised = (samples * np.float32(10.0 ** (input_gain_db / 20.0))).astype(np.float32)
     if chain.compresses:
         compressor = Compressor(
