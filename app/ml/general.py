@@ -121,9 +121,14 @@ def trusted_band_db(
 MIN_GAIN_DB = 1.0
 
 
-def weak_gains(operations: list[EqOperation]) -> np.ndarray:
+def gains_db(operations: list[EqOperation]) -> np.ndarray:
     """|gain| of the operations that have one (pass filters have none)."""
     return np.array([abs(op.gain_db) for op in operations if not op.is_pass])
+
+
+def all_credible(operations: list[EqOperation], *, min_gain_db: float = MIN_GAIN_DB) -> bool:
+    """Whether no bell or shelf of `operations` is weaker than `min_gain_db`."""
+    return bool(np.all(gains_db(operations) >= min_gain_db))
 
 
 def estimate_operations(
@@ -141,8 +146,7 @@ def estimate_operations(
     refined: list[EqOperation] = []
     while count > 0:
         refined, _ = _greedy_fit(band_db, count=count, types=types)
-        gains = weak_gains(refined)
-        if not len(gains) or gains.min() >= min_gain_db:
+        if all_credible(refined, min_gain_db=min_gain_db):
             break
         count, refined = count - 1, []
     return _rounded(refined)
@@ -207,7 +211,7 @@ def count_candidates(
     candidates = []
     for count, (operations, _) in fits.items():
         residual = floored(band_db) - floored(curve_db(operations))
-        weak = implausibility(weak_gains(operations), min_gain_db=MIN_GAIN_DB)
+        weak = implausibility(gains_db(operations), min_gain_db=MIN_GAIN_DB)
         candidates.append(
             CountCandidate(count, _rounded(operations), residual - np.median(residual), weak)
         )
@@ -306,11 +310,6 @@ def recognise_operations(
     ).operations
 
 
-def is_plausible(candidate: CountCandidate) -> bool:
-    """Whether no bell or shelf of a candidate is weaker than `MIN_GAIN_DB`."""
-    return not np.any(weak_gains(candidate.operations) < MIN_GAIN_DB)
-
-
 def checked_candidates(
     band_db: np.ndarray, *, count_probabilities: np.ndarray, types: tuple[EqType, ...] = BELLS
 ) -> list[CountCandidate]:
@@ -323,7 +322,7 @@ def checked_candidates(
     """
     counts = nearby_counts(count_probabilities)
     candidates = count_candidates(band_db, counts=counts, types=types)
-    if counts.start and not any(is_plausible(c) for c in candidates):
+    if counts.start and not any(all_credible(c.operations) for c in candidates):
         candidates += count_candidates(band_db, counts=range(counts.start), types=types)
     return candidates
 
@@ -338,7 +337,7 @@ def best_candidate(
     candidate holds one. A tight robust-loss scale otherwise let a +0.1 dB bell
     four octaves wide explain an MP3's noise.
     """
-    plausible = [c for c in candidates if is_plausible(c)]
+    plausible = [c for c in candidates if all_credible(c.operations)]
     return max(
         plausible or candidates,
         key=lambda c: c.score(count_probabilities=count_probabilities, check=check),
