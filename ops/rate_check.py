@@ -14,6 +14,12 @@ compressor and limiter (`app.training.master_chain`), every file a 32-bit float 
 - a compressor and a limiter alone: no EQ operation found;
 - 1-3 bells alone: the count right, the frequency and gain errors.
 
+With ``--grid-gap MODEL`` (a grid model, or ``all`` for the nine) it measures issue 19's
+other gap instead: per song a random set of that grid (as its datasets draw them), rated
+clean, through a 128 kbps stereo MP3 round trip handed back as a WAV (so no container says lossy),
+with its level changed by 2-6 dB, and through a limiter (0-12 dB of gain reduction); right
+means the exact set (the same notes, each boosted or cut as applied).
+
 Needs the dev extra (pedalboard), sox and the cached clips (``mastering-trainer corpus fetch``)::
 
     DATA_DIR=var python ops/rate_check.py --songs 20 --out rate_check.json
@@ -31,7 +37,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,6 +56,7 @@ from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ  # noqa: E402
 from app.config import Settings, get_settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
+from app.training.grids import GRID_CONFIGS, GridConfig, random_grid_set  # noqa: E402
 from app.training.master_chain import apply_chain, draw_chain  # noqa: E402
 
 SR = ANALYSIS_SAMPLE_RATE_HZ
@@ -78,6 +85,7 @@ class Case:
     kind: str
     operations: list[EqOperation]
     chain: bool = False
+    model: str = "general"
     answer: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -162,6 +170,29 @@ def issue_cases(song: str) -> list[Case]:
     return [Case(song, kind, list(ops), chain=chain) for kind, ops, chain in ISSUE_EXAMPLES]
 
 
+#: What each grid-gap candidate goes through after its EQ.
+GRID_VARIANTS = ("clean", "mp3 as wav", "level", "limiter")
+#: |level change| of the ``level`` variant (dB).
+LEVEL_CHANGE_DB = (2.0, 6.0)
+
+
+def grid_cases(song: str, *, rng: np.random.Generator, model: str) -> list[Case]:
+    """One random set of `model`'s grid on `song`, under each of `GRID_VARIANTS`."""
+    operations = random_grid_set(GridConfig.parse(model), rng=rng)
+    return [Case(song, f"grid {v}", operations, model=model) for v in GRID_VARIANTS]
+
+
+def mp3_round_trip(path: Path) -> None:
+    """Replace the WAV at `path` by its 128 kbps MP3 round trip, decoded back to a float WAV."""
+    mp3 = path.with_suffix(".mp3")
+    quiet = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i"]
+    # Stereo, as a trainee's MP3s are: at 128 kbps the encoder then cuts above about 16 kHz.
+    encode = ["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"]
+    subprocess.run([*quiet, str(path), *encode, str(mp3)], check=True)
+    subprocess.run([*quiet, str(mp3), "-c:a", "pcm_f32le", str(path)], check=True)
+    mp3.unlink()
+
+
 def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generator) -> Path:
     """The case's candidate WAV: sox's EQ, then the compressor and limiter where asked."""
     subprocess.run(
@@ -169,6 +200,18 @@ def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generato
         + sox_effects(case.operations),
         check=True,
     )
+    if case.kind == "grid mp3 as wav":
+        mp3_round_trip(target)
+    elif case.kind == "grid level":
+        samples, rate = sf.read(target, dtype="float32")
+        change_db = rng.uniform(*LEVEL_CHANGE_DB) * rng.choice([-1.0, 1.0])
+        sf.write(target, samples * np.float32(10 ** (change_db / 20)), rate, subtype="FLOAT")
+    elif case.kind == "grid limiter":
+        samples, rate = sf.read(target, dtype="float32")
+        chain = draw_chain(rng=rng, compressor=False, limiter=True)
+        peak_dbfs = 20 * math.log10(float(np.max(np.abs(samples))) + 1e-12)
+        limited = apply_chain(samples, chain, sample_rate_hz=rate, input_gain_db=-peak_dbfs)
+        sf.write(target, limited, rate, subtype="FLOAT")
     if case.chain:
         samples, rate = sf.read(target, dtype="float32")
         chain = draw_chain(rng=rng, compressor=True, limiter=True)
@@ -275,6 +318,49 @@ def summarise(cases: list[Case]) -> dict[str, Any]:
     return summary
 
 
+def exact_set_right(case: Case) -> bool:
+    """Whether a grid model found the applied notes, each boosted or cut as applied."""
+    notes_hz = GridConfig.parse(case.model).notes_hz
+
+    def note_signs(frequencies_hz: list[float], gains_db: list[float]) -> set[tuple[int, bool]]:
+        return {
+            (int(np.argmin(np.abs(np.log2(notes_hz / f)))), g > 0)
+            for f, g in zip(frequencies_hz, gains_db, strict=True)
+        }
+
+    applied = note_signs(
+        [op.frequency_hz for op in case.operations], [op.gain_db for op in case.operations]
+    )
+    found = note_signs(
+        [op["frequency_hz"] for op in case.answer], [op["gain_db"] for op in case.answer]
+    )
+    return applied == found and len(case.answer) == len(case.operations)
+
+
+def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
+    """Exact-set accuracy (%) per grid model and variant, and each variant against clean."""
+    summary: dict[str, Any] = {"songs": len({c.song for c in cases}), "models": {}}
+    for model in dict.fromkeys(c.model for c in cases):
+        figures = {
+            variant: percent(
+                [
+                    exact_set_right(c)
+                    for c in cases
+                    if c.model == model and c.kind == f"grid {variant}"
+                ]
+            )
+            for variant in GRID_VARIANTS
+        }
+        clean = figures["clean"]
+        figures["points_under_clean"] = {
+            v: None if figures[v] is None or clean is None else round(clean - figures[v], 1)
+            for v in GRID_VARIANTS[1:]
+        }
+        summary["models"][model] = figures
+    summary["seconds_per_rating_median"] = round(float(np.median([c.seconds for c in cases])), 2)
+    return summary
+
+
 def validation_songs(*, count: int, data_dir: Path, folder: Path) -> list[Path]:
     """The first clip of `count` validation tracks, as float WAVs in `folder`."""
     if count <= 0:
@@ -303,6 +389,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="every answer, as JSON")
     parser.add_argument(
+        "--grid-gap",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="measure the grid models' gap (see above) for this grid model, or 'all'",
+    )
+    parser.add_argument(
         "--issue-examples",
         action="store_true",
         help="only issue 19's four examples on each song (right: one operation, type,"
@@ -321,8 +414,19 @@ def main(argv: list[str] | None = None) -> int:
                 check=True,
             )
             songs.append(converted)
-        make_cases = issue_cases if args.issue_examples else partial(cases_for, rng=rng)
-        cases = [case for song in songs for case in make_cases(song.stem)]
+        grid_models = [c.id for c in GRID_CONFIGS] if "all" in args.grid_gap else args.grid_gap
+        if grid_models:
+            cases = [
+                case
+                for song in songs
+                for model in grid_models
+                for case in grid_cases(song.stem, rng=rng, model=model)
+            ]
+        else:
+            make_cases = issue_cases if args.issue_examples else partial(cases_for, rng=rng)
+            cases = [
+                replace(case, model=args.model) for song in songs for case in make_cases(song.stem)
+            ]
         candidates = [
             render(folder / f"{c.song}.wav", c, target=folder / f"candidate-{k}.wav", rng=rng)
             for k, c in enumerate(cases)
@@ -351,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                         ),
                         "candidate": ("candidate.wav", candidate.read_bytes(), "audio/wav"),
                     },
-                    data={"model": args.model},
+                    data={"model": case.model},
                 )
                 reply.raise_for_status()
                 case.answer = reply.json()["operations"]
@@ -359,8 +463,8 @@ def main(argv: list[str] | None = None) -> int:
 
             with ThreadPoolExecutor(max_workers=args.workers) as pool:
                 list(pool.map(rate, zip(cases, candidates, strict=True)))
-    summary = summarise(cases)
-    summary["model"] = args.model
+    summary = summarise_grid_gap(cases) if grid_models else summarise(cases)
+    summary["model"] = ", ".join(grid_models) or args.model
     summary["command"] = "python ops/rate_check.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
@@ -374,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
                         "kind": c.kind,
                         "applied": [op.__dict__ for op in c.operations],
                         "chain": c.chain,
+                        "model": c.model,
                         "found": c.answer,
                     }
                     for c in cases

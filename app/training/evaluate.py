@@ -611,9 +611,12 @@ def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict
         (%), and of those, frequency within `FREQUENCY_TOLERANCE_OCTAVES` and
         gain within `GAIN_TOLERANCE_DB` (%); ``mixed``: 2-4 operations of at
         least two types, count right and all types right (%, types matched by
-        frequency); ``mixed_through_chain``: the same through a compressor and
-        a limiter, count right; ``chain_alone``: no EQ but a compressor, a
-        limiter or both, nothing found (%); each with its example count.
+        frequency); both over the examples without the master chain (under
+        today's level, lossy, gentle-limiter and offset nuisances), as the
+        aims read them, and again in ``with_chain`` over every example;
+        ``mixed_through_chain``: mixtures through a compressor and a limiter,
+        count right; ``chain_alone``: no EQ but a compressor, a limiter or
+        both, nothing found (%); each with its example count.
     """
     truths = [decode_operations(row) for row in validation.operations]
     count_right = np.array([len(f) == len(t) for f, t in zip(answers, truths, strict=True)])
@@ -625,32 +628,41 @@ def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict
             for f, t in zip(answers, truths, strict=True)
         ]
     )
-    by_type: dict[str, dict[str, float | int | None]] = {}
-    for kind in TYPE_CODES:
-        rows = [i for i, t in enumerate(truths) if len(t) == 1 and t[0].type == kind]
-        right = [i for i in rows if len(answers[i]) == 1 and answers[i][0].type == kind]
-        close = [
-            i
-            for i in right
-            if abs(np.log2(answers[i][0].frequency_hz / truths[i][0].frequency_hz))
-            <= FREQUENCY_TOLERANCE_OCTAVES
-            and abs(answers[i][0].gain_db - truths[i][0].gain_db) <= GAIN_TOLERANCE_DB
-        ]
-        by_type[kind] = {
-            "examples": len(rows),
-            "type_right": percent(np.isin(rows, right)) if rows else None,
-            "frequency_and_gain_right": percent(np.isin(right, close)) if right else None,
-        }
     mixed = np.array([2 <= len(t) <= 4 and len({op.type for op in t}) >= 2 for t in truths])
+    chain = np.isin(validation.nuisance, CHAIN_NUISANCES)
+
+    def eq_figures(among: np.ndarray) -> dict[str, Any]:
+        by_type: dict[str, dict[str, float | int | None]] = {}
+        for kind in TYPE_CODES:
+            rows = [
+                i for i, t in enumerate(truths) if among[i] and len(t) == 1 and t[0].type == kind
+            ]
+            right = [i for i in rows if len(answers[i]) == 1 and answers[i][0].type == kind]
+            close = [
+                i
+                for i in right
+                if abs(np.log2(answers[i][0].frequency_hz / truths[i][0].frequency_hz))
+                <= FREQUENCY_TOLERANCE_OCTAVES
+                and abs(answers[i][0].gain_db - truths[i][0].gain_db) <= GAIN_TOLERANCE_DB
+            ]
+            by_type[kind] = {
+                "examples": len(rows),
+                "type_right": percent(np.isin(rows, right)) if rows else None,
+                "frequency_and_gain_right": percent(np.isin(right, close)) if right else None,
+            }
+        return {
+            "by_type": by_type,
+            "mixed": {
+                "examples": int((mixed & among).sum()),
+                "count_right": percent(count_right[mixed & among]),
+                "all_types_right": percent(types_right[mixed & among]),
+            },
+        }
+
     through_chain = mixed & (validation.nuisance == Nuisance.COMPRESSOR_LIMITER)
-    alone = np.array([not t for t in truths]) & np.isin(validation.nuisance, CHAIN_NUISANCES)
-    return {
-        "by_type": by_type,
-        "mixed": {
-            "examples": int(mixed.sum()),
-            "count_right": percent(count_right[mixed]),
-            "all_types_right": percent(types_right[mixed]),
-        },
+    alone = np.array([not t for t in truths]) & chain
+    return eq_figures(~chain) | {
+        "with_chain": eq_figures(np.ones(len(truths), dtype=bool)),
         "mixed_through_chain": {
             "examples": int(through_chain.sum()),
             "count_right": percent(count_right[through_chain]),

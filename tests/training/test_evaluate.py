@@ -1,15 +1,20 @@
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from app.audio.eq import EqOperation
 from app.training.evaluate import (
     PHYSICS_CHECKS,
     best_setting,
     parallel_map,
     shortfalls,
     split_settings,
+    typed_figures,
 )
+from app.training.grids import encode_operations
+from app.training.synth import Nuisance
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -92,3 +97,35 @@ def test_the_bells_check_trades_nothing_it_guards_for_the_answers_it_decodes() -
     # Where "d" is worse on the guarded sets, the guard keeps "c".
     correct["d"][:10] = False
     assert split_settings(correct, typed=typed, chosen_on=chosen_on) == ("c", "0")
+
+
+def test_single_operations_and_mixtures_are_read_without_the_chain_and_with_it() -> None:
+    shelf = EqOperation(120.0, 3.0, type="low_shelf", slope=0.5)
+    high_pass = EqOperation(30.0, 0.0, type="high_pass", order=2)
+    bell = EqOperation(1000.0, 4.0, 1.0)
+    truths = [[shelf], [shelf], [high_pass, bell], [high_pass, bell], []]
+    # Right without the chain; through a compressor, the shelf read as a bell and a
+    # spurious bell added to the mixture; the chain alone read as nothing.
+    answers = [[shelf], [EqOperation(60.0, 3.0, 3.0)], [high_pass, bell], [*truths[3], bell], []]
+    nuisance = [
+        Nuisance.NONE,
+        Nuisance.COMPRESSOR,
+        Nuisance.LEVEL,
+        Nuisance.COMPRESSOR_LIMITER,
+        Nuisance.COMPRESSOR,
+    ]
+    validation = SimpleNamespace(
+        operations=np.stack([encode_operations(ops, rows=5) for ops in truths]),
+        nuisance=np.array(nuisance),
+    )
+    figures = typed_figures(validation, answers)  # type: ignore[arg-type]
+    assert figures["by_type"]["low_shelf"] == {
+        "examples": 1,
+        "type_right": 100.0,
+        "frequency_and_gain_right": 100.0,
+    }
+    assert figures["with_chain"]["by_type"]["low_shelf"]["type_right"] == 50.0
+    assert figures["mixed"] == {"examples": 1, "count_right": 100.0, "all_types_right": 100.0}
+    assert figures["with_chain"]["mixed"]["count_right"] == 50.0
+    assert figures["mixed_through_chain"] == {"examples": 1, "count_right": 0.0}
+    assert figures["chain_alone"] == {"examples": 1, "no_operation": 100.0}
