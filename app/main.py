@@ -25,6 +25,7 @@ from app.observability import router as operations_router
 from app.rating.progress import ProgressBoard
 from app.rating.router import pages as rating_pages
 from app.rating.router import router as rating_router
+from app.rating.service import one_blas_thread_per_caller
 from app.rating.uploads import MB, UploadGuardMiddleware
 from app.web.routes import include_account_routes
 from app.web.security import HeadAsGetMiddleware, SecurityHeadersMiddleware
@@ -79,6 +80,7 @@ def create_app(
         except ModelLoadError as error:
             logger.error("Refusing to start: %s", error)
             raise
+        one_blas_thread_per_caller()
         app.state.pool = MeteredPool(
             workers=settings.MAX_CONCURRENT_ANALYSES,
             queue=settings.MAX_QUEUED_ANALYSES,

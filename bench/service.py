@@ -34,7 +34,7 @@ import soundfile as sf
 from app.audio.eq import EqOperation, apply
 from app.config import PROJECT_ROOT, Settings
 from app.ml.registry import ModelLoadError, load_registry
-from app.rating.service import Upload, rate
+from app.rating.service import Upload, one_blas_thread_per_caller, rate
 
 SAMPLE_RATE_HZ = 44_100
 DURATION_S = 180.0
@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="in-process analyses timed")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
+    one_blas_thread_per_caller()  # as the server and the rate command hold it
 
     with tempfile.TemporaryDirectory(prefix="bench-service-") as folder:
         reference, candidate = write_pair(Path(folder))

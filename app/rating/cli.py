@@ -21,7 +21,14 @@ from app.rating.schemas import (
     RateResponse,
     StereoComparison,
 )
-from app.rating.service import RatingError, Upload, parse_amount, rate, resolve_model
+from app.rating.service import (
+    RatingError,
+    Upload,
+    one_blas_thread_per_caller,
+    parse_amount,
+    rate,
+    resolve_model,
+)
 
 console = Console()
 errors = Console(stderr=True)
@@ -58,6 +65,7 @@ def rate_command(
         amount_percent = parse_amount(amount)
         registry = load_registry(settings.MODELS_DIR)
         chosen = resolve_model(registry, model)
+        one_blas_thread_per_caller()
         result = rate(
             reference=_upload(reference),
             candidate=_upload(candidate),

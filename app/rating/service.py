@@ -276,10 +276,18 @@ def rate(
 _MEASURE_WORKERS = ThreadPoolExecutor(
     max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="master-measures"
 )
-# One BLAS thread per caller: the analysis pool and the measure threads already
-# keep every core busy, and OpenBLAS's own threads would spin against them
-# (its small products here gain nothing from them).
-threadpool_limits(limits=1, user_api="blas")
+
+
+def one_blas_thread_per_caller() -> None:
+    """Hold BLAS to one thread in this process, for a process that rates (server, CLI).
+
+    The analysis pool and the measure threads already keep every core busy,
+    and OpenBLAS's own threads would spin against them (its small products
+    here gain nothing from them). The setting is process-wide, so it is made
+    where rating starts, not on import: the training commands import this
+    module too and keep their BLAS threads.
+    """
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def measure_audio(audio: DecodedAudio) -> MasterMeasures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,3 +83,27 @@ def test_bad_input_exits_2_with_the_sentence(
     assert missing.exit_code == 2 and "no such file" in missing.stderr
     amount = runner.invoke(command, ["rate", str(reference), str(reference), "--amount", "200"])
     assert amount.exit_code == 2 and "amount must be" in amount.stderr
+
+
+def test_importing_the_cli_leaves_blas_threads_alone_and_rating_holds_one() -> None:
+    """The training commands import app.cli; only a process that rates holds BLAS to one thread."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy\nfrom threadpoolctl import threadpool_info\n"
+        "def blas():\n"
+        "    return [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "before = blas()\n"
+        "import app.cli\n"
+        "from app.rating.service import one_blas_thread_per_caller\n"
+        "after_import = blas()\n"
+        "one_blas_thread_per_caller()\n"
+        "print(set(before), set(after_import), set(blas()))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.split() == ["{2}", "{2}", "{1}"]
