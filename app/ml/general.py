@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from catboost import CatBoostClassifier
 
-from app.audio.eq import EqOperation, EqType
+from app.audio.eq import PASS_ORDERS, EqOperation, EqType
 from app.audio.spectrum import Comparison, hold_bands_from
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
@@ -259,8 +259,24 @@ def _required(types: tuple[EqType, ...]) -> tuple[EqType, ...]:
 
 
 def _refine(band_db: np.ndarray, start: list[EqOperation]) -> tuple[list[EqOperation], float]:
-    """`app.ml.fitting.refine_operations` over the general model's range, 20 Hz to 20 kHz."""
-    return refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+    """`app.ml.fitting.refine_operations` over the general model's range, 20 Hz to 20 kHz,
+    each pass filter refined at each of `PASS_ORDERS`, the better fit kept.
+
+    The refinement keeps an order, and the greedy start takes the order whose
+    atom fits first: a 12 dB/octave high-pass came back as a 24 dB/octave one
+    half an octave lower, whose skirt looks alike above 20 Hz.
+    """
+    fit = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+    for index, op in enumerate(fit[0]):
+        for order in PASS_ORDERS if op.is_pass else ():
+            if order != fit[0][index].order:
+                other = [*fit[0][:index], replace(op, order=order), *fit[0][index + 1 :]]
+                fit = min(
+                    fit,
+                    refine_operations(band_db, other, min_hz=20.0, max_hz=20_000.0),
+                    key=lambda candidate: candidate[1],
+                )
+    return fit
 
 
 def _without_least_useful(band_db: np.ndarray, operations: list[EqOperation]) -> list[EqOperation]:

@@ -58,6 +58,21 @@ def test_fits_told_the_types_recover_a_shelf_and_a_high_pass(noise: np.ndarray) 
     assert_found(found, SHELF_AND_HIGH_PASS)
 
 
+@pytest.mark.parametrize("order", [2, 4])
+@pytest.mark.parametrize(
+    ("kind", "frequency_hz"), [("high_pass", 50.0), ("high_pass", 120.0), ("low_pass", 9000.0)]
+)
+def test_a_pass_filter_comes_back_with_its_own_order(
+    noise: np.ndarray, kind: str, frequency_hz: float, order: int
+) -> None:
+    applied = EqOperation(frequency_hz, 0.0, type=kind, order=order)  # type: ignore[arg-type]
+    comparison = compare(noise, apply(noise, [applied], sample_rate_hz=SR))
+    bands = band_features(comparison.reference_magnitude, comparison.candidate_magnitude)
+    (found,) = estimate_operations(bands[: CURRENT_SPEC.n_bands], count=1, types=("bell", kind))
+    assert (found.type, found.order) == (kind, order)
+    assert abs(np.log2(found.frequency_hz / frequency_hz)) < 1 / 12
+
+
 def test_a_pursuit_required_to_use_a_type_starts_with_it() -> None:
     dictionary = general_dictionary(types=ALL_TYPES)
     flat = np.zeros(120)
