@@ -211,6 +211,12 @@ FLOOR_DB = -120.0
 CLEAR_OF_FLOOR_DB = 60.0
 
 
+#: A reference band within this of `FLOOR_DB` holds no audio (above a lossy source's
+#: cut-off, say): the difference there is only the level change both floors share
+#: (dB; chosen on the general model's tuning tracks against 15 and 40).
+NO_AUDIO_DB = 25.0
+
+
 def _floor(reference_magnitude: np.ndarray) -> float:
     return float(np.max(reference_magnitude)) * 10.0 ** (FLOOR_DB / 20.0) + 1e-20
 
@@ -246,6 +252,26 @@ def band_levels_db(magnitude: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC) 
     magnitude = np.asarray(magnitude, dtype=float)
     levels = band_matrix(spec) @ (20.0 * np.log10(magnitude + _floor(magnitude)))
     return levels - float(np.max(levels))
+
+
+def audible_top_band(reference_magnitude: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC) -> int:
+    """The band after the highest one where the reference holds audio; ``n_bands`` at the top.
+
+    Above it the band difference reads the level change alone (`band_difference_db`),
+    which says nothing of an EQ move there: a fit that took it at its word would
+    bend a high shelf or a low-pass back to 0 dB.
+
+    Examples
+    --------
+    >>> music = np.where(DEFAULT_SPEC.bin_frequencies_hz < 16_000.0, 1.0, 0.0)
+    >>> float(DEFAULT_SPEC.band_centres_hz[audible_top_band(music) - 1]) < 16_000.0
+    True
+    >>> audible_top_band(np.ones(DEFAULT_SPEC.n_bins)) == DEFAULT_SPEC.n_bands
+    True
+    """
+    holds_audio = band_levels_db(reference_magnitude, spec=spec) > FLOOR_DB + NO_AUDIO_DB
+    bands = np.flatnonzero(holds_audio)
+    return int(bands[-1]) + 1 if len(bands) else spec.n_bands
 
 
 def band_difference_db(

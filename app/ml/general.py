@@ -19,7 +19,7 @@ import numpy as np
 from catboost import CatBoostClassifier
 
 from app.audio.eq import PASS_ORDERS, EqOperation, EqType
-from app.audio.spectrum import Comparison, hold_bands_from
+from app.audio.spectrum import Comparison, audible_top_band, hold_bands_from
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
     Dictionary,
@@ -92,9 +92,13 @@ LOSSY_TRUSTED_MAX_HZ = 16_000.0
 
 
 def trusted_band_db(
-    band_db: np.ndarray, *, candidate_lossy: bool, spec: FeatureSpec = CURRENT_SPEC
+    band_db: np.ndarray,
+    *,
+    candidate_lossy: bool,
+    top_band: int | None = None,
+    spec: FeatureSpec = CURRENT_SPEC,
 ) -> np.ndarray:
-    """The part of a band difference the bell fits should explain.
+    """The part of a band difference the fits should explain.
 
     Parameters
     ----------
@@ -102,18 +106,36 @@ def trusted_band_db(
         Level-aligned band difference, shape ``(n_bands,)``.
     candidate_lossy : bool
         The candidate was decoded from a lossy format.
+    top_band : int, optional
+        The band after the highest one where the reference holds audio
+        (`app.audio.spectrum.audible_top_band`).
 
     Returns
     -------
     np.ndarray
-        `band_db` itself; for a lossy candidate, the bands above
-        `LOSSY_TRUSTED_MAX_HZ` hold the last band below it, so that no bell is
-        fitted to the codec's low-pass.
+        `band_db` with the bands from `top_band` on, and for a lossy candidate
+        those above `LOSSY_TRUSTED_MAX_HZ`, holding the last band below them:
+        no operation is fitted to a codec's low-pass, nor to the bands where
+        neither file holds audio.
     """
-    if not candidate_lossy:
-        return band_db
-    first = int(np.searchsorted(spec.spectrum.band_centres_hz, LOSSY_TRUSTED_MAX_HZ))
-    return hold_bands_from(band_db, first_band=first)
+    first = spec.n_bands if top_band is None else max(1, top_band)
+    if candidate_lossy:
+        lossy_first = int(np.searchsorted(spec.spectrum.band_centres_hz, LOSSY_TRUSTED_MAX_HZ))
+        first = min(first, lossy_first)
+    return band_db if first >= spec.n_bands else hold_bands_from(band_db, first_band=first)
+
+
+def typed_top_band(types: tuple[EqType, ...], *, top_band: int | None) -> int | None:
+    """`top_band` for an answer with shelves or pass filters; None for bells only.
+
+    Shelves and pass filters reach the top of the spectrum, where a reference
+    from a lossy source holds no audio, and their fits bent back to 0 dB there
+    (on validation sets without the master chain, single high shelves had
+    frequency and gain right 81 % of the time, 100 % with the top held). Bells-only
+    answers keep reading every band: their physics check, chosen on tuning tracks
+    with the top held too, added bells under a compressor or a limiter.
+    """
+    return None if types == BELLS else top_band
 
 
 #: A fitted bell or shelf weaker than this is not one of the model's operations (they
@@ -430,11 +452,15 @@ class GeneralModel:
             types=self.types,
         )
         probabilities = self.count_probabilities(features)[0]
+        types = self.present_types(features)[0]
         band_db = trusted_band_db(
             features[0, : CURRENT_SPEC.n_bands].astype(float),
             candidate_lossy=comparison.candidate_lossy,
+            top_band=typed_top_band(
+                types,
+                top_band=audible_top_band(comparison.reference_magnitude, spec=self.spec.spectrum),
+            ),
         )
-        types = self.present_types(features)[0]
         operations = recognise_operations(
             band_db,
             count_probabilities=probabilities,

@@ -28,6 +28,7 @@ from app.ml.general import (
     checked_candidates,
     recognise_operations,
     trusted_band_db,
+    typed_top_band,
 )
 from app.ml.grid import BOOST, CUT, NONE, decode, search_classes
 from app.training.datasets import LOW_PASS_HZ, Dataset
@@ -403,12 +404,23 @@ def _nearby_candidates(example: GeneralExample) -> list[CountCandidate]:
     return checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
 
 
-def general_band_db(band_db: np.ndarray, *, candidate_lossy: np.ndarray) -> np.ndarray:
-    """Each example's `trusted_band_db` (see `Dataset.candidate_lossy`)."""
+def general_band_db(
+    band_db: np.ndarray,
+    *,
+    candidate_lossy: np.ndarray,
+    top_bands: np.ndarray | None = None,
+    types: list[tuple[EqType, ...]] | None = None,
+) -> np.ndarray:
+    """Each example's `trusted_band_db` (see `Dataset.candidate_lossy`; `top_bands`:
+    `app.audio.spectrum.audible_top_band` of each reference, if known, held for the
+    examples whose `types` hold more than bells, as `app.ml.general.typed_top_band`)."""
+    tops: list[int | None] = [None] * len(band_db)
+    if top_bands is not None and types is not None:
+        tops = [typed_top_band(t, top_band=int(b)) for t, b in zip(types, top_bands, strict=True)]
     return np.stack(
         [
-            trusted_band_db(row, candidate_lossy=bool(lossy))
-            for row, lossy in zip(band_db.astype(float), candidate_lossy, strict=True)
+            trusted_band_db(row, candidate_lossy=bool(lossy), top_band=top)
+            for row, lossy, top in zip(band_db.astype(float), candidate_lossy, tops, strict=True)
         ]
     )
 
@@ -421,13 +433,20 @@ def general_answers(
     candidate_lossy: np.ndarray,
     types: list[tuple[EqType, ...]],
     typed_check: PhysicsCheck | None = None,
+    top_bands: np.ndarray | None = None,
 ) -> list[list[EqOperation]]:
     """The general model's operations for each example, as the service finds them.
 
     ``types`` are each example's types (`app.ml.general.present_types`);
-    `typed_check`, where given, decodes those with more types than bells.
+    `typed_check`, where given, decodes those with more types than bells;
+    `top_bands` as in `general_band_db`.
     """
-    band_db = general_band_db(features[:, : CURRENT_SPEC.n_bands], candidate_lossy=candidate_lossy)
+    band_db = general_band_db(
+        features[:, : CURRENT_SPEC.n_bands],
+        candidate_lossy=candidate_lossy,
+        top_bands=top_bands,
+        types=types,
+    )
     return parallel_map(
         partial(_recognise, check=check, typed_check=typed_check),
         list(zip(band_db, probabilities, types, strict=True)),
@@ -442,6 +461,7 @@ def general_low_pass_count_accuracy(
     check: PhysicsCheck,
     types: list[tuple[EqType, ...]],
     typed_check: PhysicsCheck | None = None,
+    top_bands: np.ndarray | None = None,
 ) -> float | None:
     """Count accuracy on `examples` as MP3 uploads (`Dataset.low_passed` at `LOW_PASS_HZ`).
 
@@ -455,6 +475,7 @@ def general_low_pass_count_accuracy(
         candidate_lossy=np.ones(len(examples), dtype=bool),
         types=types,
         typed_check=typed_check,
+        top_bands=top_bands,
     )
     counts = [
         int(
@@ -682,6 +703,7 @@ def evaluate_general(
     check: PhysicsCheck,
     types: list[tuple[EqType, ...]],
     typed_check: PhysicsCheck | None = None,
+    top_bands: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Count accuracy, parameter errors and the per-type figures of the general model's answers.
 
@@ -700,6 +722,7 @@ def evaluate_general(
         candidate_lossy=validation.candidate_lossy,
         types=types,
         typed_check=typed_check,
+        top_bands=top_bands,
     )
     bells = validation.bells_only & np.isin(validation.nuisance, list(NUISANCE_PROBABILITIES))
     true_count = validation.n_operations

@@ -19,6 +19,7 @@ from catboost import CatBoostClassifier
 from rich.progress import track
 
 from app.audio.eq import EqType
+from app.audio.spectrum import audible_top_band
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.general import BELLS, present_types
@@ -28,7 +29,8 @@ from app.training import evaluate as ev
 from app.training import paper_study as study
 from app.training import train as training
 from app.training.bundle import Bundle
-from app.training.corpus import manifest_hash, read_manifest
+from app.training.corpus import CorpusLayout, manifest_hash, read_manifest
+from app.training.datasets import load_dataset
 from app.training.fit import fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
 from app.training.render import write_report
@@ -165,11 +167,13 @@ def build_report(
         spec = bundle.spec
         classifier = load_classifier(fitted_dir / "general")
         type_classifier = _type_classifier(fitted_dir / "general")
+        top_bands = _reference_top_bands(bundle, data_dir=bundle_dir.parent, manifest=manifest)
         check, typed_check, tuning = _general_check(
-            bundle, classifier, type_classifier=type_classifier
+            bundle, classifier, type_classifier=type_classifier, top_bands=top_bands
         )
         validation = training.bundle_dataset(bundle).validation
         features = bundle.features[validation_mask]
+        validation_tops = None if top_bands is None else top_bands[validation_mask]
         general = ev.evaluate_general(
             validation=validation,
             features=features,
@@ -177,6 +181,7 @@ def build_report(
             check=check,
             types=_present_types(type_classifier, features),
             typed_check=typed_check,
+            top_bands=validation_tops,
         )
         if type_classifier is not None and bundle.type_targets is not None:
             general["type_presence_accuracy"] = ev.type_presence_accuracy(
@@ -195,6 +200,7 @@ def build_report(
                 check=check,
                 types=_present_types(type_classifier, low_passed),
                 typed_check=typed_check,
+                top_bands=None if validation_tops is None else validation_tops[sample],
             )
         general["physics_check"] = check.to_dict()
         general["physics_check_typed"] = typed_check.to_dict()
@@ -393,11 +399,28 @@ def _present_types(
     return present_types(_type_probabilities(type_classifier, features))
 
 
+def _reference_top_bands(bundle: Bundle, *, data_dir: Path, manifest: Path) -> np.ndarray | None:
+    """`app.audio.spectrum.audible_top_band` of each example's reference, read from the
+    dataset's shards (a bundle keeps no spectra); None where they are not here."""
+    try:
+        dataset = load_dataset(
+            CorpusLayout(data_dir).datasets, bundle.dataset_id, tracks=read_manifest(manifest)
+        )
+    except FileNotFoundError:
+        return None
+    if bundle.nuisance is None or not np.array_equal(dataset.nuisance, bundle.nuisance):
+        raise ValueError(f"the {bundle.dataset_id} shards no longer match its bundle: rebundle")
+    return np.array(
+        [audible_top_band(m, spec=bundle.spec.spectrum) for m in dataset.reference_magnitude]
+    )
+
+
 def _general_check(
     bundle: Bundle,
     classifier: CatBoostClassifier,
     *,
     type_classifier: CatBoostClassifier | None,
+    top_bands: np.ndarray | None = None,
 ) -> tuple[PhysicsCheck, PhysicsCheck, dict[str, float | None]]:
     """The general model's physics checks (bells only; more types), chosen on tuning tracks."""
     tune = tuning_mask(bundle)
@@ -412,14 +435,18 @@ def _general_check(
     # nuisances, whose figures must not drop; the typed answers' check on those the type
     # model gives shelves or pass filters.
     bells = tuning.bells_only & np.isin(tuning.nuisance, list(NUISANCE_PROBABILITIES))
+    types = _present_types(type_classifier, features)
     band_db = ev.general_band_db(
-        features[:, : CURRENT_SPEC.n_bands], candidate_lossy=tuning.candidate_lossy
+        features[:, : CURRENT_SPEC.n_bands],
+        candidate_lossy=tuning.candidate_lossy,
+        top_bands=None if top_bands is None else top_bands[tune],
+        types=types,
     )
     return ev.choose_general_check(
         band_db,
         probabilities=_count_probabilities(classifier, features),
         true_count=tuning.n_operations,
-        types=_present_types(type_classifier, features),
+        types=types,
         chosen_on=bells if bells.any() else None,
     )
 

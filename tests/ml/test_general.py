@@ -7,7 +7,7 @@ import pytest
 from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation, apply
-from app.audio.spectrum import compare
+from app.audio.spectrum import audible_top_band, compare
 from app.ml.features import CURRENT_SPEC, band_features
 from app.ml.fitting import PhysicsCheck, general_dictionary, greedy_pursuit
 from app.ml.general import (
@@ -21,10 +21,11 @@ from app.ml.general import (
     estimate_operations,
     example_features,
     present_types,
+    trusted_band_db,
     types_of,
 )
 
-from ..conftest import pink_noise
+from ..conftest import low_passed, pink_noise
 
 SR = 44_100
 SHELF_AND_HIGH_PASS = [
@@ -71,6 +72,26 @@ def test_a_pass_filter_comes_back_with_its_own_order(
     (found,) = estimate_operations(bands[: CURRENT_SPEC.n_bands], count=1, types=("bell", kind))
     assert (found.type, found.order) == (kind, order)
     assert abs(np.log2(found.frequency_hz / frequency_hz)) < 1 / 12
+
+
+def test_a_high_shelf_is_read_where_the_reference_holds_audio(noise: np.ndarray) -> None:
+    # A song from a lossy source: nothing above 16 kHz in either file, where the difference
+    # reads the level change alone. Held there, the fit finds the shelf; read at its word,
+    # the shelf bends back to 0 dB at the top.
+    reference = low_passed(noise, cutoff_hz=16_000.0, sample_rate_hz=SR)
+    shelf = EqOperation(6000.0, 6.0, type="high_shelf", slope=0.5)
+    comparison = compare(reference, apply(reference, [shelf], sample_rate_hz=SR))
+    band_db = band_features(comparison.reference_magnitude, comparison.candidate_magnitude)[
+        : CURRENT_SPEC.n_bands
+    ]
+    top = audible_top_band(comparison.reference_magnitude)
+    assert 14_000.0 < CURRENT_SPEC.spectrum.band_centres_hz[top - 1] < 16_000.0
+    types = ("bell", "high_shelf")
+    held = trusted_band_db(band_db, candidate_lossy=False, top_band=top)
+    (found,) = estimate_operations(held, count=1, types=types)
+    assert_found([found], [shelf])
+    (unheld,) = estimate_operations(band_db, count=1, types=types)
+    assert abs(unheld.gain_db - shelf.gain_db) > 2 * abs(found.gain_db - shelf.gain_db)
 
 
 def test_a_pursuit_required_to_use_a_type_starts_with_it() -> None:
