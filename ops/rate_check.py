@@ -193,6 +193,17 @@ def mp3_round_trip(path: Path) -> None:
     mp3.unlink()
 
 
+def through_chain(path: Path, *, rng: np.random.Generator, compressor: bool) -> None:
+    """Replace the WAV at `path` by its mono mix through a random limiter (and compressor),
+    raised to full scale first (`app.training.master_chain`)."""
+    samples, rate = sf.read(path, dtype="float32")
+    chain = draw_chain(rng=rng, compressor=compressor, limiter=True)
+    peak_dbfs = 20 * math.log10(float(np.max(np.abs(samples))) + 1e-12)
+    mono = samples if samples.ndim == 1 else samples.mean(axis=1)
+    limited = apply_chain(mono, chain, sample_rate_hz=rate, input_gain_db=-peak_dbfs)
+    sf.write(path, limited, rate, subtype="FLOAT")
+
+
 def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generator) -> Path:
     """The case's candidate WAV: sox's EQ, then the compressor and limiter where asked."""
     subprocess.run(
@@ -207,18 +218,9 @@ def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generato
         change_db = rng.uniform(*LEVEL_CHANGE_DB) * rng.choice([-1.0, 1.0])
         sf.write(target, samples * np.float32(10 ** (change_db / 20)), rate, subtype="FLOAT")
     elif case.kind == "grid limiter":
-        samples, rate = sf.read(target, dtype="float32")
-        chain = draw_chain(rng=rng, compressor=False, limiter=True)
-        peak_dbfs = 20 * math.log10(float(np.max(np.abs(samples))) + 1e-12)
-        limited = apply_chain(samples, chain, sample_rate_hz=rate, input_gain_db=-peak_dbfs)
-        sf.write(target, limited, rate, subtype="FLOAT")
+        through_chain(target, rng=rng, compressor=False)
     if case.chain:
-        samples, rate = sf.read(target, dtype="float32")
-        chain = draw_chain(rng=rng, compressor=True, limiter=True)
-        peak_dbfs = 20 * math.log10(float(np.max(np.abs(samples))) + 1e-12)
-        mono = samples if samples.ndim == 1 else samples.mean(axis=1)
-        limited = apply_chain(mono, chain, sample_rate_hz=rate, input_gain_db=-peak_dbfs)
-        sf.write(target, limited, rate, subtype="FLOAT")
+        through_chain(target, rng=rng, compressor=True)
     return target
 
 

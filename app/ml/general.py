@@ -288,16 +288,16 @@ def _refine(band_db: np.ndarray, start: list[EqOperation]) -> tuple[list[EqOpera
     atom fits first: a 12 dB/octave high-pass came back as a 24 dB/octave one
     half an octave lower, whose skirt looks alike above 20 Hz.
     """
-    fit = refine_operations(band_db, start, min_hz=20.0, max_hz=20_000.0)
+
+    def refine(operations: list[EqOperation]) -> tuple[list[EqOperation], float]:
+        return refine_operations(band_db, operations, min_hz=20.0, max_hz=20_000.0)
+
+    fit = refine(start)
     for index, op in enumerate(fit[0]):
         for order in PASS_ORDERS if op.is_pass else ():
             if order != fit[0][index].order:
-                other = [*fit[0][:index], replace(op, order=order), *fit[0][index + 1 :]]
-                fit = min(
-                    fit,
-                    refine_operations(band_db, other, min_hz=20.0, max_hz=20_000.0),
-                    key=lambda candidate: candidate[1],
-                )
+                other = refine([*fit[0][:index], replace(op, order=order), *fit[0][index + 1 :]])
+                fit = min(fit, other, key=lambda candidate: candidate[1])
     return fit
 
 

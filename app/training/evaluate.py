@@ -408,14 +408,14 @@ def general_band_db(
     band_db: np.ndarray,
     *,
     candidate_lossy: np.ndarray,
+    types: list[tuple[EqType, ...]],
     top_bands: np.ndarray | None = None,
-    types: list[tuple[EqType, ...]] | None = None,
 ) -> np.ndarray:
     """Each example's `trusted_band_db` (see `Dataset.candidate_lossy`; `top_bands`:
     `app.audio.spectrum.audible_top_band` of each reference, if known, held for the
     examples whose `types` hold more than bells, as `app.ml.general.typed_top_band`)."""
     tops: list[int | None] = [None] * len(band_db)
-    if top_bands is not None and types is not None:
+    if top_bands is not None:
         tops = [typed_top_band(t, top_band=int(b)) for t, b in zip(types, top_bands, strict=True)]
     return np.stack(
         [

@@ -192,7 +192,7 @@ def low_passed_share(bundle: Bundle, *, mask: np.ndarray) -> float:
 def fit_bundle(
     path: Path, *, out_dir: Path, task_type: str, threads: int, iterations: int | None = None
 ) -> dict[str, Any]:
-    """Fit one bundle's model and write it (a paper model: its validation predictions)."""
+    """Fit one bundle's model (a grid or general one) and write it with its fit record."""
     bundle = Bundle.load(path)
     kind = bundle.kind
     if kind == "paper":

@@ -29,7 +29,7 @@ from app.training import evaluate as ev
 from app.training import paper_study as study
 from app.training import train as training
 from app.training.bundle import Bundle
-from app.training.corpus import CorpusLayout, manifest_hash, read_manifest
+from app.training.corpus import CorpusLayout, Track, manifest_hash, read_manifest
 from app.training.datasets import load_dataset
 from app.training.fit import fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
@@ -68,6 +68,7 @@ def build_report(
 ) -> Path:
     """Figures for the fitted models (all, or those in `only`), installed, ``REPORT.md`` written."""
     manifest_sha256 = manifest_hash(manifest)
+    tracks = read_manifest(manifest)
     fits = _fits(fitted_dir)
     previous = _previous_report(models_dir)
     stamp = {
@@ -167,7 +168,7 @@ def build_report(
         spec = bundle.spec
         classifier = load_classifier(fitted_dir / "general")
         type_classifier = _type_classifier(fitted_dir / "general")
-        top_bands = _reference_top_bands(bundle, data_dir=bundle_dir.parent, manifest=manifest)
+        top_bands = _reference_top_bands(bundle, data_dir=bundle_dir.parent, tracks=tracks)
         check, typed_check, tuning = _general_check(
             bundle, classifier, type_classifier=type_classifier, top_bands=top_bands
         )
@@ -218,7 +219,7 @@ def build_report(
             decode_typed=typed_check,
             spec=spec,
         )
-    paper_study = _paper_study(bundle_dir=bundle_dir, fitted_dir=fitted_dir, manifest=manifest)
+    paper_study = _paper_study(bundle_dir=bundle_dir, fitted_dir=fitted_dir, tracks=tracks)
     installed = training.update_registry(models_dir)
     if grid_figures:
         ev.draw_note_errors(grid_figures, path=models_dir / "note_errors.png")
@@ -240,12 +241,18 @@ def build_report(
     return write_report(report, models_dir=models_dir)
 
 
-def _paper_study(*, bundle_dir: Path, fitted_dir: Path, manifest: Path) -> dict[str, Any]:
+def _paper_study(
+    *,
+    bundle_dir: Path,
+    fitted_dir: Path,
+    tracks: list[Track],
+    plan: study.StudyPlan | None = None,
+) -> dict[str, Any]:
     """The paper's closed-set figures, Table 3 and the gap, from `paper-study`'s cached fits."""
     return study.study_figures(
         layout=study.StudyLayout.of(bundle_dir=bundle_dir, fitted_dir=fitted_dir),
-        tracks=read_manifest(manifest),
-        plan=study.StudyPlan(),
+        tracks=tracks,
+        plan=plan or study.StudyPlan(),
     )
 
 
@@ -264,10 +271,8 @@ def refresh_paper_study(
     evaluated or installed, so the grid models' bundles need not exist here).
     """
     report = json.loads((models_dir / "REPORT.json").read_text())
-    paper_study = study.study_figures(
-        layout=study.StudyLayout.of(bundle_dir=bundle_dir, fitted_dir=fitted_dir),
-        tracks=read_manifest(manifest),
-        plan=plan or study.StudyPlan(),
+    paper_study = _paper_study(
+        bundle_dir=bundle_dir, fitted_dir=fitted_dir, tracks=read_manifest(manifest), plan=plan
     )
     paper_study["read_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
     paper_study["read_at_git_commit"] = training.git_commit()
@@ -399,13 +404,13 @@ def _present_types(
     return present_types(_type_probabilities(type_classifier, features))
 
 
-def _reference_top_bands(bundle: Bundle, *, data_dir: Path, manifest: Path) -> np.ndarray | None:
+def _reference_top_bands(
+    bundle: Bundle, *, data_dir: Path, tracks: list[Track]
+) -> np.ndarray | None:
     """`app.audio.spectrum.audible_top_band` of each example's reference, read from the
     dataset's shards (a bundle keeps no spectra); None where they are not here."""
     try:
-        dataset = load_dataset(
-            CorpusLayout(data_dir).datasets, bundle.dataset_id, tracks=read_manifest(manifest)
-        )
+        dataset = load_dataset(CorpusLayout(data_dir).datasets, bundle.dataset_id, tracks=tracks)
     except FileNotFoundError:
         return None
     if bundle.nuisance is None or not np.array_equal(dataset.nuisance, bundle.nuisance):
