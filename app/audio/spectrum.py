@@ -488,6 +488,10 @@ class Comparison:
     #: The candidate was decoded from a lossy format: its codec's noise is part
     #: of the difference (models trained with `FeatureSpec.lossy_flag` use this).
     candidate_lossy: bool = False
+    #: The time-aligned audio both spectra come from (views, not copies), for the
+    #: models that read the transfer between them (`app.audio.transfer`).
+    reference_excerpt: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    candidate_excerpt: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     @cached_property
     def band_limit_band(self) -> int:
@@ -556,6 +560,8 @@ def compare(
         level_offset_db=level,
         band_db=raw - level,
         candidate_lossy=candidate_lossy,
+        reference_excerpt=ref,
+        candidate_excerpt=cand,
     )
 
 

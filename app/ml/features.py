@@ -24,8 +24,9 @@ from app.audio.spectrum import (
 #: Bump when the meaning of any feature changes.
 FEATURE_VERSION = 2
 #: The `FeatureSpec` fields a model is trained with or without (of these,
-#: `reference_levels` and `lossy_flag` add columns, in this order).
-OPTIONS = ("reference_levels", "lossy_flag", "level_floor")
+#: `reference_levels` and `lossy_flag` add columns, in this order; `coherent`
+#: adds the general model's `app.ml.general.imprint_features` after them).
+OPTIONS = ("reference_levels", "lossy_flag", "level_floor", "coherent")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +55,11 @@ class FeatureSpec:
     #: level change rather than as 0 dB (`app.audio.spectrum.band_difference_db`).
     #: Models fitted before it read such bins as 0 dB.
     level_floor: bool = False
+    #: An option of the general model: the candidate's spectrum is the reference's
+    #: through the static transfer between the two (`app.audio.transfer`), which
+    #: leaves out what a compressor, a limiter or a codec did to it; what they did
+    #: follows as columns of its own.
+    coherent: bool = False
 
     @property
     def options(self) -> list[str]:

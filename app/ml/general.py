@@ -20,6 +20,7 @@ from catboost import CatBoostClassifier
 
 from app.audio.eq import PASS_ORDERS, EqOperation, EqType
 from app.audio.spectrum import Comparison, audible_top_band, hold_bands_from
+from app.audio.transfer import coherent_candidate_of
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
     Dictionary,
@@ -70,20 +71,77 @@ def example_features(
     spec: FeatureSpec = CURRENT_SPEC,
     candidate_lossy: np.ndarray | None = None,
     types: tuple[EqType, ...] = BELLS,
+    coherent_magnitudes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Band features, then the pursuit features, then the spec's options; one row per example.
 
     The options, as for a grid model (`app.ml.grid.example_features`): the
-    reference's band levels, then the lossy flag.
+    reference's band levels, then the lossy flag. With `FeatureSpec.coherent`,
+    the band and pursuit features read `coherent_magnitudes` (the candidates
+    through the static transfer, `app.audio.transfer`), and `imprint_features`
+    of the two candidates follow.
     """
+    read = candidate_magnitudes
+    if spec.coherent:
+        if coherent_magnitudes is None:
+            raise ValueError("a coherent feature spec needs the coherent candidate spectra")
+        read = coherent_magnitudes
     rows = []
-    for ref, cand in zip(reference_magnitudes, candidate_magnitudes, strict=True):
+    for ref, cand in zip(reference_magnitudes, read, strict=True):
         bands = band_features(ref, cand, spec=spec)
         pursuit = pursuit_features(bands[: spec.n_bands], types=types)
         rows.append(np.concatenate([bands, pursuit]))
-    return np.hstack(
-        [np.stack(rows), *option_columns(reference_magnitudes, spec=spec, lossy=candidate_lossy)]
-    ).astype(np.float32)
+    columns = [np.stack(rows)]
+    columns += option_columns(reference_magnitudes, spec=spec, lossy=candidate_lossy)
+    if spec.coherent:
+        columns.append(
+            imprint_features(reference_magnitudes, candidate_magnitudes, read, spec=spec)
+        )
+    return np.hstack(columns).astype(np.float32)
+
+
+#: Octaves from the spec's lowest band that `imprint_features` averages over.
+IMPRINT_OCTAVES = 10
+
+
+def imprint_features(
+    reference_magnitudes: np.ndarray,
+    candidate_magnitudes: np.ndarray,
+    coherent_magnitudes: np.ndarray,
+    *,
+    spec: FeatureSpec = CURRENT_SPEC,
+) -> np.ndarray:
+    """What the dynamics and noise did to each candidate's spectrum, octave by octave.
+
+    Parameters
+    ----------
+    reference_magnitudes, candidate_magnitudes, coherent_magnitudes : np.ndarray
+        Average spectra, shape ``(n, n_bins)``: the references, the candidates
+        as they are, and the candidates through the static transfer.
+    spec : FeatureSpec
+        Band layout.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(n, IMPRINT_OCTAVES + 1)``: the level-aligned band difference
+        of the candidate less that of its coherent spectrum, averaged per octave
+        (0 for a candidate that differs by EQ alone; a compressor's pumping
+        and a limiter's distortion leave their mark), then its RMS over every band.
+    """
+    octave = np.arange(spec.n_bands) // spec.bands_per_octave
+    rows = []
+    for ref, cand, coherent in zip(
+        reference_magnitudes, candidate_magnitudes, coherent_magnitudes, strict=True
+    ):
+        imprint = (
+            band_features(ref, cand, spec=spec)[: spec.n_bands]
+            - band_features(ref, coherent, spec=spec)[: spec.n_bands]
+        )
+        sums = np.bincount(octave, weights=imprint)[:IMPRINT_OCTAVES]
+        means = sums / np.bincount(octave)[:IMPRINT_OCTAVES]
+        rows.append(np.append(means, np.sqrt(np.mean(imprint**2))))
+    return np.array(rows, dtype=np.float32)
 
 
 #: Above this, a lossy codec's low-pass shapes a lossy candidate's difference more than
@@ -444,12 +502,14 @@ class GeneralModel:
 
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise up to five operations anywhere in the spectrum."""
+        coherent = coherent_candidate_of(comparison) if self.spec.coherent else None
         features = example_features(
             comparison.reference_magnitude[np.newaxis],
             comparison.candidate_magnitude[np.newaxis],
             spec=self.spec,
             candidate_lossy=np.array([comparison.candidate_lossy]),
             types=self.types,
+            coherent_magnitudes=None if coherent is None else coherent[np.newaxis],
         )
         probabilities = self.count_probabilities(features)[0]
         types = self.present_types(features)[0]

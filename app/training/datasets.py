@@ -35,6 +35,8 @@ class Dataset:
     nuisance_value: np.ndarray
     track_md5: np.ndarray
     is_validation: np.ndarray
+    #: The candidates' spectra through the static transfer (`app.audio.transfer`).
+    coherent_magnitude: np.ndarray
 
     def __len__(self) -> int:
         return len(self.operations)
@@ -53,6 +55,7 @@ class Dataset:
                     "nuisance_value",
                     "track_md5",
                     "is_validation",
+                    "coherent_magnitude",
                 )
             },
         )
@@ -116,10 +119,15 @@ class Dataset:
             lossy-coded, as the MP3 uploads they stand for).
         """
         above = CURRENT_SPEC.spectrum.bin_frequencies_hz > np.asarray(cutoff_hz)[..., None]
-        candidates = np.where(
-            above, self.candidate_magnitude * 10.0 ** (-depth_db / 20.0), self.candidate_magnitude
+
+        def cut(magnitude: np.ndarray) -> np.ndarray:
+            return np.where(above, magnitude * 10.0 ** (-depth_db / 20.0), magnitude)
+
+        return replace(
+            self,
+            candidate_magnitude=cut(self.candidate_magnitude),
+            coherent_magnitude=cut(self.coherent_magnitude),
         )
-        return replace(self, candidate_magnitude=candidates)
 
     @property
     def gain_magnitude_db(self) -> np.ndarray:
@@ -170,6 +178,11 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
     md5s, validation = [], []
     for shard in shards:
         with np.load(shard) as data:
+            if "coherent_magnitude" not in data.files:
+                raise FileNotFoundError(
+                    f"shard {shard} predates the coherent spectra; rebuild it with "
+                    f"`mastering-trainer dataset build --dataset {dataset_id}`"
+                )
             for key in data.files:
                 parts.setdefault(key, []).append(data[key])
             count = len(data["operations"])
@@ -185,4 +198,5 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
         nuisance_value=np.concatenate(parts["nuisance_value"]),
         track_md5=np.array(md5s),
         is_validation=np.array(validation),
+        coherent_magnitude=np.concatenate(parts["coherent_magnitude"]),
     )

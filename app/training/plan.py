@@ -19,6 +19,8 @@ class DatasetPlan:
     #: The model reads bins empty in both files as the level change
     #: (`FeatureSpec.level_floor`); the paper's closed-set task goes without.
     level_floor: bool = True
+    #: The model reads the candidate through the static transfer (`FeatureSpec.coherent`).
+    coherent: bool = False
 
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
@@ -26,7 +28,7 @@ class DatasetPlan:
 #: clips): about 70 minutes on 2 cores.
 PLAN = [
     DatasetPlan(dataset_id="F1W2", per_clip=30, feature_options=True),
-    DatasetPlan(dataset_id="general", per_clip=12),
+    DatasetPlan(dataset_id="general", per_clip=12, coherent=True),
     DatasetPlan(dataset_id="F1/4W2", per_clip=12, feature_options=True),
     DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True),
@@ -55,5 +57,9 @@ def feature_spec(dataset_id: str) -> FeatureSpec:
         return CURRENT_SPEC
     options = plan.feature_options
     return replace(
-        CURRENT_SPEC, reference_levels=options, lossy_flag=options, level_floor=plan.level_floor
+        CURRENT_SPEC,
+        reference_levels=options,
+        lossy_flag=options,
+        level_floor=plan.level_floor,
+        coherent=plan.coherent,
     )

@@ -27,6 +27,7 @@ from scipy import ndimage
 from app.audio.eq import EqOperation, apply
 from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ, resample
 from app.audio.spectrum import aligned_excerpts, average_spectrum, find_offset_samples
+from app.audio.transfer import coherent_candidate_magnitude
 from app.training.grids import (
     GENERAL_MAX_OPERATIONS,
     MAX_GRID_OPERATIONS,
@@ -233,8 +234,9 @@ CLIP_PEAK_HEADROOM_DB = -12.0
 
 def render_spectra(
     clip: np.ndarray, draw: Draw, *, reference_magnitude: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both average spectra of one drawn example, computed as the service computes them."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both average spectra of one drawn example, computed as the service computes them,
+    and the candidate's through the static transfer (`app.audio.transfer`)."""
     candidate = make_candidate(
         clip,
         draw.operations,
@@ -242,11 +244,19 @@ def render_spectra(
         nuisance_value=draw.nuisance_value,
         chain=draw.chain,
     )
+    reference = clip
     if draw.nuisance in (Nuisance.LOSSY, Nuisance.OFFSET):
         offset = find_offset_samples(clip, candidate)
         reference, candidate = aligned_excerpts(clip, candidate, offset_samples=offset)
         reference_magnitude = average_spectrum(reference)
-    return reference_magnitude, average_spectrum(candidate)
+    candidate_magnitude = average_spectrum(candidate)
+    coherent = coherent_candidate_magnitude(
+        reference,
+        candidate,
+        reference_magnitude=reference_magnitude,
+        candidate_magnitude=candidate_magnitude,
+    )
+    return reference_magnitude, candidate_magnitude, coherent
 
 
 def _seed(*parts: str) -> int:
@@ -259,8 +269,9 @@ def _shard_arrays(
     spectra = [render_spectra(clip, d, reference_magnitude=reference_magnitude) for d in draws]
     operations = np.stack([encode_operations(d.operations, rows=MAX_OPERATIONS) for d in draws])
     return {
-        "reference_magnitude": np.array([r for r, _ in spectra], dtype=np.float32),
-        "candidate_magnitude": np.array([c for _, c in spectra], dtype=np.float32),
+        "reference_magnitude": np.array([r for r, _, _ in spectra], dtype=np.float32),
+        "candidate_magnitude": np.array([c for _, c, _ in spectra], dtype=np.float32),
+        "coherent_magnitude": np.array([c for _, _, c in spectra], dtype=np.float32),
         "operations": operations,
         "nuisance": np.array([d.nuisance for d in draws], dtype=np.int8),
         "nuisance_value": np.array([d.nuisance_value for d in draws], dtype=np.float32),
@@ -282,7 +293,7 @@ def build_shard(
     draws = [draw_example(config_id, rng=rng, nuisances=nuisances) for _ in range(per_clip)]
     kept: dict[str, np.ndarray] = {}
     held = 0
-    if shard_path.is_file():
+    if shard_path.is_file() and examples_in(shard_path):
         with np.load(shard_path) as data:
             held = len(data["nuisance"])
             kept = {key: data[key][:per_clip] for key in data.files}
@@ -337,9 +348,9 @@ def shard_path_for(datasets_dir: Path, *, config_id: str, clip_path: Path) -> Pa
 
 
 def examples_in(shard_path: Path) -> int:
-    """How many examples a shard holds."""
+    """How many examples a shard holds; 0 for one written before the coherent spectra."""
     with np.load(shard_path) as data:
-        return len(data["nuisance"])
+        return len(data["nuisance"]) if "coherent_magnitude" in data.files else 0
 
 
 def pending_tasks(

@@ -106,6 +106,10 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                 width_octaves=float(config.width_octaves),
                 spec=spec,
             )
+
+        def coherent_of(part: Dataset) -> dict[str, np.ndarray]:
+            return {"coherent_magnitudes": part.coherent_magnitude} if spec.coherent else {}
+
         cutoffs_hz = train_low_pass_hz(dataset)
         augmented = dataset.low_passed(cutoff_hz=cutoffs_hz)
         low_passed = dataset.validation.low_passed(cutoff_hz=LOW_PASS_HZ)
@@ -119,6 +123,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                 features=features_of(
                     augmented.reference_magnitude,
                     augmented.candidate_magnitude,
+                    **coherent_of(augmented),
                     candidate_lossy=dataset.candidate_lossy | np.isfinite(cutoffs_hz),
                 ),
                 targets=targets,
@@ -127,6 +132,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                 validation_low_pass_features=features_of(
                     low_passed.reference_magnitude,
                     low_passed.candidate_magnitude,
+                    **coherent_of(low_passed),
                     candidate_lossy=np.ones(len(low_passed), dtype=bool),
                 ),
             )
@@ -296,6 +302,7 @@ def bundle_dataset(bundle: Bundle) -> Dataset:
         dataset_id=bundle.dataset_id,
         reference_magnitude=np.empty((n, 0)),
         candidate_magnitude=np.empty((n, 0)),
+        coherent_magnitude=np.empty((n, 0)),
         operations=bundle.operations,
         nuisance=bundle.nuisance,
         nuisance_value=bundle.nuisance_value,

@@ -21,6 +21,7 @@ from app.ml.fitting import (
     robust_log_likelihood,
 )
 from app.ml.general import (
+    IMPRINT_OCTAVES,
     LOSSY_TRUSTED_MAX_HZ,
     CountCandidate,
     best_candidate,
@@ -170,6 +171,26 @@ def test_general_features_end_with_the_spec_s_options(rng: np.random.Generator) 
         with_options[:, plain.shape[1] : -1], reference_levels_db(references), rtol=1e-6
     )
     np.testing.assert_array_equal(with_options[:, -1], [1.0, 0.0])
+
+
+def test_coherent_general_features_read_the_coherent_candidate_then_its_imprint(
+    rng: np.random.Generator,
+) -> None:
+    spec = replace(CURRENT_SPEC, coherent=True)
+    references = rng.uniform(0.01, 1.0, (2, spec.spectrum.n_bins))
+    coherent = references * rng.uniform(0.5, 2.0, references.shape)
+    low_octave = spec.spectrum.bin_frequencies_hz < 40.0
+    pumped = coherent * np.where(low_octave, 0.5, 1.0)  # the bottom octave lost 6 dB
+    features = general_features(references, pumped, spec=spec, coherent_magnitudes=coherent)
+    plain = general_features(references, coherent)
+    np.testing.assert_array_equal(features[:, : plain.shape[1]], plain)
+    imprint = features[:, plain.shape[1] :]
+    assert imprint.shape[1] == IMPRINT_OCTAVES + 1
+    np.testing.assert_allclose(imprint[:, 0], -6.0, atol=0.3)  # its top band straddles 40 Hz
+    np.testing.assert_allclose(imprint[:, 1:IMPRINT_OCTAVES], 0.0, atol=0.1)
+    assert np.all(imprint[:, -1] > 1.0)
+    with pytest.raises(ValueError, match="coherent"):
+        general_features(references, pumped, spec=spec)
 
 
 def test_a_lossy_candidate_s_low_pass_is_not_left_for_the_bells_to_explain() -> None:

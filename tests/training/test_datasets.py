@@ -23,6 +23,7 @@ def _dataset(sets: list[list[tuple[float, float, float]]]) -> Dataset:
         dataset_id="general",
         reference_magnitude=np.empty((n, 0)),
         candidate_magnitude=np.empty((n, 0)),
+        coherent_magnitude=np.empty((n, 0)),
         operations=operations,
         nuisance=np.zeros(n, dtype=np.int8),
         nuisance_value=np.zeros(n, dtype=np.float32),
@@ -52,9 +53,11 @@ def test_low_passed_candidates_lose_everything_above_the_cutoff_and_nothing_belo
         _dataset([[], []]),
         reference_magnitude=np.stack([spectrum, spectrum]),
         candidate_magnitude=np.stack([spectrum, spectrum * 0.5]),
+        coherent_magnitude=np.stack([spectrum, spectrum * 0.5]),
     )
     low_passed = dataset.low_passed(cutoff_hz=LOW_PASS_HZ)
     np.testing.assert_array_equal(low_passed.reference_magnitude, dataset.reference_magnitude)
+    np.testing.assert_array_equal(low_passed.coherent_magnitude, low_passed.candidate_magnitude)
     band_db = band_difference_db(spectrum, low_passed.candidate_magnitude[1])
     centres_hz = CURRENT_SPEC.spectrum.band_centres_hz
     np.testing.assert_allclose(band_db[centres_hz < 15_000], -6.02, atol=0.01)
@@ -71,6 +74,7 @@ def test_a_cutoff_per_example_low_passes_only_the_examples_that_have_one(
         _dataset([[], [], []]),
         reference_magnitude=np.stack([spectrum] * 3),
         candidate_magnitude=np.stack([spectrum] * 3),
+        coherent_magnitude=np.stack([spectrum] * 3),
     )
     low_passed = dataset.low_passed(cutoff_hz=np.array([np.inf, 11_000.0, 16_000.0]))
     np.testing.assert_array_equal(low_passed.candidate_magnitude[0], spectrum)

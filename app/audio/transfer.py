@@ -1,0 +1,228 @@
+"""The candidate's spectrum as the linear transfer from the reference says it is.
+
+A compressor and a limiter change an average spectrum as much as an EQ move
+does: their gain falls when the kick hits, so the bands loud at those moments
+lose level on average, and a limiter's fast gain changes spread distortion
+over the whole spectrum. On a time-aligned pair of masters both are read apart
+from the EQ:
+
+- the cross-spectral transfer estimate ``H(f) = sum_t C R* / sum_t |R|^2``
+  keeps only what of the candidate is coherent with the reference, and drops
+  the distortion and a codec's noise; for a candidate whose gain ``g(t)``
+  moves with the music it is the static EQ times ``gbar(f)``, the gain each
+  frequency met on average, weighted by its energy over time;
+- ``g(t)`` is each frame's broadband level against the reference's through the
+  static EQ, and the static EQ is ``|H| / gbar``: the two are solved together,
+  a few rounds on the frames' energies in third-octave groups.
+
+For a pair that differs by a static EQ only, ``g(t)`` is 1 and the result is
+the candidate's own average spectrum (within 0.1 dB per band on music).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+
+from app.audio.spectrum import _BLOCK_FRAMES, DEFAULT_SPEC, Comparison, SpectrumSpec, _hann
+
+#: A frame's gain is read within these bounds (a silent or unrelated frame says nothing).
+FRAME_GAIN_BOUNDS = (0.05, 20.0)
+#: Bins whose reference energy is this far below the loudest bin's hold no music to
+#: estimate a transfer from (dB); the candidate's own average is kept there.
+SILENT_BIN_DB = -150.0
+#: Frames' energies are summed in groups this wide (octaves) to solve for ``g(t)``.
+GROUP_OCTAVES = 1.0 / 3.0
+#: Rounds of solving ``g(t)`` and the static EQ in turn.
+ROUNDS = 6
+
+
+def _frame_pairs(
+    reference: np.ndarray, candidate: np.ndarray, *, n_fft: int, hop_length: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Both files' windowed spectra, a block of frames at a time, framed as
+    `app.audio.spectrum.average_magnitude` frames them."""
+    ref, cand = (
+        np.lib.stride_tricks.sliding_window_view(np.ascontiguousarray(x, np.float32), n_fft)[
+            ::hop_length
+        ]
+        for x in (reference, candidate)
+    )
+    window = _hann(n_fft)
+    for start in range(0, min(len(ref), len(cand)), _BLOCK_FRAMES):
+        block = slice(start, start + _BLOCK_FRAMES)
+        yield (
+            scipy.fft.rfft(ref[block] * window, axis=1),
+            scipy.fft.rfft(cand[block] * window, axis=1),
+        )
+
+
+@dataclass(frozen=True)
+class _Sums:
+    """What one pass over the frames gathers."""
+
+    transfer: np.ndarray  # H(f), complex
+    energy: np.ndarray  # sum_t |R|^2 per bin
+    #: Per frame and group: the reference's and the candidate's energy (short pass only).
+    reference_groups: np.ndarray
+    candidate_groups: np.ndarray
+
+
+def _groups(n_fft: int, *, sample_rate_hz: int) -> np.ndarray:
+    """Indicator matrix ``(bins, groups)`` of third-octave groups from 20 Hz, none empty."""
+    frequencies = np.arange(n_fft // 2 + 1) * sample_rate_hz / n_fft
+    index = np.floor(np.log2(np.maximum(frequencies, 20.0) / 20.0) / GROUP_OCTAVES).astype(int)
+    _, index = np.unique(index, return_inverse=True)
+    groups = np.zeros((len(frequencies), int(index.max()) + 1), dtype=np.float32)
+    groups[np.arange(len(frequencies)), index] = 1.0
+    return groups
+
+
+def _gather(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    n_fft: int,
+    hop_length: int,
+    groups: np.ndarray | None,
+) -> _Sums:
+    """``H(f)``, the reference's energy per bin and, with `groups`, per frame and group."""
+    cross = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
+    energy = np.zeros(n_fft // 2 + 1, dtype=np.float64)
+    frame_ref: list[np.ndarray] = []
+    frame_cand: list[np.ndarray] = []
+    for ref, cand in _frame_pairs(reference, candidate, n_fft=n_fft, hop_length=hop_length):
+        ref_energy = ref.real**2 + ref.imag**2
+        cross += np.sum(cand * np.conj(ref), axis=0)
+        energy += np.sum(ref_energy, axis=0)
+        if groups is not None:
+            frame_ref.append(ref_energy @ groups)
+            frame_cand.append((cand.real**2 + cand.imag**2) @ groups)
+    empty = np.zeros((0, 0))
+    return _Sums(
+        transfer=cross / np.maximum(energy, 1e-30),
+        energy=energy,
+        reference_groups=np.concatenate(frame_ref) if frame_ref else empty,
+        candidate_groups=np.concatenate(frame_cand) if frame_cand else empty,
+    )
+
+
+def _dynamics_gain(sums: _Sums, *, groups: np.ndarray) -> np.ndarray:
+    """``gbar`` per bin: the gain each group met from frame to frame, weighted by its energy.
+
+    Rounds of: each frame's gain ``g(t)``, its energy against the reference's
+    through the static EQ; each group's ``gbar``, ``g(t)`` weighted by the
+    group's energy in the reference; the static EQ, ``|H| / gbar``.
+    """
+    reference, candidate = sums.reference_groups, sums.candidate_groups
+    group_energy = np.sum(reference, axis=0)
+    coherent_power = (np.abs(sums.transfer) ** 2 * sums.energy) @ groups
+    transfer_power = coherent_power / np.maximum(group_energy, 1e-30)  # |H|^2 per group
+    static_power = transfer_power.copy()
+    gain_of_group = np.ones_like(group_energy)
+    for _ in range(ROUNDS):
+        expected = reference @ static_power
+        frame_gain = np.sqrt(np.sum(candidate, axis=1) / np.maximum(expected, 1e-30))
+        frame_gain = np.where(expected > 1e-30, frame_gain, 1.0)
+        frame_gain = np.clip(frame_gain, *FRAME_GAIN_BOUNDS)
+        gain_of_group = frame_gain @ reference / np.maximum(group_energy, 1e-30)
+        gain_of_group = np.where(group_energy > 1e-30, gain_of_group, 1.0)
+        static_power = transfer_power / gain_of_group**2
+    return groups @ gain_of_group
+
+
+def static_transfer_magnitude(
+    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC
+) -> np.ndarray:
+    """``|H(f)| / gbar(f)`` on the bins of an average spectrum; NaN where the reference is silent.
+
+    Parameters
+    ----------
+    reference, candidate : np.ndarray
+        Time-aligned mono audio at ``spec.sample_rate_hz``
+        (`app.audio.spectrum.aligned_excerpts`), at least ``spec.low_n_fft`` samples.
+    spec : SpectrumSpec
+        Frames of the short and the long spectrum.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(spec.n_bins,)``: the short spectrum's bins, then the long
+        one's lowest. ``g(t)`` is read on the short frames; the long bins take
+        ``gbar`` of the short ones at their frequency.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.standard_normal(44_100).astype(np.float32)
+    >>> gain = static_transfer_magnitude(noise, 0.5 * noise)
+    >>> bool(np.allclose(gain[1:-1], 0.5))
+    True
+    """
+    groups = _groups(spec.n_fft, sample_rate_hz=spec.sample_rate_hz)
+    short = _gather(
+        reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=groups
+    )
+    short_gain = _dynamics_gain(short, groups=groups)
+    long = _gather(
+        reference, candidate, n_fft=spec.low_n_fft, hop_length=spec.low_hop_length, groups=None
+    )
+    frequencies = spec.bin_frequencies_hz
+    n_short = spec.n_fft // 2 + 1
+    long_gain = np.interp(frequencies[n_short:], frequencies[:n_short], short_gain)
+    magnitude = np.concatenate(
+        [
+            np.abs(short.transfer) / short_gain,
+            np.abs(long.transfer[: spec.n_low_bins]) / long_gain,
+        ]
+    )
+    silent = np.concatenate([_silent(short.energy), _silent(long.energy)[: spec.n_low_bins]])
+    return np.where(silent, np.nan, magnitude)
+
+
+def _silent(energy: np.ndarray) -> np.ndarray:
+    return energy <= np.max(energy) * 10.0 ** (SILENT_BIN_DB / 10.0)
+
+
+def coherent_candidate_magnitude(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    reference_magnitude: np.ndarray,
+    candidate_magnitude: np.ndarray,
+    spec: SpectrumSpec = DEFAULT_SPEC,
+) -> np.ndarray:
+    """The candidate's average spectrum without what its dynamics did to it.
+
+    Parameters
+    ----------
+    reference, candidate : np.ndarray
+        Time-aligned mono audio (`static_transfer_magnitude`).
+    reference_magnitude, candidate_magnitude : np.ndarray
+        Their average spectra (`app.audio.spectrum.average_spectrum`).
+    spec : SpectrumSpec
+        The spectra's layout.
+
+    Returns
+    -------
+    np.ndarray
+        ``reference_magnitude * |H| / gbar``, and `candidate_magnitude` in the
+        bins where the reference is silent; it takes the place of
+        `candidate_magnitude` in a model's features.
+    """
+    transfer = static_transfer_magnitude(reference, candidate, spec=spec)
+    return np.where(np.isnan(transfer), candidate_magnitude, reference_magnitude * transfer)
+
+
+def coherent_candidate_of(comparison: Comparison) -> np.ndarray:
+    """`coherent_candidate_magnitude` of a comparison's aligned excerpts."""
+    return coherent_candidate_magnitude(
+        comparison.reference_excerpt,
+        comparison.candidate_excerpt,
+        reference_magnitude=comparison.reference_magnitude,
+        candidate_magnitude=comparison.candidate_magnitude,
+        spec=comparison.spec,
+    )

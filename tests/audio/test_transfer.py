@@ -1,0 +1,110 @@
+"""The candidate's spectrum through the static transfer: EQ kept, dynamics and noise left out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.audio.eq import EqOperation, apply
+from app.audio.spectrum import DEFAULT_SPEC, average_spectrum, band_difference_db, compare
+from app.audio.transfer import (
+    coherent_candidate_magnitude,
+    coherent_candidate_of,
+    static_transfer_magnitude,
+)
+from tests.conftest import pink_noise
+
+SR = DEFAULT_SPEC.sample_rate_hz
+CENTRES_HZ = DEFAULT_SPEC.band_centres_hz
+#: Bands clear of the edges: below, a 30 s clip holds few periods; above, pink noise is faint.
+INNER = (CENTRES_HZ > 40.0) & (CENTRES_HZ < 16_000.0)
+
+
+def kick_and_hats(*, duration_s: float = 20.0, seed: int = 0) -> np.ndarray:
+    """Pink noise under a 55 Hz kick every half second: the kick sets a compressor's gain."""
+    t = np.arange(int(duration_s * SR)) / SR
+    phase = t % 0.5
+    kick = np.sin(2 * np.pi * 55.0 * t) * np.exp(-phase / 0.08)
+    bed = pink_noise(duration_s=duration_s, sample_rate_hz=SR, seed=seed)
+    mix = 0.5 * kick + 0.1 * bed / np.std(bed)
+    return (0.25 * mix / np.max(np.abs(mix))).astype(np.float32)
+
+
+def band_db(reference: np.ndarray, candidate_magnitude: np.ndarray) -> np.ndarray:
+    raw = band_difference_db(average_spectrum(reference), candidate_magnitude)
+    return raw - np.median(raw[INNER])
+
+
+def coherent(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    return coherent_candidate_magnitude(
+        reference,
+        candidate,
+        reference_magnitude=average_spectrum(reference),
+        candidate_magnitude=average_spectrum(candidate),
+    )
+
+
+def test_a_static_eq_reads_as_the_candidates_own_spectrum() -> None:
+    music = kick_and_hats()
+    operations = [
+        EqOperation(120.0, 4.0, type="low_shelf"),
+        EqOperation(2_500.0, -3.0, 1.0),
+    ]
+    eq = apply(music, operations, sample_rate_hz=SR)
+    direct = band_db(music, average_spectrum(eq))
+    through_transfer = band_db(music, coherent(music, eq))
+    np.testing.assert_allclose(through_transfer[INNER], direct[INNER], atol=0.1)
+    assert direct[np.argmin(np.abs(CENTRES_HZ - 60.0))] > 3.0  # the shelf is there to keep
+
+
+def test_a_compressors_pumping_is_left_out_and_its_eq_kept() -> None:
+    pedalboard = pytest.importorskip("pedalboard")
+    music = kick_and_hats()
+    eq = apply(music, [EqOperation(3_000.0, 4.0, 1.0)], sample_rate_hz=SR)
+    compressor = pedalboard.Compressor(threshold_db=-30, ratio=6, attack_ms=2, release_ms=60)
+    squashed = compressor(eq * np.float32(4.0), SR)
+    truth = band_db(music, average_spectrum(eq))
+    direct_error = np.abs(band_db(music, average_spectrum(squashed)) - truth)[INNER]
+    coherent_error = np.abs(band_db(music, coherent(music, squashed)) - truth)[INNER]
+    assert direct_error.max() > 4.0  # the kick's bands lose level on average
+    # Most of it is left out; what stays comes from the gain moving within a 46 ms frame.
+    assert coherent_error.max() < 0.6 * direct_error.max()
+    assert np.sqrt(np.mean(coherent_error**2)) < 0.55 * np.sqrt(np.mean(direct_error**2))
+
+
+def test_noise_unrelated_to_the_reference_is_left_out(rng: np.random.Generator) -> None:
+    music = pink_noise(duration_s=10.0, sample_rate_hz=SR, seed=3)
+    hiss = np.std(music) * rng.standard_normal(len(music)).astype(np.float32)
+    noisy = music + hiss  # white: it outweighs pink noise at the top
+    top = CENTRES_HZ > 8_000.0
+    assert band_db(music, average_spectrum(noisy))[top].min() > 5.0
+    assert np.abs(band_db(music, coherent(music, noisy))[top]).max() < 0.5
+
+
+def test_silent_bins_keep_the_candidates_own_spectrum() -> None:
+    music = apply(
+        kick_and_hats(duration_s=5.0),
+        [EqOperation(8_000.0, 0.0, type="low_pass", order=4)],
+        sample_rate_hz=SR,
+    )
+    gain = static_transfer_magnitude(np.zeros_like(music), music)
+    assert np.all(np.isnan(gain))
+    candidate_magnitude = average_spectrum(music)
+    kept = coherent_candidate_magnitude(
+        np.zeros_like(music),
+        music,
+        reference_magnitude=np.zeros_like(candidate_magnitude),
+        candidate_magnitude=candidate_magnitude,
+    )
+    np.testing.assert_array_equal(kept, candidate_magnitude)
+
+
+def test_a_comparison_carries_its_aligned_excerpts() -> None:
+    music = kick_and_hats(duration_s=6.0)
+    late = np.concatenate([np.zeros(2_205, dtype=np.float32), 0.5 * music])
+    comparison = compare(music, late)
+    np.testing.assert_allclose(
+        band_db(comparison.reference_excerpt, coherent_candidate_of(comparison))[INNER],
+        0.0,
+        atol=0.1,
+    )
