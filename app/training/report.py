@@ -48,14 +48,17 @@ def _previous_report(models_dir: Path) -> dict[str, Any]:
     """The last report, each model's figures stamped with the evaluation that measured them."""
     path = models_dir / "REPORT.json"
     if not path.is_file():
-        return {"figures": {}, "fits": {}}
+        return {"figures": {}, "fits": {}, "paper_study": None}
     report = json.loads(path.read_text())
     stamp = {"at": report["generated_at"], "git_commit": report["git_commit"]}
     figures = {
         model_id: {"evaluated": stamp, **model_figures}
         for model_id, model_figures in ev.report_models(report).items()
     }
-    return {"figures": figures, "fits": report["fits"]}
+    study = report.get("paper_study")
+    if study is not None:
+        study = {**study, "closed_set": report.get("closed_set", {})}
+    return {"figures": figures, "fits": report["fits"], "paper_study": study}
 
 
 def build_report(
@@ -220,6 +223,14 @@ def build_report(
             spec=spec,
         )
     paper_study = _paper_study(bundle_dir=bundle_dir, fitted_dir=fitted_dir, tracks=tracks)
+    last_study = previous["paper_study"]
+    if last_study is not None and paper_study["fits_done"] < last_study.get("fits_done", 0):
+        # The study's cache is not here (a fresh machine): its last figures carry over.
+        print(
+            f"the paper study's cache holds {paper_study['fits_done']} finished fits, the last "
+            f"report {last_study['fits_done']}; its figures carry over"
+        )
+        paper_study = dict(last_study)
     installed = training.update_registry(models_dir)
     if grid_figures:
         ev.draw_note_errors(grid_figures, path=models_dir / "note_errors.png")

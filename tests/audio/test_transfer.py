@@ -6,10 +6,17 @@ import numpy as np
 import pytest
 
 from app.audio.eq import EqOperation, apply
-from app.audio.spectrum import DEFAULT_SPEC, average_spectrum, band_difference_db, compare
+from app.audio.spectrum import (
+    DEFAULT_SPEC,
+    average_spectrum,
+    band_difference_db,
+    compare,
+    find_offset_samples,
+)
 from app.audio.transfer import (
     coherent_candidate_magnitude,
     coherent_candidate_of,
+    residual_lag_samples,
     static_transfer_magnitude,
 )
 from tests.conftest import pink_noise
@@ -108,3 +115,18 @@ def test_a_comparison_carries_its_aligned_excerpts() -> None:
         0.0,
         atol=0.1,
     )
+
+
+def test_a_high_pass_on_bass_heavy_music_is_aligned_to_the_sample() -> None:
+    music = kick_and_hats(duration_s=10.0)
+    high_passed = apply(
+        music, [EqOperation(40.0, 0.0, type="high_pass", order=4)], sample_rate_hz=SR
+    )
+    late = np.concatenate([np.zeros(1_000, dtype=np.float32), high_passed])
+    coarse = find_offset_samples(music, late)
+    ref, cand = music[max(coarse, 0) :], late[max(-coarse, 0) :]
+    assert coarse + residual_lag_samples(ref, cand) == -1_000
+    comparison = compare(music, late)
+    through = band_db(comparison.reference_excerpt, coherent_candidate_of(comparison))
+    direct = band_db(music, average_spectrum(high_passed))
+    np.testing.assert_allclose(through[INNER], direct[INNER], atol=0.5)

@@ -254,6 +254,20 @@ def test_tiny_models_train_evaluate_install_and_recognise(
         f"The figures of F1W1 carry over from the evaluation at {figures['generated_at']}"
         in (models_dir / "REPORT.md").read_text()
     )
+    # A study read on another machine: with fewer of its fits cached here, its figures carry over.
+    read_elsewhere = {
+        **alone["paper_study"],
+        "fits_done": 146,
+        "read_at": "elsewhere",
+        "read_at_git_commit": "0" * 40,
+    }
+    closed = {config: {"paper_faithful": 57.4, "ours": 100.0} for config in alone["closed_set"]}
+    (models_dir / "REPORT.json").write_text(
+        json.dumps({**alone, "paper_study": read_elsewhere, "closed_set": closed})
+    )
+    build_report(**where, manifest=MANIFEST, only={"general"})
+    carried = json.loads((models_dir / "REPORT.json").read_text())
+    assert carried["paper_study"]["read_at"] == "elsewhere" and carried["closed_set"] == closed
     # A refit under way (its bundle newer than its fit) keeps the model's last figures.
     later = (fitted_dir / "F1W1" / "fit.json").stat().st_mtime + 60
     os.utime(bundle, (later, later))
