@@ -3,7 +3,8 @@
 On the first clip of validation tracks (``mastering-trainer corpus fetch``), each case applies
 an EQ (a +3 dB low shelf at 120 Hz, a -3 dB bell at 2.5 kHz and a 30 Hz high-pass) or none,
 then one of: nothing, pedalboard's compressor and limiter, its limiter, its compressor
-(settings drawn as `app.training.master_chain` draws them), a 160 kbps MP3 round trip. The
+(settings drawn as `app.training.master_chain` draws them), a 160 kbps MP3 round trip of its
+first 10 s, each rendered as the training data is (`app.training.synth.render_spectra`). The
 error is the level-aligned band difference (`app.audio.spectrum.band_difference_db`) less that
 of the EQ alone, over the bands below the highest where the reference holds audio (and below
 16 kHz): read from the plain average spectra, and from the candidate through the static
@@ -28,19 +29,16 @@ sys.path.insert(0, str(ROOT))
 from app.audio.eq import EqOperation, apply  # noqa: E402
 from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ  # noqa: E402
 from app.audio.spectrum import (  # noqa: E402
-    aligned_excerpts,
     audible_top_band,
     average_spectrum,
     band_difference_db,
-    find_offset_samples,
     level_offset_db,
 )
-from app.audio.transfer import coherent_candidate_magnitude  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.training.cli import DEFAULT_MANIFEST  # noqa: E402
 from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
-from app.training.master_chain import apply_chain, draw_chain  # noqa: E402
-from app.training.synth import CLIP_PEAK_HEADROOM_DB, lossy_round_trip  # noqa: E402
+from app.training.master_chain import MasterChain, draw_chain  # noqa: E402
+from app.training.synth import CHAIN_NUISANCES, Draw, Nuisance, render_spectra  # noqa: E402
 
 SR = ANALYSIS_SAMPLE_RATE_HZ
 EQ = [
@@ -58,30 +56,36 @@ def _band_db(reference_magnitude: np.ndarray, candidate_magnitude: np.ndarray) -
     return raw - level_offset_db(raw)
 
 
+CASE_NUISANCES = {
+    "eq": Nuisance.NONE,
+    "chain": Nuisance.COMPRESSOR_LIMITER,
+    "eq+chain": Nuisance.COMPRESSOR_LIMITER,
+    "limiter": Nuisance.CHAIN_LIMITER,
+    "compressor": Nuisance.COMPRESSOR,
+    "mp3": Nuisance.LOSSY,
+}
+
+
 def errors_db(clip: np.ndarray, case: str, *, rng: np.random.Generator) -> list[float]:
-    """RMS and largest error, plain then through the transfer, of one case on one clip."""
+    """RMS and largest error, plain then through the transfer, of one case on one clip,
+    its spectra rendered as the training data renders them (`app.training.synth`)."""
     operations = EQ if case.startswith("eq") else []
-    equalised = apply(clip, operations, sample_rate_hz=SR) if operations else clip
-    reference, candidate = clip, equalised
-    if case == "mp3":
-        coded = lossy_round_trip(equalised, codec="mp3")
-        offset = find_offset_samples(clip, coded)
-        reference, candidate = aligned_excerpts(clip, coded, offset_samples=offset)
-    elif case != "eq":
-        chain = draw_chain(rng=rng, compressor=case != "limiter", limiter=case != "compressor")
-        candidate = apply_chain(
-            equalised, chain, sample_rate_hz=SR, input_gain_db=-CLIP_PEAK_HEADROOM_DB
+    nuisance = CASE_NUISANCES[case]
+    chain = MasterChain()
+    if nuisance in CHAIN_NUISANCES:
+        chain = draw_chain(
+            rng=rng,
+            compressor=nuisance is not Nuisance.CHAIN_LIMITER,
+            limiter=nuisance is not Nuisance.COMPRESSOR,
         )
-    reference_magnitude = average_spectrum(reference)
-    candidate_magnitude = average_spectrum(candidate)
-    coherent = coherent_candidate_magnitude(
-        reference,
-        candidate,
-        reference_magnitude=reference_magnitude,
-        candidate_magnitude=candidate_magnitude,
+    draw = Draw(operations=operations, nuisance=nuisance, nuisance_value=0.0, chain=chain)
+    clip_magnitude = average_spectrum(clip)
+    reference_magnitude, candidate_magnitude, coherent = render_spectra(
+        clip, draw, reference_magnitude=clip_magnitude
     )
+    equalised = apply(clip, operations, sample_rate_hz=SR) if operations else clip
     top = min(audible_top_band(reference_magnitude), TOP_BAND)
-    truth = _band_db(average_spectrum(clip), average_spectrum(equalised))[:top]
+    truth = _band_db(clip_magnitude, average_spectrum(equalised))[:top]
     plain = _band_db(reference_magnitude, candidate_magnitude)[:top] - truth
     through = _band_db(reference_magnitude, coherent)[:top] - truth
     return [
