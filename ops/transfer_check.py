@@ -81,7 +81,7 @@ def errors_db(clip: np.ndarray, case: str, *, rng: np.random.Generator) -> list[
     draw = Draw(operations=operations, nuisance=nuisance, nuisance_value=0.0, chain=chain)
     clip_magnitude = average_spectrum(clip)
     reference_magnitude, candidate_magnitude, coherent = render_spectra(
-        clip, draw, reference_magnitude=clip_magnitude
+        clip, draw, reference_magnitude=clip_magnitude, coherent=True
     )
     equalised = apply(clip, operations, sample_rate_hz=SR) if operations else clip
     top = min(audible_top_band(reference_magnitude), TOP_BAND)

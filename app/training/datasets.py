@@ -10,7 +10,7 @@ import numpy as np
 from app.ml.features import CURRENT_SPEC
 from app.training.corpus import Track
 from app.training.grids import TYPE_CODES, with_type_columns
-from app.training.synth import Nuisance
+from app.training.synth import Nuisance, holds_coherent
 from app.training.synth import dataset_id as folder_of
 
 #: Where the report's simulated MP3 uploads are cut: about LAME's low-pass at
@@ -35,16 +35,19 @@ class Dataset:
     nuisance_value: np.ndarray
     track_md5: np.ndarray
     is_validation: np.ndarray
-    #: The candidates' spectra through the static transfer (`app.audio.transfer`).
-    coherent_magnitude: np.ndarray
+    #: The candidates' spectra through the static transfer (`app.audio.transfer`), where
+    #: the dataset's shards hold them (`app.training.synth.holds_coherent`).
+    coherent_magnitude: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.operations)
 
     def subset(self, mask: np.ndarray) -> Dataset:
         """The examples where `mask` is true."""
+        coherent = self.coherent_magnitude
         return Dataset(
             dataset_id=self.dataset_id,
+            coherent_magnitude=None if coherent is None else coherent[mask],
             **{
                 name: getattr(self, name)[mask]
                 for name in (
@@ -55,7 +58,6 @@ class Dataset:
                     "nuisance_value",
                     "track_md5",
                     "is_validation",
-                    "coherent_magnitude",
                 )
             },
         )
@@ -126,7 +128,9 @@ class Dataset:
         return replace(
             self,
             candidate_magnitude=cut(self.candidate_magnitude),
-            coherent_magnitude=cut(self.coherent_magnitude),
+            coherent_magnitude=None
+            if self.coherent_magnitude is None
+            else cut(self.coherent_magnitude),
         )
 
     @property
@@ -178,7 +182,7 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
     md5s, validation = [], []
     for shard in shards:
         with np.load(shard) as data:
-            if "coherent_magnitude" not in data.files:
+            if holds_coherent(dataset_id) and "coherent_magnitude" not in data.files:
                 raise FileNotFoundError(
                     f"shard {shard} predates the coherent spectra; rebuild it with "
                     f"`mastering-trainer dataset build --dataset {dataset_id}`"
@@ -198,5 +202,7 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
         nuisance_value=np.concatenate(parts["nuisance_value"]),
         track_md5=np.array(md5s),
         is_validation=np.array(validation),
-        coherent_magnitude=np.concatenate(parts["coherent_magnitude"]),
+        coherent_magnitude=(
+            np.concatenate(parts["coherent_magnitude"]) if holds_coherent(dataset_id) else None
+        ),
     )

@@ -25,8 +25,8 @@ class DatasetPlan:
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
 #: paper-faithful closed-set baselines last. About 240k examples (1334
-#: clips): about 70 minutes on 2 cores before every shard held the coherent
-#: spectra too, which about double it (the general dataset: 24 -> 55 minutes).
+#: clips): about 70 minutes on 2 cores, and about 30 more since the general
+#: dataset's shards also hold the coherent spectra (its build: 24 -> 55 minutes).
 PLAN = [
     DatasetPlan(dataset_id="F1W2", per_clip=30, feature_options=True),
     DatasetPlan(dataset_id="general", per_clip=12, coherent=True),

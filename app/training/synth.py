@@ -38,6 +38,7 @@ from app.training.grids import (
     random_typed_set,
 )
 from app.training.master_chain import MasterChain, apply_chain, draw_chain
+from app.training.plan import feature_spec
 
 SR = ANALYSIS_SAMPLE_RATE_HZ
 #: Datasets of the paper's closed-set task are named ``paper-<grid config id>``.
@@ -233,10 +234,10 @@ CLIP_PEAK_HEADROOM_DB = -12.0
 
 
 def render_spectra(
-    clip: np.ndarray, draw: Draw, *, reference_magnitude: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    clip: np.ndarray, draw: Draw, *, reference_magnitude: np.ndarray, coherent: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Both average spectra of one drawn example, computed as the service computes them,
-    and the candidate's through the static transfer (`app.audio.transfer`)."""
+    and with `coherent` the candidate's through the static transfer (`app.audio.transfer`)."""
     candidate = make_candidate(
         clip,
         draw.operations,
@@ -250,33 +251,46 @@ def render_spectra(
         reference, candidate = aligned_excerpts(clip, candidate, offset_samples=offset)
         reference_magnitude = average_spectrum(reference)
     candidate_magnitude = average_spectrum(candidate)
-    coherent = coherent_candidate_magnitude(
+    if not coherent:
+        return reference_magnitude, candidate_magnitude, None
+    coherent_magnitude = coherent_candidate_magnitude(
         reference,
         candidate,
         reference_magnitude=reference_magnitude,
         candidate_magnitude=candidate_magnitude,
     )
-    return reference_magnitude, candidate_magnitude, coherent
+    return reference_magnitude, candidate_magnitude, coherent_magnitude
 
 
 def _seed(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("/".join(parts).encode()).digest()[:8], "little")
 
 
+def holds_coherent(config_id: str) -> bool:
+    """Whether a dataset's shards hold the coherent spectra too: only where its model
+    reads them (`app.training.plan.DatasetPlan.coherent`), since they about double a build."""
+    return feature_spec(config_id).coherent
+
+
 def _shard_arrays(
-    clip: np.ndarray, draws: list[Draw], *, reference_magnitude: np.ndarray
+    clip: np.ndarray, draws: list[Draw], *, reference_magnitude: np.ndarray, coherent: bool
 ) -> dict[str, np.ndarray]:
-    spectra = [render_spectra(clip, d, reference_magnitude=reference_magnitude) for d in draws]
+    spectra = [
+        render_spectra(clip, d, reference_magnitude=reference_magnitude, coherent=coherent)
+        for d in draws
+    ]
     operations = np.stack([encode_operations(d.operations, rows=MAX_OPERATIONS) for d in draws])
-    return {
+    arrays = {
         "reference_magnitude": np.array([r for r, _, _ in spectra], dtype=np.float32),
         "candidate_magnitude": np.array([c for _, c, _ in spectra], dtype=np.float32),
-        "coherent_magnitude": np.array([c for _, _, c in spectra], dtype=np.float32),
         "operations": operations,
         "nuisance": np.array([d.nuisance for d in draws], dtype=np.int8),
         "nuisance_value": np.array([d.nuisance_value for d in draws], dtype=np.float32),
         "chain": np.stack([d.chain.to_row() for d in draws]),
     }
+    if coherent:
+        arrays["coherent_magnitude"] = np.array([c for _, _, c in spectra], dtype=np.float32)
+    return arrays
 
 
 def build_shard(
@@ -293,7 +307,8 @@ def build_shard(
     draws = [draw_example(config_id, rng=rng, nuisances=nuisances) for _ in range(per_clip)]
     kept: dict[str, np.ndarray] = {}
     held = 0
-    if shard_path.is_file() and examples_in(shard_path):
+    coherent = holds_coherent(config_id)
+    if shard_path.is_file() and examples_in(shard_path, coherent=coherent):
         with np.load(shard_path) as data:
             held = len(data["nuisance"])
             kept = {key: data[key][:per_clip] for key in data.files}
@@ -304,7 +319,9 @@ def build_shard(
         _write_shard(shard_path, kept)
         return 0
     clip = np.load(clip_path)
-    new = _shard_arrays(clip, draws[done:], reference_magnitude=average_spectrum(clip))
+    new = _shard_arrays(
+        clip, draws[done:], reference_magnitude=average_spectrum(clip), coherent=coherent
+    )
     _write_shard(
         shard_path,
         {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new},
@@ -347,10 +364,13 @@ def shard_path_for(datasets_dir: Path, *, config_id: str, clip_path: Path) -> Pa
     return datasets_dir / dataset_id(config_id) / f"{clip_path.stem}.npz"
 
 
-def examples_in(shard_path: Path) -> int:
-    """How many examples a shard holds; 0 for one written before the coherent spectra."""
+def examples_in(shard_path: Path, *, coherent: bool = False) -> int:
+    """How many examples a shard holds; with `coherent`, 0 for one without the coherent
+    spectra (written before them)."""
     with np.load(shard_path) as data:
-        return len(data["nuisance"]) if "coherent_magnitude" in data.files else 0
+        if coherent and "coherent_magnitude" not in data.files:
+            return 0
+        return len(data["nuisance"])
 
 
 def pending_tasks(
@@ -365,7 +385,8 @@ def pending_tasks(
     tasks = []
     for clip_path in clip_paths:
         shard = shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path)
-        if not shard.is_file() or examples_in(shard) != per_clip:
+        coherent = holds_coherent(config_id)
+        if not shard.is_file() or examples_in(shard, coherent=coherent) != per_clip:
             tasks.append(
                 ShardTask(
                     clip_path=clip_path,

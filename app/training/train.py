@@ -107,7 +107,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                 spec=spec,
             )
 
-        def coherent_of(part: Dataset) -> dict[str, np.ndarray]:
+        def coherent_of(part: Dataset) -> dict[str, np.ndarray | None]:
             return {"coherent_magnitudes": part.coherent_magnitude} if spec.coherent else {}
 
         cutoffs_hz = train_low_pass_hz(dataset)
@@ -302,7 +302,6 @@ def bundle_dataset(bundle: Bundle) -> Dataset:
         dataset_id=bundle.dataset_id,
         reference_magnitude=np.empty((n, 0)),
         candidate_magnitude=np.empty((n, 0)),
-        coherent_magnitude=np.empty((n, 0)),
         operations=bundle.operations,
         nuisance=bundle.nuisance,
         nuisance_value=bundle.nuisance_value,
