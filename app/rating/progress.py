@@ -1,9 +1,11 @@
-"""Where each rating stands once its files have arrived: queued, analysing, done.
+"""Where each rating stands: receiving, queued, analysing, done.
 
-The page sends a random progress id of its own making with the form (`progress_id`) and,
-while its POST is in flight, reads `GET /rate/progress/{id}`. The stages are kept in
-memory, per process, for at most `max_entries` ids and `ttl_s` seconds each: nothing
-is stored, and an id tells nothing but the stage of one analysis.
+The page sends a random progress id of its own making as the form's first field
+(`progress_id`) and, while its POST is in flight, reads `GET /rate/progress/{id}`. The id
+reads "receiving" from the moment its field has arrived, so a form that sends it before
+the files is known while they arrive; sent after them, it is unknown (404) until then.
+The stages are kept in memory, per process, for at most `max_entries` ids and `ttl_s`
+seconds each: nothing is stored, and an id tells nothing but the stage of one analysis.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import BaseModel
 
 from app.errors import ServiceError
 
-Stage = Literal["queued", "analysing", "done"]
+Stage = Literal["receiving", "queued", "analysing", "done"]
 #: A progress id: what the page's `crypto.getRandomValues` makes, in URL-safe characters.
 PROGRESS_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 PROGRESS_ID_PATTERN = PROGRESS_ID.pattern
@@ -97,6 +99,11 @@ class ProgressBoard:
             self._expire(self._clock())
             found = self._stages.get(progress_id)
         return None if found is None else found[0]
+
+    def on_form_field(self, name: str, value: str) -> None:
+        """Record "receiving" for a well-formed `progress_id` field (`receive_form`'s hook)."""
+        if name == "progress_id" and PROGRESS_ID.fullmatch(value.strip()):
+            self.set(value.strip(), "receiving")
 
     def reporter(self, progress_id: str | None) -> Callable[[str], None] | None:
         """A callback recording stages of `progress_id` (`rate_in_pool`'s `on_stage`)."""

@@ -60,14 +60,19 @@ async def rate_request(
 
     An analysis slot is taken only once both files have arrived, so a slow or stalled
     upload holds no worker (`UploadGuardMiddleware` bounds and times out the uploads).
-    With a `progress_id` field, `progress` records the stages (queued, analysing, done).
+    With a `progress_id` field, `progress` records the stages (receiving as soon as the
+    field arrives, then queued, analysing, done).
     """
     started = time.perf_counter()
     spool = Spool.create()
     handed_over = False  # to `rate_in_pool`, which removes the spool once done
     try:
         await receive_form(
-            request, spool, file_fields=FILE_FIELDS, max_file_bytes=settings.MAX_UPLOAD_MB * MB
+            request,
+            spool,
+            file_fields=FILE_FIELDS,
+            max_file_bytes=settings.MAX_UPLOAD_MB * MB,
+            on_field=progress.on_form_field,
         )
         for name in FILE_FIELDS:
             if name not in spool.files:
@@ -197,7 +202,7 @@ def rate_progress(
     progress: ProgressDep,
     progress_id: Annotated[str, Path(pattern=f"^{PROGRESS_ID_PATTERN}$")],
 ) -> ProgressOut:
-    """Where the rating sent with this `progress_id` stands: queued, analysing or done."""
+    """Where the rating sent with this `progress_id` stands: receiving, queued, analysing, done."""
     stage = progress.get(progress_id)
     if stage is None:
         raise ServiceError(

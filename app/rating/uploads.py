@@ -16,6 +16,7 @@ import html
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -263,8 +264,10 @@ class _FormReceiver:
         *,
         file_fields: tuple[str, ...],
         max_file_bytes: int,
+        on_field: Callable[[str, str], None] | None = None,
     ) -> None:
         self.spool = spool
+        self.on_field = on_field
         self.file_fields = file_fields
         self.max_file_bytes = max_file_bytes
         self.parts = 0
@@ -348,6 +351,8 @@ class _FormReceiver:
                 self.spool.fields[self._name] = self._text.decode("utf-8")
             except UnicodeDecodeError:
                 raise RatingError(f"The form field {self._name!r} is not UTF-8 text.") from None
+            if self.on_field is not None:
+                self.on_field(self._name, self.spool.fields[self._name])
 
     def close(self) -> None:
         if self._handle is not None:
@@ -373,8 +378,12 @@ async def receive_form(
     *,
     file_fields: tuple[str, ...],
     max_file_bytes: int,
+    on_field: Callable[[str, str], None] | None = None,
 ) -> None:
     """Stream the request's multipart body into `spool`: files to disk, fields to text.
+
+    `on_field` is called with each text field's name and value as soon as it has
+    arrived (on a worker thread), before the parts after it.
 
     The event loop only receives the body (the guards' timeouts and limits stay there);
     parsing, writing and hashing run on a worker thread, ``PARSE_BATCH_BYTES`` at a time,
@@ -397,7 +406,9 @@ async def receive_form(
     boundary = options.get(b"boundary")
     if not boundary:
         raise RatingError("The multipart/form-data body has no boundary.", http_status=400)
-    receiver = _FormReceiver(spool, file_fields=file_fields, max_file_bytes=max_file_bytes)
+    receiver = _FormReceiver(
+        spool, file_fields=file_fields, max_file_bytes=max_file_bytes, on_field=on_field
+    )
     callbacks: Any = {
         name: getattr(receiver, name)
         for name in (
@@ -414,10 +425,12 @@ async def receive_form(
         parser = MultipartParser(boundary, callbacks)
         chunks: list[bytes] = []
         pending_bytes = 0
+        first = True  # parsed at once: the fields sent before the files reach `on_field` early
         async for chunk in request.stream():
             chunks.append(chunk)
             pending_bytes += len(chunk)
-            if pending_bytes >= PARSE_BATCH_BYTES:
+            if pending_bytes >= PARSE_BATCH_BYTES or first:
+                first = False
                 await to_thread.run_sync(_parse, parser, chunks, False)
                 chunks, pending_bytes = [], 0
         await to_thread.run_sync(_parse, parser, chunks, True)

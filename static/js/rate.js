@@ -14,11 +14,13 @@
   }
 
   // The analysis's stages, after the upload's progress --------------------------------
-  // The form carries a random progress id; once the files are sent, the page reads
+  // The form carries a random progress id as its first field (the server knows it as
+  // "receiving" from then on); once the files are sent, the page reads
   // GET /rate/progress/{id} until the answer arrives: queued (waiting for an analysis
   // slot), analysing (a worker has it), done. #progress's data-stage says where it stands.
   var STAGE_TEXT = {
     uploaded: "Uploaded; waiting for the server…",
+    receiving: "Uploaded; the server is reading the files…",
     queued: "Queued: waiting for a free analysis slot…",
     analysing: "Analysing…",
     done: "Done; showing the result…",
@@ -53,7 +55,7 @@
         .catch(function () { /* the POST's own answer says what went wrong */ })
         .then(function () { if (!stopped) { timer = setTimeout(poll, POLL_MS); } });
     }
-    poll();
+    timer = setTimeout(poll, POLL_MS);  // the POST's first bytes, with the id, go first
     return function stop() { stopped = true; clearTimeout(timer); };
   }
 
@@ -76,7 +78,8 @@
     if (!event.target || event.target.id !== "rate-form") { return; }
     stopWatching();
     single.id = newProgressId();
-    event.detail.parameters.progress_id = single.id;
+    // In place: the form's hidden progress_id comes first, before the files.
+    event.detail.formData.set("progress_id", single.id);
     var box = byId("progress");
     if (box) { box.dataset.stages = ""; }
     showStage("uploading");

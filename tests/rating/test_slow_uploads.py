@@ -145,3 +145,26 @@ def test_a_trickling_upload_meets_the_total_timeout(live: Live) -> None:
         raw += answer(sock)
     assert raw.startswith(b"HTTP/1.1 408"), raw[:200]
     assert b"longer than 4 s in all" in raw
+
+
+def test_a_progress_id_sent_first_reads_receiving_while_the_files_arrive(live: Live) -> None:
+    progress_id = "f" * 32
+    url = f"{live.url}/rate/progress/{progress_id}"
+    assert httpx.get(url).status_code == 404  # nothing sent yet
+    with ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection(("127.0.0.1", live.port), timeout=15))
+        sock.sendall(
+            SLOW_START.replace(
+                b"--slow\r\n",
+                b'--slow\r\nContent-Disposition: form-data; name="progress_id"\r\n\r\n'
+                + progress_id.encode()
+                + b"\r\n--slow\r\n",
+                1,
+            )
+        )
+        deadline = time.monotonic() + IDLE_TIMEOUT_S
+        while (reply := httpx.get(url)).status_code == 404 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == {"stage": "receiving"}
+        assert answer(sock).startswith(b"HTTP/1.1 408")  # the rest never came
