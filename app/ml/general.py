@@ -21,6 +21,12 @@ from catboost import CatBoostClassifier
 from app.audio.eq import PASS_ORDERS, EqOperation, EqType
 from app.audio.spectrum import Comparison, audible_top_band, hold_bands_from
 from app.audio.transfer import coherent_candidate_of
+from app.ml.count_choice import (
+    COUNT_CHOOSER_FILE,
+    ChoiceContext,
+    CountCandidate,
+    chosen_index,
+)
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
     Dictionary,
@@ -30,9 +36,14 @@ from app.ml.fitting import (
     greedy_pursuit,
     implausibility,
     refine_operations,
-    robust_log_likelihood,
 )
-from app.ml.recognition import TYPES_MODEL_FILE, Recognition, curve_db, load_classifier
+from app.ml.recognition import (
+    TYPES_MODEL_FILE,
+    Recognition,
+    curve_db,
+    has_model,
+    load_classifier,
+)
 
 MAX_OPERATIONS = 5
 #: Pursuit steps whose residuals the count model sees (one past the maximum).
@@ -232,22 +243,6 @@ def estimate_operations(
     return _rounded(refined)
 
 
-@dataclass(frozen=True)
-class CountCandidate:
-    """The operations fitted for one count, and what they leave unexplained."""
-
-    count: int
-    operations: list[EqOperation]
-    residual_db: np.ndarray
-    implausibility: float
-
-    def score(self, *, count_probabilities: np.ndarray, check: PhysicsCheck) -> float:
-        """``log p(count) + weight * (robust log-likelihood - implausibility - bell costs)``."""
-        fit = robust_log_likelihood(self.residual_db, residual_scale_db=check.residual_scale_db)
-        prior = float(np.log(count_probabilities[self.count] + 1e-6))
-        return prior + check.weight * (fit - self.implausibility - check.bell_cost * self.count)
-
-
 def count_candidates(
     band_db: np.ndarray, *, counts: range, types: tuple[EqType, ...] = BELLS
 ) -> list[CountCandidate]:
@@ -382,6 +377,8 @@ def recognise_operations(
     count_probabilities: np.ndarray,
     check: PhysicsCheck,
     types: tuple[EqType, ...] = BELLS,
+    chooser: CatBoostClassifier | None = None,
+    context: ChoiceContext | None = None,
 ) -> list[EqOperation]:
     """The operations of one example: CatBoost's count, checked against the fit when weighted.
 
@@ -397,7 +394,20 @@ def recognise_operations(
         candidate of the best `CountCandidate.score`.
     types : tuple of EqType
         The operation types the model recognises.
+    chooser : CatBoostClassifier, optional
+        The count chooser (`app.ml.count_choice`): where given, with its `context`,
+        it picks among the fits of `checked_candidates` instead of `check`.
+    context : ChoiceContext, optional
+        The example's context for `chooser`.
     """
+    if chooser is not None and context is not None:
+        candidates = checked_candidates(
+            band_db, count_probabilities=count_probabilities, types=types
+        )
+        index = chosen_index(
+            chooser, candidates, count_probabilities=count_probabilities, context=context
+        )
+        return candidates[index].operations
     if check.weight <= 0:
         return estimate_operations(band_db, count=int(np.argmax(count_probabilities)), types=types)
     candidates = checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
@@ -470,15 +480,21 @@ class GeneralModel:
     typed_physics: PhysicsCheck = PhysicsCheck()
     #: Which types but bells are present (`TYPED`, multi-label); None for bells only.
     type_classifier: CatBoostClassifier | None = None
+    #: Picks the count among the nearby fits (`app.ml.count_choice`); None: the physics check.
+    count_chooser: CatBoostClassifier | None = None
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GeneralModel:
-        """Load the count model, the type model where there is one, and the physics check."""
+        """Load the count model, the type model and the count chooser where there are
+        ones, and the physics checks."""
         classifier = load_classifier(folder)
         types = types_of(metadata)
         type_classifier = None
         if types != BELLS:
             type_classifier = load_classifier(folder, name=TYPES_MODEL_FILE)
+        count_chooser = None
+        if has_model(folder, name=COUNT_CHOOSER_FILE):
+            count_chooser = load_classifier(folder, name=COUNT_CHOOSER_FILE)
         return cls(
             id=str(metadata["id"]),
             metadata=metadata,
@@ -488,6 +504,7 @@ class GeneralModel:
             types=types,
             typed_physics=PhysicsCheck.from_dict(metadata.get("decode_typed")),
             type_classifier=type_classifier,
+            count_chooser=count_chooser,
         )
 
     def count_probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -526,6 +543,10 @@ class GeneralModel:
             count_probabilities=probabilities,
             check=check_for(types, check=self.physics, typed_check=self.typed_physics),
             types=types,
+            chooser=self.count_chooser,
+            context=choice_context(
+                features[0], spec=self.spec, types=types, candidate_lossy=comparison.candidate_lossy
+            ),
         )
         count = len(operations)
         curve = curve_db(operations)
@@ -535,6 +556,19 @@ class GeneralModel:
             curve_db=curve,
             confidence=[float(probabilities[count])] * len(operations),
         )
+
+
+def choice_context(
+    features: np.ndarray, *, spec: FeatureSpec, types: tuple[EqType, ...], candidate_lossy: bool
+) -> ChoiceContext:
+    """The count chooser's context of one example, from its `example_features` row."""
+    return ChoiceContext(
+        typed_count=len(types) - 1,
+        candidate_lossy=candidate_lossy,
+        imprint_db=tuple(
+            float(x) if spec.coherent else 0.0 for x in features[-(IMPRINT_OCTAVES + 1) :]
+        ),
+    )
 
 
 #: The types the type model tells present or absent, in its label order.

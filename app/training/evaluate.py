@@ -11,21 +11,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from catboost import CatBoostClassifier
 from scipy.optimize import linear_sum_assignment
 
 from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import past_band_limit
-from app.ml.features import CURRENT_SPEC
+from app.ml.count_choice import ChoiceContext, CountCandidate, candidate_features
+from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, fit_gains
 from app.ml.general import (
     BELLS,
     MAX_OPERATIONS,
     PRESENT_PROBABILITY,
     TYPED,
-    CountCandidate,
     best_candidate,
     check_for,
     checked_candidates,
+    choice_context,
     recognise_operations,
     trusted_band_db,
     typed_top_band,
@@ -388,7 +390,7 @@ def count_probabilities(probabilities: np.ndarray, classes: np.ndarray) -> np.nd
 GeneralExample = tuple[np.ndarray, np.ndarray, tuple[EqType, ...]]
 
 
-def _recognise(
+def recognise(
     example: GeneralExample, *, check: PhysicsCheck, typed_check: PhysicsCheck | None = None
 ) -> list[EqOperation]:
     band_db, count_probabilities, types = example
@@ -399,9 +401,45 @@ def _recognise(
     )
 
 
-def _nearby_candidates(example: GeneralExample) -> list[CountCandidate]:
+def nearby_candidates(example: GeneralExample) -> list[CountCandidate]:
     band_db, count_probabilities, types = example
     return checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
+
+
+def choice_contexts(
+    features: np.ndarray,
+    *,
+    spec: FeatureSpec,
+    types: list[tuple[EqType, ...]],
+    candidate_lossy: np.ndarray,
+) -> list[ChoiceContext]:
+    """Each example's `app.ml.general.choice_context`."""
+    return [
+        choice_context(row, spec=spec, types=kinds, candidate_lossy=bool(lossy))
+        for row, kinds, lossy in zip(features, types, candidate_lossy, strict=True)
+    ]
+
+
+def chooser_rows(
+    candidates: list[list[CountCandidate]],
+    *,
+    probabilities: np.ndarray,
+    contexts: list[ChoiceContext],
+) -> list[np.ndarray]:
+    """Each example's `app.ml.count_choice.candidate_features`."""
+    return [
+        candidate_features(found, count_probabilities=p, context=context)
+        for found, p, context in zip(candidates, probabilities, contexts, strict=True)
+    ]
+
+
+def chosen(candidates: list[list[CountCandidate]], *, right: np.ndarray) -> list[CountCandidate]:
+    """Each example's candidate of the highest `right` (the chooser's probability, flat)."""
+    ends = np.cumsum([len(found) for found in candidates])
+    return [
+        found[int(np.argmax(part))]
+        for found, part in zip(candidates, np.split(right, ends[:-1]), strict=True)
+    ]
 
 
 def general_band_db(
@@ -434,12 +472,15 @@ def general_answers(
     types: list[tuple[EqType, ...]],
     typed_check: PhysicsCheck | None = None,
     top_bands: np.ndarray | None = None,
+    chooser: CatBoostClassifier | None = None,
+    spec: FeatureSpec = CURRENT_SPEC,
 ) -> list[list[EqOperation]]:
     """The general model's operations for each example, as the service finds them.
 
     ``types`` are each example's types (`app.ml.general.present_types`);
     `typed_check`, where given, decodes those with more types than bells;
-    `top_bands` as in `general_band_db`.
+    `top_bands` as in `general_band_db`; `chooser`, where given, picks the count
+    instead of the checks (`app.ml.count_choice`), reading `features` of `spec`.
     """
     band_db = general_band_db(
         features[:, : CURRENT_SPEC.n_bands],
@@ -447,10 +488,17 @@ def general_answers(
         top_bands=top_bands,
         types=types,
     )
-    return parallel_map(
-        partial(_recognise, check=check, typed_check=typed_check),
-        list(zip(band_db, probabilities, types, strict=True)),
+    examples = list(zip(band_db, probabilities, types, strict=True))
+    if chooser is None:
+        return parallel_map(partial(recognise, check=check, typed_check=typed_check), examples)
+    candidates = parallel_map(nearby_candidates, examples)
+    rows = chooser_rows(
+        candidates,
+        probabilities=probabilities,
+        contexts=choice_contexts(features, spec=spec, types=types, candidate_lossy=candidate_lossy),
     )
+    right = chooser.predict_proba(np.vstack(rows))[:, 1]
+    return [found.operations for found in chosen(candidates, right=right)]
 
 
 def general_low_pass_count_accuracy(
@@ -462,6 +510,8 @@ def general_low_pass_count_accuracy(
     types: list[tuple[EqType, ...]],
     typed_check: PhysicsCheck | None = None,
     top_bands: np.ndarray | None = None,
+    chooser: CatBoostClassifier | None = None,
+    spec: FeatureSpec = CURRENT_SPEC,
 ) -> float | None:
     """Count accuracy on `examples` as MP3 uploads (`Dataset.low_passed` at `LOW_PASS_HZ`).
 
@@ -476,6 +526,8 @@ def general_low_pass_count_accuracy(
         types=types,
         typed_check=typed_check,
         top_bands=top_bands,
+        chooser=chooser,
+        spec=spec,
     )
     counts = [
         int(
@@ -520,9 +572,9 @@ def choose_general_check(
         the accuracies are over every example.
     """
     rows = list(zip(band_db.astype(float), probabilities, types, strict=True))
-    found = parallel_map(partial(_recognise, check=PhysicsCheck()), rows)
+    found = parallel_map(partial(recognise, check=PhysicsCheck()), rows)
     correct = {"0": np.array([len(f) for f in found]) == true_count}
-    candidates = parallel_map(_nearby_candidates, rows)
+    candidates = parallel_map(nearby_candidates, rows)
     for key, check in list(GENERAL_CHECKS.items())[1:]:
         counts = [
             len(best_candidate(c, count_probabilities=p, check=check).operations)
@@ -704,6 +756,8 @@ def evaluate_general(
     types: list[tuple[EqType, ...]],
     typed_check: PhysicsCheck | None = None,
     top_bands: np.ndarray | None = None,
+    chooser: CatBoostClassifier | None = None,
+    spec: FeatureSpec = CURRENT_SPEC,
 ) -> dict[str, Any]:
     """Count accuracy, parameter errors and the per-type figures of the general model's answers.
 
@@ -723,6 +777,8 @@ def evaluate_general(
         types=types,
         typed_check=typed_check,
         top_bands=top_bands,
+        chooser=chooser,
+        spec=spec,
     )
     bells = validation.bells_only & np.isin(validation.nuisance, list(NUISANCE_PROBABILITIES))
     true_count = validation.n_operations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from rich.progress import track
 
 from app.audio.eq import EqType
 from app.audio.spectrum import audible_top_band
+from app.ml.count_choice import COUNT_CHOOSER_FILE, fit_chooser
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.general import BELLS, present_types
@@ -31,7 +33,7 @@ from app.training import train as training
 from app.training.bundle import Bundle
 from app.training.corpus import CorpusLayout, Track, manifest_hash, read_manifest
 from app.training.datasets import load_dataset
-from app.training.fit import fit_is_current, tuning_mask
+from app.training.fit import TUNE_ONE_IN, fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
 from app.training.render import write_report
 from app.training.synth import NUISANCE_PROBABILITIES
@@ -175,6 +177,15 @@ def build_report(
         check, typed_check, tuning = _general_check(
             bundle, classifier, type_classifier=type_classifier, top_bands=top_bands
         )
+        chooser, chooser_figures = _count_chooser(
+            bundle,
+            classifier,
+            type_classifier=type_classifier,
+            top_bands=top_bands,
+            check=check,
+            typed_check=typed_check,
+            target=fitted_dir / "general" / COUNT_CHOOSER_FILE,
+        )
         validation = training.bundle_dataset(bundle).validation
         features = bundle.features[validation_mask]
         validation_tops = None if top_bands is None else top_bands[validation_mask]
@@ -186,6 +197,8 @@ def build_report(
             types=_present_types(type_classifier, features),
             typed_check=typed_check,
             top_bands=validation_tops,
+            chooser=chooser,
+            spec=spec,
         )
         if type_classifier is not None and bundle.type_targets is not None:
             general["type_presence_accuracy"] = ev.type_presence_accuracy(
@@ -205,10 +218,13 @@ def build_report(
                 types=_present_types(type_classifier, low_passed),
                 typed_check=typed_check,
                 top_bands=None if validation_tops is None else validation_tops[sample],
+                chooser=chooser,
+                spec=spec,
             )
         general["physics_check"] = check.to_dict()
         general["physics_check_typed"] = typed_check.to_dict()
         general["physics_tuning_count_accuracy"] = tuning
+        general["count_chooser"] = chooser_figures
         general["feature_options"] = spec.options
         general["evaluated"] = stamp
         _install(
@@ -465,6 +481,92 @@ def _general_check(
         types=types,
         chosen_on=bells if bells.any() else None,
     )
+
+
+def _count_chooser(
+    bundle: Bundle,
+    classifier: CatBoostClassifier,
+    *,
+    type_classifier: CatBoostClassifier | None,
+    top_bands: np.ndarray | None,
+    check: PhysicsCheck,
+    typed_check: PhysicsCheck,
+    target: Path,
+) -> tuple[CatBoostClassifier | None, dict[str, Any]]:
+    """The general model's count chooser, fitted on tuning tracks where it earns its place.
+
+    It is fitted first on every other tuning track and compared with the physics
+    checks on the tracks left out; where it gets significantly more counts right
+    there (McNemar's z above `SIGNIFICANCE_Z`) and none significantly fewer on the
+    bells-only sets whose figures must hold, it is fitted again on every tuning track
+    and written to `target` (removed otherwise).
+    """
+    target.unlink(missing_ok=True)
+    tune = tuning_mask(bundle)
+    if not tune.any() or bundle.groups is None:
+        return None, {}
+    features = bundle.features[tune]
+    tuning = training.bundle_dataset(bundle).subset(tune)
+    types = _present_types(type_classifier, features)
+    probabilities = _count_probabilities(classifier, features)
+    band_db = ev.general_band_db(
+        features[:, : CURRENT_SPEC.n_bands],
+        candidate_lossy=tuning.candidate_lossy,
+        top_bands=None if top_bands is None else top_bands[tune],
+        types=types,
+    )
+    examples = list(zip(band_db, probabilities, types, strict=True))
+    candidates = ev.parallel_map(ev.nearby_candidates, examples)
+    rows = ev.chooser_rows(
+        candidates,
+        probabilities=probabilities,
+        contexts=ev.choice_contexts(
+            features, spec=bundle.spec, types=types, candidate_lossy=tuning.candidate_lossy
+        ),
+    )
+    truth = tuning.n_operations
+    right = [
+        np.array([c.count == t for c in found]) for found, t in zip(candidates, truth, strict=True)
+    ]
+    held_out = (bundle.groups[tune] // TUNE_ONE_IN) % 2 == 1
+    labels = {bool(x) for r, out in zip(right, held_out, strict=True) if not out for x in r}
+    if len(labels) < 2 or not held_out.any():
+        return None, {}  # too few tuning examples to learn from and to judge on
+    first = fit_chooser(
+        [r for r, out in zip(rows, held_out, strict=True) if not out],
+        right=[r for r, out in zip(right, held_out, strict=True) if not out],
+    )
+    out_rows = [r for r, out in zip(rows, held_out, strict=True) if out]
+    picked = ev.chosen(
+        [c for c, out in zip(candidates, held_out, strict=True) if out],
+        right=first.predict_proba(np.vstack(out_rows))[:, 1],
+    )
+    chooser_right = np.array([c.count for c in picked]) == truth[held_out]
+    checked = ev.parallel_map(
+        partial(ev.recognise, check=check, typed_check=typed_check),
+        [e for e, out in zip(examples, held_out, strict=True) if out],
+    )
+    check_right = np.array([len(found) for found in checked]) == truth[held_out]
+    bells = (tuning.bells_only & np.isin(tuning.nuisance, list(NUISANCE_PROBABILITIES)))[held_out]
+    z = ev.mcnemar_z(chooser_right, check_right)
+    z_bells = ev.mcnemar_z(chooser_right[bells], check_right[bells])
+    used = z > ev.SIGNIFICANCE_Z and z_bells >= -ev.SIGNIFICANCE_Z
+    figures = {
+        "tuning_examples": int(len(truth)),
+        "held_out_examples": int(held_out.sum()),
+        "held_out_count_accuracy_check": ev.percent(check_right),
+        "held_out_count_accuracy_chooser": ev.percent(chooser_right),
+        "mcnemar_z": round(z, 2),
+        "held_out_bells_only_check": ev.percent(check_right[bells]),
+        "held_out_bells_only_chooser": ev.percent(chooser_right[bells]),
+        "mcnemar_z_bells_only": round(z_bells, 2),
+        "used": bool(used),
+    }
+    if not used:
+        return None, figures
+    chooser = fit_chooser(rows, right=right)
+    chooser.save_model(str(target))
+    return chooser, figures
 
 
 def _install(

@@ -28,6 +28,7 @@ import catboost
 import numpy as np
 
 from app.audio.spectrum import paper_feature
+from app.ml.count_choice import COUNT_CHOOSER_FILE
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.general import ALL_TYPES, TYPED
 from app.ml.general import example_features as general_features
@@ -233,6 +234,10 @@ def install_model(
     (target / COMPRESSED_MODEL_FILE).unlink(missing_ok=True)  # the model it replaces, compressed
     (target / TYPES_MODEL_FILE).unlink(missing_ok=True)
     (target / f"{TYPES_MODEL_FILE}.gz").unlink(missing_ok=True)
+    chooser = source.with_name(COUNT_CHOOSER_FILE)
+    (target / COUNT_CHOOSER_FILE).unlink(missing_ok=True)
+    if chooser.is_file():  # the general model's count chooser (small)
+        shutil.copyfile(chooser, target / COUNT_CHOOSER_FILE)
     types_model = source.with_name(TYPES_MODEL_FILE)
     if types_model.is_file():  # the general model's type model, compressed (models/ < 100 MB)
         compressed = gzip.compress(types_model.read_bytes(), compresslevel=9, mtime=0)

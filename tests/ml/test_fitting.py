@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from app.audio.eq import EqOperation, response_db
+from app.ml.count_choice import CountCandidate
 from app.ml.features import CURRENT_SPEC, reference_levels_db
 from app.ml.fitting import (
     PhysicsCheck,
@@ -23,7 +24,6 @@ from app.ml.fitting import (
 from app.ml.general import (
     IMPRINT_OCTAVES,
     LOSSY_TRUSTED_MAX_HZ,
-    CountCandidate,
     best_candidate,
     count_candidates,
     estimate_operations,

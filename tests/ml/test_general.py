@@ -8,12 +8,12 @@ from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation, apply
 from app.audio.spectrum import audible_top_band, compare
+from app.ml.count_choice import CountCandidate
 from app.ml.features import CURRENT_SPEC, band_features
 from app.ml.fitting import PhysicsCheck, general_dictionary, greedy_pursuit
 from app.ml.general import (
     ALL_TYPES,
     TYPED,
-    CountCandidate,
     GeneralModel,
     best_candidate,
     check_for,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -9,8 +11,9 @@ import soundfile as sf
 from app.audio.eq import EqOperation, apply
 from app.audio.spectrum import compare
 from app.config import PROJECT_ROOT
+from app.ml.count_choice import ChoiceContext, CountCandidate, candidate_features, fit_chooser
 from app.ml.features import CURRENT_SPEC, FeatureSpec
-from app.ml.general import BELLS, types_of
+from app.ml.general import BELLS, GeneralModel, types_of
 from app.ml.registry import ModelRegistry, load_registry
 from app.training.grids import GRID_CONFIGS
 
@@ -116,3 +119,29 @@ def test_general_model_finds_shelves_and_a_high_pass_in_a_real_clip(
         # Item 4's tolerances: 1/3 octave and 1.5 dB.
         assert abs(np.log2(got.frequency_hz / want.frequency_hz)) <= 1 / 3, got
         assert got.gain_db == pytest.approx(want.gain_db, abs=1.5)
+
+
+def test_the_general_model_answers_with_its_count_chooser_s_pick(
+    registry: ModelRegistry, song: np.ndarray
+) -> None:
+    """A chooser that has only ever seen the smallest count right answers no operation
+    where the physics check finds the bell: the answer is the chooser's."""
+    general = registry.get("general")
+    assert isinstance(general, GeneralModel)
+    comparison = compare(song, apply(song, [EqOperation(1000.0, 6.0, 1.0)], sample_rate_hz=44_100))
+    context = ChoiceContext(typed_count=0, candidate_lossy=False, imprint_db=(0.0,) * 11)
+    rows, right = [], []
+    for residual_db in np.linspace(0.0, 3.0, 40):
+        candidates = [
+            CountCandidate(count, [EqOperation(1000.0, 6.0, 1.0)] * count, np.full(120, r), 0.0)
+            for count, r in ((0, residual_db), (1, residual_db / 4), (2, residual_db / 8))
+        ]
+        probabilities = np.array([0.1, 0.8, 0.1, 0.0, 0.0, 0.0])
+        rows.append(
+            candidate_features(candidates, count_probabilities=probabilities, context=context)
+        )
+        right.append(np.array([True, False, False]))
+    chooser = fit_chooser(rows, right=right, threads=1)
+    assert len(general.recognise(comparison).operations) == 1
+    picked = replace(general, count_chooser=chooser).recognise(comparison)
+    assert picked.operations == []

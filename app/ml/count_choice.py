@@ -1,0 +1,187 @@
+"""The general model's choice among its fits of nearby counts.
+
+For each example the general model fits CatBoost's most likely count of
+operations and the counts either side (`app.ml.general.checked_candidates`).
+A `PhysicsCheck` weighs each fit's robust log-likelihood against CatBoost's
+probability with three numbers chosen on tuning tracks; the count chooser is a
+small CatBoost model, fitted on the tuning tracks' candidates, that reads more
+of what separates a right count from a wrong one: how much the last operation
+of a fit explains and how much one more would, how weak its weakest operation
+is, what types it holds, and how much a compressor or a limiter reshaped the
+candidate (`app.ml.general.imprint_features`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from catboost import CatBoostClassifier
+
+from app.audio.eq import EqOperation
+from app.ml.fitting import PhysicsCheck, robust_log_likelihood
+
+#: The count chooser's file in a general model's folder (absent: the physics check decides).
+COUNT_CHOOSER_FILE = "count_chooser.cbm"
+#: Residuals within this are explained (dB).
+EXPLAINED_DB = (0.2, 0.5)
+
+
+@dataclass(frozen=True)
+class CountCandidate:
+    """The operations fitted for one count, and what they leave unexplained."""
+
+    count: int
+    operations: list[EqOperation]
+    residual_db: np.ndarray
+    implausibility: float
+
+    def score(self, *, count_probabilities: np.ndarray, check: PhysicsCheck) -> float:
+        """``log p(count) + weight * (robust log-likelihood - implausibility - bell costs)``."""
+        fit = robust_log_likelihood(self.residual_db, residual_scale_db=check.residual_scale_db)
+        prior = float(np.log(count_probabilities[self.count] + 1e-6))
+        return prior + check.weight * (fit - self.implausibility - check.bell_cost * self.count)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChoiceContext:
+    """What the chooser knows of an example beyond its candidates."""
+
+    #: The type model found shelves or pass filters (their number).
+    typed_count: int
+    candidate_lossy: bool
+    #: `app.ml.general.imprint_features` (dB: per octave, then the RMS; zeros without
+    #: the coherent spectra).
+    imprint_db: tuple[float, ...]
+
+    def as_row(self) -> list[float]:
+        """The context's columns."""
+        return [float(self.typed_count), float(self.candidate_lossy), *self.imprint_db]
+
+
+def _fit_stats(candidate: CountCandidate) -> list[float]:
+    """RMS, 90th percentile and largest |residual|, and the fractions within `EXPLAINED_DB`."""
+    magnitude = np.abs(candidate.residual_db)
+    return [
+        float(np.sqrt(np.mean(magnitude**2))),
+        float(np.percentile(magnitude, 90)),
+        float(magnitude.max()),
+        *(float(np.mean(magnitude <= limit)) for limit in EXPLAINED_DB),
+    ]
+
+
+def _operation_stats(operations: list[EqOperation]) -> list[float]:
+    """The weakest bell or shelf's |gain| (NaN for none), and how many bells, shelves and
+    pass filters."""
+    gains = [abs(op.gain_db) for op in operations if not op.is_pass]
+    return [
+        min(gains) if gains else np.nan,
+        float(sum(op.type == "bell" for op in operations)),
+        float(sum(op.type.endswith("shelf") for op in operations)),
+        float(sum(op.is_pass for op in operations)),
+    ]
+
+
+def _probability(count_probabilities: np.ndarray, count: int) -> float:
+    """CatBoost's probability of `count` operations (0 outside its range)."""
+    inside = 0 <= count < len(count_probabilities)
+    return float(count_probabilities[count]) if inside else 0.0
+
+
+def candidate_features(
+    candidates: Sequence[CountCandidate],
+    *,
+    count_probabilities: np.ndarray,
+    context: ChoiceContext,
+) -> np.ndarray:
+    """One row per candidate of one example, for the count chooser.
+
+    Parameters
+    ----------
+    candidates : sequence of CountCandidate
+        The example's fits, one per count.
+    count_probabilities : np.ndarray
+        CatBoost's probability of 0..MAX_OPERATIONS operations.
+    context : ChoiceContext
+        The example's context.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(len(candidates), n_columns)``: the count, its distance from
+        CatBoost's most likely one, its probability, the largest, and those of
+        one operation fewer and one more; `_fit_stats`,
+        and their change from the fit one operation smaller and to the fit one
+        larger (NaN where that count was not fitted); the robust log-likelihood
+        and the implausibility; `_operation_stats`; then the context.
+    """
+    stats = {c.count: np.array(_fit_stats(c)) for c in candidates}
+    missing = np.full(len(EXPLAINED_DB) + 3, np.nan)
+    rows = []
+    for candidate in candidates:
+        count = candidate.count
+        own = stats[count]
+        gained = stats[count - 1] - own if count - 1 in stats else missing
+        to_gain = own - stats[count + 1] if count + 1 in stats else missing
+        rows.append(
+            [
+                float(count),
+                float(count - int(np.argmax(count_probabilities))),
+                float(count_probabilities[count]),
+                float(np.max(count_probabilities)),
+                *(_probability(count_probabilities, count + step) for step in (-1, 1)),
+                *own,
+                *gained,
+                *to_gain,
+                robust_log_likelihood(candidate.residual_db, residual_scale_db=0.1),
+                candidate.implausibility,
+                *_operation_stats(candidate.operations),
+                *context.as_row(),
+            ]
+        )
+    return np.array(rows, dtype=np.float32)
+
+
+def fit_chooser(
+    rows: list[np.ndarray], *, right: list[np.ndarray], seed: int = 0, threads: int = 2
+) -> CatBoostClassifier:
+    """The count chooser, fitted on tuning examples' candidate rows.
+
+    Parameters
+    ----------
+    rows : list of np.ndarray
+        Per example, `candidate_features` of its candidates.
+    right : list of np.ndarray
+        Per example, whether each candidate's count is the true one.
+    seed, threads : int
+        CatBoost's random seed and threads.
+
+    Returns
+    -------
+    CatBoostClassifier
+        A small model (depth 4, 400 trees): its training rows are a few thousand.
+    """
+    chooser = CatBoostClassifier(
+        iterations=400,
+        depth=4,
+        learning_rate=0.05,
+        random_seed=seed,
+        thread_count=threads,
+        verbose=False,
+        allow_writing_files=False,
+    )
+    chooser.fit(np.vstack(rows), np.concatenate(right).astype(int))
+    return chooser
+
+
+def chosen_index(
+    chooser: CatBoostClassifier,
+    candidates: Sequence[CountCandidate],
+    *,
+    count_probabilities: np.ndarray,
+    context: ChoiceContext,
+) -> int:
+    """Index of the candidate `chooser` finds most likely right."""
+    rows = candidate_features(candidates, count_probabilities=count_probabilities, context=context)
+    return int(np.argmax(chooser.predict_proba(rows)[:, 1]))

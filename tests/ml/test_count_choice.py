@@ -1,0 +1,75 @@
+"""The count chooser: its rows, and a fit that learns which count's fit is right."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.audio.eq import EqOperation
+from app.ml.count_choice import (
+    ChoiceContext,
+    CountCandidate,
+    candidate_features,
+    chosen_index,
+    fit_chooser,
+)
+
+CONTEXT = ChoiceContext(typed_count=1, candidate_lossy=False, imprint_db=(0.0,) * 10 + (0.3,))
+BELL = EqOperation(1000.0, 3.0, 1.0)
+SHELF = EqOperation(120.0, -4.0, type="low_shelf")
+
+
+def _candidate(count: int, residual_rms_db: float) -> CountCandidate:
+    operations = [BELL] * (count - 1) + [SHELF] if count else []
+    residual = np.resize([residual_rms_db, -residual_rms_db], 120)
+    return CountCandidate(count, operations, residual, 0.0)
+
+
+def test_rows_say_what_each_count_explains_and_what_one_more_would() -> None:
+    candidates = [_candidate(1, 2.0), _candidate(2, 0.5), _candidate(3, 0.4)]
+    probabilities = np.array([0.0, 0.2, 0.7, 0.1, 0.0, 0.0])
+    rows = candidate_features(candidates, count_probabilities=probabilities, context=CONTEXT)
+    assert rows.shape[0] == 3
+    one, two, three = rows
+    assert two[:6].tolist() == pytest.approx([2, 0, 0.7, 0.7, 0.2, 0.1])
+    assert one[4] == 0.0  # no probability of -1 operations
+    assert two[6] == pytest.approx(0.5)  # its RMS residual
+    assert two[11] == pytest.approx(1.5)  # what its last operation explained (2.0 -> 0.5)
+    assert two[16] == pytest.approx(0.1)  # what one more would (0.5 -> 0.4)
+    assert np.isnan(one[11]) and np.isnan(three[16])  # counts 0 and 4 were not fitted
+    assert three[23:27].tolist() == pytest.approx([3.0, 2, 1, 0])  # weakest gain, types
+    assert rows[:, 27:29].tolist() == [[1, 0]] * 3 and rows[0, -1] == pytest.approx(0.3)
+
+
+def test_a_fitted_chooser_picks_the_count_after_which_little_is_left() -> None:
+    """The right count is the one whose last operation explained much and one more little,
+    whatever CatBoost's probabilities say."""
+    rng = np.random.default_rng(0)
+
+    def example(true_count: int) -> list[CountCandidate]:
+        return [
+            _candidate(count, (2.0 if count < true_count else 0.3) + rng.uniform(0, 0.2))
+            for count in range(max(0, true_count - 1), true_count + 2)
+        ]
+
+    def noisy_probabilities() -> np.ndarray:
+        return rng.dirichlet(np.ones(6))
+
+    truths = rng.integers(1, 5, size=300)
+    examples = [example(int(t)) for t in truths]
+    probabilities = [noisy_probabilities() for _ in examples]
+    rows = [
+        candidate_features(found, count_probabilities=p, context=CONTEXT)
+        for found, p in zip(examples, probabilities, strict=True)
+    ]
+    right = [
+        np.array([c.count == t for c in found]) for found, t in zip(examples, truths, strict=True)
+    ]
+    chooser = fit_chooser(rows[:200], right=right[:200], threads=1)
+    picked = [
+        found[chosen_index(chooser, found, count_probabilities=p, context=CONTEXT)].count
+        for found, p in zip(examples[200:], probabilities[200:], strict=True)
+    ]
+    argmax = [int(np.argmax(p)) for p in probabilities[200:]]
+    assert np.mean(np.array(picked) == truths[200:]) > 0.95
+    assert np.mean(np.array(argmax) == truths[200:]) < 0.5  # the probabilities alone do not
