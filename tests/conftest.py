@@ -34,6 +34,18 @@ def pink_noise(*, duration_s: float, sample_rate_hz: int, seed: int = 0) -> np.n
     return (noise / np.max(np.abs(noise)) * 10 ** (-12 / 20)).astype(np.float32)
 
 
+def kick_and_hats(
+    *, duration_s: float = 20.0, seed: int = 0, sample_rate_hz: int = SAMPLE_RATE_HZ
+) -> np.ndarray:
+    """Pink noise under a 55 Hz kick every half second: the kick sets a compressor's gain."""
+    t = np.arange(int(duration_s * sample_rate_hz)) / sample_rate_hz
+    phase = t % 0.5
+    kick = np.sin(2 * np.pi * 55.0 * t) * np.exp(-phase / 0.08)
+    bed = pink_noise(duration_s=duration_s, sample_rate_hz=sample_rate_hz, seed=seed)
+    mix = 0.5 * kick + 0.1 * bed / np.std(bed)
+    return (0.25 * mix / np.max(np.abs(mix))).astype(np.float32)
+
+
 def corpus_track(*, md5: str, index: int = 0, genre: str = "x", duration_s: float = 60.0) -> Any:
     """A corpus `Track` of a made-up package, file ``t<index>.ogg``, split by its `md5`."""
     from app.training.corpus import Track

@@ -555,6 +555,9 @@ class GeneralModel:
             operations=operations,
             curve_db=curve,
             confidence=[float(probabilities[count])] * len(operations),
+            read_difference_db=features[0, : CURRENT_SPEC.n_bands].astype(float)
+            if coherent is not None
+            else None,
         )
 
 

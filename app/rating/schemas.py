@@ -88,6 +88,15 @@ class Spectra(BaseModel):
     )
     difference_db: list[float] = Field(description="candidate_db - reference_db.")
     curve_db: list[float] = Field(description="Summed response of the recognised operations.")
+    eq_difference_db: list[float] | None = Field(
+        default=None,
+        description=(
+            "The difference as the model reads it, where that is not difference_db: the "
+            "candidate through the static transfer from the reference, so what a compressor "
+            "or a limiter did is left out and the EQ alone remains (the general model); null "
+            "where the model reads difference_db."
+        ),
+    )
 
 
 class Alignment(BaseModel):

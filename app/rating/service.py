@@ -245,7 +245,11 @@ def rate(
         amount=amount_percent,
         operations=operations,
         suggestions=suggestions,
-        spectra=spectra(comparison, curve_db=recognition.curve_db),
+        spectra=spectra(
+            comparison,
+            curve_db=recognition.curve_db,
+            eq_difference_db=recognition.read_difference_db,
+        ),
         alignment=Alignment(
             offset_s=round(comparison.offset_s, 4),
             overlap_s=round(comparison.overlap_s, 3),
@@ -426,12 +430,15 @@ def _file_info(upload: Upload, audio: DecodedAudio) -> FileInfo:
     )
 
 
-def spectra(comparison: Comparison, *, curve_db: np.ndarray) -> Spectra:
+def spectra(
+    comparison: Comparison, *, curve_db: np.ndarray, eq_difference_db: np.ndarray | None = None
+) -> Spectra:
     """The comparison on the log bands, in dB, ready to draw.
 
     The reference is relative to its loudest band; the candidate is the
     reference plus the level-aligned difference, so the two overlay where the
-    EQ is the same.
+    EQ is the same. `eq_difference_db`: the difference the model read, where
+    it is not the comparison's (`app.ml.recognition.Recognition.read_difference_db`).
     """
     spec = comparison.spec
     reference_db = band_levels_db(comparison.reference_magnitude, spec=spec)
@@ -443,6 +450,7 @@ def spectra(comparison: Comparison, *, curve_db: np.ndarray) -> Spectra:
         candidate_db=_rounded(reference_db + difference_db, 2),
         difference_db=_rounded(difference_db, 2),
         curve_db=_rounded(curve, 2),
+        eq_difference_db=None if eq_difference_db is None else _rounded(eq_difference_db, 2),
     )
 
 

@@ -259,14 +259,20 @@
       series = [x, data.reference_db, data.candidate_db];
     } else {
       var span = 6;
-      data.difference_db.concat(data.curve_db).forEach(function (v) { span = Math.max(span, Math.abs(v) * 1.1); });
+      var eqAlone = data.eq_difference_db || null;  // the general model: the chain left out
+      data.difference_db.concat(data.curve_db, eqAlone || []).forEach(function (v) { span = Math.max(span, Math.abs(v) * 1.1); });
       options.scales.y = { range: [-span, span] };
+      options.series.push({ label: "difference", stroke: "#6741d9", width: 2 });
+      series = [x, data.difference_db];
+      if (eqAlone) {
+        options.series.push({ label: "EQ alone (compression and limiting left out)", stroke: "#e8590c", width: 1.5 });
+        series.push(eqAlone);
+      }
       options.series.push(
-        { label: "difference", stroke: "#6741d9", width: 2 },
         { label: "recognised EQ", stroke: "#2b8a3e", width: 2, dash: [6, 4] },
         { label: "0 dB", stroke: "#adb5bd", width: 1, points: { show: false } }
       );
-      series = [x, data.difference_db, data.curve_db, x.map(function () { return 0; })];
+      series.push(data.curve_db, x.map(function () { return 0; }));
     }
     return new uPlot(options, series, el);
   }

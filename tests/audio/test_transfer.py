@@ -19,22 +19,12 @@ from app.audio.transfer import (
     residual_lag_samples,
     static_transfer_magnitude,
 )
-from tests.conftest import pink_noise
+from tests.conftest import kick_and_hats, pink_noise
 
 SR = DEFAULT_SPEC.sample_rate_hz
 CENTRES_HZ = DEFAULT_SPEC.band_centres_hz
 #: Bands clear of the edges: below, a 30 s clip holds few periods; above, pink noise is faint.
 INNER = (CENTRES_HZ > 40.0) & (CENTRES_HZ < 16_000.0)
-
-
-def kick_and_hats(*, duration_s: float = 20.0, seed: int = 0) -> np.ndarray:
-    """Pink noise under a 55 Hz kick every half second: the kick sets a compressor's gain."""
-    t = np.arange(int(duration_s * SR)) / SR
-    phase = t % 0.5
-    kick = np.sin(2 * np.pi * 55.0 * t) * np.exp(-phase / 0.08)
-    bed = pink_noise(duration_s=duration_s, sample_rate_hz=SR, seed=seed)
-    mix = 0.5 * kick + 0.1 * bed / np.std(bed)
-    return (0.25 * mix / np.max(np.abs(mix))).astype(np.float32)
 
 
 def band_db(reference: np.ndarray, candidate_magnitude: np.ndarray) -> np.ndarray:

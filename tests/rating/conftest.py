@@ -67,6 +67,8 @@ class FakeModel:
             operations=operations,
             curve_db=curve,
             confidence=[0.9] * len(operations),
+            # As the general model reads it (here: the plain difference, to draw it twice).
+            read_difference_db=np.asarray(band_db) if self.id == "general" else None,
         )
 
 

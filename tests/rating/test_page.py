@@ -66,6 +66,10 @@ def test_upload_two_files_and_see_the_rating(
     page = driver.find_element(By.ID, "result").text  # type: ignore[attr-defined]
     assert "Decrease bass: cut about 6 dB around" in page
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-spectra] .uplot canvas")) == 2)
+    legend = driver.find_elements(  # type: ignore[attr-defined]
+        By.CSS_SELECTOR, "[data-chart=difference] .u-legend .u-label"
+    )
+    assert "EQ alone (compression and limiting left out)" in [label.text for label in legend]
     errors = [
         entry
         for entry in driver.get_log("browser")  # type: ignore[attr-defined]

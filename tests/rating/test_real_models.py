@@ -8,13 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
 
+from app.audio.eq import EqOperation, apply, response_db
 from app.main import create_app
+from app.ml.features import CURRENT_SPEC
 
-from ..conftest import SAMPLE_RATE_HZ, low_passed, pink_noise
+from ..conftest import SAMPLE_RATE_HZ, kick_and_hats, low_passed, pink_noise
 from .conftest import make_settings, post_pair
 
 pytestmark = pytest.mark.needs("models", "sox")
@@ -207,3 +210,29 @@ def test_a_louder_master_of_a_song_with_nothing_above_16_khz_is_rated_exactly(
     assert body["alignment"]["band_limited_file"] is None
     assert body["alignment"]["level_offset_db"] == pytest.approx(level_db, abs=0.3)
     assert_rated_as_the_known_set(body)
+
+
+def test_the_general_model_shows_the_difference_it_read_with_the_compression_left_out(
+    real_client: TestClient, tmp_path: Path
+) -> None:
+    pedalboard = pytest.importorskip("pedalboard")
+    music = kick_and_hats(duration_s=30.0)
+    applied = [EqOperation(3_000.0, 4.0, 1.0)]
+    compressor = pedalboard.Compressor(threshold_db=-30, ratio=6, attack_ms=2, release_ms=60)
+    squashed = compressor(apply(music, applied, sample_rate_hz=SAMPLE_RATE_HZ) * 4, SAMPLE_RATE_HZ)
+    reference, candidate = tmp_path / "reference.wav", tmp_path / "candidate.wav"
+    sf.write(reference, music, SAMPLE_RATE_HZ, subtype="FLOAT")
+    sf.write(candidate, squashed, SAMPLE_RATE_HZ, subtype="FLOAT")
+    spectra = post_pair(real_client, reference, candidate, model="general").json()["spectra"]
+    centres_hz = CURRENT_SPEC.spectrum.band_centres_hz
+    truth = response_db(applied, frequency_hz=centres_hz, sample_rate_hz=SAMPLE_RATE_HZ)
+    inner = (centres_hz > 40) & (centres_hz < 16_000)
+
+    def error_db(difference_db: list[float]) -> float:
+        error = (np.array(difference_db) - truth)[inner]
+        return float(np.sqrt(np.mean((error - np.median(error)) ** 2)))
+
+    # Measured: 0.63 dB RMS off the EQ alone, against 1.46 dB for the plain difference.
+    assert error_db(spectra["eq_difference_db"]) < 0.6 * error_db(spectra["difference_db"])
+    plain = post_pair(real_client, reference, candidate, model="F1W2").json()["spectra"]
+    assert plain["eq_difference_db"] is None  # a grid model reads the plain difference
