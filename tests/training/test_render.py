@@ -65,3 +65,26 @@ def test_a_figure_missing_from_the_json_is_an_error_not_a_blank(
     del report["general"]["width_error_octaves_median"]
     with pytest.raises(UndefinedError, match="width_error_octaves_median"):
         render_report(report)
+
+
+def test_a_count_chooser_in_use_is_said_with_its_tuning_comparison(
+    committed: dict[str, Any],
+) -> None:
+    report = copy.deepcopy(committed)
+    report["general"]["count_chooser"] = {
+        "tuning_examples": 1596,
+        "held_out_examples": 800,
+        "held_out_count_accuracy_check": 70.1,
+        "held_out_count_accuracy_chooser": 80.2,
+        "mcnemar_z": 6.1,
+        "held_out_bells_only_check": 91.0,
+        "held_out_bells_only_chooser": 91.5,
+        "mcnemar_z_bells_only": 0.4,
+        "used": True,
+    }
+    text = render_report(report)
+    assert "| 70.1 → 80.2 (z 6.1); 91.0 → 91.5 (z 0.4): used | - |" in text
+    assert "a count chooser picks among them (`app.ml.count_choice`)" in text
+    assert "on the 800 examples of the tracks left out" in text
+    report["general"]["count_chooser"]["used"] = False
+    assert "a count chooser picks" not in render_report(report)
