@@ -10,10 +10,11 @@ matches the bundle's features.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from catboost import CatBoostClassifier
@@ -32,7 +33,7 @@ from app.training import paper_study as study
 from app.training import train as training
 from app.training.bundle import Bundle
 from app.training.corpus import CorpusLayout, Track, manifest_hash, read_manifest
-from app.training.datasets import load_dataset
+from app.training.datasets import Dataset, load_dataset
 from app.training.fit import TUNE_ONE_IN, fit_is_current, tuning_mask
 from app.training.grids import GRID_CONFIGS
 from app.training.render import write_report
@@ -447,6 +448,52 @@ def _reference_top_bands(
     )
 
 
+@dataclass(frozen=True)
+class _GeneralExamples:
+    """Some of a general bundle's examples as the fits read them."""
+
+    features: np.ndarray
+    dataset: Dataset
+    types: list[tuple[EqType, ...]]
+    probabilities: np.ndarray
+    band_db: np.ndarray
+
+    @property
+    def rows(self) -> list[ev.GeneralExample]:
+        """Each example's band difference, count probabilities and types."""
+        return list(zip(self.band_db, self.probabilities, self.types, strict=True))
+
+    @property
+    def bells(self) -> np.ndarray:
+        """The bells-only sets under the first general model's nuisances, whose figures
+        must not drop."""
+        data = self.dataset
+        return data.bells_only & np.isin(data.nuisance, list(NUISANCE_PROBABILITIES))
+
+
+def _general_examples(
+    bundle: Bundle,
+    mask: np.ndarray,
+    *,
+    classifier: CatBoostClassifier,
+    type_classifier: CatBoostClassifier | None,
+    top_bands: np.ndarray | None,
+) -> _GeneralExamples:
+    """The examples of `mask` with their types, count probabilities and `ev.general_band_db`."""
+    features = bundle.features[mask]
+    dataset = training.bundle_dataset(bundle).subset(mask)
+    types = _present_types(type_classifier, features)
+    band_db = ev.general_band_db(
+        features[:, : CURRENT_SPEC.n_bands],
+        candidate_lossy=dataset.candidate_lossy,
+        top_bands=None if top_bands is None else top_bands[mask],
+        types=types,
+    )
+    return _GeneralExamples(
+        features, dataset, types, _count_probabilities(classifier, features), band_db
+    )
+
+
 def _general_check(
     bundle: Bundle,
     classifier: CatBoostClassifier,
@@ -461,24 +508,17 @@ def _general_check(
     # Every k-th tuning example, at most `GENERAL_TUNING_EXAMPLES`: each takes seconds of fits.
     rows = np.flatnonzero(tune)
     tune = np.isin(np.arange(len(tune)), rows[:: -(-len(rows) // GENERAL_TUNING_EXAMPLES)])
-    features = bundle.features[tune]
-    tuning = training.bundle_dataset(bundle).subset(tune)
-    # The bells' check is compared on the bells-only sets under the first general model's
-    # nuisances, whose figures must not drop; the typed answers' check on those the type
-    # model gives shelves or pass filters.
-    bells = tuning.bells_only & np.isin(tuning.nuisance, list(NUISANCE_PROBABILITIES))
-    types = _present_types(type_classifier, features)
-    band_db = ev.general_band_db(
-        features[:, : CURRENT_SPEC.n_bands],
-        candidate_lossy=tuning.candidate_lossy,
-        top_bands=None if top_bands is None else top_bands[tune],
-        types=types,
+    tuning = _general_examples(
+        bundle, tune, classifier=classifier, type_classifier=type_classifier, top_bands=top_bands
     )
+    # The bells' check is compared on the bells-only sets, the typed answers' check on
+    # those the type model gives shelves or pass filters.
+    bells = tuning.bells
     return ev.choose_general_check(
-        band_db,
-        probabilities=_count_probabilities(classifier, features),
-        true_count=tuning.n_operations,
-        types=types,
+        tuning.band_db,
+        probabilities=tuning.probabilities,
+        true_count=tuning.dataset.n_operations,
+        types=tuning.types,
         chosen_on=bells if bells.any() else None,
     )
 
@@ -496,77 +536,86 @@ def _count_chooser(
     """The general model's count chooser, fitted on tuning tracks where it earns its place.
 
     It is fitted first on every other tuning track and compared with the physics
-    checks on the tracks left out; where it gets significantly more counts right
-    there (McNemar's z above `SIGNIFICANCE_Z`) and none significantly fewer on the
-    bells-only sets whose figures must hold, it is fitted again on every tuning track
-    and written to `target` (removed otherwise).
+    checks on the tracks left out (`_chooser_against_checks`); where it gets
+    significantly more counts right there (McNemar's z above `SIGNIFICANCE_Z`) and
+    none significantly fewer on the bells-only sets whose figures must hold, it is
+    fitted again on every tuning track and written to `target` (removed otherwise).
     """
     target.unlink(missing_ok=True)
     tune = tuning_mask(bundle)
     if not tune.any() or bundle.groups is None:
         return None, {}
-    features = bundle.features[tune]
-    tuning = training.bundle_dataset(bundle).subset(tune)
-    types = _present_types(type_classifier, features)
-    probabilities = _count_probabilities(classifier, features)
-    band_db = ev.general_band_db(
-        features[:, : CURRENT_SPEC.n_bands],
-        candidate_lossy=tuning.candidate_lossy,
-        top_bands=None if top_bands is None else top_bands[tune],
-        types=types,
+    tuning = _general_examples(
+        bundle, tune, classifier=classifier, type_classifier=type_classifier, top_bands=top_bands
     )
-    examples = list(zip(band_db, probabilities, types, strict=True))
-    candidates = ev.parallel_map(ev.nearby_candidates, examples)
+    candidates = ev.parallel_map(ev.nearby_candidates, tuning.rows)
     rows = ev.chooser_rows(
         candidates,
-        probabilities=probabilities,
+        probabilities=tuning.probabilities,
         contexts=ev.choice_contexts(
-            features, spec=bundle.spec, types=types, candidate_lossy=tuning.candidate_lossy
+            tuning.features,
+            spec=bundle.spec,
+            types=tuning.types,
+            candidate_lossy=tuning.dataset.candidate_lossy,
         ),
     )
-    truth = tuning.n_operations
+    truth = tuning.dataset.n_operations
     right = [
         np.array([c.count == t for c in found]) for found, t in zip(candidates, truth, strict=True)
     ]
     held_out = (bundle.groups[tune] // TUNE_ONE_IN) % 2 == 1
-    labels = {bool(x) for r, out in zip(right, held_out, strict=True) if not out for x in r}
-    if len(labels) < 2 or not held_out.any():
+    (fit_rows, out_rows), (fit_right, _) = _apart(rows, held_out), _apart(right, held_out)
+    if len({bool(x) for r in fit_right for x in r}) < 2 or not held_out.any():
         return None, {}  # too few tuning examples to learn from and to judge on
-    first = fit_chooser(
-        [r for r, out in zip(rows, held_out, strict=True) if not out],
-        right=[r for r, out in zip(right, held_out, strict=True) if not out],
-    )
-    out_rows = [r for r, out in zip(rows, held_out, strict=True) if out]
+    first = fit_chooser(fit_rows, right=fit_right)
     picked = ev.chosen(
-        [c for c, out in zip(candidates, held_out, strict=True) if out],
-        right=first.predict_proba(np.vstack(out_rows))[:, 1],
+        _apart(candidates, held_out)[1], right=first.predict_proba(np.vstack(out_rows))[:, 1]
     )
-    chooser_right = np.array([c.count for c in picked]) == truth[held_out]
     checked = ev.parallel_map(
         partial(ev.recognise, check=check, typed_check=typed_check),
-        [e for e, out in zip(examples, held_out, strict=True) if out],
+        _apart(tuning.rows, held_out)[1],
     )
-    check_right = np.array([len(found) for found in checked]) == truth[held_out]
-    bells = (tuning.bells_only & np.isin(tuning.nuisance, list(NUISANCE_PROBABILITIES)))[held_out]
+    figures = _chooser_against_checks(
+        chooser_right=np.array([c.count for c in picked]) == truth[held_out],
+        check_right=np.array([len(found) for found in checked]) == truth[held_out],
+        bells=tuning.bells[held_out],
+    )
+    figures["tuning_examples"] = int(len(truth))
+    if not figures["used"]:
+        return None, figures
+    chooser = fit_chooser(rows, right=right)
+    chooser.save_model(str(target))
+    return chooser, figures
+
+
+_Item = TypeVar("_Item")
+
+
+def _apart(items: list[_Item], held_out: np.ndarray) -> tuple[list[_Item], list[_Item]]:
+    """`items` kept in, and those `held_out`."""
+    return (
+        [item for item, out in zip(items, held_out, strict=True) if not out],
+        [item for item, out in zip(items, held_out, strict=True) if out],
+    )
+
+
+def _chooser_against_checks(
+    *, chooser_right: np.ndarray, check_right: np.ndarray, bells: np.ndarray
+) -> dict[str, Any]:
+    """The chooser's and the checks' count accuracy on held-out tuning examples, and
+    whether the chooser is used (see `_count_chooser`)."""
     z = ev.mcnemar_z(chooser_right, check_right)
     z_bells = ev.mcnemar_z(chooser_right[bells], check_right[bells])
-    used = z > ev.SIGNIFICANCE_Z and z_bells >= -ev.SIGNIFICANCE_Z
-    figures = {
-        "tuning_examples": int(len(truth)),
-        "held_out_examples": int(held_out.sum()),
+    return {
+        "held_out_examples": len(chooser_right),
         "held_out_count_accuracy_check": ev.percent(check_right),
         "held_out_count_accuracy_chooser": ev.percent(chooser_right),
         "mcnemar_z": round(z, 2),
         "held_out_bells_only_check": ev.percent(check_right[bells]),
         "held_out_bells_only_chooser": ev.percent(chooser_right[bells]),
         "mcnemar_z_bells_only": round(z_bells, 2),
-        "used": bool(used),
+        "used": bool(z > ev.SIGNIFICANCE_Z and z_bells >= -ev.SIGNIFICANCE_Z),
     }
-    if not used:
-        return None, figures
-    chooser = fit_chooser(rows, right=right)
-    chooser.save_model(str(target))
-    return chooser, figures
 
 
 def _install(
