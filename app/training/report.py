@@ -183,8 +183,6 @@ def build_report(
             classifier,
             type_classifier=type_classifier,
             top_bands=top_bands,
-            check=check,
-            typed_check=typed_check,
             target=fitted_dir / "general" / COUNT_CHOOSER_FILE,
         )
         validation = training.bundle_dataset(bundle).validation
@@ -529,14 +527,13 @@ def _count_chooser(
     *,
     type_classifier: CatBoostClassifier | None,
     top_bands: np.ndarray | None,
-    check: PhysicsCheck,
-    typed_check: PhysicsCheck,
     target: Path,
 ) -> tuple[CatBoostClassifier | None, dict[str, Any]]:
     """The general model's count chooser, fitted on tuning tracks where it earns its place.
 
-    It is fitted first on every other tuning track and compared with the physics
-    checks on the tracks left out (`_chooser_against_checks`); where it gets
+    It is fitted first on every other tuning track and compared on the tracks left
+    out with the physics checks chosen on the same tracks as it
+    (`ev.choose_general_check`, `_chooser_against_checks`); where it gets
     significantly more counts right there (McNemar's z above `SIGNIFICANCE_Z`) and
     none significantly fewer on the bells-only sets whose figures must hold, it is
     fitted again on every tuning track and written to `target` (removed otherwise).
@@ -570,6 +567,15 @@ def _count_chooser(
     first = fit_chooser(fit_rows, right=fit_right)
     picked = ev.chosen(
         _apart(candidates, held_out)[1], right=first.predict_proba(np.vstack(out_rows))[:, 1]
+    )
+    fit_half = ~held_out
+    bells = tuning.bells[fit_half]
+    check, typed_check, _ = ev.choose_general_check(
+        tuning.band_db[fit_half],
+        probabilities=tuning.probabilities[fit_half],
+        true_count=truth[fit_half],
+        types=_apart(tuning.types, held_out)[0],
+        chosen_on=bells if bells.any() else None,
     )
     checked = ev.parallel_map(
         partial(ev.recognise, check=check, typed_check=typed_check),
