@@ -400,17 +400,15 @@ def recognise_operations(
     context : ChoiceContext, optional
         The example's context for `chooser`.
     """
+    choosing = chooser is not None and context is not None
+    if not choosing and check.weight <= 0:
+        return estimate_operations(band_db, count=int(np.argmax(count_probabilities)), types=types)
+    candidates = checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
     if chooser is not None and context is not None:
-        candidates = checked_candidates(
-            band_db, count_probabilities=count_probabilities, types=types
-        )
         index = chosen_index(
             chooser, candidates, count_probabilities=count_probabilities, context=context
         )
         return candidates[index].operations
-    if check.weight <= 0:
-        return estimate_operations(band_db, count=int(np.argmax(count_probabilities)), types=types)
-    candidates = checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
     return best_candidate(
         candidates, count_probabilities=count_probabilities, check=check
     ).operations
@@ -544,7 +542,9 @@ class GeneralModel:
             check=check_for(types, check=self.physics, typed_check=self.typed_physics),
             types=types,
             chooser=self.count_chooser,
-            context=choice_context(
+            context=None
+            if self.count_chooser is None
+            else choice_context(
                 features[0], spec=self.spec, types=types, candidate_lossy=comparison.candidate_lossy
             ),
         )

@@ -549,6 +549,7 @@ def choose_general_check(
     true_count: np.ndarray,
     types: list[tuple[EqType, ...]],
     chosen_on: np.ndarray | None = None,
+    candidates: list[list[CountCandidate]] | None = None,
 ) -> tuple[PhysicsCheck, PhysicsCheck, dict[str, float | None]]:
     """The general model's `PhysicsCheck` with the best count accuracy on tuning tracks.
 
@@ -564,6 +565,8 @@ def choose_general_check(
         Their types (`app.ml.general.present_types`).
     chosen_on : np.ndarray, optional
         The examples the settings are compared on (default: all).
+    candidates : list of list of CountCandidate, optional
+        Their `nearby_candidates`, where already fitted (default: fitted here).
 
     Returns
     -------
@@ -574,7 +577,8 @@ def choose_general_check(
     rows = list(zip(band_db.astype(float), probabilities, types, strict=True))
     found = parallel_map(partial(recognise, check=PhysicsCheck()), rows)
     correct = {"0": np.array([len(f) for f in found]) == true_count}
-    candidates = parallel_map(nearby_candidates, rows)
+    if candidates is None:
+        candidates = parallel_map(nearby_candidates, rows)
     for key, check in list(GENERAL_CHECKS.items())[1:]:
         counts = [
             len(best_candidate(c, count_probabilities=p, check=check).operations)

@@ -576,6 +576,7 @@ def _count_chooser(
         true_count=truth[fit_half],
         types=_apart(tuning.types, held_out)[0],
         chosen_on=bells if bells.any() else None,
+        candidates=_apart(candidates, held_out)[0],
     )
     checked = ev.parallel_map(
         partial(ev.recognise, check=check, typed_check=typed_check),
