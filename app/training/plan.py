@@ -21,6 +21,9 @@ class DatasetPlan:
     level_floor: bool = True
     #: The model reads the candidate through the static transfer (`FeatureSpec.coherent`).
     coherent: bool = False
+    #: The nuisances include the master chain, a compressor and a limiter as a trainee
+    #: uses them (`app.training.synth.CHAIN_NUISANCE_PROBABILITIES`).
+    chain: bool = False
 
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
@@ -29,7 +32,7 @@ class DatasetPlan:
 #: dataset's shards also hold the coherent spectra (its build: 24 -> 55 minutes).
 PLAN = [
     DatasetPlan(dataset_id="F1W2", per_clip=30, feature_options=True),
-    DatasetPlan(dataset_id="general", per_clip=12, coherent=True),
+    DatasetPlan(dataset_id="general", per_clip=12, coherent=True, chain=True),
     DatasetPlan(dataset_id="F1/4W2", per_clip=12, feature_options=True),
     DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True),
@@ -49,6 +52,12 @@ PLAN = [
     DatasetPlan(dataset_id="paper-F1/4W1/2", per_clip=1, nuisances=False, level_floor=False),
 ]
 PLAN_BY_ID = {plan.dataset_id: plan for plan in PLAN}
+
+
+def draws_chain(dataset_id: str) -> bool:
+    """Whether a dataset's nuisances include the master chain (`DatasetPlan.chain`)."""
+    plan = PLAN_BY_ID.get(dataset_id)
+    return plan is not None and plan.chain
 
 
 def feature_spec(dataset_id: str) -> FeatureSpec:

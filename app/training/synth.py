@@ -38,7 +38,7 @@ from app.training.grids import (
     random_typed_set,
 )
 from app.training.master_chain import MasterChain, apply_chain, draw_chain
-from app.training.plan import feature_spec
+from app.training.plan import draws_chain, feature_spec
 
 SR = ANALYSIS_SAMPLE_RATE_HZ
 #: Datasets of the paper's closed-set task are named ``paper-<grid config id>``.
@@ -68,8 +68,9 @@ NUISANCE_PROBABILITIES = {
     Nuisance.LIMITER: 0.1,
     Nuisance.OFFSET: 0.1,
 }
-#: The general dataset's: a real trainee master goes through a compressor and a limiter.
-GENERAL_NUISANCE_PROBABILITIES = {
+#: Those of a dataset whose nuisances include the master chain (`DatasetPlan.chain`):
+#: a real trainee master goes through a compressor and a limiter.
+CHAIN_NUISANCE_PROBABILITIES = {
     Nuisance.NONE: 0.36,
     Nuisance.LEVEL: 0.06,
     Nuisance.LOSSY: 0.06,
@@ -178,7 +179,7 @@ def draw_example(config_id: str, *, rng: np.random.Generator, nuisances: bool) -
     operations = draw_set(config_id, rng=rng)
     nuisance = Nuisance.NONE
     if nuisances:
-        table = GENERAL_NUISANCE_PROBABILITIES if config_id == "general" else NUISANCE_PROBABILITIES
+        table = CHAIN_NUISANCE_PROBABILITIES if draws_chain(config_id) else NUISANCE_PROBABILITIES
         nuisance = Nuisance(rng.choice(list(table), p=list(table.values())))
     if nuisance in CHAIN_NUISANCES:
         chain = draw_chain(

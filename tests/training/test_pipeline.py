@@ -104,6 +104,15 @@ def test_each_nuisance_yields_a_usable_candidate(
         assert comparison.level_offset_db == pytest.approx(value, abs=0.5)
 
 
+def test_only_a_plan_with_the_chain_draws_it() -> None:
+    def drawn(config_id: str) -> set[synth.Nuisance]:
+        rng = np.random.default_rng(3)
+        return {synth.draw_example(config_id, rng=rng, nuisances=True).nuisance for _ in range(200)}
+
+    assert set(synth.CHAIN_NUISANCES) <= drawn("general")
+    assert not set(synth.CHAIN_NUISANCES) & drawn("F1W2")
+
+
 def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
