@@ -8,18 +8,20 @@ small CatBoost model, fitted on the tuning tracks' candidates, that reads more
 of what separates a right count from a wrong one: how much the last operation
 of a fit explains and how much one more would, how weak its weakest operation
 is, what types it holds, and how much a compressor or a limiter reshaped the
-candidate (`app.ml.general.imprint_features`).
+candidate (`app.ml.general.imprint_features`). It also weighs the fits of two
+sets of types (`type_choices`): the type model's, and the set with its least
+certain type flipped, since the type model's mistakes are mostly its close calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from catboost import CatBoostClassifier
 
-from app.audio.eq import EqOperation
+from app.audio.eq import EqOperation, EqType
 from app.ml.fitting import PhysicsCheck, robust_log_likelihood
 
 #: The count chooser's file in a general model's folder (absent: the physics check decides).
@@ -45,6 +47,68 @@ class CountCandidate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TypeChoice:
+    """A set of types whose fits the chooser weighs."""
+
+    types: tuple[EqType, ...]
+    #: Whether it is the alternative to the type model's own set (`type_choices`).
+    alternative: bool = False
+    #: The type model's log-probability of exactly this set.
+    log_probability: float = 0.0
+    #: How far the least certain type's probability lies from the threshold.
+    margin: float = 0.5
+
+
+def type_choices(
+    type_probabilities: np.ndarray, *, typed: tuple[EqType, ...], threshold: float
+) -> list[TypeChoice]:
+    """The type model's set of types and the alternative with its least certain type flipped.
+
+    Parameters
+    ----------
+    type_probabilities : np.ndarray
+        Each of `typed`'s probability of being present.
+    typed : tuple of EqType
+        The types the type model tells present or absent (every type but bells).
+    threshold : float
+        A type is in the model's own set where its probability is above this.
+
+    Returns
+    -------
+    list of TypeChoice
+        The model's set, then the alternative; both hold bells. Fitting both and
+        letting the chooser pick got the types of a single high shelf right 96 %
+        of the time instead of 90 % on the validation tracks (stop 27).
+
+    Examples
+    --------
+    >>> own, other = type_choices(np.array([0.9, 0.4]), typed=("low_shelf", "high_pass"),
+    ...                           threshold=0.5)
+    >>> own.types, other.types, other.alternative
+    (('bell', 'low_shelf'), ('bell', 'low_shelf', 'high_pass'), True)
+    """
+    p = np.clip(np.asarray(type_probabilities, dtype=float), 1e-4, 1 - 1e-4)
+    present = p > threshold
+    flip = int(np.argmin(np.abs(p - threshold)))
+    margin = float(abs(p[flip] - threshold))
+    other = present.copy()
+    other[flip] = ~other[flip]
+    choices = []
+    for mask, alternative in ((present, False), (other, True)):
+        log_probability = float(np.sum(np.where(mask, np.log(p), np.log(1 - p))))
+        types = ("bell", *(kind for kind, keep in zip(typed, mask, strict=True) if keep))
+        choices.append(
+            TypeChoice(
+                types=types,
+                alternative=alternative,
+                log_probability=log_probability,
+                margin=margin,
+            )
+        )
+    return choices
+
+
+@dataclass(frozen=True, kw_only=True)
 class ChoiceContext:
     """What the chooser knows of an example beyond its candidates."""
 
@@ -54,10 +118,21 @@ class ChoiceContext:
     #: `app.ml.general.imprint_features` (dB: per octave, then the RMS; zeros without
     #: the coherent spectra).
     imprint_db: tuple[float, ...]
+    #: The candidates were fitted with the type set of `TypeChoice` (the type model's, or
+    #: the alternative with its least certain type flipped).
+    type_choice: TypeChoice = field(default_factory=lambda: TypeChoice(types=("bell",)))
 
     def as_row(self) -> list[float]:
         """The context's columns."""
-        return [float(self.typed_count), float(self.candidate_lossy), *self.imprint_db]
+        choice = self.type_choice
+        return [
+            float(self.typed_count),
+            float(self.candidate_lossy),
+            *self.imprint_db,
+            float(choice.alternative),
+            choice.log_probability,
+            choice.margin,
+        ]
 
 
 def _fit_stats(candidate: CountCandidate) -> list[float]:
@@ -153,18 +228,18 @@ def fit_chooser(
     rows : list of np.ndarray
         Per example, `candidate_features` of its candidates.
     right : list of np.ndarray
-        Per example, whether each candidate's count is the true one.
+        Per example, whether each candidate is right: its count and its types.
     seed, threads : int
         CatBoost's random seed and threads.
 
     Returns
     -------
     CatBoostClassifier
-        A small model (depth 4, 400 trees): its training rows are a few thousand.
+        A small model (depth 6, 600 trees): its training rows are about ten thousand.
     """
     chooser = CatBoostClassifier(
-        iterations=400,
-        depth=4,
+        iterations=600,
+        depth=6,
         learning_rate=0.05,
         random_seed=seed,
         thread_count=threads,
@@ -173,15 +248,3 @@ def fit_chooser(
     )
     chooser.fit(np.vstack(rows), np.concatenate(right).astype(int))
     return chooser
-
-
-def chosen_index(
-    chooser: CatBoostClassifier,
-    candidates: Sequence[CountCandidate],
-    *,
-    count_probabilities: np.ndarray,
-    context: ChoiceContext,
-) -> int:
-    """Index of the candidate `chooser` finds most likely right."""
-    rows = candidate_features(candidates, count_probabilities=count_probabilities, context=context)
-    return int(np.argmax(chooser.predict_proba(rows)[:, 1]))

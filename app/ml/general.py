@@ -6,11 +6,14 @@ reads those residuals, the step gains and the band difference and says how
 many operations there are; a nonlinear least-squares fit of that many exact
 bells then gives each one's frequency, gain and width. With a physics check,
 the counts next to CatBoost's are fitted too, and the answer is the count whose
-probability and fit agree best.
+probability and fit agree best. With a count chooser (`app.ml.count_choice`),
+those counts are fitted twice, with the type model's set of types and with its
+least certain type flipped, and the chooser picks the count and the types.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,9 @@ from app.ml.count_choice import (
     COUNT_CHOOSER_FILE,
     ChoiceContext,
     CountCandidate,
-    chosen_index,
+    TypeChoice,
+    candidate_features,
+    type_choices,
 )
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
@@ -377,8 +382,6 @@ def recognise_operations(
     count_probabilities: np.ndarray,
     check: PhysicsCheck,
     types: tuple[EqType, ...] = BELLS,
-    chooser: CatBoostClassifier | None = None,
-    context: ChoiceContext | None = None,
 ) -> list[EqOperation]:
     """The operations of one example: CatBoost's count, checked against the fit when weighted.
 
@@ -394,24 +397,45 @@ def recognise_operations(
         candidate of the best `CountCandidate.score`.
     types : tuple of EqType
         The operation types the model recognises.
-    chooser : CatBoostClassifier, optional
-        The count chooser (`app.ml.count_choice`): where given, with its `context`,
-        it picks among the fits of `checked_candidates` instead of `check`.
-    context : ChoiceContext, optional
-        The example's context for `chooser`.
     """
-    choosing = chooser is not None and context is not None
-    if not choosing and check.weight <= 0:
+    if check.weight <= 0:
         return estimate_operations(band_db, count=int(np.argmax(count_probabilities)), types=types)
     candidates = checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
-    if chooser is not None and context is not None:
-        index = chosen_index(
-            chooser, candidates, count_probabilities=count_probabilities, context=context
-        )
-        return candidates[index].operations
     return best_candidate(
         candidates, count_probabilities=count_probabilities, check=check
     ).operations
+
+
+def chosen_operations(
+    options: Sequence[tuple[np.ndarray, ChoiceContext]],
+    *,
+    count_probabilities: np.ndarray,
+    chooser: CatBoostClassifier,
+) -> list[EqOperation]:
+    """The operations the count chooser picks among the fits of every set of types.
+
+    Parameters
+    ----------
+    options : sequence of (np.ndarray, ChoiceContext)
+        Per set of types (`app.ml.count_choice.type_choices`): the band difference
+        as `trusted_band_db` reads it for those types, and the chooser's context,
+        whose ``type_choice.types`` the fits are made of.
+    count_probabilities : np.ndarray
+        CatBoost's probability of 0..`MAX_OPERATIONS` operations.
+    chooser : CatBoostClassifier
+        The count chooser (`app.ml.count_choice.fit_chooser`).
+    """
+    candidates: list[CountCandidate] = []
+    rows = []
+    for band_db, context in options:
+        found = checked_candidates(
+            band_db, count_probabilities=count_probabilities, types=context.type_choice.types
+        )
+        candidates += found
+        rows.append(
+            candidate_features(found, count_probabilities=count_probabilities, context=context)
+        )
+    return candidates[int(np.argmax(chooser.predict_proba(np.vstack(rows))[:, 1]))].operations
 
 
 def checked_candidates(
@@ -515,6 +539,12 @@ class GeneralModel:
             return [self.types] * len(features)
         return present_types(np.asarray(self.type_classifier.predict_proba(features)))
 
+    def type_choices(self, features: np.ndarray) -> list[list[TypeChoice]]:
+        """The sets of types the count chooser weighs for each example (`type_choices`)."""
+        if self.type_classifier is None:
+            return [[TypeChoice(types=self.types)]] * len(features)
+        return type_choices_of(np.asarray(self.type_classifier.predict_proba(features)))
+
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise up to five operations anywhere in the spectrum."""
         coherent = coherent_candidate_of(comparison) if self.spec.coherent else None
@@ -527,27 +557,39 @@ class GeneralModel:
             coherent_magnitudes=None if coherent is None else coherent[np.newaxis],
         )
         probabilities = self.count_probabilities(features)[0]
-        types = self.present_types(features)[0]
-        band_db = trusted_band_db(
-            features[0, : CURRENT_SPEC.n_bands].astype(float),
-            candidate_lossy=comparison.candidate_lossy,
-            top_band=typed_top_band(
-                types,
-                top_band=audible_top_band(comparison.reference_magnitude, spec=self.spec.spectrum),
-            ),
-        )
-        operations = recognise_operations(
-            band_db,
-            count_probabilities=probabilities,
-            check=check_for(types, check=self.physics, typed_check=self.typed_physics),
-            types=types,
-            chooser=self.count_chooser,
-            context=None
-            if self.count_chooser is None
-            else choice_context(
-                features[0], spec=self.spec, types=types, candidate_lossy=comparison.candidate_lossy
-            ),
-        )
+        top_band = audible_top_band(comparison.reference_magnitude, spec=self.spec.spectrum)
+
+        def band_db_for(types: tuple[EqType, ...]) -> np.ndarray:
+            return trusted_band_db(
+                features[0, : CURRENT_SPEC.n_bands].astype(float),
+                candidate_lossy=comparison.candidate_lossy,
+                top_band=typed_top_band(types, top_band=top_band),
+            )
+
+        if self.count_chooser is None:
+            types = self.present_types(features)[0]
+            operations = recognise_operations(
+                band_db_for(types),
+                count_probabilities=probabilities,
+                check=check_for(types, check=self.physics, typed_check=self.typed_physics),
+                types=types,
+            )
+        else:
+            options = [
+                (
+                    band_db_for(choice.types),
+                    choice_context(
+                        features[0],
+                        spec=self.spec,
+                        choice=choice,
+                        candidate_lossy=comparison.candidate_lossy,
+                    ),
+                )
+                for choice in self.type_choices(features)[0]
+            ]
+            operations = chosen_operations(
+                options, count_probabilities=probabilities, chooser=self.count_chooser
+            )
         count = len(operations)
         curve = curve_db(operations)
         return Recognition(
@@ -562,11 +604,13 @@ class GeneralModel:
 
 
 def choice_context(
-    features: np.ndarray, *, spec: FeatureSpec, types: tuple[EqType, ...], candidate_lossy: bool
+    features: np.ndarray, *, spec: FeatureSpec, choice: TypeChoice, candidate_lossy: bool
 ) -> ChoiceContext:
-    """The count chooser's context of one example, from its `example_features` row."""
+    """The count chooser's context of one example and set of types, from its
+    `example_features` row."""
     return ChoiceContext(
-        typed_count=len(types) - 1,
+        type_choice=choice,
+        typed_count=len(choice.types) - 1,
         candidate_lossy=candidate_lossy,
         imprint_db=tuple(
             float(x) if spec.coherent else 0.0 for x in features[-(IMPRINT_OCTAVES + 1) :]
@@ -597,6 +641,15 @@ def present_types(type_probabilities: np.ndarray) -> list[tuple[EqType, ...]]:
     """
     return [
         ("bell", *(kind for kind, p in zip(TYPED, row, strict=True) if p > PRESENT_PROBABILITY))
+        for row in np.atleast_2d(type_probabilities)
+    ]
+
+
+def type_choices_of(type_probabilities: np.ndarray) -> list[list[TypeChoice]]:
+    """`app.ml.count_choice.type_choices` of each row of the type model's probabilities:
+    the sets of types the count chooser weighs."""
+    return [
+        type_choices(row, typed=TYPED, threshold=PRESENT_PROBABILITY)
         for row in np.atleast_2d(type_probabilities)
     ]
 

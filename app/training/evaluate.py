@@ -16,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 
 from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import past_band_limit
-from app.ml.count_choice import ChoiceContext, CountCandidate, candidate_features
+from app.ml.count_choice import ChoiceContext, CountCandidate, TypeChoice, candidate_features
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, fit_gains
 from app.ml.general import (
@@ -406,31 +406,71 @@ def nearby_candidates(example: GeneralExample) -> list[CountCandidate]:
     return checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
 
 
-def choice_contexts(
+#: One set of types of one example: the example as its fits read it, and the chooser's context.
+ChoiceOption = tuple[GeneralExample, ChoiceContext]
+
+
+def choice_options(
     features: np.ndarray,
     *,
-    spec: FeatureSpec,
-    types: list[tuple[EqType, ...]],
+    probabilities: np.ndarray,
+    choices: list[list[TypeChoice]],
     candidate_lossy: np.ndarray,
-) -> list[ChoiceContext]:
-    """Each example's `app.ml.general.choice_context`."""
-    return [
-        choice_context(row, spec=spec, types=kinds, candidate_lossy=bool(lossy))
-        for row, kinds, lossy in zip(features, types, candidate_lossy, strict=True)
-    ]
+    spec: FeatureSpec,
+    top_bands: np.ndarray | None = None,
+) -> list[list[ChoiceOption]]:
+    """Per example, per set of types it weighs (`app.ml.count_choice.type_choices`): the
+    example as `general_band_db` reads it for those types, and its
+    `app.ml.general.choice_context`."""
+    options = []
+    for i, (row, example_choices) in enumerate(zip(features, choices, strict=True)):
+        lossy = candidate_lossy[i : i + 1]
+        band_db = [
+            general_band_db(
+                row[None, : CURRENT_SPEC.n_bands],
+                candidate_lossy=lossy,
+                types=[choice.types],
+                top_bands=None if top_bands is None else top_bands[i : i + 1],
+            )[0]
+            for choice in example_choices
+        ]
+        options.append(
+            [
+                (
+                    (db, probabilities[i], choice.types),
+                    choice_context(row, spec=spec, choice=choice, candidate_lossy=bool(lossy[0])),
+                )
+                for db, choice in zip(band_db, example_choices, strict=True)
+            ]
+        )
+    return options
+
+
+def option_candidates(options: list[list[ChoiceOption]]) -> list[list[list[CountCandidate]]]:
+    """Per example, per set of types: its `nearby_candidates` (fitted in parallel)."""
+    fitted = parallel_map(nearby_candidates, [example for opts in options for example, _ in opts])
+    ends = np.cumsum([len(opts) for opts in options])
+    return [fitted[end - len(opts) : end] for opts, end in zip(options, ends, strict=True)]
 
 
 def chooser_rows(
-    candidates: list[list[CountCandidate]],
-    *,
-    probabilities: np.ndarray,
-    contexts: list[ChoiceContext],
+    options: list[list[ChoiceOption]], candidates: list[list[list[CountCandidate]]]
 ) -> list[np.ndarray]:
-    """Each example's `app.ml.count_choice.candidate_features`."""
+    """Per example, `app.ml.count_choice.candidate_features` of every set's candidates."""
     return [
-        candidate_features(found, count_probabilities=p, context=context)
-        for found, p, context in zip(candidates, probabilities, contexts, strict=True)
+        np.vstack(
+            [
+                candidate_features(found, count_probabilities=example[1], context=context)
+                for (example, context), found in zip(opts, per_set, strict=True)
+            ]
+        )
+        for opts, per_set in zip(options, candidates, strict=True)
     ]
+
+
+def flat(candidates: list[list[list[CountCandidate]]]) -> list[list[CountCandidate]]:
+    """Per example, every set's candidates in one list (the order of `chooser_rows`)."""
+    return [[c for found in per_set for c in found] for per_set in candidates]
 
 
 def chosen(candidates: list[list[CountCandidate]], *, right: np.ndarray) -> list[CountCandidate]:
@@ -473,14 +513,16 @@ def general_answers(
     typed_check: PhysicsCheck | None = None,
     top_bands: np.ndarray | None = None,
     chooser: CatBoostClassifier | None = None,
+    choices: list[list[TypeChoice]] | None = None,
     spec: FeatureSpec = CURRENT_SPEC,
 ) -> list[list[EqOperation]]:
     """The general model's operations for each example, as the service finds them.
 
     ``types`` are each example's types (`app.ml.general.present_types`);
     `typed_check`, where given, decodes those with more types than bells;
-    `top_bands` as in `general_band_db`; `chooser`, where given, picks the count
-    instead of the checks (`app.ml.count_choice`), reading `features` of `spec`.
+    `top_bands` as in `general_band_db`; `chooser`, where given with each
+    example's `choices` of types, picks the count and the types instead of the
+    checks (`app.ml.count_choice`), reading `features` of `spec`.
     """
     band_db = general_band_db(
         features[:, : CURRENT_SPEC.n_bands],
@@ -489,16 +531,19 @@ def general_answers(
         types=types,
     )
     examples = list(zip(band_db, probabilities, types, strict=True))
-    if chooser is None:
+    if chooser is None or choices is None:
         return parallel_map(partial(recognise, check=check, typed_check=typed_check), examples)
-    candidates = parallel_map(nearby_candidates, examples)
-    rows = chooser_rows(
-        candidates,
+    options = choice_options(
+        features,
         probabilities=probabilities,
-        contexts=choice_contexts(features, spec=spec, types=types, candidate_lossy=candidate_lossy),
+        choices=choices,
+        candidate_lossy=candidate_lossy,
+        spec=spec,
+        top_bands=top_bands,
     )
-    right = chooser.predict_proba(np.vstack(rows))[:, 1]
-    return [found.operations for found in chosen(candidates, right=right)]
+    candidates = option_candidates(options)
+    right = chooser.predict_proba(np.vstack(chooser_rows(options, candidates)))[:, 1]
+    return [found.operations for found in chosen(flat(candidates), right=right)]
 
 
 def general_low_pass_count_accuracy(
@@ -511,6 +556,7 @@ def general_low_pass_count_accuracy(
     typed_check: PhysicsCheck | None = None,
     top_bands: np.ndarray | None = None,
     chooser: CatBoostClassifier | None = None,
+    choices: list[list[TypeChoice]] | None = None,
     spec: FeatureSpec = CURRENT_SPEC,
 ) -> float | None:
     """Count accuracy on `examples` as MP3 uploads (`Dataset.low_passed` at `LOW_PASS_HZ`).
@@ -527,6 +573,7 @@ def general_low_pass_count_accuracy(
         typed_check=typed_check,
         top_bands=top_bands,
         chooser=chooser,
+        choices=choices,
         spec=spec,
     )
     counts = [
@@ -761,6 +808,7 @@ def evaluate_general(
     typed_check: PhysicsCheck | None = None,
     top_bands: np.ndarray | None = None,
     chooser: CatBoostClassifier | None = None,
+    choices: list[list[TypeChoice]] | None = None,
     spec: FeatureSpec = CURRENT_SPEC,
 ) -> dict[str, Any]:
     """Count accuracy, parameter errors and the per-type figures of the general model's answers.
@@ -782,6 +830,7 @@ def evaluate_general(
         typed_check=typed_check,
         top_bands=top_bands,
         chooser=chooser,
+        choices=choices,
         spec=spec,
     )
     bells = validation.bells_only & np.isin(validation.nuisance, list(NUISANCE_PROBABILITIES))

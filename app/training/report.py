@@ -20,12 +20,12 @@ import numpy as np
 from catboost import CatBoostClassifier
 from rich.progress import track
 
-from app.audio.eq import EqType
+from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import audible_top_band
-from app.ml.count_choice import COUNT_CHOOSER_FILE, fit_chooser
+from app.ml.count_choice import COUNT_CHOOSER_FILE, TypeChoice, fit_chooser
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
-from app.ml.general import BELLS, present_types
+from app.ml.general import BELLS, present_types, type_choices_of
 from app.ml.grid import decode, note_rows
 from app.ml.registry import MODEL_FILE, TYPES_MODEL_FILE, has_model, load_classifier, model_bytes
 from app.training import evaluate as ev
@@ -35,7 +35,7 @@ from app.training.bundle import Bundle
 from app.training.corpus import CorpusLayout, Track, manifest_hash, read_manifest
 from app.training.datasets import Dataset, load_dataset
 from app.training.fit import TUNE_ONE_IN, fit_is_current, tuning_mask
-from app.training.grids import GRID_CONFIGS
+from app.training.grids import GRID_CONFIGS, decode_operations
 from app.training.render import write_report
 from app.training.synth import NUISANCE_PROBABILITIES
 
@@ -197,6 +197,7 @@ def build_report(
             typed_check=typed_check,
             top_bands=validation_tops,
             chooser=chooser,
+            choices=_type_choices(type_classifier, features),
             spec=spec,
         )
         if type_classifier is not None and bundle.type_targets is not None:
@@ -218,6 +219,7 @@ def build_report(
                 typed_check=typed_check,
                 top_bands=None if validation_tops is None else validation_tops[sample],
                 chooser=chooser,
+                choices=_type_choices(type_classifier, low_passed),
                 spec=spec,
             )
         general["physics_check"] = check.to_dict()
@@ -430,6 +432,16 @@ def _present_types(
     return present_types(_type_probabilities(type_classifier, features))
 
 
+def _type_choices(
+    type_classifier: CatBoostClassifier | None, features: np.ndarray
+) -> list[list[TypeChoice]]:
+    """The sets of types the count chooser weighs for each example (bells only without a
+    type model)."""
+    if type_classifier is None:
+        return [[TypeChoice(types=BELLS)]] * len(features)
+    return type_choices_of(_type_probabilities(type_classifier, features))
+
+
 def _reference_top_bands(
     bundle: Bundle, *, data_dir: Path, tracks: list[Track]
 ) -> np.ndarray | None:
@@ -455,6 +467,8 @@ class _GeneralExamples:
     types: list[tuple[EqType, ...]]
     probabilities: np.ndarray
     band_db: np.ndarray
+    choices: list[list[TypeChoice]]
+    top_bands: np.ndarray | None
 
     @property
     def rows(self) -> list[ev.GeneralExample]:
@@ -488,7 +502,13 @@ def _general_examples(
         types=types,
     )
     return _GeneralExamples(
-        features, dataset, types, _count_probabilities(classifier, features), band_db
+        features,
+        dataset,
+        types,
+        _count_probabilities(classifier, features),
+        band_db,
+        _type_choices(type_classifier, features),
+        None if top_bands is None else top_bands[mask],
     )
 
 
@@ -534,9 +554,11 @@ def _count_chooser(
     It is fitted first on every other tuning track and compared on the tracks left
     out with the physics checks chosen on the same tracks as it
     (`ev.choose_general_check`, `_chooser_against_checks`); where it gets
-    significantly more counts right there (McNemar's z above `SIGNIFICANCE_Z`) and
-    none significantly fewer on the bells-only sets whose figures must hold, it is
-    fitted again on every tuning track and written to `target` (removed otherwise).
+    significantly more sets right there, their count and their types (McNemar's z
+    above `SIGNIFICANCE_Z`), and none significantly fewer on the bells-only sets
+    whose figures must hold, it is fitted again on every tuning track and written
+    to `target` (removed otherwise). It picks among the fits of two sets of types
+    (`app.ml.count_choice.type_choices`), the checks among those of the type model's.
     """
     target.unlink(missing_ok=True)
     tune = tuning_mask(bundle)
@@ -545,20 +567,22 @@ def _count_chooser(
     tuning = _general_examples(
         bundle, tune, classifier=classifier, type_classifier=type_classifier, top_bands=top_bands
     )
-    candidates = ev.parallel_map(ev.nearby_candidates, tuning.rows)
-    rows = ev.chooser_rows(
-        candidates,
+    options = ev.choice_options(
+        tuning.features,
         probabilities=tuning.probabilities,
-        contexts=ev.choice_contexts(
-            tuning.features,
-            spec=bundle.spec,
-            types=tuning.types,
-            candidate_lossy=tuning.dataset.candidate_lossy,
-        ),
+        choices=tuning.choices,
+        candidate_lossy=tuning.dataset.candidate_lossy,
+        spec=bundle.spec,
+        top_bands=tuning.top_bands,
     )
+    per_set = ev.option_candidates(options)
+    rows = ev.chooser_rows(options, per_set)
+    candidates = ev.flat(per_set)
     truth = tuning.dataset.n_operations
+    true_types = [_type_list(ops) for ops in tuning.dataset.operations]
     right = [
-        np.array([c.count == t for c in found]) for found, t in zip(candidates, truth, strict=True)
+        np.array([_type_list(c.operations) == kinds for c in found])
+        for found, kinds in zip(candidates, true_types, strict=True)
     ]
     held_out = (bundle.groups[tune] // TUNE_ONE_IN) % 2 == 1
     (fit_rows, out_rows), (fit_right, _) = _apart(rows, held_out), _apart(right, held_out)
@@ -576,18 +600,26 @@ def _count_chooser(
         true_count=truth[fit_half],
         types=_apart(tuning.types, held_out)[0],
         chosen_on=bells if bells.any() else None,
-        candidates=_apart(candidates, held_out)[0],
+        candidates=[sets[0] for sets in _apart(per_set, held_out)[0]],
     )
     checked = ev.parallel_map(
         partial(ev.recognise, check=check, typed_check=typed_check),
         _apart(tuning.rows, held_out)[1],
     )
+    held_types = _apart(true_types, held_out)[1]
     figures = _chooser_against_checks(
-        chooser_right=np.array([c.count for c in picked]) == truth[held_out],
-        check_right=np.array([len(found) for found in checked]) == truth[held_out],
+        chooser_right=np.array(
+            [_type_list(c.operations) == t for c, t in zip(picked, held_types, strict=True)]
+        ),
+        check_right=np.array(
+            [_type_list(found) == t for found, t in zip(checked, held_types, strict=True)]
+        ),
         bells=tuning.bells[held_out],
     )
     figures["tuning_examples"] = int(len(truth))
+    held = tuning.dataset.subset(held_out)
+    figures["held_out_types_check"] = ev.typed_figures(held, checked)
+    figures["held_out_types_chooser"] = ev.typed_figures(held, [c.operations for c in picked])
     if not figures["used"]:
         return None, figures
     chooser = fit_chooser(rows, right=right)
@@ -596,6 +628,14 @@ def _count_chooser(
 
 
 _Item = TypeVar("_Item")
+
+
+def _type_list(operations: list[EqOperation] | np.ndarray) -> list[str]:
+    """The sorted types of a set of operations, or of its encoded rows (`decode_operations`):
+    two sets with equal lists have the same count and the same types."""
+    if isinstance(operations, np.ndarray):
+        operations = decode_operations(operations)
+    return sorted(op.type for op in operations)
 
 
 def _apart(items: list[_Item], held_out: np.ndarray) -> tuple[list[_Item], list[_Item]]:
@@ -609,14 +649,14 @@ def _apart(items: list[_Item], held_out: np.ndarray) -> tuple[list[_Item], list[
 def _chooser_against_checks(
     *, chooser_right: np.ndarray, check_right: np.ndarray, bells: np.ndarray
 ) -> dict[str, Any]:
-    """The chooser's and the checks' count accuracy on held-out tuning examples, and
-    whether the chooser is used (see `_count_chooser`)."""
+    """The chooser's and the checks' share of sets right (count and types) on held-out
+    tuning examples, and whether the chooser is used (see `_count_chooser`)."""
     z = ev.mcnemar_z(chooser_right, check_right)
     z_bells = ev.mcnemar_z(chooser_right[bells], check_right[bells])
     return {
         "held_out_examples": len(chooser_right),
-        "held_out_count_accuracy_check": ev.percent(check_right),
-        "held_out_count_accuracy_chooser": ev.percent(chooser_right),
+        "held_out_sets_right_check": ev.percent(check_right),
+        "held_out_sets_right_chooser": ev.percent(chooser_right),
         "mcnemar_z": round(z, 2),
         "held_out_bells_only_check": ev.percent(check_right[bells]),
         "held_out_bells_only_chooser": ev.percent(chooser_right[bells]),

@@ -9,9 +9,10 @@ from app.audio.eq import EqOperation
 from app.ml.count_choice import (
     ChoiceContext,
     CountCandidate,
+    TypeChoice,
     candidate_features,
-    chosen_index,
     fit_chooser,
+    type_choices,
 )
 
 CONTEXT = ChoiceContext(typed_count=1, candidate_lossy=False, imprint_db=(0.0,) * 10 + (0.3,))
@@ -38,7 +39,23 @@ def test_rows_say_what_each_count_explains_and_what_one_more_would() -> None:
     assert two[16] == pytest.approx(0.1)  # what one more would (0.5 -> 0.4)
     assert np.isnan(one[11]) and np.isnan(three[16])  # counts 0 and 4 were not fitted
     assert three[23:27].tolist() == pytest.approx([3.0, 2, 1, 0])  # weakest gain, types
-    assert rows[:, 27:29].tolist() == [[1, 0]] * 3 and rows[0, -1] == pytest.approx(0.3)
+    assert rows[:, 27:29].tolist() == [[1, 0]] * 3 and rows[0, 39] == pytest.approx(0.3)
+    assert rows[0, 40:].tolist() == pytest.approx([0.0, 0.0, 0.5])  # the type model's own set
+
+
+def test_the_alternative_flips_the_type_model_s_closest_call() -> None:
+    typed = ("low_shelf", "high_shelf", "high_pass", "low_pass")
+    own, other = type_choices(np.array([0.9, 0.45, 0.02, 0.7]), typed=typed, threshold=0.5)
+    assert own == TypeChoice(
+        types=("bell", "low_shelf", "low_pass"),
+        log_probability=pytest.approx(np.log(0.9 * 0.55 * 0.98 * 0.7)),
+        margin=pytest.approx(0.05),
+    )
+    assert other.types == ("bell", "low_shelf", "high_shelf", "low_pass") and other.alternative
+    assert other.log_probability == pytest.approx(np.log(0.9 * 0.45 * 0.98 * 0.7))
+    # A type the model is sure of is never the one flipped, however many there are.
+    _, other = type_choices(np.array([0.999, 0.001, 0.3, 0.999]), typed=typed, threshold=0.5)
+    assert other.types == ("bell", "low_shelf", "high_pass", "low_pass")
 
 
 def test_a_fitted_chooser_picks_the_count_after_which_little_is_left() -> None:
@@ -67,8 +84,8 @@ def test_a_fitted_chooser_picks_the_count_after_which_little_is_left() -> None:
     ]
     chooser = fit_chooser(rows[:200], right=right[:200], threads=1)
     picked = [
-        found[chosen_index(chooser, found, count_probabilities=p, context=CONTEXT)].count
-        for found, p in zip(examples[200:], probabilities[200:], strict=True)
+        found[int(np.argmax(chooser.predict_proba(r)[:, 1]))].count
+        for found, r in zip(examples[200:], rows[200:], strict=True)
     ]
     argmax = [int(np.argmax(p)) for p in probabilities[200:]]
     assert np.mean(np.array(picked) == truths[200:]) > 0.95

@@ -74,17 +74,20 @@ def test_a_count_chooser_in_use_is_said_with_its_tuning_comparison(
     report["general"]["count_chooser"] = {
         "tuning_examples": 1596,
         "held_out_examples": 800,
-        "held_out_count_accuracy_check": 70.1,
-        "held_out_count_accuracy_chooser": 80.2,
+        "held_out_sets_right_check": 70.1,
+        "held_out_sets_right_chooser": 80.2,
         "mcnemar_z": 6.1,
         "held_out_bells_only_check": 91.0,
         "held_out_bells_only_chooser": 91.5,
         "mcnemar_z_bells_only": 0.4,
         "used": True,
+        "held_out_types_check": committed["general"]["types"],
+        "held_out_types_chooser": committed["general"]["types"],
     }
     text = render_report(report)
+    assert "the same held-out tuning examples by the aims' sets" in text
     assert "| 70.1 → 80.2 (z 6.1); 91.0 → 91.5 (z 0.4): used | - |" in text
-    assert "a count chooser picks among them (`app.ml.count_choice`)" in text
+    assert "a count chooser picks the count and the types among those fits" in text
     assert "on the 800 examples of the tracks left out" in text
     report["general"]["count_chooser"]["used"] = False
     assert "a count chooser picks" not in render_report(report)

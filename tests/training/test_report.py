@@ -15,8 +15,8 @@ def test_the_count_chooser_is_used_only_where_significantly_better_and_bells_hol
     better[200:] = True  # right on every held-out example the checks got wrong past the bells
     figures = _chooser_against_checks(chooser_right=better, check_right=check_right, bells=bells)
     assert figures["used"] and figures["mcnemar_z"] > 2
-    assert figures["held_out_count_accuracy_check"] == 90.0
-    assert figures["held_out_count_accuracy_chooser"] == 95.0
+    assert figures["held_out_sets_right_check"] == 90.0
+    assert figures["held_out_sets_right_chooser"] == 95.0
     # As much better overall, but it breaks the bells-only sets: not used.
     worse_on_bells = better.copy()
     worse_on_bells[:200] = np.arange(200) % 4 != 0  # 75 % where the checks had 90 %

@@ -1,0 +1,144 @@
+"""The general model's count chooser on the validation tracks, against its physics checks.
+
+`mastering-trainer evaluate` decides whether the chooser is used on the tuning tracks alone
+(fitted on every other one, judged on the rest: `app.training.report._count_chooser`). This
+study shows what it would do on the validation tracks, fitted on the tuning tracks as the
+evaluation fits it: every tuning track, or either half of them. It never changes a model.
+
+Candidates of both sets of types (`app.ml.count_choice.type_choices`) are fitted for every
+tuning and validation example (about 40 minutes on 2 cores) and cached under
+``DATA_DIR/chooser_study.pkl``, so a second run takes a few minutes::
+
+    DATA_DIR=var python ops/chooser_study.py
+
+Prints, per chooser and for the installed physics checks, the figures of issue 19's item 4
+(`app.training.evaluate.typed_figures`) and the count right over every set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.config import get_settings
+from app.ml.count_choice import fit_chooser
+from app.ml.fitting import PhysicsCheck
+from app.ml.general import best_candidate, check_for
+from app.ml.registry import load_classifier
+from app.training import evaluate as ev
+from app.training import report as rp
+from app.training.bundle import Bundle
+from app.training.cli import DEFAULT_MANIFEST
+from app.training.corpus import read_manifest
+from app.training.fit import TUNE_ONE_IN, tuning_mask
+
+
+def fitted(examples: Any, *, spec: Any) -> dict[str, Any]:
+    """The examples' options, their candidates and chooser rows, and what is right."""
+    options = ev.choice_options(
+        examples.features,
+        probabilities=examples.probabilities,
+        choices=examples.choices,
+        candidate_lossy=examples.dataset.candidate_lossy,
+        spec=spec,
+        top_bands=examples.top_bands,
+    )
+    per_set = ev.option_candidates(options)
+    candidates = ev.flat(per_set)
+    truths = [rp._type_list(ops) for ops in examples.dataset.operations]
+    return {
+        "rows": ev.chooser_rows(options, per_set),
+        "candidates": candidates,
+        "right": [
+            np.array([rp._type_list(c.operations) == t for c in found])
+            for found, t in zip(candidates, truths, strict=True)
+        ],
+        "own": [sets[0] for sets in per_set],
+    }
+
+
+def summary(name: str, data: Any, answers: list[Any]) -> None:
+    """Print item 4's figures and the count right over every set."""
+    figures = ev.typed_figures(data, answers)
+    counts = np.array([len(a) for a in answers]) == data.n_operations
+    print(f"{name}: count right over every set {ev.percent(counts)} %")
+    print("  ", json.dumps({k: v for k, v in figures.items() if k != "with_chain"}), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--every", type=int, default=1, help="every k-th example only (a trial)")
+    args = parser.parse_args()
+    data_dir = get_settings().DATA_DIR
+    bundle = Bundle.load(data_dir / "bundle" / "general.npz")
+    fitted_dir = data_dir / "fitted" / "general"
+    classifier = load_classifier(fitted_dir)
+    type_classifier = rp._type_classifier(fitted_dir)
+    tracks = read_manifest(DEFAULT_MANIFEST)
+    top_bands = rp._reference_top_bands(bundle, data_dir=data_dir, tracks=tracks)
+    tune_mask = tuning_mask(bundle)
+    if args.every > 1:
+        kept = np.zeros(len(tune_mask), dtype=bool)
+        kept[:: args.every] = True
+        tune_mask &= kept
+    validation_mask = bundle.validation.copy()
+    validation_mask[
+        np.flatnonzero(validation_mask)[np.arange(validation_mask.sum()) % args.every > 0]
+    ] = False
+    parts = {
+        name: rp._general_examples(
+            bundle,
+            mask,
+            classifier=classifier,
+            type_classifier=type_classifier,
+            top_bands=top_bands,
+        )
+        for name, mask in (("tune", tune_mask), ("validation", validation_mask))
+    }
+    cache = data_dir / f"chooser_study_every_{args.every}.pkl"
+    if cache.is_file():
+        fits = pickle.loads(cache.read_bytes())
+    else:
+        fits = {name: fitted(examples, spec=bundle.spec) for name, examples in parts.items()}
+        cache.write_bytes(pickle.dumps(fits))
+    validation = parts["validation"]
+    metadata = json.loads(Path("models/general/metadata.json").read_text())
+    check = PhysicsCheck.from_dict(metadata.get("decode"))
+    typed_check = PhysicsCheck.from_dict(metadata.get("decode_typed"))
+    checked = []
+    for own, example in zip(fits["validation"]["own"], validation.rows, strict=True):
+        example_check = check_for(example[2], check=check, typed_check=typed_check)
+        if example_check.weight > 0:  # the candidates are those the check weighs
+            checked.append(
+                best_candidate(own, count_probabilities=example[1], check=example_check).operations
+            )
+        else:
+            checked.append(ev.recognise(example, check=check, typed_check=typed_check))
+    summary("installed physics checks", validation.dataset, checked)
+    assert bundle.groups is not None
+    held_out = (bundle.groups[tune_mask] // TUNE_ONE_IN) % 2 == 1
+    tune = fits["tune"]
+    for name, keep in (
+        ("every tuning track", np.ones_like(held_out)),
+        ("the evaluation's fit half", ~held_out),
+        ("the other half", held_out),
+    ):
+        rows = [r for r, k in zip(tune["rows"], keep, strict=True) if k]
+        right = [r for r, k in zip(tune["right"], keep, strict=True) if k]
+        chooser = fit_chooser(rows, right=right)
+        scores = chooser.predict_proba(np.vstack(fits["validation"]["rows"]))[:, 1]
+        picked = ev.chosen(fits["validation"]["candidates"], right=scores)
+        summary(
+            f"chooser fitted on {name} ({int(keep.sum())} examples)",
+            validation.dataset,
+            [c.operations for c in picked],
+        )
+
+
+if __name__ == "__main__":
+    main()
