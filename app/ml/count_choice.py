@@ -76,9 +76,9 @@ def type_choices(
     Returns
     -------
     list of TypeChoice
-        The model's set, then the alternative; both hold bells. Fitting both and
-        letting the chooser pick got the types of a single high shelf right 96 %
-        of the time instead of 90 % on the validation tracks (stop 27).
+        The model's set, then the alternative; both hold bells. What the chooser
+        makes of both is measured by `mastering-trainer evaluate` (the count
+        chooser's rows of ``models/REPORT.md``) and ``ops/chooser_study.py``.
 
     Examples
     --------
