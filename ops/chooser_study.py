@@ -28,7 +28,6 @@ import numpy as np
 from app.config import get_settings
 from app.ml.count_choice import fit_chooser
 from app.ml.fitting import PhysicsCheck
-from app.ml.general import best_candidate, check_for
 from app.ml.registry import load_classifier
 from app.training import evaluate as ev
 from app.training import report as rp
@@ -36,30 +35,6 @@ from app.training.bundle import Bundle
 from app.training.cli import DEFAULT_MANIFEST
 from app.training.corpus import read_manifest
 from app.training.fit import TUNE_ONE_IN, tuning_mask
-
-
-def fitted(examples: Any, *, spec: Any) -> dict[str, Any]:
-    """The examples' options, their candidates and chooser rows, and what is right."""
-    options = ev.choice_options(
-        examples.features,
-        probabilities=examples.probabilities,
-        choices=examples.choices,
-        candidate_lossy=examples.dataset.candidate_lossy,
-        spec=spec,
-        top_bands=examples.top_bands,
-    )
-    per_set = ev.option_candidates(options)
-    candidates = ev.flat(per_set)
-    truths = [rp._type_list(ops) for ops in examples.dataset.operations]
-    return {
-        "rows": ev.chooser_rows(options, per_set),
-        "candidates": candidates,
-        "right": [
-            np.array([rp._type_list(c.operations) == t for c in found])
-            for found, t in zip(candidates, truths, strict=True)
-        ],
-        "own": [sets[0] for sets in per_set],
-    }
 
 
 def summary(name: str, data: Any, answers: list[Any]) -> None:
@@ -104,21 +79,17 @@ def main() -> None:
     if cache.is_file():
         fits = pickle.loads(cache.read_bytes())
     else:
-        fits = {name: fitted(examples, spec=bundle.spec) for name, examples in parts.items()}
+        fits = {
+            name: rp._chooser_fits(examples, spec=bundle.spec) for name, examples in parts.items()
+        }
         cache.write_bytes(pickle.dumps(fits))
     validation = parts["validation"]
     metadata = json.loads(Path("models/general/metadata.json").read_text())
     check = PhysicsCheck.from_dict(metadata.get("decode"))
     typed_check = PhysicsCheck.from_dict(metadata.get("decode_typed"))
-    checked = []
-    for own, example in zip(fits["validation"]["own"], validation.rows, strict=True):
-        example_check = check_for(example[2], check=check, typed_check=typed_check)
-        if example_check.weight > 0:  # the candidates are those the check weighs
-            checked.append(
-                best_candidate(own, count_probabilities=example[1], check=example_check).operations
-            )
-        else:
-            checked.append(ev.recognise(example, check=check, typed_check=typed_check))
+    checked = ev.checked_answers(
+        validation.rows, fits["validation"].own, check=check, typed_check=typed_check
+    )
     summary("installed physics checks", validation.dataset, checked)
     assert bundle.groups is not None
     held_out = (bundle.groups[tune_mask] // TUNE_ONE_IN) % 2 == 1
@@ -128,11 +99,11 @@ def main() -> None:
         ("the evaluation's fit half", ~held_out),
         ("the other half", held_out),
     ):
-        rows = [r for r, k in zip(tune["rows"], keep, strict=True) if k]
-        right = [r for r, k in zip(tune["right"], keep, strict=True) if k]
+        rows = [r for r, k in zip(tune.rows, keep, strict=True) if k]
+        right = [r for r, k in zip(tune.right, keep, strict=True) if k]
         chooser = fit_chooser(rows, right=right)
-        scores = chooser.predict_proba(np.vstack(fits["validation"]["rows"]))[:, 1]
-        picked = ev.chosen(fits["validation"]["candidates"], right=scores)
+        scores = chooser.predict_proba(np.vstack(fits["validation"].rows))[:, 1]
+        picked = ev.chosen(fits["validation"].candidates, right=scores)
         summary(
             f"chooser fitted on {name} ({int(keep.sum())} examples)",
             validation.dataset,

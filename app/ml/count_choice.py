@@ -112,8 +112,6 @@ def type_choices(
 class ChoiceContext:
     """What the chooser knows of an example beyond its candidates."""
 
-    #: The type model found shelves or pass filters (their number).
-    typed_count: int
     candidate_lossy: bool
     #: `app.ml.general.imprint_features` (dB: per octave, then the RMS; zeros without
     #: the coherent spectra).
@@ -121,6 +119,11 @@ class ChoiceContext:
     #: The candidates were fitted with the type set of `TypeChoice` (the type model's, or
     #: the alternative with its least certain type flipped).
     type_choice: TypeChoice = field(default_factory=lambda: TypeChoice(types=("bell",)))
+
+    @property
+    def typed_count(self) -> int:
+        """How many shelves and pass filters the candidates were fitted with."""
+        return len(self.type_choice.types) - 1
 
     def as_row(self) -> list[float]:
         """The context's columns."""

@@ -610,7 +610,6 @@ def choice_context(
     `example_features` row."""
     return ChoiceContext(
         type_choice=choice,
-        typed_count=len(choice.types) - 1,
         candidate_lossy=candidate_lossy,
         imprint_db=tuple(
             float(x) if spec.coherent else 0.0 for x in features[-(IMPRINT_OCTAVES + 1) :]

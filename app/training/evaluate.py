@@ -401,6 +401,32 @@ def recognise(
     )
 
 
+def checked_answers(
+    examples: list[GeneralExample],
+    candidates: list[list[CountCandidate]],
+    *,
+    check: PhysicsCheck,
+    typed_check: PhysicsCheck,
+) -> list[list[EqOperation]]:
+    """`recognise` of each example, reading its `nearby_candidates` where already fitted:
+    a check of weight above 0 weighs exactly those (`app.ml.general.recognise_operations`)."""
+    checks = [check_for(types, check=check, typed_check=typed_check) for _, _, types in examples]
+    # Weight 0 fits CatBoost's count alone (`estimate_operations`): fitted here.
+    unweighted = [i for i, c in enumerate(checks) if c.weight <= 0]
+    refitted = parallel_map(
+        partial(recognise, check=check, typed_check=typed_check), [examples[i] for i in unweighted]
+    )
+    answers = [
+        best_candidate(found, count_probabilities=example[1], check=c).operations
+        if c.weight > 0
+        else []
+        for example, found, c in zip(examples, candidates, checks, strict=True)
+    ]
+    for i, found in zip(unweighted, refitted, strict=True):
+        answers[i] = found
+    return answers
+
+
 def nearby_candidates(example: GeneralExample) -> list[CountCandidate]:
     band_db, count_probabilities, types = example
     return checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
@@ -524,14 +550,14 @@ def general_answers(
     example's `choices` of types, picks the count and the types instead of the
     checks (`app.ml.count_choice`), reading `features` of `spec`.
     """
-    band_db = general_band_db(
-        features[:, : CURRENT_SPEC.n_bands],
-        candidate_lossy=candidate_lossy,
-        top_bands=top_bands,
-        types=types,
-    )
-    examples = list(zip(band_db, probabilities, types, strict=True))
     if chooser is None or choices is None:
+        band_db = general_band_db(
+            features[:, : CURRENT_SPEC.n_bands],
+            candidate_lossy=candidate_lossy,
+            top_bands=top_bands,
+            types=types,
+        )
+        examples = list(zip(band_db, probabilities, types, strict=True))
         return parallel_map(partial(recognise, check=check, typed_check=typed_check), examples)
     options = choice_options(
         features,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +21,7 @@ from rich.progress import track
 
 from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import audible_top_band
-from app.ml.count_choice import COUNT_CHOOSER_FILE, TypeChoice, fit_chooser
+from app.ml.count_choice import COUNT_CHOOSER_FILE, CountCandidate, TypeChoice, fit_chooser
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.general import BELLS, present_types, type_choices_of
@@ -567,23 +566,9 @@ def _count_chooser(
     tuning = _general_examples(
         bundle, tune, classifier=classifier, type_classifier=type_classifier, top_bands=top_bands
     )
-    options = ev.choice_options(
-        tuning.features,
-        probabilities=tuning.probabilities,
-        choices=tuning.choices,
-        candidate_lossy=tuning.dataset.candidate_lossy,
-        spec=bundle.spec,
-        top_bands=tuning.top_bands,
-    )
-    per_set = ev.option_candidates(options)
-    rows = ev.chooser_rows(options, per_set)
-    candidates = ev.flat(per_set)
+    fits = _chooser_fits(tuning, spec=bundle.spec)
+    rows, candidates, right = fits.rows, fits.candidates, fits.right
     truth = tuning.dataset.n_operations
-    true_types = [_type_list(ops) for ops in tuning.dataset.operations]
-    right = [
-        np.array([_type_list(c.operations) == kinds for c in found])
-        for found, kinds in zip(candidates, true_types, strict=True)
-    ]
     held_out = (bundle.groups[tune] // TUNE_ONE_IN) % 2 == 1
     (fit_rows, out_rows), (fit_right, _) = _apart(rows, held_out), _apart(right, held_out)
     if len({bool(x) for r in fit_right for x in r}) < 2 or not held_out.any():
@@ -600,13 +585,15 @@ def _count_chooser(
         true_count=truth[fit_half],
         types=_apart(tuning.types, held_out)[0],
         chosen_on=bells if bells.any() else None,
-        candidates=[sets[0] for sets in _apart(per_set, held_out)[0]],
+        candidates=_apart(fits.own, held_out)[0],
     )
-    checked = ev.parallel_map(
-        partial(ev.recognise, check=check, typed_check=typed_check),
+    checked = ev.checked_answers(
         _apart(tuning.rows, held_out)[1],
+        _apart(fits.own, held_out)[1],
+        check=check,
+        typed_check=typed_check,
     )
-    held_types = _apart(true_types, held_out)[1]
+    held_types = _apart(fits.true_types, held_out)[1]
     figures = _chooser_against_checks(
         chooser_right=np.array(
             [_type_list(c.operations) == t for c, t in zip(picked, held_types, strict=True)]
@@ -630,12 +617,58 @@ def _count_chooser(
 _Item = TypeVar("_Item")
 
 
-def _type_list(operations: list[EqOperation] | np.ndarray) -> list[str]:
-    """The sorted types of a set of operations, or of its encoded rows (`decode_operations`):
-    two sets with equal lists have the same count and the same types."""
-    if isinstance(operations, np.ndarray):
-        operations = decode_operations(operations)
+def _type_list(operations: list[EqOperation]) -> list[str]:
+    """The sorted types of a set of operations: two sets with equal lists have the same
+    count and the same types."""
     return sorted(op.type for op in operations)
+
+
+@dataclass(frozen=True)
+class _ChooserFits:
+    """The candidates of some general examples for the count chooser, and which are right."""
+
+    #: Per example, per set of types (`ev.option_candidates`).
+    per_set: list[list[list[CountCandidate]]]
+    #: Per example, `ev.chooser_rows` of every set's candidates.
+    rows: list[np.ndarray]
+    #: Per example, the sorted types of its true set (`_type_list`).
+    true_types: list[list[str]]
+
+    @property
+    def candidates(self) -> list[list[CountCandidate]]:
+        """Per example, every set's candidates in the order of `rows`."""
+        return ev.flat(self.per_set)
+
+    @property
+    def own(self) -> list[list[CountCandidate]]:
+        """Per example, the candidates of the type model's own set (those the checks weigh)."""
+        return [sets[0] for sets in self.per_set]
+
+    @property
+    def right(self) -> list[np.ndarray]:
+        """Per example, whether each candidate has the true count and types."""
+        return [
+            np.array([_type_list(c.operations) == kinds for c in found])
+            for found, kinds in zip(self.candidates, self.true_types, strict=True)
+        ]
+
+
+def _chooser_fits(examples: _GeneralExamples, *, spec: FeatureSpec) -> _ChooserFits:
+    """Fit every set of types of each of `examples` (`ev.choice_options`)."""
+    options = ev.choice_options(
+        examples.features,
+        probabilities=examples.probabilities,
+        choices=examples.choices,
+        candidate_lossy=examples.dataset.candidate_lossy,
+        spec=spec,
+        top_bands=examples.top_bands,
+    )
+    per_set = ev.option_candidates(options)
+    return _ChooserFits(
+        per_set,
+        ev.chooser_rows(options, per_set),
+        [_type_list(decode_operations(ops)) for ops in examples.dataset.operations],
+    )
 
 
 def _apart(items: list[_Item], held_out: np.ndarray) -> tuple[list[_Item], list[_Item]]:

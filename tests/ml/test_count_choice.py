@@ -15,7 +15,11 @@ from app.ml.count_choice import (
     type_choices,
 )
 
-CONTEXT = ChoiceContext(typed_count=1, candidate_lossy=False, imprint_db=(0.0,) * 10 + (0.3,))
+CONTEXT = ChoiceContext(
+    candidate_lossy=False,
+    imprint_db=(0.0,) * 10 + (0.3,),
+    type_choice=TypeChoice(types=("bell", "low_shelf")),
+)
 BELL = EqOperation(1000.0, 3.0, 1.0)
 SHELF = EqOperation(120.0, -4.0, type="low_shelf")
 

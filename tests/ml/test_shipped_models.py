@@ -157,7 +157,7 @@ def test_the_general_model_answers_with_its_count_chooser_s_pick(
     general = registry.get("general")
     assert isinstance(general, GeneralModel)
     comparison = compare(song, apply(song, [EqOperation(1000.0, 6.0, 1.0)], sample_rate_hz=44_100))
-    context = ChoiceContext(typed_count=0, candidate_lossy=False, imprint_db=(0.0,) * 11)
+    context = ChoiceContext(candidate_lossy=False, imprint_db=(0.0,) * 11)
     chooser = _chooser_trained_on([context], right=lambda _: [True, False, False])
     assert len(general.recognise(comparison).operations) == 1
     picked = replace(general, count_chooser=chooser).recognise(comparison)
@@ -177,7 +177,6 @@ def test_the_general_model_s_chooser_weighs_the_alternative_set_of_types(
     assert [op.type for op in general.recognise(comparison).operations] == ["bell"]
     contexts = [
         ChoiceContext(
-            typed_count=int(alternative),
             candidate_lossy=False,
             imprint_db=(0.0,) * 11,
             type_choice=TypeChoice(types=("bell",), alternative=alternative, margin=0.3),
