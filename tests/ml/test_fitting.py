@@ -206,3 +206,17 @@ def test_a_lossy_candidate_s_low_pass_is_not_left_for_the_bells_to_explain() -> 
     # What the general model's fits then find: the one bell, not a cut at the top.
     found = estimate_operations(held, count=2)
     assert [round(op.frequency_hz, -2) for op in found] == [4000.0]
+
+
+def test_a_low_pass_whose_stop_band_sinks_into_the_music_s_floor_leaves_nothing_to_explain() -> None:
+    """Where the music is quiet, a steep low-pass measures only 17 dB deep; the fit of
+    the true operations must not leave that gap for an extra operation to explain."""
+    centres = CURRENT_SPEC.spectrum.band_centres_hz
+    applied = [
+        EqOperation(150.0, 6.0, type="low_shelf"),
+        EqOperation(9_000.0, 0.0, type="low_pass", order=4),
+    ]
+    measured = np.maximum(response_db(applied, frequency_hz=centres, sample_rate_hz=44_100), -17.0)
+    (fit,) = count_candidates(measured, counts=range(2, 3), types=("bell", "low_shelf", "low_pass"))
+    assert sorted(op.type for op in fit.operations) == ["low_pass", "low_shelf"]
+    assert np.sqrt(np.mean(fit.residual_db**2)) < 0.2
