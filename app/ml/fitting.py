@@ -212,6 +212,9 @@ def fit_gains(
 #: the general model's tuning tracks against -30 (mixtures' count 57.2 to 62.8 %):
 #: `models/REPORT.md`, "What was tried".
 FIT_FLOOR_DB = -15.0
+#: The floor of the pursuit that computes the general model's CatBoost features, as the
+#: shipped model was trained (a refit at `FIT_FLOOR_DB` counted mixtures worse).
+FEATURE_FLOOR_DB = -30.0
 #: Shelf slopes and pass-filter orders of the general dictionary's atoms.
 DICTIONARY_SHELF_SLOPES = (0.4, 0.7, 1.0)
 #: Where the dictionary's shelf corners and pass-filter cut-offs lie (Hz).
@@ -219,9 +222,9 @@ LOW_SHELF_HZ, HIGH_SHELF_HZ = (30.0, 600.0), (1_200.0, 16_000.0)
 HIGH_PASS_HZ, LOW_PASS_HZ = (20.0, 300.0), (2_500.0, 18_000.0)
 
 
-def floored(values_db: np.ndarray) -> np.ndarray:
-    """`values_db` no deeper than `FIT_FLOOR_DB`."""
-    return np.maximum(values_db, FIT_FLOOR_DB)
+def floored(values_db: np.ndarray, *, floor_db: float | None = None) -> np.ndarray:
+    """`values_db` no deeper than `floor_db` (`FIT_FLOOR_DB` by default)."""
+    return np.maximum(values_db, FIT_FLOOR_DB if floor_db is None else floor_db)
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,9 @@ class Dictionary:
     #: Each atom's type (`app.audio.eq.EqType`), and its shelf slope or pass order.
     types: np.ndarray
     shapes: np.ndarray
+    #: How deep its atoms, and the differences a pursuit reads with it, are read (dB;
+    #: None: `FIT_FLOOR_DB`).
+    floor_db: float | None = None
 
     def operation(self, index: int, *, gain_db: float) -> EqOperation:
         """The operation of atom `index` with pursuit coefficient `gain_db`."""
@@ -256,13 +262,19 @@ def _grid_hz(low_hz: float, high_hz: float, *, steps_per_octave: int) -> np.ndar
     return low_hz * 2.0 ** (np.arange(count) / steps_per_octave)
 
 
-def _atoms(operations: list[EqOperation], *, spec: FeatureSpec, unit_gain: bool) -> np.ndarray:
+def _atoms(
+    operations: list[EqOperation],
+    *,
+    spec: FeatureSpec,
+    unit_gain: bool,
+    floor_db: float | None = None,
+) -> np.ndarray:
     bands = spec.spectrum.band_centres_hz
     columns = [
         response_db([op], frequency_hz=bands, sample_rate_hz=spec.sample_rate_hz)
         for op in operations
     ]
-    atoms = floored(np.stack(columns, axis=1))
+    atoms = floored(np.stack(columns, axis=1), floor_db=floor_db)
     return atoms / _SHAPE_GAIN_DB if unit_gain else atoms
 
 
@@ -274,13 +286,15 @@ def general_dictionary(
     steps_per_octave: int = 12,
     types: tuple[str, ...] = ("bell",),
     spec: FeatureSpec = CURRENT_SPEC,
+    floor_db: float | None = None,
 ) -> Dictionary:
     """Bells every 1/12 octave from `min_hz` to `max_hz`, widths 1/2 to 2 octaves.
 
     With more `types`, also shelves (corners every 1/12 octave, slopes
     `DICTIONARY_SHELF_SLOPES`) and pass filters (cut-offs every 1/12 octave,
     orders 2 and 4) over `LOW_SHELF_HZ`, `HIGH_SHELF_HZ`, `HIGH_PASS_HZ` and
-    `LOW_PASS_HZ`.
+    `LOW_PASS_HZ`. Shelves and pass filters are read no deeper than `floor_db`
+    (`FIT_FLOOR_DB` by default), as is the difference a pursuit with it reads.
     """
     centres = _grid_hz(min_hz, max_hz, steps_per_octave=steps_per_octave)
     widths = np.array([0.5, 0.71, 1.0, 1.41, 2.0])
@@ -316,7 +330,7 @@ def general_dictionary(
             (
                 frequencies,
                 np.ones(len(frequencies)),
-                _atoms(operations, spec=spec, unit_gain=not is_pass),
+                _atoms(operations, spec=spec, unit_gain=not is_pass, floor_db=floor_db),
                 np.full(len(frequencies), kind),
                 kinds_shapes,
             )
@@ -327,6 +341,7 @@ def general_dictionary(
         atoms=np.hstack([p[2] for p in parts]),
         types=np.concatenate([p[3] for p in parts]),
         shapes=np.concatenate([p[4] for p in parts]),
+        floor_db=floor_db,
     )
 
 
@@ -351,7 +366,7 @@ def greedy_pursuit(
         after 0..`count` steps.
     """
     atoms = dictionary.atoms
-    band_db = floored(np.asarray(band_db, dtype=float))
+    band_db = floored(np.asarray(band_db, dtype=float), floor_db=dictionary.floor_db)
     norms = np.linalg.norm(atoms, axis=0)
     chosen: list[int] = []
     columns = np.ones((atoms.shape[0], 1))

@@ -34,6 +34,7 @@ from app.ml.count_choice import (
 )
 from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
 from app.ml.fitting import (
+    FEATURE_FLOOR_DB,
     Dictionary,
     PhysicsCheck,
     floored,
@@ -59,16 +60,16 @@ BELLS: tuple[EqType, ...] = ("bell",)
 ALL_TYPES: tuple[EqType, ...] = ("bell", "low_shelf", "high_shelf", "high_pass", "low_pass")
 
 
-def dictionary_of(types: tuple[EqType, ...]) -> Dictionary:
-    """The pursuit dictionary of a model recognising `types`."""
-    return general_dictionary(types=tuple(types))
+def dictionary_of(types: tuple[EqType, ...], *, floor_db: float | None = None) -> Dictionary:
+    """The pursuit dictionary of a model recognising `types` (read to `floor_db`)."""
+    return general_dictionary(types=tuple(types), floor_db=floor_db)
 
 
 def pursuit_features(band_db: np.ndarray, *, types: tuple[EqType, ...] = BELLS) -> np.ndarray:
     """Residual RMS after 0..6 pursuit steps, the |gain| each step found, then (with more
     types than bells) the type of each step's atom (its index in `ALL_TYPES`, -1 for none)."""
     operations, residuals = greedy_pursuit(
-        band_db, count=PURSUIT_STEPS, dictionary=dictionary_of(types)
+        band_db, count=PURSUIT_STEPS, dictionary=dictionary_of(types, floor_db=FEATURE_FLOOR_DB)
     )
     gains = [abs(op.gain_db) if not op.is_pass else 1.0 for op in operations]
     gains += [0.0] * (PURSUIT_STEPS - len(gains))

@@ -18,7 +18,7 @@ from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import past_band_limit
 from app.ml.count_choice import ChoiceContext, CountCandidate, TypeChoice, candidate_features
 from app.ml.features import CURRENT_SPEC, FeatureSpec
-from app.ml.fitting import PhysicsCheck, fit_gains
+from app.ml.fitting import PhysicsCheck, fit_gains, floored
 from app.ml.general import (
     BELLS,
     MAX_OPERATIONS,
@@ -33,6 +33,7 @@ from app.ml.general import (
     typed_top_band,
 )
 from app.ml.grid import BOOST, CUT, NONE, decode, search_classes
+from app.ml.recognition import curve_db
 from app.training.datasets import LOW_PASS_HZ, Dataset
 from app.training.grids import TYPE_CODES, GridConfig, decode_operations
 from app.training.synth import CHAIN_NUISANCES, NUISANCE_PROBABILITIES, Nuisance
@@ -720,6 +721,20 @@ MIXED_COUNT_AIM = 90.0
 MIXED_TYPES_AIM = 85.0
 CHAIN_COUNT_AIM = 85.0
 CHAIN_ALONE_AIM = 95.0
+#: An answer whose EQ curve stays this close to the truth's at every band from 20 Hz to
+#: 16 kHz (levels aligned) changes the sound as the truth does, whatever its count: about
+#: the smallest broad change of level that listeners tell apart.
+CURVE_TOLERANCE_DB = 1.0
+_CURVE_BANDS = (CURRENT_SPEC.spectrum.band_centres_hz >= 20.0) & (
+    CURRENT_SPEC.spectrum.band_centres_hz <= 16_000.0
+)
+
+
+def curve_right(truth: list[EqOperation], found: list[EqOperation]) -> bool:
+    """Whether `found`'s curve is within `CURVE_TOLERANCE_DB` of `truth`'s from 20 Hz to
+    16 kHz, levels aligned, both read no deeper than `app.ml.fitting.FIT_FLOOR_DB`."""
+    gap = (floored(curve_db(truth)) - floored(curve_db(found)))[_CURVE_BANDS]
+    return bool(np.max(np.abs(gap - np.median(gap))) <= CURVE_TOLERANCE_DB)
 
 
 def _matched(truth: list[EqOperation], found: list[EqOperation]) -> list[tuple[int, int]]:
@@ -766,7 +781,9 @@ def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict
         aims read them, and again in ``with_chain`` over every example;
         ``mixed_through_chain``: mixtures through a compressor and a limiter,
         count right; ``chain_alone``: no EQ but a compressor, a limiter or
-        both, nothing found (%); each with its example count.
+        both, nothing found (%); each with its example count. Mixtures also
+        carry ``curve_right``: the answer's curve within `CURVE_TOLERANCE_DB` of
+        the truth's (`curve_right`), whatever the count.
     """
     truths = [decode_operations(row) for row in validation.operations]
     count_right = np.array([len(f) == len(t) for f, t in zip(answers, truths, strict=True)])
@@ -779,6 +796,9 @@ def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict
         ]
     )
     mixed = np.array([2 <= len(t) <= 4 and len({op.type for op in t}) >= 2 for t in truths])
+    curves_right = np.array(
+        [m and curve_right(t, f) for m, f, t in zip(mixed, answers, truths, strict=True)]
+    )
     chain = np.isin(validation.nuisance, CHAIN_NUISANCES)
 
     def eq_figures(among: np.ndarray) -> dict[str, Any]:
@@ -806,6 +826,7 @@ def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict
                 "examples": int((mixed & among).sum()),
                 "count_right": percent(count_right[mixed & among]),
                 "all_types_right": percent(types_right[mixed & among]),
+                "curve_right": percent(curves_right[mixed & among]),
             },
         }
 
@@ -816,6 +837,7 @@ def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict
         "mixed_through_chain": {
             "examples": int(through_chain.sum()),
             "count_right": percent(count_right[through_chain]),
+            "curve_right": percent(curves_right[through_chain]),
         },
         "chain_alone": {
             "examples": int(alone.sum()),

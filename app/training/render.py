@@ -164,6 +164,7 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
         "low_pass_khz": LOW_PASS_HZ / 1000,
         "train_low_pass_khz": (min(TRAIN_LOW_PASS_HZ) / 1000, max(TRAIN_LOW_PASS_HZ) / 1000),
         "low_pass_subsample": ev.LOW_PASS_SUBSAMPLE,
+        "curve_tolerance_db": ev.CURVE_TOLERANCE_DB,
         "aims": {
             "general_count": ev.GENERAL_COUNT_AIM,
             "general_frequency_octaves": ev.GENERAL_FREQUENCY_AIM_OCTAVES,

@@ -11,6 +11,8 @@ from app.audio.eq import EqOperation, response_db
 from app.ml.count_choice import CountCandidate
 from app.ml.features import CURRENT_SPEC, reference_levels_db
 from app.ml.fitting import (
+    FEATURE_FLOOR_DB,
+    FIT_FLOOR_DB,
     PhysicsCheck,
     bell_basis,
     fit_gains,
@@ -22,11 +24,13 @@ from app.ml.fitting import (
     robust_log_likelihood,
 )
 from app.ml.general import (
+    ALL_TYPES,
     IMPRINT_OCTAVES,
     LOSSY_TRUSTED_MAX_HZ,
     best_candidate,
     count_candidates,
     estimate_operations,
+    pursuit_features,
     recognise_operations,
     trusted_band_db,
 )
@@ -208,7 +212,7 @@ def test_a_lossy_candidate_s_low_pass_is_not_left_for_the_bells_to_explain() -> 
     assert [round(op.frequency_hz, -2) for op in found] == [4000.0]
 
 
-def test_a_low_pass_whose_stop_band_sinks_into_the_music_s_floor_leaves_nothing_to_explain() -> None:
+def test_a_low_pass_s_stop_band_in_the_music_s_floor_leaves_nothing_to_explain() -> None:
     """Where the music is quiet, a steep low-pass measures only 17 dB deep; the fit of
     the true operations must not leave that gap for an extra operation to explain."""
     centres = CURRENT_SPEC.spectrum.band_centres_hz
@@ -220,3 +224,19 @@ def test_a_low_pass_whose_stop_band_sinks_into_the_music_s_floor_leaves_nothing_
     (fit,) = count_candidates(measured, counts=range(2, 3), types=("bell", "low_shelf", "low_pass"))
     assert sorted(op.type for op in fit.operations) == ["low_pass", "low_shelf"]
     assert np.sqrt(np.mean(fit.residual_db**2)) < 0.2
+
+
+def test_the_count_model_s_pursuit_reads_as_deep_as_it_was_trained_the_fits_less_deep() -> None:
+    centres = CURRENT_SPEC.spectrum.band_centres_hz
+    low_pass = response_db(
+        [EqOperation(6_000.0, 0.0, type="low_pass", order=4)],
+        frequency_hz=centres,
+        sample_rate_hz=44_100,
+    )
+    assert general_dictionary(types=ALL_TYPES).atoms.min() == FIT_FLOOR_DB
+    assert general_dictionary(types=ALL_TYPES, floor_db=FEATURE_FLOOR_DB).atoms.min() < FIT_FLOOR_DB
+    # The first feature: the RMS about the mean of the difference, read to FEATURE_FLOOR_DB.
+    deep = np.maximum(low_pass, FEATURE_FLOOR_DB)
+    first = pursuit_features(low_pass, types=ALL_TYPES)[0]
+    assert first == pytest.approx(np.std(deep), rel=1e-6)
+    assert first > np.std(np.maximum(low_pass, FIT_FLOOR_DB)) + 1.0

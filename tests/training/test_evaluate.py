@@ -8,6 +8,7 @@ from app.audio.eq import EqOperation
 from app.training.evaluate import (
     PHYSICS_CHECKS,
     best_setting,
+    curve_right,
     parallel_map,
     shortfalls,
     split_settings,
@@ -125,7 +126,26 @@ def test_single_operations_and_mixtures_are_read_without_the_chain_and_with_it()
         "frequency_and_gain_right": 100.0,
     }
     assert figures["with_chain"]["by_type"]["low_shelf"]["type_right"] == 50.0
-    assert figures["mixed"] == {"examples": 1, "count_right": 100.0, "all_types_right": 100.0}
+    assert figures["mixed"] == {
+        "examples": 1,
+        "count_right": 100.0,
+        "all_types_right": 100.0,
+        "curve_right": 100.0,
+    }
     assert figures["with_chain"]["mixed"]["count_right"] == 50.0
-    assert figures["mixed_through_chain"] == {"examples": 1, "count_right": 0.0}
+    assert figures["mixed_through_chain"] == {
+        "examples": 1,
+        "count_right": 0.0,
+        "curve_right": 0.0,  # the spurious bell doubles the boost at 1 kHz
+    }
     assert figures["chain_alone"] == {"examples": 1, "no_operation": 100.0}
+
+
+def test_an_answer_of_another_count_with_the_truth_s_curve_has_its_curve_right() -> None:
+    high_pass = EqOperation(30.0, 0.0, type="high_pass", order=2)
+    truth = [high_pass, EqOperation(1000.0, 4.0, 1.0)]
+    halves = [high_pass, EqOperation(1000.0, 2.0, 1.0), EqOperation(1000.0, 2.0, 1.0)]
+    assert curve_right(truth, halves)
+    assert curve_right(truth, [*truth, EqOperation(5000.0, 0.5, 1.0)])  # a slight extra bell
+    assert not curve_right(truth, [high_pass, EqOperation(1400.0, 4.0, 1.0)])  # 1/2 octave off
+    assert not curve_right(truth, [EqOperation(1000.0, 4.0, 1.0)])  # the high-pass missed
