@@ -18,27 +18,19 @@ import numpy as np
 
 from app.audio.eq import EqOperation
 from app.config import get_settings
-from app.ml.features import CURRENT_SPEC
-from app.ml.fitting import floored
 from app.ml.general import ALL_TYPES, _refine, count_candidates
 from app.ml.recognition import curve_db
+from app.training import evaluate as ev
 from app.training.bundle import Bundle
 from app.training.grids import decode_operations
 from app.training.synth import CHAIN_NUISANCES
 
 THRESHOLDS_DB = (0.25, 0.5, 1.0, 1.5)
-CENTRES_HZ = CURRENT_SPEC.spectrum.band_centres_hz
-AUDIBLE = (CENTRES_HZ >= 20.0) & (CENTRES_HZ <= 16_000.0)
-
-
-def max_error_db(target_db: np.ndarray, operations: list[EqOperation]) -> float:
-    """Largest gap between `target_db` and the operations' curve, their level aligned."""
-    gap = (floored(target_db) - floored(curve_db(operations)))[AUDIBLE]
-    return float(np.max(np.abs(gap - np.median(gap))))
 
 
 def fewer_fits_error_db(truth: list[EqOperation]) -> float:
-    """The smallest `max_error_db` of a fit of one operation fewer to the truth's curve."""
+    """The smallest `app.training.evaluate.curve_gap_db` between the truth and a fit of one
+    operation fewer to its curve."""
     target = curve_db(truth)
     count = len(truth)
     starts = [truth[:drop] + truth[drop + 1 :] for drop in range(count)]
@@ -46,7 +38,7 @@ def fewer_fits_error_db(truth: list[EqOperation]) -> float:
     fits.append(
         count_candidates(target, counts=range(count - 1, count), types=ALL_TYPES)[0].operations
     )
-    return min(max_error_db(target, fit) for fit in fits)
+    return min(ev.curve_gap_db(truth, fit) for fit in fits)
 
 
 def main() -> None:

@@ -730,11 +730,16 @@ _CURVE_BANDS = (CURRENT_SPEC.spectrum.band_centres_hz >= 20.0) & (
 )
 
 
-def curve_right(truth: list[EqOperation], found: list[EqOperation]) -> bool:
-    """Whether `found`'s curve is within `CURVE_TOLERANCE_DB` of `truth`'s from 20 Hz to
-    16 kHz, levels aligned, both read no deeper than `app.ml.fitting.FIT_FLOOR_DB`."""
+def curve_gap_db(truth: list[EqOperation], found: list[EqOperation]) -> float:
+    """The largest gap between the curves of `truth` and `found` from 20 Hz to 16 kHz,
+    levels aligned, both read no deeper than `app.ml.fitting.FIT_FLOOR_DB`."""
     gap = (floored(curve_db(truth)) - floored(curve_db(found)))[_CURVE_BANDS]
-    return bool(np.max(np.abs(gap - np.median(gap))) <= CURVE_TOLERANCE_DB)
+    return float(np.max(np.abs(gap - np.median(gap))))
+
+
+def curve_right(truth: list[EqOperation], found: list[EqOperation]) -> bool:
+    """Whether `found`'s curve is within `CURVE_TOLERANCE_DB` of `truth`'s (`curve_gap_db`)."""
+    return curve_gap_db(truth, found) <= CURVE_TOLERANCE_DB
 
 
 def _matched(truth: list[EqOperation], found: list[EqOperation]) -> list[tuple[int, int]]:
