@@ -639,10 +639,7 @@ def present_types(type_probabilities: np.ndarray) -> list[tuple[EqType, ...]]:
         The fits then start with one operation of each of those
         (`app.ml.fitting.greedy_pursuit`'s ``required``).
     """
-    return [
-        ("bell", *(kind for kind, p in zip(TYPED, row, strict=True) if p > PRESENT_PROBABILITY))
-        for row in np.atleast_2d(type_probabilities)
-    ]
+    return [choices[0].types for choices in type_choices_of(type_probabilities)]
 
 
 def type_choices_of(type_probabilities: np.ndarray) -> list[list[TypeChoice]]:
