@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -22,6 +21,7 @@ from app.config import get_settings
 from app.training import corpus, synth
 from app.training.grids import GRID_CONFIGS
 from app.training.plan import PLAN, PLAN_BY_ID, DatasetPlan, feature_spec
+from app.training.pool import process_pool
 
 console = Console()
 #: The corpus list, carried inside the package (a copy of the shared list; see its README).
@@ -87,7 +87,7 @@ def corpus_fetch(
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
     jobs = [(track, layout) for track in tracks if track.n_clips]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers=workers) as pool:
         clips = sum(tracked(pool.map(_cache_one, jobs), description="clips", total=len(jobs)))
     console.print(f"{len(tracks)} tracks, {clips} clips cached under {layout.clips}")
 

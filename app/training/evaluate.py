@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -36,6 +35,7 @@ from app.ml.grid import BOOST, CUT, NONE, decode, search_classes
 from app.ml.recognition import curve_db
 from app.training.datasets import LOW_PASS_HZ, Dataset
 from app.training.grids import TYPE_CODES, GridConfig, decode_operations
+from app.training.pool import process_pool
 from app.training.synth import CHAIN_NUISANCES, NUISANCE_PROBABILITIES, Nuisance
 
 #: The paper's Table 1 (exact-set accuracy, %, closed-set) and Table 3 (cross-genre).
@@ -182,7 +182,7 @@ def parallel_map(
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(items) < 4 * workers:
         return [function(item) for item in items]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers=workers) as pool:
         return list(pool.map(function, items, chunksize=max(1, len(items) // (8 * workers))))
 
 

@@ -15,7 +15,6 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -39,6 +38,7 @@ from app.training.grids import (
 )
 from app.training.master_chain import MasterChain, apply_chain, draw_chain
 from app.training.plan import draws_chain, feature_spec
+from app.training.pool import process_pool
 
 SR = ANALYSIS_SAMPLE_RATE_HZ
 #: Datasets of the paper's closed-set task are named ``paper-<grid config id>``.
@@ -407,5 +407,5 @@ def run_tasks(tasks: list[ShardTask], *, workers: int | None = None) -> Iterator
         for task in tasks:
             yield _run_task(task)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers=workers) as pool:
         yield from pool.map(_run_task, tasks, chunksize=1)
