@@ -8,7 +8,7 @@ small CatBoost model, fitted on the tuning tracks' candidates, that reads more
 of what separates a right count from a wrong one: how much the last operation
 of a fit explains and how much one more would, how weak its weakest operation
 is, what types it holds, and how much a compressor or a limiter reshaped the
-candidate (`app.ml.general.imprint_features`). It also weighs the fits of two
+candidate (`app.ml.features.imprint_features`). It also weighs the fits of two
 sets of types (`type_choices`): the type model's, and the set with its least
 certain type flipped, since the type model's mistakes are mostly its close calls.
 """
@@ -113,7 +113,7 @@ class ChoiceContext:
     """What the chooser knows of an example beyond its candidates."""
 
     candidate_lossy: bool
-    #: `app.ml.general.imprint_features` (dB: per octave, then the RMS; zeros without
+    #: `app.ml.features.imprint_features` (dB: per octave, then the RMS; zeros without
     #: the coherent spectra).
     imprint_db: tuple[float, ...]
     #: The candidates were fitted with the type set of `TypeChoice` (the type model's, or

@@ -25,7 +25,7 @@ from app.audio.spectrum import (
 FEATURE_VERSION = 2
 #: The `FeatureSpec` fields a model is trained with or without (of these,
 #: `reference_levels` and `lossy_flag` add columns, in this order; `coherent`
-#: adds the general model's `app.ml.general.imprint_features` after them).
+#: adds `imprint_features` after them).
 OPTIONS = ("reference_levels", "lossy_flag", "level_floor", "coherent")
 
 
@@ -55,7 +55,7 @@ class FeatureSpec:
     #: level change rather than as 0 dB (`app.audio.spectrum.band_difference_db`).
     #: Models fitted before it read such bins as 0 dB.
     level_floor: bool = False
-    #: An option of the general model: the candidate's spectrum is the reference's
+    #: An option too: the candidate's spectrum is the reference's
     #: through the static transfer between the two (`app.audio.transfer`), which
     #: leaves out what a compressor, a limiter or a codec did to it; what they did
     #: follows as columns of its own.
@@ -169,3 +169,75 @@ def option_columns(
         flags = np.zeros(len(reference_magnitudes)) if lossy is None else np.asarray(lossy)
         columns.append(flags.astype(np.float32).reshape(-1, 1))
     return columns
+
+
+def read_candidates(
+    candidate_magnitudes: np.ndarray, coherent_magnitudes: np.ndarray | None, *, spec: FeatureSpec
+) -> np.ndarray:
+    """The candidates' spectra a model's band features read: with `FeatureSpec.coherent`
+    those through the static transfer (`app.audio.transfer`), else as they are."""
+    if not spec.coherent:
+        return candidate_magnitudes
+    if coherent_magnitudes is None:
+        raise ValueError("a coherent feature spec needs the coherent candidate spectra")
+    return coherent_magnitudes
+
+
+#: Octaves from the spec's lowest band that `imprint_features` averages over.
+IMPRINT_OCTAVES = 10
+
+
+def imprint_features(
+    reference_magnitudes: np.ndarray,
+    candidate_magnitudes: np.ndarray,
+    coherent_magnitudes: np.ndarray,
+    *,
+    spec: FeatureSpec = CURRENT_SPEC,
+) -> np.ndarray:
+    """What the dynamics and noise did to each candidate's spectrum, octave by octave.
+
+    Parameters
+    ----------
+    reference_magnitudes, candidate_magnitudes, coherent_magnitudes : np.ndarray
+        Average spectra, shape ``(n, n_bins)``: the references, the candidates
+        as they are, and the candidates through the static transfer.
+    spec : FeatureSpec
+        Band layout.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(n, IMPRINT_OCTAVES + 1)``: the level-aligned band difference
+        of the candidate less that of its coherent spectrum, averaged per octave
+        (0 for a candidate that differs by EQ alone; a compressor's pumping
+        and a limiter's distortion leave their mark), then its RMS over every band.
+    """
+    octave = np.arange(spec.n_bands) // spec.bands_per_octave
+    rows = []
+    for ref, cand, coherent in zip(
+        reference_magnitudes, candidate_magnitudes, coherent_magnitudes, strict=True
+    ):
+        imprint = (
+            band_features(ref, cand, spec=spec)[: spec.n_bands]
+            - band_features(ref, coherent, spec=spec)[: spec.n_bands]
+        )
+        sums = np.bincount(octave, weights=imprint)[:IMPRINT_OCTAVES]
+        means = sums / np.bincount(octave)[:IMPRINT_OCTAVES]
+        rows.append(np.append(means, np.sqrt(np.mean(imprint**2))))
+    return np.array(rows, dtype=np.float32)
+
+
+def imprint_columns(
+    reference_magnitudes: np.ndarray,
+    candidate_magnitudes: np.ndarray,
+    read_magnitudes: np.ndarray,
+    *,
+    spec: FeatureSpec,
+) -> list[np.ndarray]:
+    """The `imprint_features` columns with `FeatureSpec.coherent`, else none."""
+    if not spec.coherent:
+        return []
+    imprint = imprint_features(
+        reference_magnitudes, candidate_magnitudes, read_magnitudes, spec=spec
+    )
+    return [imprint]

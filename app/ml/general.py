@@ -32,7 +32,15 @@ from app.ml.count_choice import (
     candidate_features,
     type_choices,
 )
-from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
+from app.ml.features import (
+    CURRENT_SPEC,
+    IMPRINT_OCTAVES,
+    FeatureSpec,
+    band_features,
+    imprint_columns,
+    option_columns,
+    read_candidates,
+)
 from app.ml.fitting import (
     FEATURE_FLOOR_DB,
     Dictionary,
@@ -98,11 +106,7 @@ def example_features(
     through the static transfer, `app.audio.transfer`), and `imprint_features`
     of the two candidates follow.
     """
-    read = candidate_magnitudes
-    if spec.coherent:
-        if coherent_magnitudes is None:
-            raise ValueError("a coherent feature spec needs the coherent candidate spectra")
-        read = coherent_magnitudes
+    read = read_candidates(candidate_magnitudes, coherent_magnitudes, spec=spec)
     rows = []
     for ref, cand in zip(reference_magnitudes, read, strict=True):
         bands = band_features(ref, cand, spec=spec)
@@ -110,55 +114,8 @@ def example_features(
         rows.append(np.concatenate([bands, pursuit]))
     columns = [np.stack(rows)]
     columns += option_columns(reference_magnitudes, spec=spec, lossy=candidate_lossy)
-    if spec.coherent:
-        columns.append(
-            imprint_features(reference_magnitudes, candidate_magnitudes, read, spec=spec)
-        )
+    columns += imprint_columns(reference_magnitudes, candidate_magnitudes, read, spec=spec)
     return np.hstack(columns).astype(np.float32)
-
-
-#: Octaves from the spec's lowest band that `imprint_features` averages over.
-IMPRINT_OCTAVES = 10
-
-
-def imprint_features(
-    reference_magnitudes: np.ndarray,
-    candidate_magnitudes: np.ndarray,
-    coherent_magnitudes: np.ndarray,
-    *,
-    spec: FeatureSpec = CURRENT_SPEC,
-) -> np.ndarray:
-    """What the dynamics and noise did to each candidate's spectrum, octave by octave.
-
-    Parameters
-    ----------
-    reference_magnitudes, candidate_magnitudes, coherent_magnitudes : np.ndarray
-        Average spectra, shape ``(n, n_bins)``: the references, the candidates
-        as they are, and the candidates through the static transfer.
-    spec : FeatureSpec
-        Band layout.
-
-    Returns
-    -------
-    np.ndarray
-        Shape ``(n, IMPRINT_OCTAVES + 1)``: the level-aligned band difference
-        of the candidate less that of its coherent spectrum, averaged per octave
-        (0 for a candidate that differs by EQ alone; a compressor's pumping
-        and a limiter's distortion leave their mark), then its RMS over every band.
-    """
-    octave = np.arange(spec.n_bands) // spec.bands_per_octave
-    rows = []
-    for ref, cand, coherent in zip(
-        reference_magnitudes, candidate_magnitudes, coherent_magnitudes, strict=True
-    ):
-        imprint = (
-            band_features(ref, cand, spec=spec)[: spec.n_bands]
-            - band_features(ref, coherent, spec=spec)[: spec.n_bands]
-        )
-        sums = np.bincount(octave, weights=imprint)[:IMPRINT_OCTAVES]
-        means = sums / np.bincount(octave)[:IMPRINT_OCTAVES]
-        rows.append(np.append(means, np.sqrt(np.mean(imprint**2))))
-    return np.array(rows, dtype=np.float32)
 
 
 #: Above this, a lossy codec's low-pass shapes a lossy candidate's difference more than

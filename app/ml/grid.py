@@ -22,7 +22,16 @@ from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
-from app.ml.features import CURRENT_SPEC, FeatureSpec, band_features, option_columns
+from app.audio.transfer import coherent_candidate_of
+from app.ml.features import (
+    CURRENT_SPEC,
+    IMPRINT_OCTAVES,
+    FeatureSpec,
+    band_features,
+    imprint_columns,
+    option_columns,
+    read_candidates,
+)
 from app.ml.fitting import (
     PhysicsCheck,
     bell_basis,
@@ -52,6 +61,7 @@ def example_features(
     width_octaves: float,
     spec: FeatureSpec = CURRENT_SPEC,
     candidate_lossy: np.ndarray | None = None,
+    coherent_magnitudes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-example inputs: band features, fitted note amplitudes, fit residual.
 
@@ -67,6 +77,9 @@ def example_features(
         Band layout and options.
     candidate_lossy : np.ndarray, optional
         Whether each candidate was decoded from a lossy format (default: none was).
+    coherent_magnitudes : np.ndarray, optional
+        The candidates through the static transfer (`app.audio.transfer`); with
+        `spec.coherent` the band features and fits read these.
 
     Returns
     -------
@@ -77,12 +90,14 @@ def example_features(
         amplitudes fitted to the raw difference without a level (low bands
         down-weighted) and that fit's residual; with `spec.reference_levels`,
         then the reference's band levels (`reference_levels_db`); with
-        `spec.lossy_flag`, then 1 for a lossy candidate, else 0.
+        `spec.lossy_flag`, then 1 for a lossy candidate, else 0; with
+        `spec.coherent`, then `app.ml.features.imprint_features`.
     """
+    read = read_candidates(candidate_magnitudes, coherent_magnitudes, spec=spec)
     bands = np.stack(
         [
             band_features(ref, cand, spec=spec)
-            for ref, cand in zip(reference_magnitudes, candidate_magnitudes, strict=True)
+            for ref, cand in zip(reference_magnitudes, read, strict=True)
         ]
     )
     n_bands = spec.n_bands
@@ -99,6 +114,7 @@ def example_features(
         np.mean(weights * (raw_db - raw_amplitudes @ basis.T) ** 2, axis=1, keepdims=True)
     )
     options = option_columns(reference_magnitudes, spec=spec, lossy=candidate_lossy)
+    options += imprint_columns(reference_magnitudes, candidate_magnitudes, read, spec=spec)
     return np.hstack([bands, amplitudes, residual, raw_amplitudes, raw_residual, *options]).astype(
         np.float32
     )
@@ -120,7 +136,8 @@ def note_rows(
     grid's ends), the note's log-frequency and grid position, the level and the
     fits' residuals; with `spec.reference_levels`, then the reference's level
     every `LEVEL_STEP_BANDS` bands across the window; with `spec.lossy_flag`,
-    then the lossy flag.
+    then the lossy flag; with `spec.coherent`, then the example's imprint
+    (`app.ml.features.imprint_features`).
 
     Returns
     -------
@@ -156,6 +173,10 @@ def note_rows(
         options += n_bands
     if spec.lossy_flag:
         parts.append(np.broadcast_to(features[:, options, np.newaxis, np.newaxis], (n, n_notes, 1)))
+        options += 1
+    if spec.coherent:
+        imprint = features[:, options : options + IMPRINT_OCTAVES + 1]
+        parts.append(np.broadcast_to(imprint[:, np.newaxis], (n, n_notes, imprint.shape[1])))
     return np.concatenate(parts, axis=2).reshape(n * n_notes, -1).astype(np.float32)
 
 
@@ -384,6 +405,7 @@ class GridModel:
 
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise the grid operations that turn the reference into the candidate."""
+        coherent = coherent_candidate_of(comparison) if self.spec.coherent else None
         features = example_features(
             comparison.reference_magnitude[np.newaxis],
             comparison.candidate_magnitude[np.newaxis],
@@ -391,6 +413,7 @@ class GridModel:
             width_octaves=self.width_octaves,
             spec=self.spec,
             candidate_lossy=np.array([comparison.candidate_lossy]),
+            coherent_magnitudes=None if coherent is None else coherent[np.newaxis],
         )
         probabilities = self.probabilities(features)[0]
         band_db = features[0, : CURRENT_SPEC.n_bands].astype(float)
@@ -399,5 +422,9 @@ class GridModel:
         confidence = [float(probabilities[i, classes[i]]) for i in np.flatnonzero(classes != NONE)]
         curve = curve_db(operations)
         return Recognition(
-            model_id=self.id, operations=operations, curve_db=curve, confidence=confidence
+            model_id=self.id,
+            operations=operations,
+            curve_db=curve,
+            confidence=confidence,
+            read_difference_db=band_db if coherent is not None else None,
         )

@@ -9,7 +9,7 @@ import pytest
 
 from app.audio.eq import EqOperation, response_db
 from app.ml.count_choice import CountCandidate
-from app.ml.features import CURRENT_SPEC, reference_levels_db
+from app.ml.features import CURRENT_SPEC, IMPRINT_OCTAVES, reference_levels_db
 from app.ml.fitting import (
     FEATURE_FLOOR_DB,
     FIT_FLOOR_DB,
@@ -25,7 +25,6 @@ from app.ml.fitting import (
 )
 from app.ml.general import (
     ALL_TYPES,
-    IMPRINT_OCTAVES,
     LOSSY_TRUSTED_MAX_HZ,
     best_candidate,
     count_candidates,

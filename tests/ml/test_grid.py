@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.audio.eq import EqOperation, response_db
-from app.ml.features import CURRENT_SPEC, reference_levels_db
+from app.ml.features import CURRENT_SPEC, IMPRINT_OCTAVES, reference_levels_db
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.grid import (
     BOOST,
@@ -139,3 +139,44 @@ def test_feature_options_reach_each_row_only_when_the_spec_asks(
     # C1 sits near 20 Hz: its window starts before the spectrum does.
     assert np.isnan(rows[0, 0, plain_rows.shape[2]])
     np.testing.assert_array_equal(rows[:, :, -1], [[0.0] * len(NOTES), [1.0] * len(NOTES)])
+
+
+def test_a_coherent_spec_reads_the_transfer_and_adds_the_imprint(
+    rng: np.random.Generator,
+) -> None:
+    spec = replace(CURRENT_SPEC, reference_levels=True, lossy_flag=True, coherent=True)
+    plain_spec = replace(spec, coherent=False)
+    references = rng.uniform(0.01, 1.0, (2, spec.spectrum.n_bins))
+    coherent = references * 10 ** (6.0 / 20)  # the EQ through the transfer: a level change
+    candidates = coherent * rng.uniform(0.5, 2.0, references.shape)  # plus dynamics' imprint
+    lossy = np.array([False, True])
+    with pytest.raises(ValueError, match="coherent"):
+        example_features(references, candidates, notes_hz=NOTES, width_octaves=2.0, spec=spec)
+    features = example_features(
+        references,
+        candidates,
+        notes_hz=NOTES,
+        width_octaves=2.0,
+        spec=spec,
+        candidate_lossy=lossy,
+        coherent_magnitudes=coherent,
+    )
+    as_if_clean = example_features(
+        references,
+        coherent,
+        notes_hz=NOTES,
+        width_octaves=2.0,
+        spec=plain_spec,
+        candidate_lossy=lossy,
+    )
+    np.testing.assert_array_equal(features[:, : as_if_clean.shape[1]], as_if_clean)
+    imprint = features[:, as_if_clean.shape[1] :]
+    assert imprint.shape == (2, IMPRINT_OCTAVES + 1)
+    assert np.all(imprint[:, -1] > 1.0)  # the RMS of what the dynamics did, in dB
+    np.testing.assert_allclose(features[:, : CURRENT_SPEC.n_bands], 0.0, atol=1e-3)
+
+    rows = note_rows(features, notes_hz=NOTES, spec=spec).reshape(2, len(NOTES), -1)
+    plain_rows = note_rows(as_if_clean, notes_hz=NOTES, spec=plain_spec).reshape(2, len(NOTES), -1)
+    assert rows.shape[2] == plain_rows.shape[2] + IMPRINT_OCTAVES + 1
+    np.testing.assert_array_equal(rows[..., : plain_rows.shape[2]], plain_rows)
+    np.testing.assert_array_equal(rows[:, 3, plain_rows.shape[2] :], imprint)
