@@ -206,37 +206,3 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
             np.concatenate(parts["coherent_magnitude"]) if holds_coherent(dataset_id) else None
         ),
     )
-
-
-#: Share of the training examples whose candidate went through a lossy codec (a round
-#: trip, or a low-pass as an encoder's) that keep the lossy flag off, as an MP3 handed
-#: back as a WAV does: no container says lossy, so the audio itself must tell.
-TRAIN_UNFLAGGED_LOSSY_SHARE = 0.5
-
-
-def train_lossy_flags(
-    dataset: Dataset,
-    *,
-    cutoffs_hz: np.ndarray,
-    share: float = TRAIN_UNFLAGGED_LOSSY_SHARE,
-    seed: int = 1,
-) -> np.ndarray:
-    """The lossy flag each example's features read (`FeatureSpec.lossy_flag`).
-
-    Parameters
-    ----------
-    dataset : Dataset
-        Its lossy round trips are flagged (`Dataset.candidate_lossy`), as the
-        service flags an upload whose container is lossy.
-    cutoffs_hz : numpy.ndarray
-        The training low-passes (`train_low_pass_hz`): flagged too, as the
-        MP3 uploads they stand for.
-    share : float
-        Fraction of the training examples whose flag is left off all the same;
-        validation examples keep theirs.
-    seed : int
-        Seeds the choice (the same dataset always gets the same flags).
-    """
-    rng = np.random.default_rng(seed)
-    unflagged = ~dataset.is_validation & (rng.random(len(dataset)) < share)
-    return (dataset.candidate_lossy | np.isfinite(cutoffs_hz)) & ~unflagged

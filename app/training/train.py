@@ -43,7 +43,7 @@ from app.ml.registry import (
     write_registry,
 )
 from app.training.bundle import LOW_PASS_KEY, TRAIN_LOW_PASS_KEY, Bundle, BundleKind, spec_of
-from app.training.datasets import LOW_PASS_HZ, Dataset, train_lossy_flags, train_low_pass_hz
+from app.training.datasets import LOW_PASS_HZ, Dataset, train_low_pass_hz
 from app.training.grids import GRID_CONFIGS, TYPE_CODES, GridConfig, paper_fixed_sets
 from app.training.plan import feature_spec
 from app.training.synth import PAPER_PREFIX
@@ -125,7 +125,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                     augmented.reference_magnitude,
                     augmented.candidate_magnitude,
                     **coherent_of(augmented),
-                    candidate_lossy=train_lossy_flags(dataset, cutoffs_hz=cutoffs_hz),
+                    candidate_lossy=dataset.candidate_lossy | np.isfinite(cutoffs_hz),
                 ),
                 targets=targets,
                 train_low_pass_hz=cutoffs_hz,

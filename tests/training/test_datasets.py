@@ -8,14 +8,7 @@ import numpy as np
 
 from app.audio.spectrum import average_spectrum, band_difference_db, band_limit_index
 from app.ml.features import CURRENT_SPEC
-from app.training.datasets import (
-    LOW_PASS_HZ,
-    TRAIN_LOW_PASS_HZ,
-    Dataset,
-    train_lossy_flags,
-    train_low_pass_hz,
-)
-from app.training.synth import Nuisance
+from app.training.datasets import LOW_PASS_HZ, TRAIN_LOW_PASS_HZ, Dataset, train_low_pass_hz
 
 from ..conftest import SAMPLE_RATE_HZ
 
@@ -102,22 +95,3 @@ def test_training_low_passes_pick_a_share_of_training_examples_only() -> None:
     assert len(set(cutoffs_hz[chosen])) > 4  # drawn, not one cut-off for all
     np.testing.assert_array_equal(cutoffs_hz, train_low_pass_hz(dataset, share=0.2))
     assert not np.array_equal(cutoffs_hz, train_low_pass_hz(dataset, share=0.2, seed=1))
-
-
-def test_half_the_lossy_training_examples_go_unflagged_as_mp3s_handed_back_as_wavs() -> None:
-    n = 4000
-    dataset = replace(
-        _dataset([[]] * n),
-        nuisance=np.where(np.arange(n) % 4 == 0, Nuisance.LOSSY, Nuisance.NONE).astype(np.int8),
-        is_validation=np.arange(n) >= n // 2,
-    )
-    cutoffs_hz = np.where(np.arange(n) % 4 == 1, 16_000.0, np.inf)
-    cutoffs_hz[n // 2 :] = np.inf  # training examples alone are low-passed
-    flags = train_lossy_flags(dataset, cutoffs_hz=cutoffs_hz)
-    lossy = dataset.candidate_lossy | np.isfinite(cutoffs_hz)
-    assert not np.any(flags & ~lossy)  # a clean candidate is never flagged
-    validation = dataset.is_validation
-    np.testing.assert_array_equal(flags[validation], lossy[validation])
-    share = flags[~validation & lossy].mean()
-    assert 0.45 < share < 0.55
-    np.testing.assert_array_equal(train_lossy_flags(dataset, cutoffs_hz=cutoffs_hz), flags)
