@@ -42,8 +42,8 @@ class Recognition:
     #: Per-operation confidence in [0, 1], same order as `operations`.
     confidence: list[float] = field(default_factory=list)
     #: The level-aligned band difference the fits read where it is not the comparison's
-    #: (the general model reads the candidate through the static transfer, so a
-    #: compressor's or a limiter's imprint is left out); None where it is.
+    #: (a model with `FeatureSpec.coherent` reads the candidate through the static
+    #: transfer, so a compressor's or a limiter's imprint is left out); None where it is.
     read_difference_db: np.ndarray | None = None
 
     def seen_below(self, band_limit_hz: float | None) -> Recognition:
