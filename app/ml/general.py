@@ -492,16 +492,12 @@ class GeneralModel:
         return np.asarray(self.classifier.predict_proba(features))
 
     def present_types(self, features: np.ndarray) -> list[tuple[EqType, ...]]:
-        """The types each example's answer is made of (`present_types`)."""
-        if self.type_classifier is None:
-            return [self.types] * len(features)
-        return present_types(np.asarray(self.type_classifier.predict_proba(features)))
+        """The types each example's answer is made of (`classified_types`)."""
+        return classified_types(self.type_classifier, features, types=self.types)
 
     def type_choices(self, features: np.ndarray) -> list[list[TypeChoice]]:
-        """The sets of types the count chooser weighs for each example (`type_choices`)."""
-        if self.type_classifier is None:
-            return [[TypeChoice(types=self.types)]] * len(features)
-        return type_choices_of(np.asarray(self.type_classifier.predict_proba(features)))
+        """The sets of types the count chooser weighs for each example."""
+        return classified_type_choices(self.type_classifier, features, types=self.types)
 
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise up to five operations anywhere in the spectrum."""
@@ -606,6 +602,35 @@ def type_choices_of(type_probabilities: np.ndarray) -> list[list[TypeChoice]]:
         type_choices(row, typed=TYPED, threshold=PRESENT_PROBABILITY)
         for row in np.atleast_2d(type_probabilities)
     ]
+
+
+def classified_types(
+    type_classifier: CatBoostClassifier | None,
+    features: np.ndarray,
+    *,
+    types: tuple[EqType, ...] = BELLS,
+) -> list[tuple[EqType, ...]]:
+    """`present_types` as the type model finds them; `types` for every example without one."""
+    if type_classifier is None:
+        return [types] * len(features)
+    return present_types(type_probabilities(type_classifier, features))
+
+
+def classified_type_choices(
+    type_classifier: CatBoostClassifier | None,
+    features: np.ndarray,
+    *,
+    types: tuple[EqType, ...] = BELLS,
+) -> list[list[TypeChoice]]:
+    """`type_choices_of` the type model's probabilities; `types` alone without one."""
+    if type_classifier is None:
+        return [[TypeChoice(types=types)]] * len(features)
+    return type_choices_of(type_probabilities(type_classifier, features))
+
+
+def type_probabilities(type_classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:
+    """Each type's probability of being present, ``(n, len(TYPED))``."""
+    return np.asarray(type_classifier.predict_proba(features.astype(np.float32)))
 
 
 def check_for(

@@ -24,7 +24,11 @@ from app.audio.spectrum import audible_top_band
 from app.ml.count_choice import COUNT_CHOOSER_FILE, CountCandidate, TypeChoice, fit_chooser
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
-from app.ml.general import BELLS, present_types, type_choices_of
+from app.ml.general import (
+    classified_type_choices,
+    classified_types,
+    type_probabilities,
+)
 from app.ml.grid import decode, note_rows
 from app.ml.registry import MODEL_FILE, TYPES_MODEL_FILE, has_model, load_classifier, model_bytes
 from app.training import evaluate as ev
@@ -192,16 +196,16 @@ def build_report(
             features=features,
             probabilities=_count_probabilities(classifier, features),
             check=check,
-            types=_present_types(type_classifier, features),
+            types=classified_types(type_classifier, features),
             typed_check=typed_check,
             top_bands=validation_tops,
             chooser=chooser,
-            choices=_type_choices(type_classifier, features),
+            choices=classified_type_choices(type_classifier, features),
             spec=spec,
         )
         if type_classifier is not None and bundle.type_targets is not None:
             general["type_presence_accuracy"] = ev.type_presence_accuracy(
-                _type_probabilities(type_classifier, features),
+                type_probabilities(type_classifier, features),
                 bundle.type_targets[validation_mask],
             )
         if bundle.validation_low_pass_features is not None:
@@ -214,11 +218,11 @@ def build_report(
                 features=low_passed,
                 probabilities=_count_probabilities(classifier, low_passed),
                 check=check,
-                types=_present_types(type_classifier, low_passed),
+                types=classified_types(type_classifier, low_passed),
                 typed_check=typed_check,
                 top_bands=None if validation_tops is None else validation_tops[sample],
                 chooser=chooser,
-                choices=_type_choices(type_classifier, low_passed),
+                choices=classified_type_choices(type_classifier, low_passed),
                 spec=spec,
             )
         general["physics_check"] = check.to_dict()
@@ -417,30 +421,6 @@ def _type_classifier(fitted: Path) -> CatBoostClassifier | None:
     )
 
 
-def _type_probabilities(type_classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:
-    """Each type's probability of being present, ``(n, len(TYPED))``."""
-    return np.asarray(type_classifier.predict_proba(features.astype(np.float32)))
-
-
-def _present_types(
-    type_classifier: CatBoostClassifier | None, features: np.ndarray
-) -> list[tuple[EqType, ...]]:
-    """Each example's types as the service finds them (bells only without a type model)."""
-    if type_classifier is None:
-        return [BELLS] * len(features)
-    return present_types(_type_probabilities(type_classifier, features))
-
-
-def _type_choices(
-    type_classifier: CatBoostClassifier | None, features: np.ndarray
-) -> list[list[TypeChoice]]:
-    """The sets of types the count chooser weighs for each example (bells only without a
-    type model)."""
-    if type_classifier is None:
-        return [[TypeChoice(types=BELLS)]] * len(features)
-    return type_choices_of(_type_probabilities(type_classifier, features))
-
-
 def _reference_top_bands(
     bundle: Bundle, *, data_dir: Path, tracks: list[Track]
 ) -> np.ndarray | None:
@@ -493,7 +473,7 @@ def _general_examples(
     """The examples of `mask` with their types, count probabilities and `ev.general_band_db`."""
     features = bundle.features[mask]
     dataset = training.bundle_dataset(bundle).subset(mask)
-    types = _present_types(type_classifier, features)
+    types = classified_types(type_classifier, features)
     band_db = ev.general_band_db(
         features[:, : CURRENT_SPEC.n_bands],
         candidate_lossy=dataset.candidate_lossy,
@@ -506,7 +486,7 @@ def _general_examples(
         types,
         _count_probabilities(classifier, features),
         band_db,
-        _type_choices(type_classifier, features),
+        classified_type_choices(type_classifier, features),
         None if top_bands is None else top_bands[mask],
     )
 
