@@ -25,7 +25,7 @@ from app.ml.general import BELLS, GeneralModel, types_of
 from app.ml.registry import ModelRegistry, load_registry
 from app.training.grids import GRID_CONFIGS, GridConfig
 from app.training.master_chain import MasterChain, apply_chain
-from app.training.plan import draws_chain
+from app.training.plan import draws_chain, feature_spec
 
 from ..conftest import pink_noise
 
@@ -193,12 +193,14 @@ def test_the_general_model_s_chooser_weighs_the_alternative_set_of_types(
 
 
 @pytest.mark.parametrize("config", GRID_CONFIGS, ids=lambda c: c.id)
-def test_a_grid_model_reads_the_transfer_where_its_plan_draws_the_master_chain(
+def test_a_grid_model_reads_the_features_its_plan_fits(
     registry: ModelRegistry, config: GridConfig
 ) -> None:
-    """A grid trained on the chain reads through the transfer, as its plan says it is fitted."""
-    coherent = registry.get(config.id).spec.coherent  # type: ignore[attr-defined]
-    assert coherent == draws_chain(config.id)
+    """Each shipped grid reads the `FeatureSpec` its plan fits: the feature options, the
+    level floor, and the transfer wherever its dataset draws the master chain."""
+    spec = registry.get(config.id).spec  # type: ignore[attr-defined]
+    assert spec == feature_spec(config.id)
+    assert spec.coherent == draws_chain(config.id)
 
 
 @pytest.mark.parametrize("gain_reduction_db", [6.0, 12.0])
