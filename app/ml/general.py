@@ -170,6 +170,38 @@ def typed_top_band(types: tuple[EqType, ...], *, top_band: int | None) -> int | 
     return None if types == BELLS else top_band
 
 
+def typed_band_db(
+    band_db: np.ndarray,
+    *,
+    types: tuple[EqType, ...],
+    candidate_lossy: bool,
+    top_band: int | None,
+) -> np.ndarray:
+    """The `trusted_band_db` that the fits of an answer of `types` explain.
+
+    Parameters
+    ----------
+    band_db : np.ndarray
+        Level-aligned band difference, shape ``(n_bands,)``.
+    types : tuple of EqType
+        The answer's types: bells only read every band (`typed_top_band`).
+    candidate_lossy : bool
+        The candidate was decoded from a lossy format.
+    top_band : int, optional
+        The reference's `app.audio.spectrum.audible_top_band`, if known.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(n_bands,)``, in dB.
+    """
+    return trusted_band_db(
+        band_db.astype(float),
+        candidate_lossy=candidate_lossy,
+        top_band=typed_top_band(types, top_band=top_band),
+    )
+
+
 #: A fitted bell or shelf weaker than this is not one of the model's operations (they
 #: start at 1.5 dB); a pass filter has no gain to weigh.
 MIN_GAIN_DB = 1.0
@@ -514,10 +546,11 @@ class GeneralModel:
         top_band = audible_top_band(comparison.reference_magnitude, spec=self.spec.spectrum)
 
         def band_db_for(types: tuple[EqType, ...]) -> np.ndarray:
-            return trusted_band_db(
-                features[0, : CURRENT_SPEC.n_bands].astype(float),
+            return typed_band_db(
+                features[0, : CURRENT_SPEC.n_bands],
+                types=types,
                 candidate_lossy=comparison.candidate_lossy,
-                top_band=typed_top_band(types, top_band=top_band),
+                top_band=top_band,
             )
 
         if self.count_chooser is None:

@@ -28,8 +28,7 @@ from app.ml.general import (
     checked_candidates,
     choice_context,
     recognise_operations,
-    trusted_band_db,
-    typed_top_band,
+    typed_band_db,
 )
 from app.ml.grid import BOOST, CUT, NONE, decode, search_classes
 from app.ml.recognition import curve_db
@@ -451,21 +450,21 @@ def choice_options(
     `app.ml.general.choice_context`."""
     options = []
     for i, (row, example_choices) in enumerate(zip(features, choices, strict=True)):
-        lossy = candidate_lossy[i : i + 1]
+        lossy = bool(candidate_lossy[i])
         band_db = [
-            general_band_db(
-                row[None, : CURRENT_SPEC.n_bands],
+            typed_band_db(
+                row[: CURRENT_SPEC.n_bands],
+                types=choice.types,
                 candidate_lossy=lossy,
-                types=[choice.types],
-                top_bands=None if top_bands is None else top_bands[i : i + 1],
-            )[0]
+                top_band=None if top_bands is None else int(top_bands[i]),
+            )
             for choice in example_choices
         ]
         options.append(
             [
                 (
                     (db, probabilities[i], choice.types),
-                    choice_context(row, spec=spec, choice=choice, candidate_lossy=bool(lossy[0])),
+                    choice_context(row, spec=spec, choice=choice, candidate_lossy=lossy),
                 )
                 for db, choice in zip(band_db, example_choices, strict=True)
             ]
@@ -519,13 +518,11 @@ def general_band_db(
     """Each example's `trusted_band_db` (see `Dataset.candidate_lossy`; `top_bands`:
     `app.audio.spectrum.audible_top_band` of each reference, if known, held for the
     examples whose `types` hold more than bells, as `app.ml.general.typed_top_band`)."""
-    tops: list[int | None] = [None] * len(band_db)
-    if top_bands is not None:
-        tops = [typed_top_band(t, top_band=int(b)) for t, b in zip(types, top_bands, strict=True)]
+    tops = [None] * len(band_db) if top_bands is None else [int(b) for b in top_bands]
     return np.stack(
         [
-            trusted_band_db(row, candidate_lossy=bool(lossy), top_band=top)
-            for row, lossy, top in zip(band_db.astype(float), candidate_lossy, tops, strict=True)
+            typed_band_db(row, types=t, candidate_lossy=bool(lossy), top_band=top)
+            for row, t, lossy, top in zip(band_db, types, candidate_lossy, tops, strict=True)
         ]
     )
 
