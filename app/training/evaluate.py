@@ -332,6 +332,7 @@ def evaluate_grid(
     return {
         "validation_examples": int(len(exact)),
         "exact_set_accuracy": percent(exact),
+        "exact_set_accuracy_without_chain": percent(exact[~np.isin(nuisance, CHAIN_NUISANCES)]),
         "count_accuracy": percent(true_count == predicted_count),
         "exact_by_count": {
             str(k): percent(exact[true_count == k]) for k in range(int(true_count.max()) + 1)

@@ -24,6 +24,7 @@ from app.training.evaluate import GENERAL_CHECKS, GENERAL_COUNT_AIM, REPLACED
 from app.training.grids import decode_operations
 from app.training.master_chain import draw_chain
 from app.training.plan import feature_spec
+from app.training.render import without_chain
 from app.training.report import _against_replaced, build_report
 
 from ..conftest import corpus_track, pink_noise
@@ -369,6 +370,9 @@ def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> Non
         missed = f"- {model_id}: {ours} % against {aim} % ({aim - ours:.2f} short)"
         assert (missed in shortfalls) == (ours < aim), shortfalls
         assert number(row["ours, argmax only"]) == grid["argmax_exact_set_accuracy"]
+        assert number(row["ours, without the master chain"]) == without_chain(grid)
+        # F1W1's plan draws no chain: every example is one without it.
+        assert grid["exact_set_accuracy_without_chain"] == ours
         assert number(row["least-squares baseline (open)"]) == grid["least_squares_baseline_exact"]
         closed = figures["closed_set"][model_id]
         assert number(row["paper-faithful (closed)"]) == closed["paper_faithful"]

@@ -13,7 +13,7 @@ from jinja2 import UndefinedError
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.training.render import render_report
+from app.training.render import render_report, without_chain
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -45,6 +45,23 @@ def test_closed_set_figures_fill_table_1(committed: dict[str, Any]) -> None:
     assert rows[0].startswith("| F1W1 | 93.9 | 84.3 | 91.5 | 99.15 ✓ | ≥ 99.0 |")
     f1w2 = report["grid"]["F1W2"]["exact_set_accuracy"]
     assert f"| F1W2 | 88.7 | - | - | {f1w2} " in render_report(report)
+
+
+def test_table_1_reads_a_chain_grid_without_its_chain_and_others_whole(
+    committed: dict[str, Any],
+) -> None:
+    report = copy.deepcopy(committed)
+    chain_grid, other = report["grid"]["F1W2"], report["grid"]["F1W1"]
+    chain_grid["exact_set_accuracy_without_chain"] = 97.25
+    other.pop("exact_set_accuracy_without_chain", None)  # figures from before the column
+    assert chain_grid["exact_by_nuisance"]["chain_limiter"] is not None
+    assert without_chain(chain_grid) == 97.25
+    assert without_chain(other) == other["exact_set_accuracy"]
+    text = render_report(report)
+    assert f"| {chain_grid['exact_set_accuracy']} ✗ | ≥ 97.0 | 97.25 |" in text
+    del chain_grid["exact_set_accuracy_without_chain"]
+    assert without_chain(chain_grid) is None
+    assert "| ≥ 97.0 | - |" in render_report(report)
 
 
 def test_a_report_without_the_general_model_or_refits_leaves_their_sections_out(
