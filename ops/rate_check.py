@@ -88,6 +88,8 @@ class Case:
     model: str = "general"
     answer: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    #: The limiter's drawn gain reduction at the loudest peak, once rendered through it.
+    limiter_gain_reduction_db: float | None = None
 
 
 def sox_effects(operations: list[EqOperation]) -> list[str]:
@@ -172,6 +174,8 @@ def issue_cases(song: str) -> list[Case]:
 
 #: What each grid-gap candidate goes through after its EQ.
 GRID_VARIANTS = ("clean", "mp3 as wav", "level", "limiter")
+#: The limiter case's figures by the limiter's gain reduction at the loudest peak.
+GAIN_REDUCTION_BINS_DB = ((0.0, 4.0), (4.0, 8.0), (8.0, 12.01))
 #: |level change| of the ``level`` variant (dB).
 LEVEL_CHANGE_DB = (2.0, 6.0)
 
@@ -193,15 +197,17 @@ def mp3_round_trip(path: Path) -> None:
     mp3.unlink()
 
 
-def through_chain(path: Path, *, rng: np.random.Generator, compressor: bool) -> None:
+def through_chain(path: Path, *, rng: np.random.Generator, compressor: bool) -> float:
     """Replace the WAV at `path` by its mono mix through a random limiter (and compressor),
-    raised to full scale first (`app.training.master_chain`)."""
+    raised to full scale first (`app.training.master_chain`); return the limiter's drawn
+    gain reduction (dB)."""
     samples, rate = sf.read(path, dtype="float32")
     chain = draw_chain(rng=rng, compressor=compressor, limiter=True)
     peak_dbfs = 20 * math.log10(float(np.max(np.abs(samples))) + 1e-12)
     mono = samples if samples.ndim == 1 else samples.mean(axis=1)
     limited = apply_chain(mono, chain, sample_rate_hz=rate, input_gain_db=-peak_dbfs)
     sf.write(path, limited, rate, subtype="FLOAT")
+    return float(chain.limiter_gain_reduction_db)
 
 
 def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generator) -> Path:
@@ -218,9 +224,9 @@ def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generato
         change_db = rng.uniform(*LEVEL_CHANGE_DB) * rng.choice([-1.0, 1.0])
         sf.write(target, samples * np.float32(10 ** (change_db / 20)), rate, subtype="FLOAT")
     elif case.kind == "grid limiter":
-        through_chain(target, rng=rng, compressor=False)
+        case.limiter_gain_reduction_db = through_chain(target, rng=rng, compressor=False)
     if case.chain:
-        through_chain(target, rng=rng, compressor=True)
+        case.limiter_gain_reduction_db = through_chain(target, rng=rng, compressor=True)
     return target
 
 
@@ -358,6 +364,17 @@ def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
             v: None if figures[v] is None or clean is None else round(clean - figures[v], 1)
             for v in GRID_VARIANTS[1:]
         }
+        limited = [c for c in cases if c.model == model and c.kind == "grid limiter"]
+        figures["limiter_by_gain_reduction_db"] = {
+            f"{low:g}-{high:g}": percent(
+                [
+                    exact_set_right(c)
+                    for c in limited
+                    if low <= (c.limiter_gain_reduction_db or 0.0) < high
+                ]
+            )
+            for low, high in GAIN_REDUCTION_BINS_DB
+        }
         summary["models"][model] = figures
     summary["seconds_per_rating_median"] = round(float(np.median([c.seconds for c in cases])), 2)
     return summary
@@ -480,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
                         "kind": c.kind,
                         "applied": [op.__dict__ for op in c.operations],
                         "chain": c.chain,
+                        "limiter_gain_reduction_db": c.limiter_gain_reduction_db,
                         "model": c.model,
                         "found": c.answer,
                     }
