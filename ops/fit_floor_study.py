@@ -63,8 +63,10 @@ def main() -> None:
         answers = ev.general_answers(
             examples.features,
             probabilities=examples.probabilities,
-            check=PhysicsCheck.from_dict(metadata.get("decode")),
-            typed_check=PhysicsCheck.from_dict(metadata.get("decode_typed")),
+            decoding=ev.GeneralDecoding(
+                check=PhysicsCheck.from_dict(metadata.get("decode")),
+                typed_check=PhysicsCheck.from_dict(metadata.get("decode_typed")),
+            ),
             candidate_lossy=data.candidate_lossy,
             types=examples.types,
             top_bands=examples.top_bands,

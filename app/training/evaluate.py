@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -528,27 +528,47 @@ def general_band_db(
     )
 
 
+@dataclass(frozen=True)
+class GeneralDecoding:
+    """How the general model turns its count probabilities into answers.
+
+    Attributes
+    ----------
+    check : PhysicsCheck
+        The physics check of bells-only answers.
+    typed_check : PhysicsCheck, optional
+        That of answers with shelves or pass filters (`check` where None).
+    chooser : CatBoostClassifier, optional
+        The count chooser (`app.ml.count_choice`): where given, it picks the
+        count and the types instead of the checks.
+    spec : FeatureSpec
+        The features the chooser reads.
+    """
+
+    check: PhysicsCheck
+    typed_check: PhysicsCheck | None = None
+    chooser: CatBoostClassifier | None = None
+    spec: FeatureSpec = CURRENT_SPEC
+
+
 def general_answers(
     features: np.ndarray,
     *,
     probabilities: np.ndarray,
-    check: PhysicsCheck,
     candidate_lossy: np.ndarray,
     types: list[tuple[EqType, ...]],
-    typed_check: PhysicsCheck | None = None,
+    decoding: GeneralDecoding,
     top_bands: np.ndarray | None = None,
-    chooser: CatBoostClassifier | None = None,
     choices: list[list[TypeChoice]] | None = None,
-    spec: FeatureSpec = CURRENT_SPEC,
 ) -> list[list[EqOperation]]:
     """The general model's operations for each example, as the service finds them.
 
     ``types`` are each example's types (`app.ml.general.present_types`);
-    `typed_check`, where given, decodes those with more types than bells;
-    `top_bands` as in `general_band_db`; `chooser`, where given with each
-    example's `choices` of types, picks the count and the types instead of the
-    checks (`app.ml.count_choice`), reading `features` of `spec`.
+    `top_bands` as in `general_band_db`; a `decoding` with a chooser needs each
+    example's `choices` of types (`app.ml.count_choice.type_choices`), and
+    without them decodes with its checks.
     """
+    chooser = decoding.chooser
     if chooser is None or choices is None:
         band_db = general_band_db(
             features[:, : CURRENT_SPEC.n_bands],
@@ -557,13 +577,14 @@ def general_answers(
             types=types,
         )
         examples = list(zip(band_db, probabilities, types, strict=True))
-        return parallel_map(partial(recognise, check=check, typed_check=typed_check), examples)
+        decode_one = partial(recognise, check=decoding.check, typed_check=decoding.typed_check)
+        return parallel_map(decode_one, examples)
     options = choice_options(
         features,
         probabilities=probabilities,
         choices=choices,
         candidate_lossy=candidate_lossy,
-        spec=spec,
+        spec=decoding.spec,
         top_bands=top_bands,
     )
     candidates = option_candidates(options)
@@ -576,13 +597,10 @@ def general_low_pass_count_accuracy(
     *,
     features: np.ndarray,
     probabilities: np.ndarray,
-    check: PhysicsCheck,
     types: list[tuple[EqType, ...]],
-    typed_check: PhysicsCheck | None = None,
+    decoding: GeneralDecoding,
     top_bands: np.ndarray | None = None,
-    chooser: CatBoostClassifier | None = None,
     choices: list[list[TypeChoice]] | None = None,
-    spec: FeatureSpec = CURRENT_SPEC,
 ) -> float | None:
     """Count accuracy on `examples` as MP3 uploads (`Dataset.low_passed` at `LOW_PASS_HZ`).
 
@@ -592,14 +610,11 @@ def general_low_pass_count_accuracy(
     answers = general_answers(
         features,
         probabilities=probabilities,
-        check=check,
         candidate_lossy=np.ones(len(examples), dtype=bool),
         types=types,
-        typed_check=typed_check,
+        decoding=decoding,
         top_bands=top_bands,
-        chooser=chooser,
         choices=choices,
-        spec=spec,
     )
     counts = [
         int(
@@ -854,13 +869,10 @@ def evaluate_general(
     validation: Dataset,
     features: np.ndarray,
     probabilities: np.ndarray,
-    check: PhysicsCheck,
     types: list[tuple[EqType, ...]],
-    typed_check: PhysicsCheck | None = None,
+    decoding: GeneralDecoding,
     top_bands: np.ndarray | None = None,
-    chooser: CatBoostClassifier | None = None,
     choices: list[list[TypeChoice]] | None = None,
-    spec: FeatureSpec = CURRENT_SPEC,
 ) -> dict[str, Any]:
     """Count accuracy, parameter errors and the per-type figures of the general model's answers.
 
@@ -875,14 +887,11 @@ def evaluate_general(
     answers = general_answers(
         features,
         probabilities=probabilities,
-        check=check,
         candidate_lossy=validation.candidate_lossy,
         types=types,
-        typed_check=typed_check,
+        decoding=decoding,
         top_bands=top_bands,
-        chooser=chooser,
         choices=choices,
-        spec=spec,
     )
     bells = validation.bells_only & np.isin(validation.nuisance, list(NUISANCE_PROBABILITIES))
     true_count = validation.n_operations

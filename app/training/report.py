@@ -191,17 +191,17 @@ def build_report(
         validation = training.bundle_dataset(bundle).validation
         features = bundle.features[validation_mask]
         validation_tops = None if top_bands is None else top_bands[validation_mask]
+        decoding = ev.GeneralDecoding(
+            check=check, typed_check=typed_check, chooser=chooser, spec=spec
+        )
         general = ev.evaluate_general(
             validation=validation,
             features=features,
             probabilities=_count_probabilities(classifier, features),
-            check=check,
             types=classified_types(type_classifier, features),
-            typed_check=typed_check,
+            decoding=decoding,
             top_bands=validation_tops,
-            chooser=chooser,
             choices=classified_type_choices(type_classifier, features),
-            spec=spec,
         )
         if type_classifier is not None and bundle.type_targets is not None:
             general["type_presence_accuracy"] = ev.type_presence_accuracy(
@@ -217,13 +217,10 @@ def build_report(
                 validation.subset(subset),
                 features=low_passed,
                 probabilities=_count_probabilities(classifier, low_passed),
-                check=check,
                 types=classified_types(type_classifier, low_passed),
-                typed_check=typed_check,
+                decoding=decoding,
                 top_bands=None if validation_tops is None else validation_tops[sample],
-                chooser=chooser,
                 choices=classified_type_choices(type_classifier, low_passed),
-                spec=spec,
             )
         general["physics_check"] = check.to_dict()
         general["physics_check_typed"] = typed_check.to_dict()
