@@ -35,7 +35,7 @@ class DatasetPlan:
 PLAN = [
     DatasetPlan(dataset_id="F1W2", per_clip=30, feature_options=True, coherent=True, chain=True),
     DatasetPlan(dataset_id="general", per_clip=12, coherent=True, chain=True),
-    DatasetPlan(dataset_id="F1/4W2", per_clip=12, feature_options=True, coherent=True, chain=True),
+    DatasetPlan(dataset_id="F1/4W2", per_clip=30, feature_options=True, coherent=True, chain=True),
     DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True, coherent=True, chain=True),
     DatasetPlan(dataset_id="F1/2W1", per_clip=18, feature_options=True),
