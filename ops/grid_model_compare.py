@@ -33,7 +33,7 @@ from app.training import evaluate as ev  # noqa: E402
 from app.training.cli import DEFAULT_MANIFEST  # noqa: E402
 from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
 from app.training.datasets import Dataset, load_dataset  # noqa: E402
-from app.training.synth import CHAIN_NUISANCES, Nuisance  # noqa: E402
+from app.training.synth import Nuisance  # noqa: E402
 
 
 def exact_right(model: GridModel, validation: Dataset) -> np.ndarray:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     groups = {
         "all": np.ones(len(validation), dtype=bool),
-        "without_chain": ~np.isin(validation.nuisance, CHAIN_NUISANCES),
+        "without_chain": ~validation.through_chain,
     } | {
         kind.name.lower(): validation.nuisance == kind
         for kind in Nuisance

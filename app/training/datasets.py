@@ -10,7 +10,7 @@ import numpy as np
 from app.ml.features import CURRENT_SPEC
 from app.training.corpus import Track
 from app.training.grids import TYPE_CODES, with_type_columns
-from app.training.synth import Nuisance, holds_coherent
+from app.training.synth import CHAIN_NUISANCES, Nuisance, holds_coherent
 from app.training.synth import dataset_id as folder_of
 
 #: Where the report's simulated MP3 uploads are cut: about LAME's low-pass at
@@ -87,6 +87,12 @@ class Dataset:
     def bells_only(self) -> np.ndarray:
         """Whether each set holds bells only (an empty set does)."""
         return np.all(self.type_codes <= TYPE_CODES.index("bell"), axis=1)
+
+    @property
+    def through_chain(self) -> np.ndarray:
+        """Whether each candidate went through the master chain (a compressor, a limiter
+        or both: `app.training.synth.CHAIN_NUISANCES`)."""
+        return np.isin(self.nuisance, CHAIN_NUISANCES)
 
     @property
     def closest_spacing_octaves(self) -> np.ndarray:

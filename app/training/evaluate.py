@@ -35,7 +35,7 @@ from app.ml.recognition import curve_db
 from app.training.datasets import LOW_PASS_HZ, Dataset
 from app.training.grids import TYPE_CODES, GridConfig, decode_operations
 from app.training.pool import process_pool
-from app.training.synth import CHAIN_NUISANCES, NUISANCE_PROBABILITIES, Nuisance
+from app.training.synth import NUISANCE_PROBABILITIES, Nuisance
 
 #: The paper's Table 1 (exact-set accuracy, %, closed-set) and Table 3 (cross-genre).
 PAPER_TABLE_1 = {
@@ -332,7 +332,7 @@ def evaluate_grid(
     return {
         "validation_examples": int(len(exact)),
         "exact_set_accuracy": percent(exact),
-        "exact_set_accuracy_without_chain": percent(exact[~np.isin(nuisance, CHAIN_NUISANCES)]),
+        "exact_set_accuracy_without_chain": percent(exact[~validation.through_chain]),
         "count_accuracy": percent(true_count == predicted_count),
         "exact_by_count": {
             str(k): percent(exact[true_count == k]) for k in range(int(true_count.max()) + 1)
@@ -817,7 +817,7 @@ def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict
     curves_right = np.array(
         [m and curve_right(t, f) for m, f, t in zip(mixed, answers, truths, strict=True)]
     )
-    chain = np.isin(validation.nuisance, CHAIN_NUISANCES)
+    chain = validation.through_chain
 
     def eq_figures(among: np.ndarray) -> dict[str, Any]:
         by_type: dict[str, dict[str, float | int | None]] = {}

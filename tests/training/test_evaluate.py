@@ -1,10 +1,10 @@
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from app.audio.eq import EqOperation
+from app.training.datasets import Dataset
 from app.training.evaluate import (
     PHYSICS_CHECKS,
     best_setting,
@@ -115,11 +115,18 @@ def test_single_operations_and_mixtures_are_read_without_the_chain_and_with_it()
         Nuisance.COMPRESSOR_LIMITER,
         Nuisance.COMPRESSOR,
     ]
-    validation = SimpleNamespace(
+    unread = np.zeros(len(truths))
+    validation = Dataset(
+        dataset_id="general",
+        reference_magnitude=unread,
+        candidate_magnitude=unread,
         operations=np.stack([encode_operations(ops, rows=5) for ops in truths]),
         nuisance=np.array(nuisance),
+        nuisance_value=unread,
+        track_md5=unread,
+        is_validation=np.ones(len(truths), dtype=bool),
     )
-    figures = typed_figures(validation, answers)  # type: ignore[arg-type]
+    figures = typed_figures(validation, answers)
     assert figures["by_type"]["low_shelf"] == {
         "examples": 1,
         "type_right": 100.0,
