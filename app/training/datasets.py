@@ -10,7 +10,7 @@ import numpy as np
 from app.ml.features import CURRENT_SPEC
 from app.training.corpus import Track
 from app.training.grids import TYPE_CODES, with_type_columns
-from app.training.synth import CHAIN_NUISANCES, Nuisance, holds_coherent
+from app.training.synth import CHAIN_NUISANCES, Nuisance, holds_coherent, stale_examples
 from app.training.synth import dataset_id as folder_of
 
 #: Where the report's simulated MP3 uploads are cut: about LAME's low-pass at
@@ -192,6 +192,11 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
                 raise FileNotFoundError(
                     f"shard {shard} predates the coherent spectra; rebuild it with "
                     f"`mastering-trainer dataset build --dataset {dataset_id}`"
+                )
+            if np.any(stale_examples(data)):
+                raise FileNotFoundError(
+                    f"shard {shard} holds examples limited by an older limiter; render them "
+                    f"again with `mastering-trainer dataset build --dataset {dataset_id}`"
                 )
             for key in data.files:
                 parts.setdefault(key, []).append(data[key])

@@ -1,10 +1,14 @@
 """The dynamics a trainee's master goes through: a compressor and a limiter (training only).
 
 Spotify's pedalboard (a `dev` extra, never imported by the service) supplies a
-real compressor and a real limiter (JUCE's). Their settings are drawn from the
-ranges mastering engineers use: a compressor at -30 to -8 dBFS, ratio 1.5:1 to
-6:1, attack 1 to 50 ms, release 50 to 500 ms; a limiter taking off 0 to 12 dB
-of gain at the peaks, release 20 to 300 ms. Clips sit at -12 dBFS peak, so the
+real compressor (JUCE's). The limiter is a lookahead brickwall of our own, the
+kind mastering limiters are: pedalboard's `Limiter` (JUCE's) runs a fixed 4:1
+compressor above -10 dBFS ahead of its brickwall and hard-clips its make-up
+gain, so it took off 3.7 dB when asked for none and clipped 9 % of the samples
+when asked for 9 dB (issue 19, stop 31). The settings are drawn from the ranges
+mastering engineers use: a compressor at -30 to -8 dBFS, ratio 1.5:1 to 6:1,
+attack 1 to 50 ms, release 50 to 500 ms; a limiter taking off 0 to 12 dB of
+gain at the peaks, release 20 to 300 ms. Clips sit at -12 dBFS peak, so the
 chain first raises them to full scale, as a master would hit it.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import minimum_filter1d
 
 #: Ranges drawn from (inclusive): threshold (dBFS), ratio, attack and release (ms).
 COMPRESSOR_THRESHOLD_DBFS = (-30.0, -8.0)
@@ -22,8 +27,15 @@ COMPRESSOR_RELEASE_MS = (50.0, 500.0)
 #: Peak gain reduction of the limiter (dB) and its release (ms).
 LIMITER_GAIN_REDUCTION_DB = (0.0, 12.0)
 LIMITER_RELEASE_MS = (20.0, 300.0)
+#: How far ahead the limiter looks, and so how long it takes to pull its gain down.
+LIMITER_LOOKAHEAD_MS = 3.0
+#: Which limiter rendered a shard's chain examples: 1 pedalboard's (JUCE's), 2 ours.
+#: Shards of an older one re-render their limited examples (`app.training.synth`).
+LIMITER_VERSION = 2
 #: Number of parameters a chain is stored as (`MasterChain.to_row`).
 CHAIN_COLUMNS = 6
+#: The column of that row holding the limiter's gain reduction (NaN without a limiter).
+LIMITER_GAIN_REDUCTION_COLUMN = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,17 +109,76 @@ def draw_chain(*, rng: np.random.Generator, compressor: bool, limiter: bool) -> 
     return MasterChain(**fields)
 
 
+def lookahead_limit(
+    samples: np.ndarray,
+    *,
+    ceiling: float,
+    sample_rate_hz: int,
+    release_ms: float,
+    lookahead_ms: float = LIMITER_LOOKAHEAD_MS,
+) -> np.ndarray:
+    """A brickwall limiter with lookahead: no sample of mono `samples` leaves above `ceiling`.
+
+    Parameters
+    ----------
+    samples
+        Mono signal, any level.
+    ceiling
+        Largest magnitude the output may reach (linear).
+    sample_rate_hz
+        Sample rate of `samples`.
+    release_ms
+        Time constant of the gain reduction's exponential decay (in dB) once a
+        peak has passed.
+    lookahead_ms
+        How long before a peak the gain starts to fall.
+
+    Returns
+    -------
+    numpy.ndarray
+        The limited signal, float32, aligned with `samples` (the lookahead's
+        delay taken out).
+
+    Notes
+    -----
+    Each sample needs a gain of ``ceiling / |x|`` (at most 1). The gain held at a
+    sample is the least needed over the next lookahead window; its reduction in
+    dB then releases exponentially (a running maximum of the reductions decayed
+    since, computed in the log domain without a loop), and a moving average
+    over the lookahead window ramps it down ahead of each peak. Every gain that
+    average takes in was held for a window covering the peak, so the output
+    never exceeds `ceiling`, and the ramp spares the waveform the flat tops of
+    a limiter without lookahead.
+    """
+    window = max(1, int(round(lookahead_ms * sample_rate_hz / 1000.0)))
+    level = np.abs(samples.astype(np.float64))
+    needed = np.minimum(1.0, ceiling / np.maximum(level, 1e-12))
+    held = minimum_filter1d(needed, size=window, origin=-(window // 2), mode="nearest")
+    reduction_db = -20.0 * np.log10(held)
+    decay_per_sample = 1000.0 / (release_ms * sample_rate_hz)
+    ramp = np.arange(len(samples)) * decay_per_sample
+    with np.errstate(divide="ignore"):
+        released_db = np.exp(np.maximum.accumulate(np.log(reduction_db) + ramp) - ramp)
+    gain = 10.0 ** (-released_db / 20.0)
+    padded = np.concatenate([np.full(window, gain[0]), gain])
+    sums = np.cumsum(padded)
+    smoothed = (sums[window:] - sums[:-window]) / window
+    return (samples * smoothed).astype(np.float32)
+
+
 def apply_chain(
     samples: np.ndarray, chain: MasterChain, *, sample_rate_hz: int, input_gain_db: float
 ) -> np.ndarray:
     """Run mono `samples`, raised by `input_gain_db`, through the chain's stages.
 
-    The limiter's threshold sits its gain reduction below the peak it sees
-    (after the compressor), so the loudest peak loses about that much.
+    The limiter's ceiling sits its gain reduction below the peak it sees (after
+    the compressor), so the loudest peak loses that much; its make-up gain then
+    brings the ceiling back up to that peak, as a mastering limiter's output
+    ceiling does.
     """
     # Imported here: the service image has no pedalboard (GPLv3, training only), and its
     # CLI imports the training commands.
-    from pedalboard import Compressor, Limiter
+    from pedalboard import Compressor
 
     raised = (samples * np.float32(10.0 ** (input_gain_db / 20.0))).astype(np.float32)
     if chain.compresses:
@@ -119,10 +190,12 @@ def apply_chain(
         )
         raised = compressor(raised, sample_rate_hz)
     if chain.limits:
-        peak_dbfs = 20.0 * np.log10(float(np.max(np.abs(raised))) + 1e-12)
-        limiter = Limiter(
-            threshold_db=peak_dbfs - chain.limiter_gain_reduction_db,
+        make_up = 10.0 ** (chain.limiter_gain_reduction_db / 20.0)
+        limited = lookahead_limit(
+            raised,
+            ceiling=float(np.max(np.abs(raised))) / make_up,
+            sample_rate_hz=sample_rate_hz,
             release_ms=chain.limiter_release_ms,
         )
-        raised = limiter(raised, sample_rate_hz)
+        raised = limited * np.float32(make_up)
     return np.asarray(raised, dtype=np.float32)

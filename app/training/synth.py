@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -36,7 +36,13 @@ from app.training.grids import (
     random_grid_set,
     random_typed_set,
 )
-from app.training.master_chain import MasterChain, apply_chain, draw_chain
+from app.training.master_chain import (
+    LIMITER_GAIN_REDUCTION_COLUMN,
+    LIMITER_VERSION,
+    MasterChain,
+    apply_chain,
+    draw_chain,
+)
 from app.training.plan import draws_chain, feature_spec
 from app.training.pool import process_pool
 
@@ -288,6 +294,7 @@ def _shard_arrays(
         "nuisance": np.array([d.nuisance for d in draws], dtype=np.int8),
         "nuisance_value": np.array([d.nuisance_value for d in draws], dtype=np.float32),
         "chain": np.stack([d.chain.to_row() for d in draws]),
+        "limiter_version": np.full(len(draws), LIMITER_VERSION, dtype=np.int8),
     }
     if coherent:
         arrays["coherent_magnitude"] = np.array([c for _, _, c in spectra], dtype=np.float32)
@@ -302,32 +309,45 @@ def build_shard(
     The draws come from a seed of (dataset, clip), so the first examples are
     always the same: a shard that holds fewer keeps them, replays their draws
     without touching audio, and synthesises only the rest; one that holds more
-    keeps only the first `per_clip`. Either way it ends as a fresh build would.
+    keeps only the first `per_clip`. Limited examples an older limiter rendered
+    (`LIMITER_VERSION`) are rendered again in place, and count as synthesised.
+    Either way it ends as a fresh build would.
     """
     rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances)))
     draws = [draw_example(config_id, rng=rng, nuisances=nuisances) for _ in range(per_clip)]
     kept: dict[str, np.ndarray] = {}
     held = 0
     coherent = holds_coherent(config_id)
-    if shard_path.is_file() and examples_in(shard_path, coherent=coherent):
+    if shard_path.is_file() and (not coherent or holds_coherent_spectra(shard_path)):
         with np.load(shard_path) as data:
             held = len(data["nuisance"])
             kept = {key: data[key][:per_clip] for key in data.files}
+            kept["limiter_version"] = limiter_versions(data)[:per_clip]
     done = min(held, per_clip)
-    if held == per_clip:
-        return 0
-    if done == per_clip:
-        _write_shard(shard_path, kept)
+    stale = np.flatnonzero(stale_examples(kept)) if kept else np.array([], dtype=int)
+    if done == per_clip and not len(stale):
+        if held > per_clip:
+            _write_shard(shard_path, kept)
         return 0
     clip = np.load(clip_path)
-    new = _shard_arrays(
-        clip, draws[done:], reference_magnitude=average_spectrum(clip), coherent=coherent
-    )
-    _write_shard(
-        shard_path,
-        {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new},
-    )
-    return per_clip - done
+    reference_magnitude = average_spectrum(clip)
+    if len(stale):
+        again = _shard_arrays(
+            clip,
+            [draws[i] for i in stale],
+            reference_magnitude=reference_magnitude,
+            coherent=coherent,
+        )
+        for key, values in again.items():
+            kept[key][stale] = values
+        kept["limiter_version"][:] = LIMITER_VERSION  # the rest never saw a limiter
+    if done < per_clip:
+        new = _shard_arrays(
+            clip, draws[done:], reference_magnitude=reference_magnitude, coherent=coherent
+        )
+        kept = {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new}
+    _write_shard(shard_path, kept)
+    return per_clip - done + len(stale)
 
 
 def _write_shard(shard_path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -365,13 +385,36 @@ def shard_path_for(datasets_dir: Path, *, config_id: str, clip_path: Path) -> Pa
     return datasets_dir / dataset_id(config_id) / f"{clip_path.stem}.npz"
 
 
+def holds_coherent_spectra(shard_path: Path) -> bool:
+    """Whether a shard holds the coherent spectra (shards written before them do not)."""
+    with np.load(shard_path) as data:
+        return "coherent_magnitude" in data.files
+
+
+def limiter_versions(data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Which limiter (`LIMITER_VERSION`) rendered each example of a shard's arrays;
+    shards written before the field went through the first, pedalboard's."""
+    if "limiter_version" in data:
+        return np.asarray(data["limiter_version"], dtype=np.int8)
+    return np.ones(len(data["nuisance"]), dtype=np.int8)
+
+
+def stale_examples(data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Which examples of a shard's arrays went through a limiter older than today's."""
+    if "chain" not in data:
+        return np.zeros(len(data["nuisance"]), dtype=bool)
+    limited = np.isfinite(np.asarray(data["chain"])[:, LIMITER_GAIN_REDUCTION_COLUMN])
+    return limited & (limiter_versions(data) != LIMITER_VERSION)
+
+
 def examples_in(shard_path: Path, *, coherent: bool = False) -> int:
-    """How many examples a shard holds; with `coherent`, 0 for one without the coherent
-    spectra (written before them)."""
+    """How many up-to-date examples a shard holds: with `coherent`, 0 for one without the
+    coherent spectra (written before them); limited examples of an older limiter don't count."""
     with np.load(shard_path) as data:
         if coherent and "coherent_magnitude" not in data.files:
             return 0
-        return len(data["nuisance"])
+        arrays = {key: data[key] for key in ("nuisance", "chain", "limiter_version") if key in data}
+        return len(arrays["nuisance"]) - int(np.sum(stale_examples(arrays)))
 
 
 def pending_tasks(

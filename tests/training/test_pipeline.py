@@ -150,6 +150,30 @@ def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     assert_as_fresh(2)
 
 
+def test_a_shard_renders_again_only_what_an_older_limiter_rendered(
+    clips: tuple[Path, list[Track]], tmp_path: Path
+) -> None:
+    folder, tracks = clips
+    clip = folder / f"{tracks[0].md5}_0.npy"
+    shard, fresh = tmp_path / "old.npz", tmp_path / "fresh.npz"
+    synth.build_shard(clip, config_id="F1W2", per_clip=8, nuisances=True, shard_path=fresh)
+    with np.load(fresh) as data:
+        arrays = {key: data[key] for key in data.files if key != "limiter_version"}
+    limited = np.isfinite(arrays["chain"][:, 4])
+    assert 0 < limited.sum() < 8  # seed-fixed draws: some limited, some not
+    arrays["candidate_magnitude"][limited] = 0.0  # as pedalboard's limiter left them
+    np.savez(shard, **arrays)  # a shard written before `limiter_version`
+    assert synth.examples_in(shard) == 8 - limited.sum()
+    renders = synth.build_shard(
+        clip, config_id="F1W2", per_clip=8, nuisances=True, shard_path=shard
+    )
+    assert renders == limited.sum() and synth.examples_in(shard) == 8
+    with np.load(shard) as again, np.load(fresh) as direct:
+        assert sorted(again.files) == sorted(direct.files)
+        for key in direct.files:
+            np.testing.assert_array_equal(again[key], direct[key])
+
+
 def test_tiny_models_train_evaluate_install_and_recognise(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
