@@ -4,8 +4,10 @@ Item 4 of issue 19, measured end to end as a user meets it: each song (the first
 validation track of the corpus, never trained on, or an audio file named with ``--file``) is the
 reference; candidates are the same song through sox's ``equalizer``, ``bass``, ``treble``,
 ``highpass`` and ``lowpass`` (EQ drawn at random per song, seeded), some then through pedalboard's
-compressor and limiter (`app.training.master_chain`), every file a 32-bit float WAV posted to
-/rate with the shipped models (``MODELS_DIR``). Per song:
+compressor and a limiter, with settings drawn as the training data's are
+(`app.training.master_chain`), every file a 32-bit float WAV posted to /rate with the shipped
+models (``MODELS_DIR``). The limiter is pedalboard's too, never the training data's own lookahead
+limiter (see `LIMITERS`). Per song:
 
 - one single operation of each type (bell, low shelf, high shelf, high-pass, low-pass): the type
   right, and of those the frequency within 1/3 octave and the gain within 1.5 dB;
@@ -197,20 +199,45 @@ def mp3_round_trip(path: Path) -> None:
     mp3.unlink()
 
 
-def through_chain(path: Path, *, rng: np.random.Generator, compressor: bool) -> float:
+#: The limiters a candidate can go through, both pedalboard's, so that the models meet one they
+#: never trained on: ``brickwall``, its compressor at 1000:1 with a 1 us attack (a brickwall
+#: without lookahead; make-up gain brings the ceiling back to the peak), and ``juce``, its
+#: Limiter, which also compresses 4:1 above -10 dBFS and hard-clips (issue 19, stop 31).
+LIMITERS = ("brickwall", "juce")
+
+
+def through_chain(path: Path, *, rng: np.random.Generator, compressor: bool, limiter: str) -> float:
     """Replace the WAV at `path` by its mono mix through a random limiter (and compressor),
     raised to full scale first (`app.training.master_chain`); return the limiter's drawn
     gain reduction (dB)."""
+    from pedalboard import Compressor, Limiter
+
     samples, rate = sf.read(path, dtype="float32")
     chain = draw_chain(rng=rng, compressor=compressor, limiter=True)
     peak_dbfs = 20 * math.log10(float(np.max(np.abs(samples))) + 1e-12)
     mono = samples if samples.ndim == 1 else samples.mean(axis=1)
-    limited = apply_chain(mono, chain, sample_rate_hz=rate, input_gain_db=-peak_dbfs)
+    alone = replace(chain, limiter_gain_reduction_db=math.nan, limiter_release_ms=math.nan)
+    compressed = apply_chain(mono, alone, sample_rate_hz=rate, input_gain_db=-peak_dbfs)
+    threshold_db = 20 * math.log10(float(np.max(np.abs(compressed))) + 1e-12)
+    threshold_db -= chain.limiter_gain_reduction_db
+    if limiter == "juce":
+        stage = Limiter(threshold_db=threshold_db, release_ms=chain.limiter_release_ms)
+        limited = stage(compressed, rate)
+    else:
+        stage = Compressor(
+            threshold_db=threshold_db,
+            ratio=1000.0,
+            attack_ms=0.001,
+            release_ms=chain.limiter_release_ms,
+        )
+        limited = stage(compressed, rate) * np.float32(10 ** (chain.limiter_gain_reduction_db / 20))
     sf.write(path, limited, rate, subtype="FLOAT")
     return float(chain.limiter_gain_reduction_db)
 
 
-def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generator) -> Path:
+def render(
+    reference: Path, case: Case, *, target: Path, rng: np.random.Generator, limiter: str
+) -> Path:
     """The case's candidate WAV: sox's EQ, then the compressor and limiter where asked."""
     subprocess.run(
         ["sox", "-D", str(reference), "-e", "floating-point", "-b", "32", str(target)]
@@ -224,9 +251,13 @@ def render(reference: Path, case: Case, *, target: Path, rng: np.random.Generato
         change_db = rng.uniform(*LEVEL_CHANGE_DB) * rng.choice([-1.0, 1.0])
         sf.write(target, samples * np.float32(10 ** (change_db / 20)), rate, subtype="FLOAT")
     elif case.kind == "grid limiter":
-        case.limiter_gain_reduction_db = through_chain(target, rng=rng, compressor=False)
+        case.limiter_gain_reduction_db = through_chain(
+            target, rng=rng, compressor=False, limiter=limiter
+        )
     if case.chain:
-        case.limiter_gain_reduction_db = through_chain(target, rng=rng, compressor=True)
+        case.limiter_gain_reduction_db = through_chain(
+            target, rng=rng, compressor=True, limiter=limiter
+        )
     return target
 
 
@@ -420,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
         help="only issue 19's four examples on each song (right: one operation, type,"
         " frequency within 1/3 octave, gain within 1.5 dB)",
     )
+    parser.add_argument(
+        "--limiter", choices=LIMITERS, default="brickwall", help="pedalboard's limiter to use"
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     rng = np.random.default_rng(args.seed)
@@ -447,7 +481,13 @@ def main(argv: list[str] | None = None) -> int:
                 replace(case, model=args.model) for song in songs for case in make_cases(song.stem)
             ]
         candidates = [
-            render(folder / f"{c.song}.wav", c, target=folder / f"candidate-{k}.wav", rng=rng)
+            render(
+                folder / f"{c.song}.wav",
+                c,
+                target=folder / f"candidate-{k}.wav",
+                rng=rng,
+                limiter=args.limiter,
+            )
             for k, c in enumerate(cases)
         ]
         app_settings = Settings(  # type: ignore[call-arg]

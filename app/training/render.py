@@ -55,14 +55,28 @@ def carried_over(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _reads_chain(figures: dict[str, Any]) -> bool:
+    by_nuisance = figures.get("exact_by_nuisance") or figures.get("count_accuracy_by_nuisance")
+    return any((by_nuisance or {}).get(kind.name.lower()) is not None for kind in CHAIN_NUISANCES)
+
+
+def juce_limited(report: dict[str, Any]) -> list[str]:
+    """Models whose figures read examples limited by pedalboard's Limiter: evaluated
+    before the chain's own lookahead limiter (their figures hold no ``limiter_version``)."""
+    return [
+        model_id
+        for model_id, figures in ev.report_models(report).items()
+        if _reads_chain(figures) and "limiter_version" not in figures
+    ]
+
+
 def without_chain(figures: dict[str, Any]) -> float | None:
     """A grid model's exact-set % over the examples that skipped the master chain.
 
     All of its examples where none went through the chain; None where some did
     and the figures predate this one.
     """
-    by_nuisance = figures.get("exact_by_nuisance", {})
-    if all(by_nuisance.get(kind.name.lower()) is None for kind in CHAIN_NUISANCES):
+    if not _reads_chain(figures):
         return figures.get("exact_set_accuracy")
     return figures.get("exact_set_accuracy_without_chain")
 
@@ -165,6 +179,7 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
         "grid": grid,
         "general": report.get("general"),
         "carried_over": carried_over(report),
+        "juce_limited": juce_limited(report),
         "table_1": _table_1(report),
         "paper_study": report.get("paper_study"),
         "paper_table_3": _paper_table_3(report.get("paper_study")),

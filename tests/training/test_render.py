@@ -13,7 +13,7 @@ from jinja2 import UndefinedError
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.training.render import render_report, without_chain
+from app.training.render import juce_limited, render_report, without_chain
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -109,3 +109,17 @@ def test_a_count_chooser_in_use_is_said_with_its_tuning_comparison(
     assert "on the 800 examples of the tracks left out" in text
     report["general"]["count_chooser"]["used"] = False
     assert "a count chooser picks" not in render_report(report)
+
+
+def test_the_note_names_the_models_whose_figures_read_pedalboards_limiter(
+    committed: dict[str, Any],
+) -> None:
+    report = copy.deepcopy(committed)
+    for figures in [*report["grid"].values(), report["general"]]:
+        figures["limiter_version"] = 2
+    assert juce_limited(report) == []
+    assert "evaluated before it" not in render_report(report)
+    del report["grid"]["F1/2W2"]["limiter_version"]
+    del report["grid"]["F1W1"]["limiter_version"]  # never read the chain: not named
+    assert juce_limited(report) == ["F1/2W2"]
+    assert "The figures of F1/2W2 were evaluated before it" in render_report(report)
