@@ -185,12 +185,14 @@ def write_bundles(
     layout: corpus.CorpusLayout,
     tracks: list[corpus.Track],
     rebuild: bool = False,
-) -> None:
-    """Write the bundle of each dataset whose bundle is missing or older than its shards."""
+) -> list[str]:
+    """Write the bundle of each dataset whose bundle is missing or older than its shards;
+    return the datasets that could not be read (their old bundles are not to be fitted)."""
     from app.training import train as training
     from app.training.datasets import load_dataset
 
     bundle_dir = layout.data_dir / "bundle"
+    unread = []
     for dataset_id in tracked(dataset_ids, description="bundles", total=len(dataset_ids)):
         bundle = bundle_dir / f"{training.bundle_name(dataset_id)}.npz"
         shards = list((layout.datasets / synth.dataset_id(dataset_id)).glob("*.npz"))
@@ -202,8 +204,10 @@ def write_bundles(
                 data = load_dataset(layout.datasets, dataset_id, tracks=tracks)
             except FileNotFoundError as error:
                 console.print(f"[yellow]{error}[/yellow]")
+                unread.append(dataset_id)
                 continue
             training.write_bundles(data, bundle_dir=bundle_dir)
+    return unread
 
 
 def train(
@@ -236,9 +240,16 @@ def train(
         console.print("[red]Name datasets with --dataset ID or --all.[/red]")
         raise typer.Exit(2)
     tracks = corpus.read_manifest(manifest)
-    write_bundles(dataset_ids, layout=layout, tracks=tracks, rebuild=rebuild)
+    unread = write_bundles(dataset_ids, layout=layout, tracks=tracks, rebuild=rebuild)
+    if unread and not all_datasets:
+        console.print(f"[red]Not fitted: {', '.join(unread)} (above).[/red]")
+        raise typer.Exit(1)
     # The paper's closed-set bundles are fitted by `paper-study` alone.
-    wanted = {training.bundle_name(d) for d in dataset_ids if not d.startswith(synth.PAPER_PREFIX)}
+    wanted = {
+        training.bundle_name(d)
+        for d in dataset_ids
+        if not d.startswith(synth.PAPER_PREFIX) and d not in unread
+    }
     names = [path.stem for path in sorted(bundle_dir.glob("*.npz")) if path.stem in wanted]
     for name in tracked(names, description="fits", total=len(names)):
         bundle = bundle_dir / f"{name}.npz"

@@ -408,19 +408,25 @@ def stale_examples(data: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def examples_in(shard_path: Path, *, coherent: bool = False) -> int:
-    """How many up-to-date examples a shard holds: with `coherent`, 0 for one without the
-    coherent spectra (written before them); limited examples of an older limiter don't count."""
+    """How many examples a shard holds; with `coherent`, 0 for one without the coherent
+    spectra (written before them)."""
     with np.load(shard_path) as data:
         if coherent and "coherent_magnitude" not in data.files:
             return 0
-        arrays = {key: data[key] for key in ("nuisance", "chain", "limiter_version") if key in data}
-        return len(arrays["nuisance"]) - int(np.sum(stale_examples(arrays)))
+        return len(data["nuisance"])
+
+
+def holds_stale(shard_path: Path) -> bool:
+    """Whether a shard holds examples limited by an older limiter (`stale_examples`)."""
+    with np.load(shard_path) as data:
+        return bool(np.any(stale_examples(data)))
 
 
 def pending_tasks(
     clip_paths: list[Path], *, datasets_dir: Path, config_id: str, per_clip: int, nuisances: bool
 ) -> list[ShardTask]:
-    """Tasks whose shard is missing or holds other than `per_clip` examples.
+    """Tasks whose shard is missing, holds other than `per_clip` examples, or holds
+    examples of an older limiter.
 
     A build thus resumes where it stopped, and changing a dataset's `per_clip`
     redraws its shards: the same seed draws the same first examples, then more
@@ -430,7 +436,11 @@ def pending_tasks(
     for clip_path in clip_paths:
         shard = shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path)
         coherent = holds_coherent(config_id)
-        if not shard.is_file() or examples_in(shard, coherent=coherent) != per_clip:
+        if (
+            not shard.is_file()
+            or examples_in(shard, coherent=coherent) != per_clip
+            or holds_stale(shard)
+        ):
             tasks.append(
                 ShardTask(
                     clip_path=clip_path,

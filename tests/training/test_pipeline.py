@@ -17,8 +17,8 @@ from app.ml.fitting import PhysicsCheck
 from app.ml.registry import load_registry
 from app.training import fit, synth, train
 from app.training.bundle import Bundle
-from app.training.cli import DEFAULT_MANIFEST
-from app.training.corpus import Track
+from app.training.cli import DEFAULT_MANIFEST, write_bundles
+from app.training.corpus import CorpusLayout, Track
 from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS, GENERAL_COUNT_AIM, REPLACED
 from app.training.grids import decode_operations
@@ -155,19 +155,25 @@ def test_a_shard_renders_again_only_what_an_older_limiter_rendered(
 ) -> None:
     folder, tracks = clips
     clip = folder / f"{tracks[0].md5}_0.npy"
-    shard, fresh = tmp_path / "old.npz", tmp_path / "fresh.npz"
+    layout = CorpusLayout(data_dir=tmp_path)
+    shard = synth.shard_path_for(layout.datasets, config_id="F1W2", clip_path=clip)
+    fresh = tmp_path / "fresh.npz"
     synth.build_shard(clip, config_id="F1W2", per_clip=8, nuisances=True, shard_path=fresh)
     with np.load(fresh) as data:
         arrays = {key: data[key] for key in data.files if key != "limiter_version"}
     limited = np.isfinite(arrays["chain"][:, 4])
     assert 0 < limited.sum() < 8  # seed-fixed draws: some limited, some not
     arrays["candidate_magnitude"][limited] = 0.0  # as pedalboard's limiter left them
+    shard.parent.mkdir(parents=True)
     np.savez(shard, **arrays)  # a shard written before `limiter_version`
-    assert synth.examples_in(shard) == 8 - limited.sum()
+    assert synth.holds_stale(shard)
+    # `train` fits none of it (nor an older bundle of it): the shard must be rendered again
+    assert write_bundles(["F1W2"], layout=layout, tracks=tracks) == ["F1W2"]
+    assert not (tmp_path / "bundle").exists()
     renders = synth.build_shard(
         clip, config_id="F1W2", per_clip=8, nuisances=True, shard_path=shard
     )
-    assert renders == limited.sum() and synth.examples_in(shard) == 8
+    assert renders == limited.sum() and not synth.holds_stale(shard)
     with np.load(shard) as again, np.load(fresh) as direct:
         assert sorted(again.files) == sorted(direct.files)
         for key in direct.files:
