@@ -56,6 +56,10 @@ class Bundle:
     type_targets : np.ndarray or None
         General bundles: whether each type but bells is present in each
         example's set, ``(n, 4)`` (`app.ml.general.TYPED`); the type model's targets.
+    limiter_version : int
+        The limiter its master-chain examples went through
+        (`app.training.master_chain.LIMITER_VERSION`); 1, pedalboard's, for
+        bundles written before the field.
     """
 
     dataset_id: str
@@ -73,6 +77,7 @@ class Bundle:
     train_low_pass_hz: np.ndarray | None = None
     validation_low_pass_features: np.ndarray | None = None
     type_targets: np.ndarray | None = None
+    limiter_version: int = 1
 
     @property
     def validation(self) -> np.ndarray:
@@ -89,11 +94,12 @@ class Bundle:
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Bundle:
         """The record of a bundle file's arrays."""
-        names = {f.name for f in fields(cls)} - {"dataset_id", "kind", "spec"}
+        names = {f.name for f in fields(cls)} - {"dataset_id", "kind", "spec", "limiter_version"}
         return cls(
             dataset_id=str(arrays["dataset_id"]),
             kind=cast(BundleKind, str(arrays["kind"])),
             spec=spec_of(arrays),
+            limiter_version=int(arrays.get("limiter_version", 1)),
             **{name: arrays[name] for name in names if name in arrays},
         )
 

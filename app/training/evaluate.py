@@ -34,7 +34,6 @@ from app.ml.grid import BOOST, CUT, NONE, decode, search_classes
 from app.ml.recognition import curve_db
 from app.training.datasets import LOW_PASS_HZ, Dataset
 from app.training.grids import TYPE_CODES, GridConfig, decode_operations
-from app.training.master_chain import LIMITER_VERSION
 from app.training.pool import process_pool
 from app.training.synth import NUISANCE_PROBABILITIES, Nuisance
 
@@ -334,7 +333,6 @@ def evaluate_grid(
         "validation_examples": int(len(exact)),
         "exact_set_accuracy": percent(exact),
         "exact_set_accuracy_without_chain": percent(exact[~validation.through_chain]),
-        "limiter_version": LIMITER_VERSION,
         "count_accuracy": percent(true_count == predicted_count),
         "exact_by_count": {
             str(k): percent(exact[true_count == k]) for k in range(int(true_count.max()) + 1)
@@ -933,7 +931,6 @@ def evaluate_general(
         "gain_error_db_median": _median(gain_errors, digits=3),
         "width_error_octaves_median": _median(width_errors, digits=4),
         "types": typed_figures(validation, answers),
-        "limiter_version": LIMITER_VERSION,
     }
 
 

@@ -62,11 +62,11 @@ def _reads_chain(figures: dict[str, Any]) -> bool:
 
 def juce_limited(report: dict[str, Any]) -> list[str]:
     """Models whose figures read examples limited by pedalboard's Limiter: evaluated
-    before the chain's own lookahead limiter (their figures hold no ``limiter_version``)."""
+    before the chain's own lookahead limiter (``limiter_version`` 1, or none)."""
     return [
         model_id
         for model_id, figures in ev.report_models(report).items()
-        if _reads_chain(figures) and "limiter_version" not in figures
+        if _reads_chain(figures) and figures.get("limiter_version", 1) == 1
     ]
 
 

@@ -128,6 +128,7 @@ def build_report(
             predicted=predicted,
             truth=truth,
         )
+        figures["limiter_version"] = bundle.limiter_version
         figures["argmax_exact_set_accuracy"] = ev.percent(
             np.all(decode(probabilities) == truth, axis=1)
         )
@@ -203,6 +204,7 @@ def build_report(
             top_bands=validation_tops,
             choices=classified_type_choices(type_classifier, features),
         )
+        general["limiter_version"] = bundle.limiter_version
         if type_classifier is not None and bundle.type_targets is not None:
             general["type_presence_accuracy"] = ev.type_presence_accuracy(
                 type_probabilities(type_classifier, features),

@@ -45,6 +45,7 @@ from app.ml.registry import (
 from app.training.bundle import LOW_PASS_KEY, TRAIN_LOW_PASS_KEY, Bundle, BundleKind, spec_of
 from app.training.datasets import LOW_PASS_HZ, Dataset, train_low_pass_hz
 from app.training.grids import GRID_CONFIGS, TYPE_CODES, GridConfig, paper_fixed_sets
+from app.training.master_chain import LIMITER_VERSION
 from app.training.plan import feature_spec
 from app.training.synth import PAPER_PREFIX
 
@@ -118,6 +119,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
             bundle_name(dataset_id): Bundle(
                 **common,
                 spec=spec,
+                limiter_version=LIMITER_VERSION,
                 notes_hz=notes_hz,
                 kind=kind,
                 type_targets=type_targets,

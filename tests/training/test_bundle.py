@@ -31,6 +31,7 @@ def _grid_bundle() -> Bundle:
         track_md5=np.array([f"{i:032x}" for i in range(n)]),
         train_low_pass_hz=np.full(n, np.inf),
         validation_low_pass_features=rng.standard_normal((3, 5)).astype(np.float32),
+        limiter_version=2,
     )
 
 
@@ -42,10 +43,11 @@ def test_a_bundle_file_round_trips_with_the_files_keys(tmp_path: Path) -> None:
     assert keys == {
         "dataset_id", "kind", "features", "targets", "is_validation", "groups", "notes_hz",
         "operations", "nuisance", "nuisance_value", "track_md5", "train_low_pass_hz",
-        "validation_low_pass_features", *OPTIONS,
+        "validation_low_pass_features", "limiter_version", *OPTIONS,
     }  # fmt: skip
     loaded = Bundle.load(path)
     assert (loaded.dataset_id, loaded.kind, loaded.spec) == ("F1W2", "grid", bundle.spec)
+    assert loaded.limiter_version == 2
     for name, array in bundle.arrays().items():
         np.testing.assert_array_equal(loaded.arrays()[name], array)
     assert loaded.validation.dtype == bool and loaded.validation.sum() == 3
@@ -53,6 +55,12 @@ def test_a_bundle_file_round_trips_with_the_files_keys(tmp_path: Path) -> None:
 
 def test_an_older_bundle_without_options_reads_as_the_current_spec() -> None:
     assert spec_of({"dataset_id": np.array("x")}) == CURRENT_SPEC
+
+
+def test_an_older_bundle_read_examples_of_pedalboards_limiter() -> None:
+    arrays = _grid_bundle().arrays()
+    del arrays["limiter_version"]
+    assert Bundle.from_arrays(arrays).limiter_version == 1
 
 
 def test_a_copy_for_a_fit_holds_what_the_fit_reads_in_half_precision(tmp_path: Path) -> None:
