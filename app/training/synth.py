@@ -318,11 +318,12 @@ def build_shard(
     kept: dict[str, np.ndarray] = {}
     held = 0
     coherent = holds_coherent(config_id)
-    if shard_path.is_file() and (not coherent or holds_coherent_spectra(shard_path)):
+    if shard_path.is_file():
         with np.load(shard_path) as data:
-            held = len(data["nuisance"])
-            kept = {key: data[key][:per_clip] for key in data.files}
-            kept["limiter_version"] = limiter_versions(data)[:per_clip]
+            if not coherent or "coherent_magnitude" in data.files:  # else: written before them
+                held = len(data["nuisance"])
+                kept = {key: data[key][:per_clip] for key in data.files}
+                kept["limiter_version"] = limiter_versions(data)[:per_clip]
     done = min(held, per_clip)
     stale = np.flatnonzero(stale_examples(kept)) if kept else np.array([], dtype=int)
     if done == per_clip and not len(stale):
@@ -383,12 +384,6 @@ def _run_task(task: ShardTask) -> int:
 def shard_path_for(datasets_dir: Path, *, config_id: str, clip_path: Path) -> Path:
     """Where one (dataset, clip) shard lives."""
     return datasets_dir / dataset_id(config_id) / f"{clip_path.stem}.npz"
-
-
-def holds_coherent_spectra(shard_path: Path) -> bool:
-    """Whether a shard holds the coherent spectra (shards written before them do not)."""
-    with np.load(shard_path) as data:
-        return "coherent_magnitude" in data.files
 
 
 def limiter_versions(data: Mapping[str, np.ndarray]) -> np.ndarray:
