@@ -14,6 +14,7 @@ chain first raises them to full scale, as a master would hit it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +33,6 @@ LIMITER_LOOKAHEAD_MS = 3.0
 #: Which limiter rendered a shard's chain examples: 1 pedalboard's (JUCE's), 2 ours.
 #: Shards of an older one re-render their limited examples (`app.training.synth`).
 LIMITER_VERSION = 2
-#: Number of parameters a chain is stored as (`MasterChain.to_row`).
-CHAIN_COLUMNS = 6
-#: The column of that row holding the limiter's gain reduction (NaN without a limiter).
-LIMITER_GAIN_REDUCTION_COLUMN = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,31 +57,20 @@ class MasterChain:
         return bool(np.isfinite(self.limiter_gain_reduction_db))
 
     def to_row(self) -> np.ndarray:
-        """The six parameters in field order, for a shard's ``chain`` array."""
-        return np.array(
-            [
-                self.threshold_dbfs,
-                self.ratio,
-                self.attack_ms,
-                self.release_ms,
-                self.limiter_gain_reduction_db,
-                self.limiter_release_ms,
-            ],
-            dtype=np.float32,
-        )
+        """The parameters in field order, for a shard's ``chain`` array."""
+        return np.array([getattr(self, f.name) for f in dataclasses.fields(self)], np.float32)
 
     @classmethod
     def from_row(cls, row: np.ndarray) -> MasterChain:
         """Inverse of `to_row`."""
-        values = [float(v) for v in row]
-        return cls(
-            threshold_dbfs=values[0],
-            ratio=values[1],
-            attack_ms=values[2],
-            release_ms=values[3],
-            limiter_gain_reduction_db=values[4],
-            limiter_release_ms=values[5],
-        )
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{name: float(v) for name, v in zip(names, row, strict=True)})
+
+
+#: The column of `MasterChain.to_row` holding the limiter's gain reduction (NaN without one).
+LIMITER_GAIN_REDUCTION_COLUMN = [f.name for f in dataclasses.fields(MasterChain)].index(
+    "limiter_gain_reduction_db"
+)
 
 
 def draw_chain(*, rng: np.random.Generator, compressor: bool, limiter: bool) -> MasterChain:

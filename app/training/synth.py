@@ -402,19 +402,16 @@ def stale_examples(data: Mapping[str, np.ndarray]) -> np.ndarray:
     return limited & (limiter_versions(data) != LIMITER_VERSION)
 
 
-def examples_in(shard_path: Path, *, coherent: bool = False) -> int:
-    """How many examples a shard holds; with `coherent`, 0 for one without the coherent
-    spectra (written before them)."""
+def shard_is_current(shard_path: Path, *, per_clip: int, coherent: bool = False) -> bool:
+    """Whether a shard holds exactly `per_clip` examples, none of an older limiter
+    (`stale_examples`) and, with `coherent`, the coherent spectra (a shard written
+    before them holds none)."""
+    if not shard_path.is_file():
+        return False
     with np.load(shard_path) as data:
         if coherent and "coherent_magnitude" not in data.files:
-            return 0
-        return len(data["nuisance"])
-
-
-def holds_stale(shard_path: Path) -> bool:
-    """Whether a shard holds examples limited by an older limiter (`stale_examples`)."""
-    with np.load(shard_path) as data:
-        return bool(np.any(stale_examples(data)))
+            return False
+        return len(data["nuisance"]) == per_clip and not np.any(stale_examples(data))
 
 
 def pending_tasks(
@@ -430,12 +427,7 @@ def pending_tasks(
     tasks = []
     for clip_path in clip_paths:
         shard = shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path)
-        coherent = holds_coherent(config_id)
-        if (
-            not shard.is_file()
-            or examples_in(shard, coherent=coherent) != per_clip
-            or holds_stale(shard)
-        ):
+        if not shard_is_current(shard, per_clip=per_clip, coherent=holds_coherent(config_id)):
             tasks.append(
                 ShardTask(
                     clip_path=clip_path,
