@@ -166,6 +166,8 @@ def test_a_shard_renders_again_only_what_an_older_limiter_rendered(
     arrays["candidate_magnitude"][limited] = 0.0  # as pedalboard's limiter left them
     shard.parent.mkdir(parents=True)
     np.savez(shard, **arrays)  # a shard written before `limiter_version`
+    with np.load(shard) as data:
+        np.testing.assert_array_equal(synth.stale_examples(data), limited)
     assert not synth.shard_is_current(shard, per_clip=8)
     # `train` fits none of it (nor an older bundle of it): the shard must be rendered again
     assert write_bundles(["F1W2"], layout=layout, tracks=tracks) == ["F1W2"]
