@@ -10,7 +10,13 @@ import numpy as np
 from app.ml.features import CURRENT_SPEC
 from app.training.corpus import Track
 from app.training.grids import TYPE_CODES, with_type_columns
-from app.training.synth import CHAIN_NUISANCES, Nuisance, holds_coherent, stale_examples
+from app.training.synth import (
+    CHAIN_NUISANCES,
+    Nuisance,
+    holds_coherent,
+    predates_coherent,
+    stale_examples,
+)
 from app.training.synth import dataset_id as folder_of
 
 #: Where the report's simulated MP3 uploads are cut: about LAME's low-pass at
@@ -188,7 +194,7 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
     md5s, validation = [], []
     for shard in shards:
         with np.load(shard) as data:
-            if holds_coherent(dataset_id) and "coherent_magnitude" not in data.files:
+            if predates_coherent(data, config_id=dataset_id):
                 raise FileNotFoundError(
                     f"shard {shard} predates the coherent spectra; rebuild it with "
                     f"`mastering-trainer dataset build --dataset {dataset_id}`"

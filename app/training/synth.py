@@ -279,6 +279,12 @@ def holds_coherent(config_id: str) -> bool:
     return feature_spec(config_id).coherent
 
 
+def predates_coherent(data: Mapping[str, np.ndarray], *, config_id: str) -> bool:
+    """Whether a shard of `config_id` was written before its coherent spectra (it needs them,
+    `holds_coherent`, and holds none)."""
+    return holds_coherent(config_id) and "coherent_magnitude" not in data
+
+
 def _shard_arrays(
     clip: np.ndarray, draws: list[Draw], *, reference_magnitude: np.ndarray, coherent: bool
 ) -> dict[str, np.ndarray]:
@@ -320,7 +326,7 @@ def build_shard(
     coherent = holds_coherent(config_id)
     if shard_path.is_file():
         with np.load(shard_path) as data:
-            if not coherent or "coherent_magnitude" in data.files:  # else: written before them
+            if not predates_coherent(data, config_id=config_id):
                 held = len(data["nuisance"])
                 kept = {key: data[key][:per_clip] for key in data.files}
                 kept["limiter_version"] = limiter_versions(data)[:per_clip]
@@ -402,14 +408,14 @@ def stale_examples(data: Mapping[str, np.ndarray]) -> np.ndarray:
     return limited & (limiter_versions(data) != LIMITER_VERSION)
 
 
-def shard_is_current(shard_path: Path, *, per_clip: int, coherent: bool = False) -> bool:
-    """Whether a shard holds exactly `per_clip` examples, none of an older limiter
-    (`stale_examples`) and, with `coherent`, the coherent spectra (a shard written
-    before them holds none)."""
+def shard_is_current(shard_path: Path, *, config_id: str, per_clip: int) -> bool:
+    """Whether a shard of `config_id` holds exactly `per_clip` examples, none of an older
+    limiter (`stale_examples`) and none written before its coherent spectra
+    (`predates_coherent`)."""
     if not shard_path.is_file():
         return False
     with np.load(shard_path) as data:
-        if coherent and "coherent_magnitude" not in data.files:
+        if predates_coherent(data, config_id=config_id):
             return False
         return len(data["nuisance"]) == per_clip and not np.any(stale_examples(data))
 
@@ -427,7 +433,7 @@ def pending_tasks(
     tasks = []
     for clip_path in clip_paths:
         shard = shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path)
-        if not shard_is_current(shard, per_clip=per_clip, coherent=holds_coherent(config_id)):
+        if not shard_is_current(shard, config_id=config_id, per_clip=per_clip):
             tasks.append(
                 ShardTask(
                     clip_path=clip_path,

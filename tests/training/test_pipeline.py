@@ -130,7 +130,7 @@ def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     assert sum(synth.run_tasks(pending(2), workers=1)) == 2
     assert pending(2) == [] and len(pending(3)) == 1
     assert sum(synth.run_tasks(pending(3), workers=1)) == 1
-    assert synth.shard_is_current(shard, per_clip=3) and pending(3) == []
+    assert synth.shard_is_current(shard, config_id="F1W2", per_clip=3) and pending(3) == []
 
     def assert_as_fresh(per_clip: int) -> None:
         fresh = tmp_path / "fresh.npz"
@@ -146,7 +146,7 @@ def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     # Lowering per_clip (a plan edit) shrinks the shard to its first examples.
     assert len(pending(2)) == 1
     assert sum(synth.run_tasks(pending(2), workers=1)) == 0
-    assert synth.shard_is_current(shard, per_clip=2) and pending(2) == []
+    assert synth.shard_is_current(shard, config_id="F1W2", per_clip=2) and pending(2) == []
     assert_as_fresh(2)
 
 
@@ -168,14 +168,14 @@ def test_a_shard_renders_again_only_what_an_older_limiter_rendered(
     np.savez(shard, **arrays)  # a shard written before `limiter_version`
     with np.load(shard) as data:
         np.testing.assert_array_equal(synth.stale_examples(data), limited)
-    assert not synth.shard_is_current(shard, per_clip=8)
+    assert not synth.shard_is_current(shard, config_id="F1W2", per_clip=8)
     # `train` fits none of it (nor an older bundle of it): the shard must be rendered again
     assert write_bundles(["F1W2"], layout=layout, tracks=tracks) == ["F1W2"]
     assert not (tmp_path / "bundle").exists()
     renders = synth.build_shard(
         clip, config_id="F1W2", per_clip=8, nuisances=True, shard_path=shard
     )
-    assert renders == limited.sum() and synth.shard_is_current(shard, per_clip=8)
+    assert renders == limited.sum() and synth.shard_is_current(shard, config_id="F1W2", per_clip=8)
     with np.load(shard) as again, np.load(fresh) as direct:
         assert sorted(again.files) == sorted(direct.files)
         for key in direct.files:
