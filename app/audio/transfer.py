@@ -17,6 +17,16 @@ from the EQ:
 
 For a pair that differs by a static EQ only, ``g(t)`` is 1 and the result is
 the candidate's own average spectrum (within 0.1 dB per band on music).
+
+Dividing ``|H|`` by ``gbar`` undoes the gain on average only: a gain that moves
+within a frame (a limiter's release, a compressor's attack) still blurs each
+frame's spectrum, and the long frames below the crossover, 0.37 s each, meet
+many such moves. Demodulated (``demodulate=True``), the candidate is divided
+by ``g(t)`` itself, sample by sample, before both transfers are read again:
+on 21 corpus clips through a drawn compressor and limiter with a mixed EQ set,
+the largest band error against the same EQ without them fell from 3.1 to
+0.95 dB (median) and the mean error above 320 Hz from 0.38 to 0.12 dB
+(``var/exp/tr34/exp.py``, stop 34).
 """
 
 from __future__ import annotations
@@ -45,6 +55,9 @@ SILENT_BIN_DB = -150.0
 GROUP_OCTAVES = 1.0 / 3.0
 #: Rounds of solving ``g(t)`` and the static EQ in turn.
 ROUNDS = 6
+#: Demodulated, the long frames overlap by this fraction less one over it (hop
+#: ``low_n_fft // LONG_OVERLAP``): a transfer read on four times the frames.
+LONG_OVERLAP = 4
 #: The alignment is refined this far (samples) either side, on this much audio (s).
 REFINE_MAX_LAG = 2048
 REFINE_EXCERPT_S = 10.0
@@ -120,8 +133,9 @@ def _gather(
     )
 
 
-def _dynamics_gain(sums: _Sums, *, groups: np.ndarray) -> np.ndarray:
-    """``gbar`` per bin: the gain each group met from frame to frame, weighted by its energy.
+def _dynamics_gain(sums: _Sums, *, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``g(t)`` per frame, and ``gbar`` per bin: the gain each group met from frame to
+    frame, weighted by its energy.
 
     Rounds of: each frame's gain ``g(t)``, its energy against the reference's
     through the static EQ; each group's ``gbar``, ``g(t)`` weighted by the
@@ -141,11 +155,21 @@ def _dynamics_gain(sums: _Sums, *, groups: np.ndarray) -> np.ndarray:
         gain_of_group = frame_gain @ reference / np.maximum(group_energy, 1e-30)
         gain_of_group = np.where(group_energy > 1e-30, gain_of_group, 1.0)
         static_power = transfer_power / gain_of_group**2
-    return groups @ gain_of_group
+    return frame_gain, groups @ gain_of_group
+
+
+def _gain_curve(frame_gain: np.ndarray, *, n_samples: int, spec: SpectrumSpec) -> np.ndarray:
+    """``g(t)`` per sample: each short frame's gain at its centre, linear between."""
+    centres = np.arange(len(frame_gain)) * spec.hop_length + spec.n_fft / 2
+    return np.interp(np.arange(n_samples), centres, frame_gain).astype(np.float32)
 
 
 def static_transfer_magnitude(
-    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    spec: SpectrumSpec = DEFAULT_SPEC,
+    demodulate: bool = False,
 ) -> np.ndarray:
     """``|H(f)| / gbar(f)`` on the bins of an average spectrum; NaN where the reference is silent.
 
@@ -156,6 +180,9 @@ def static_transfer_magnitude(
         (`app.audio.spectrum.aligned_excerpts`), at least ``spec.low_n_fft`` samples.
     spec : SpectrumSpec
         Frames of the short and the long spectrum.
+    demodulate : bool
+        Divide the candidate by ``g(t)``, sample by sample, and read ``|H|`` of
+        the result instead (long frames overlapping, `LONG_OVERLAP`).
 
     Returns
     -------
@@ -176,10 +203,16 @@ def static_transfer_magnitude(
     short = _gather(
         reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=groups
     )
-    short_gain = _dynamics_gain(short, groups=groups)
-    long = _gather(
-        reference, candidate, n_fft=spec.low_n_fft, hop_length=spec.low_hop_length, groups=None
-    )
+    frame_gain, short_gain = _dynamics_gain(short, groups=groups)
+    long_hop = spec.low_hop_length
+    if demodulate:
+        candidate = candidate / _gain_curve(frame_gain, n_samples=len(candidate), spec=spec)
+        short = _gather(
+            reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=None
+        )
+        short_gain = np.ones_like(short_gain)
+        long_hop = spec.low_n_fft // LONG_OVERLAP
+    long = _gather(reference, candidate, n_fft=spec.low_n_fft, hop_length=long_hop, groups=None)
     frequencies = spec.bin_frequencies_hz
     n_short = spec.n_fft // 2 + 1
     long_gain = np.interp(frequencies[n_short:], frequencies[:n_short], short_gain)
@@ -238,6 +271,7 @@ def coherent_candidate_magnitude(
     reference_magnitude: np.ndarray,
     candidate_magnitude: np.ndarray,
     spec: SpectrumSpec = DEFAULT_SPEC,
+    demodulate: bool = False,
 ) -> np.ndarray:
     """The candidate's average spectrum without what its dynamics did to it.
 
@@ -250,6 +284,9 @@ def coherent_candidate_magnitude(
         Their average spectra (`app.audio.spectrum.average_spectrum`).
     spec : SpectrumSpec
         The spectra's layout.
+    demodulate : bool
+        Read the transfer of the candidate divided by ``g(t)``
+        (`static_transfer_magnitude`).
 
     Returns
     -------
@@ -261,11 +298,11 @@ def coherent_candidate_magnitude(
     lag = residual_lag_samples(reference, candidate, sample_rate_hz=spec.sample_rate_hz)
     if lag:
         reference, candidate = aligned_excerpts(reference, candidate, offset_samples=lag)
-    transfer = static_transfer_magnitude(reference, candidate, spec=spec)
+    transfer = static_transfer_magnitude(reference, candidate, spec=spec, demodulate=demodulate)
     return np.where(np.isnan(transfer), candidate_magnitude, reference_magnitude * transfer)
 
 
-def coherent_candidate_of(comparison: Comparison) -> np.ndarray:
+def coherent_candidate_of(comparison: Comparison, *, demodulate: bool = False) -> np.ndarray:
     """`coherent_candidate_magnitude` of a comparison's aligned excerpts."""
     return coherent_candidate_magnitude(
         comparison.reference_excerpt,
@@ -273,4 +310,5 @@ def coherent_candidate_of(comparison: Comparison) -> np.ndarray:
         reference_magnitude=comparison.reference_magnitude,
         candidate_magnitude=comparison.candidate_magnitude,
         spec=comparison.spec,
+        demodulate=demodulate,
     )

@@ -26,7 +26,7 @@ FEATURE_VERSION = 2
 #: The `FeatureSpec` fields a model is trained with or without (of these,
 #: `reference_levels` and `lossy_flag` add columns, in this order; `coherent`
 #: adds `imprint_features` after them).
-OPTIONS = ("reference_levels", "lossy_flag", "level_floor", "coherent")
+OPTIONS = ("reference_levels", "lossy_flag", "level_floor", "coherent", "demodulated")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +60,11 @@ class FeatureSpec:
     #: leaves out what a compressor, a limiter or a codec did to it; what they did
     #: follows as columns of its own.
     coherent: bool = False
+    #: An option that adds no column: with `coherent`, the transfer is read from the
+    #: candidate divided by its gain frame by frame (`app.audio.transfer`,
+    #: ``demodulate``). Models fitted before it read the transfer divided by the gain
+    #: each frequency met on average.
+    demodulated: bool = False
 
     @property
     def options(self) -> list[str]:

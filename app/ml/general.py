@@ -533,7 +533,11 @@ class GeneralModel:
 
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise up to five operations anywhere in the spectrum."""
-        coherent = coherent_candidate_of(comparison) if self.spec.coherent else None
+        coherent = (
+            coherent_candidate_of(comparison, demodulate=self.spec.demodulated)
+            if self.spec.coherent
+            else None
+        )
         features = example_features(
             comparison.reference_magnitude[np.newaxis],
             comparison.candidate_magnitude[np.newaxis],

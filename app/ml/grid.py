@@ -405,7 +405,11 @@ class GridModel:
 
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise the grid operations that turn the reference into the candidate."""
-        coherent = coherent_candidate_of(comparison) if self.spec.coherent else None
+        coherent = (
+            coherent_candidate_of(comparison, demodulate=self.spec.demodulated)
+            if self.spec.coherent
+            else None
+        )
         features = example_features(
             comparison.reference_magnitude[np.newaxis],
             comparison.candidate_magnitude[np.newaxis],

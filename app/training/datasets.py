@@ -13,8 +13,8 @@ from app.training.grids import TYPE_CODES, with_type_columns
 from app.training.synth import (
     CHAIN_NUISANCES,
     Nuisance,
+    coherent_is_stale,
     holds_coherent,
-    predates_coherent,
     stale_examples,
 )
 from app.training.synth import dataset_id as folder_of
@@ -194,10 +194,10 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
     md5s, validation = [], []
     for shard in shards:
         with np.load(shard) as data:
-            if predates_coherent(data, config_id=dataset_id):
+            if coherent_is_stale(data, config_id=dataset_id):
                 raise FileNotFoundError(
-                    f"shard {shard} predates the coherent spectra; rebuild it with "
-                    f"`mastering-trainer dataset build --dataset {dataset_id}`"
+                    f"shard {shard} lacks the coherent spectra of today's transfer; rebuild "
+                    f"it with `mastering-trainer dataset build --dataset {dataset_id}`"
                 )
             if np.any(stale_examples(data)):
                 raise FileNotFoundError(

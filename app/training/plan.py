@@ -21,6 +21,9 @@ class DatasetPlan:
     level_floor: bool = True
     #: The model reads the candidate through the static transfer (`FeatureSpec.coherent`).
     coherent: bool = False
+    #: With `coherent`, the transfer is read from the candidate divided by its gain frame
+    #: by frame (`FeatureSpec.demodulated`).
+    demodulated: bool = False
     #: The nuisances include the master chain, a compressor and a limiter as a trainee
     #: uses them (`app.training.synth.CHAIN_NUISANCE_PROBABILITIES`).
     chain: bool = False
@@ -34,7 +37,7 @@ class DatasetPlan:
 #: thread), F1/2W2's 24k 22 minutes, the general's 32k 26 minutes.
 PLAN = [
     DatasetPlan(dataset_id="F1W2", per_clip=30, feature_options=True, coherent=True, chain=True),
-    DatasetPlan(dataset_id="general", per_clip=24, coherent=True, chain=True),
+    DatasetPlan(dataset_id="general", per_clip=24, coherent=True, demodulated=True, chain=True),
     DatasetPlan(dataset_id="F1/4W2", per_clip=30, feature_options=True, coherent=True, chain=True),
     DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True, coherent=True, chain=True),
@@ -74,4 +77,5 @@ def feature_spec(dataset_id: str) -> FeatureSpec:
         lossy_flag=options,
         level_floor=plan.level_floor,
         coherent=plan.coherent,
+        demodulated=plan.demodulated,
     )

@@ -241,10 +241,16 @@ CLIP_PEAK_HEADROOM_DB = -12.0
 
 
 def render_spectra(
-    clip: np.ndarray, draw: Draw, *, reference_magnitude: np.ndarray, coherent: bool
+    clip: np.ndarray,
+    draw: Draw,
+    *,
+    reference_magnitude: np.ndarray,
+    coherent: bool,
+    demodulate: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Both average spectra of one drawn example, computed as the service computes them,
-    and with `coherent` the candidate's through the static transfer (`app.audio.transfer`)."""
+    and with `coherent` the candidate's through the static transfer (`app.audio.transfer`,
+    `demodulate` as there)."""
     candidate = make_candidate(
         clip,
         draw.operations,
@@ -265,6 +271,7 @@ def render_spectra(
         candidate,
         reference_magnitude=reference_magnitude,
         candidate_magnitude=candidate_magnitude,
+        demodulate=demodulate,
     )
     return reference_magnitude, candidate_magnitude, coherent_magnitude
 
@@ -279,17 +286,31 @@ def holds_coherent(config_id: str) -> bool:
     return feature_spec(config_id).coherent
 
 
-def predates_coherent(data: Mapping[str, np.ndarray], *, config_id: str) -> bool:
-    """Whether a shard of `config_id` was written before its coherent spectra (it needs them,
-    `holds_coherent`, and holds none)."""
-    return holds_coherent(config_id) and "coherent_magnitude" not in data
+def coherent_is_stale(data: Mapping[str, np.ndarray], *, config_id: str) -> bool:
+    """Whether a shard of `config_id` lacks the coherent spectra its model reads
+    (`holds_coherent`), or holds them through the other transfer
+    (`app.ml.features.FeatureSpec.demodulated`; shards written before it hold the first)."""
+    spec = feature_spec(config_id)
+    if not spec.coherent:
+        return False
+    if "coherent_magnitude" not in data:
+        return True
+    demodulated = data["demodulated"] if "demodulated" in data else np.zeros(1, dtype=bool)
+    return bool(np.any(demodulated != spec.demodulated))
 
 
 def _shard_arrays(
-    clip: np.ndarray, draws: list[Draw], *, reference_magnitude: np.ndarray, coherent: bool
+    clip: np.ndarray, draws: list[Draw], *, reference_magnitude: np.ndarray, config_id: str
 ) -> dict[str, np.ndarray]:
+    spec = feature_spec(config_id)
     spectra = [
-        render_spectra(clip, d, reference_magnitude=reference_magnitude, coherent=coherent)
+        render_spectra(
+            clip,
+            d,
+            reference_magnitude=reference_magnitude,
+            coherent=spec.coherent,
+            demodulate=spec.demodulated,
+        )
         for d in draws
     ]
     operations = np.stack([encode_operations(d.operations, rows=MAX_OPERATIONS) for d in draws])
@@ -302,8 +323,9 @@ def _shard_arrays(
         "chain": np.stack([d.chain.to_row() for d in draws]),
         "limiter_version": np.full(len(draws), LIMITER_VERSION, dtype=np.int8),
     }
-    if coherent:
+    if spec.coherent:
         arrays["coherent_magnitude"] = np.array([c for _, _, c in spectra], dtype=np.float32)
+        arrays["demodulated"] = np.full(len(draws), spec.demodulated)
     return arrays
 
 
@@ -316,17 +338,17 @@ def build_shard(
     always the same: a shard that holds fewer keeps them, replays their draws
     without touching audio, and synthesises only the rest; one that holds more
     keeps only the first `per_clip`. Limited examples an older limiter rendered
-    (`LIMITER_VERSION`) are rendered again in place, and count as synthesised.
+    (`LIMITER_VERSION`) are rendered again in place, and count as synthesised;
+    a shard whose coherent spectra are stale (`coherent_is_stale`), all of it.
     Either way it ends as a fresh build would.
     """
     rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances)))
     draws = [draw_example(config_id, rng=rng, nuisances=nuisances) for _ in range(per_clip)]
     kept: dict[str, np.ndarray] = {}
     held = 0
-    coherent = holds_coherent(config_id)
     if shard_path.is_file():
         with np.load(shard_path) as data:
-            if not predates_coherent(data, config_id=config_id):
+            if not coherent_is_stale(data, config_id=config_id):
                 held = len(data["nuisance"])
                 kept = {key: data[key][:per_clip] for key in data.files}
                 kept["limiter_version"] = limiter_versions(data)[:per_clip]
@@ -343,14 +365,14 @@ def build_shard(
             clip,
             [draws[i] for i in stale],
             reference_magnitude=reference_magnitude,
-            coherent=coherent,
+            config_id=config_id,
         )
         for key, values in again.items():
             kept[key][stale] = values
         kept["limiter_version"][:] = LIMITER_VERSION  # the rest never saw a limiter
     if done < per_clip:
         new = _shard_arrays(
-            clip, draws[done:], reference_magnitude=reference_magnitude, coherent=coherent
+            clip, draws[done:], reference_magnitude=reference_magnitude, config_id=config_id
         )
         kept = {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new}
     _write_shard(shard_path, kept)
@@ -410,12 +432,12 @@ def stale_examples(data: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def shard_is_current(shard_path: Path, *, config_id: str, per_clip: int) -> bool:
     """Whether a shard of `config_id` holds exactly `per_clip` examples, none of an older
-    limiter (`stale_examples`) and none written before its coherent spectra
-    (`predates_coherent`)."""
+    limiter (`stale_examples`) and the coherent spectra its model reads
+    (`coherent_is_stale`)."""
     if not shard_path.is_file():
         return False
     with np.load(shard_path) as data:
-        if predates_coherent(data, config_id=config_id):
+        if coherent_is_stale(data, config_id=config_id):
             return False
         return len(data["nuisance"]) == per_clip and not np.any(stale_examples(data))
 

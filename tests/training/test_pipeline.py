@@ -438,3 +438,29 @@ def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> Non
         ("median width error (octaves, log2 ratio)", "width_error_octaves_median"),
     ):
         assert number(rows[label]["value"]) == general[key], label
+
+
+def test_a_shard_of_another_transfer_is_rendered_again(
+    clips: tuple[Path, list[Track]], tmp_path: Path
+) -> None:
+    folder, tracks = clips
+    clip = folder / f"{tracks[0].md5}_0.npy"
+    shard = tmp_path / "shard.npz"
+    fresh = tmp_path / "fresh.npz"
+    assert feature_spec("general").demodulated and not feature_spec("F1W2").demodulated
+    synth.build_shard(clip, config_id="general", per_clip=2, nuisances=True, shard_path=fresh)
+    with np.load(fresh) as data:
+        assert data["demodulated"].all()
+        arrays = {key: data[key] for key in data.files if key != "demodulated"}
+    np.savez(shard, **arrays)  # as written before the demodulated transfer
+    with np.load(shard) as data:
+        assert synth.coherent_is_stale(data, config_id="general")
+        assert not synth.coherent_is_stale(data, config_id="F1W2")  # its model reads that one
+    assert not synth.shard_is_current(shard, config_id="general", per_clip=2)
+    renders = synth.build_shard(
+        clip, config_id="general", per_clip=2, nuisances=True, shard_path=shard
+    )
+    assert renders == 2 and synth.shard_is_current(shard, config_id="general", per_clip=2)
+    with np.load(shard) as again, np.load(fresh) as direct:
+        for key in direct.files:
+            np.testing.assert_array_equal(again[key], direct[key])
