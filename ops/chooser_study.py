@@ -13,6 +13,11 @@ tuning and validation example (about 40 minutes on 2 cores) and cached under
 
 Prints, per chooser and for the installed physics checks, the figures of issue 19's item 4
 (`app.training.evaluate.typed_figures`) and the count right over every set.
+
+With ``--out-of-fold K``, choosers also learn from every K-th training-track example: three
+folds by track, each fold's count and type models fitted on the other training tracks (early
+stopping on the tuning tracks, as `app.training.fit` fits), so that their probabilities are
+held out as the tuning tracks' are (about 30 minutes more for K = 2, cached beside the rest).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from catboost import CatBoostClassifier
 
 from app.config import get_settings
 from app.ml.count_choice import fit_chooser
@@ -34,7 +40,7 @@ from app.training import report as rp
 from app.training.bundle import Bundle
 from app.training.cli import DEFAULT_MANIFEST
 from app.training.corpus import read_manifest
-from app.training.fit import TUNE_ONE_IN, tuning_mask
+from app.training.fit import EARLY_STOPPING_ROUNDS, PARAMS, TUNE_ONE_IN, tuning_mask
 
 
 def summary(name: str, data: Any, answers: list[Any]) -> None:
@@ -45,9 +51,50 @@ def summary(name: str, data: Any, answers: list[Any]) -> None:
     print("  ", json.dumps({k: v for k, v in figures.items() if k != "with_chain"}), flush=True)
 
 
+def out_of_fold_fits(
+    bundle: Bundle, *, every: int, top_bands: np.ndarray | None, cache: Path
+) -> list[Any]:
+    """`_chooser_fits` of every `every`-th training-track example, per fold of tracks, read
+    by count and type models fitted on the other folds (cached in `cache`)."""
+    if cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    assert bundle.groups is not None and bundle.type_targets is not None
+    features = bundle.features.astype(np.float32)
+    tune = tuning_mask(bundle)
+    training_tracks = ~bundle.validation & ~tune
+    fold_of = (bundle.groups % TUNE_ONE_IN - 1) // 2  # tracks 1-2, 3-4, 5-6 of every seven
+    fits = []
+    for fold in range(3):
+        fitted_on = training_tracks & (fold_of != fold)
+        models = []
+        for kind, targets in (("general", bundle.targets), ("general_types", bundle.type_targets)):
+            model = CatBoostClassifier(
+                **PARAMS[kind], thread_count=2, verbose=False, allow_writing_files=False
+            )
+            model.fit(
+                features[fitted_on],
+                targets[fitted_on],
+                eval_set=(features[tune], targets[tune]),
+                early_stopping_rounds=EARLY_STOPPING_ROUNDS,
+                use_best_model=True,
+            )
+            models.append(model)
+        read = training_tracks & (fold_of == fold) & (np.arange(len(tune)) % every == 0)
+        examples = rp._general_examples(
+            bundle, read, classifier=models[0], type_classifier=models[1], top_bands=top_bands
+        )
+        fits.append(rp._chooser_fits(examples, spec=bundle.spec))
+        print(f"fold {fold}: {int(read.sum())} examples fitted", flush=True)
+    cache.write_bytes(pickle.dumps(fits))
+    return fits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--every", type=int, default=1, help="every k-th example only (a trial)")
+    parser.add_argument(
+        "--out-of-fold", type=int, default=0, help="also learn from every k-th training example"
+    )
     args = parser.parse_args()
     data_dir = get_settings().DATA_DIR
     bundle = Bundle.load(data_dir / "bundle" / "general.npz")
@@ -94,18 +141,41 @@ def main() -> None:
     assert bundle.groups is not None
     held_out = (bundle.groups[tune_mask] // TUNE_ONE_IN) % 2 == 1
     tune = fits["tune"]
-    for name, keep in (
-        ("every tuning track", np.ones_like(held_out)),
-        ("the evaluation's fit half", ~held_out),
-        ("the other half", held_out),
-    ):
-        rows = [r for r, k in zip(tune.rows, keep, strict=True) if k]
-        right = [r for r, k in zip(tune.right, keep, strict=True) if k]
+    learn_from = [
+        (
+            name,
+            [r for r, k in zip(tune.rows, keep, strict=True) if k],
+            [r for r, k in zip(tune.right, keep, strict=True) if k],
+        )
+        for name, keep in (
+            ("every tuning track", np.ones_like(held_out)),
+            ("the evaluation's fit half", ~held_out),
+            ("the other half", held_out),
+        )
+    ]
+    if args.out_of_fold:
+        folds = out_of_fold_fits(
+            bundle,
+            every=args.out_of_fold,
+            top_bands=top_bands,
+            cache=data_dir / f"chooser_study_out_of_fold_{args.out_of_fold}.pkl",
+        )
+        rows = [r for fits_of in folds for r in fits_of.rows]
+        right = [r for fits_of in folds for r in fits_of.right]
+        learn_from += [
+            ("training tracks out of fold", rows, right),
+            (
+                "every tuning track and training tracks out of fold",
+                tune.rows + rows,
+                tune.right + right,
+            ),
+        ]
+    for name, rows, right in learn_from:
         chooser = fit_chooser(rows, right=right)
         scores = chooser.predict_proba(np.vstack(fits["validation"].rows))[:, 1]
         picked = ev.chosen(fits["validation"].candidates, right=scores)
         summary(
-            f"chooser fitted on {name} ({int(keep.sum())} examples)",
+            f"chooser fitted on {name} ({len(rows)} examples)",
             validation.dataset,
             [c.operations for c in picked],
         )

@@ -8,8 +8,9 @@ first 10 s, each rendered as the training data is (`app.training.synth.render_sp
 error is the level-aligned band difference (`app.audio.spectrum.band_difference_db`) less that
 of the EQ alone, over the bands below the highest where the reference holds audio (and below
 16 kHz): read from the plain average spectra, and from the candidate through the static
-transfer (`app.audio.transfer.coherent_candidate_magnitude`). Prints the median over songs of
-each case's RMS and largest error (dB)::
+transfer (`app.audio.transfer.coherent_candidate_magnitude`), as the grid models read it and
+demodulated, as the general model reads it (`app.ml.features.FeatureSpec.demodulated`). Prints
+the median over songs of each case's RMS and largest error (dB)::
 
     DATA_DIR=var python ops/transfer_check.py --songs 20
 """
@@ -47,6 +48,8 @@ EQ = [
     EqOperation(30.0, 0.0, type="high_pass", order=2),
 ]
 CASES = ("eq", "chain", "eq+chain", "limiter", "compressor", "mp3")
+#: How the candidate is read: its plain average spectrum, through the transfer, demodulated.
+READS = ("plain", "transfer", "demodulated")
 #: Bands from this one on are left out (a 160 kbps MP3 holds little above 16 kHz).
 TOP_BAND = 110
 
@@ -67,8 +70,9 @@ CASE_NUISANCES = {
 
 
 def errors_db(clip: np.ndarray, case: str, *, rng: np.random.Generator) -> list[float]:
-    """RMS and largest error, plain then through the transfer, of one case on one clip,
-    its spectra rendered as the training data renders them (`app.training.synth`)."""
+    """RMS errors, then largest errors, plain, through the transfer and through the
+    demodulated one, of one case on one clip, its spectra rendered as the training data
+    renders them (`app.training.synth`)."""
     operations = EQ if case.startswith("eq") else []
     nuisance = CASE_NUISANCES[case]
     chain = MasterChain()
@@ -83,16 +87,18 @@ def errors_db(clip: np.ndarray, case: str, *, rng: np.random.Generator) -> list[
     reference_magnitude, candidate_magnitude, coherent = render_spectra(
         clip, draw, reference_magnitude=clip_magnitude, coherent=True
     )
+    *_, demodulated = render_spectra(
+        clip, draw, reference_magnitude=clip_magnitude, coherent=True, demodulate=True
+    )
     equalised = apply(clip, operations, sample_rate_hz=SR) if operations else clip
     top = min(audible_top_band(reference_magnitude), TOP_BAND)
     truth = _band_db(clip_magnitude, average_spectrum(equalised))[:top]
-    plain = _band_db(reference_magnitude, candidate_magnitude)[:top] - truth
-    through = _band_db(reference_magnitude, coherent)[:top] - truth
-    return [
-        float(np.sqrt(np.mean(plain**2))),
-        float(np.sqrt(np.mean(through**2))),
-        float(np.max(np.abs(plain))),
-        float(np.max(np.abs(through))),
+    errors = [
+        _band_db(reference_magnitude, magnitude)[:top] - truth
+        for magnitude in (candidate_magnitude, coherent, demodulated)
+    ]
+    return [float(np.sqrt(np.mean(e**2))) for e in errors] + [
+        float(np.max(np.abs(e))) for e in errors
     ]
 
 
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         clip = np.load(path)
         for case in CASES:
             results[case].append(errors_db(clip, case, rng=rng))
-    names = ("rms_plain_db", "rms_transfer_db", "max_plain_db", "max_transfer_db")
+    names = [f"{stat}_{read}_db" for stat in ("rms", "max") for read in READS]
     summary = {
         "songs": len(clips),
         "median_over_songs": {
