@@ -232,10 +232,14 @@ def test_the_general_model_shows_the_difference_it_read_with_the_compression_lef
         error = (np.array(difference_db) - truth)[inner]
         return float(np.sqrt(np.mean((error - np.median(error)) ** 2)))
 
-    # Measured: 0.63 dB RMS off the EQ alone, against 1.46 dB for the plain difference.
-    assert error_db(spectra["eq_difference_db"]) < 0.6 * error_db(spectra["difference_db"])
-    # F1W2 reads the same transfer (`FeatureSpec.coherent`); F1W1 the plain difference.
+    # F1W2 reads the transfer averaged over each frequency's gain (`FeatureSpec.coherent`),
+    # the general model the demodulated one (`FeatureSpec.demodulated`); F1W1 the plain
+    # difference.
     f1w2 = post_pair(real_client, reference, candidate, model="F1W2").json()["spectra"]
-    assert f1w2["eq_difference_db"] == pytest.approx(spectra["eq_difference_db"], abs=0.01)
+    # Measured: 0.57 dB RMS off the EQ alone demodulated, 0.63 averaged, 1.46 plain.
+    plain_error_db = error_db(spectra["difference_db"])
+    assert error_db(spectra["eq_difference_db"]) < 0.6 * plain_error_db
+    assert error_db(f1w2["eq_difference_db"]) < 0.6 * plain_error_db
+    assert error_db(spectra["eq_difference_db"]) < error_db(f1w2["eq_difference_db"])
     plain = post_pair(real_client, reference, candidate, model="F1W1").json()["spectra"]
     assert plain["eq_difference_db"] is None
