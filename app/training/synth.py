@@ -26,7 +26,7 @@ from scipy import ndimage
 from app.audio.eq import EqOperation, apply
 from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ, resample
 from app.audio.spectrum import aligned_excerpts, average_spectrum, find_offset_samples
-from app.audio.transfer import coherent_candidate_magnitude
+from app.audio.transfer import DEMODULATION_VERSION, coherent_candidate_magnitude
 from app.training.grids import (
     GENERAL_MAX_OPERATIONS,
     MAX_GRID_OPERATIONS,
@@ -289,14 +289,20 @@ def holds_coherent(config_id: str) -> bool:
 def coherent_is_stale(data: Mapping[str, np.ndarray], *, config_id: str) -> bool:
     """Whether a shard of `config_id` lacks the coherent spectra its model reads
     (`holds_coherent`), or holds them through the other transfer
-    (`app.ml.features.FeatureSpec.demodulated`; shards written before it hold the first)."""
+    (`app.ml.features.FeatureSpec.demodulated`; shards written before it hold the first),
+    or an earlier demodulation (`app.audio.transfer.DEMODULATION_VERSION`)."""
     spec = feature_spec(config_id)
     if not spec.coherent:
         return False
     if "coherent_magnitude" not in data:
         return True
-    demodulated = data["demodulated"] if "demodulated" in data else np.zeros(1, dtype=bool)
-    return bool(np.any(demodulated != spec.demodulated))
+    demodulated = data["demodulated"] if "demodulated" in data else np.zeros(1, dtype=np.int8)
+    return bool(np.any(demodulated.astype(np.int64) != _demodulation(spec.demodulated)))
+
+
+def _demodulation(demodulated: bool) -> int:
+    """What a shard's ``demodulated`` array holds: 0 for the averaged transfer."""
+    return DEMODULATION_VERSION if demodulated else 0
 
 
 def _shard_arrays(
@@ -325,7 +331,7 @@ def _shard_arrays(
     }
     if spec.coherent:
         arrays["coherent_magnitude"] = np.array([c for _, _, c in spectra], dtype=np.float32)
-        arrays["demodulated"] = np.full(len(draws), spec.demodulated)
+        arrays["demodulated"] = np.full(len(draws), _demodulation(spec.demodulated), dtype=np.int8)
     return arrays
 
 

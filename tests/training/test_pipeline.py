@@ -456,6 +456,8 @@ def test_a_shard_of_another_transfer_is_rendered_again(
     with np.load(shard) as data:
         assert synth.coherent_is_stale(data, config_id="general")
         assert not synth.coherent_is_stale(data, config_id="F1W2")  # its model reads that one
+    first = dict(arrays, demodulated=np.ones(2, dtype=bool))  # the first demodulation's
+    assert synth.coherent_is_stale(first, config_id="general")
     assert not synth.shard_is_current(shard, config_id="general", per_clip=2)
     renders = synth.build_shard(
         clip, config_id="general", per_clip=2, nuisances=True, shard_path=shard
