@@ -228,24 +228,28 @@ def model_metadata(
 def install_model(
     *, dataset_id: str, fitted_dir: Path, models_dir: Path, metadata: dict[str, Any]
 ) -> Path:
-    """Copy a fitted model into ``models/<folder>/`` with its metadata."""
+    """Copy a fitted model into ``models/<folder>/`` with its metadata, the CatBoost models
+    gzip-compressed (about 70 % of their size; models/ stays under GitHub's 100 MB)."""
     source = fitted_dir / bundle_name(dataset_id) / MODEL_FILE
     target = models_dir / folder_name(dataset_id)
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target / MODEL_FILE)
-    (target / COMPRESSED_MODEL_FILE).unlink(missing_ok=True)  # the model it replaces, compressed
-    (target / TYPES_MODEL_FILE).unlink(missing_ok=True)
-    (target / f"{TYPES_MODEL_FILE}.gz").unlink(missing_ok=True)
+    for name in (MODEL_FILE, COMPRESSED_MODEL_FILE, TYPES_MODEL_FILE, f"{TYPES_MODEL_FILE}.gz"):
+        (target / name).unlink(missing_ok=True)  # the model it replaces, either way
+    _install_compressed(source, target=target)
     chooser = source.with_name(COUNT_CHOOSER_FILE)
     (target / COUNT_CHOOSER_FILE).unlink(missing_ok=True)
     if chooser.is_file():  # the general model's count chooser (small)
         shutil.copyfile(chooser, target / COUNT_CHOOSER_FILE)
     types_model = source.with_name(TYPES_MODEL_FILE)
-    if types_model.is_file():  # the general model's type model, compressed (models/ < 100 MB)
-        compressed = gzip.compress(types_model.read_bytes(), compresslevel=9, mtime=0)
-        (target / f"{TYPES_MODEL_FILE}.gz").write_bytes(compressed)
+    if types_model.is_file():  # the general model's type model
+        _install_compressed(types_model, target=target)
     (target / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return target
+
+
+def _install_compressed(source: Path, *, target: Path) -> None:
+    compressed = gzip.compress(source.read_bytes(), compresslevel=9, mtime=0)
+    (target / f"{source.name}.gz").write_bytes(compressed)
 
 
 def update_registry(models_dir: Path) -> list[str]:

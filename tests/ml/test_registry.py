@@ -81,17 +81,18 @@ def test_a_gzip_compressed_model_file_is_read_as_the_plain_one(tmp_path: Path) -
         load_classifier(tmp_path)
 
 
-def test_a_registry_serves_a_compressed_shipped_model(tmp_path: Path) -> None:
+def test_a_shipped_compressed_model_serves_as_its_plain_file(tmp_path: Path) -> None:
     shipped = REPO / "models" / "F1W1_2"
+    assert model_file(shipped).name == COMPRESSED_MODEL_FILE  # as `train` installs it
     folder = tmp_path / "F1W1_2"
     folder.mkdir()
     shutil.copyfile(shipped / "metadata.json", folder / "metadata.json")
-    (folder / COMPRESSED_MODEL_FILE).write_bytes(
-        gzip.compress((shipped / MODEL_FILE).read_bytes(), compresslevel=1)
+    (folder / MODEL_FILE).write_bytes(
+        gzip.decompress((shipped / COMPRESSED_MODEL_FILE).read_bytes())
     )
     write_registry(tmp_path, model_ids=["F1W1/2"], default_id="F1W1/2")
-    compressed = load_registry(tmp_path).get()
-    plain = load_model(shipped)
+    plain = load_registry(tmp_path).get()
+    compressed = load_model(shipped)
     assert isinstance(compressed, GridModel) and isinstance(plain, GridModel)
     rows = np.random.default_rng(3).standard_normal((4, len(plain.classifier.feature_names_)))
     np.testing.assert_array_equal(

@@ -238,6 +238,9 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     assert "`mastering-trainer paper-study` computes them" in text
     registry = load_registry(models_dir)
     assert registry.ids == ["F1W1", "general"] and registry.default_id == "general"
+    # Installed gzip-compressed, as shipped (models/ under GitHub's 100 MB).
+    installed = {path.name for path in (models_dir / "general").glob("*.cbm*")}
+    assert {"model.cbm.gz", "types.cbm.gz"} <= installed and "model.cbm" not in installed
     metadata = registry.get("F1W1").metadata
     assert metadata["feature_spec"]["n_bands"] == 120 and metadata["grid"]["note_names"][0] == "C1"
     # The plan trains F1W1 with the feature options; a bundle without them is stale.
