@@ -176,6 +176,13 @@ def _dynamics_gain(
     return frame_gain, groups @ gain_of_group
 
 
+def _low_group_weight(groups: np.ndarray, *, spec: SpectrumSpec) -> np.ndarray:
+    """Each group's weight in ``g(t)``: `LOW_GROUP_WEIGHT` below `DEMODULATION_FROM_HZ`, else 1."""
+    bin_hz = spec.bin_frequencies_hz[: spec.n_fft // 2 + 1]
+    group_hz = bin_hz @ groups / np.maximum(np.sum(groups, axis=0), 1.0)
+    return np.where(group_hz >= DEMODULATION_FROM_HZ, 1.0, LOW_GROUP_WEIGHT)
+
+
 def _gain_curve(frame_gain: np.ndarray, *, n_samples: int, spec: SpectrumSpec) -> np.ndarray:
     """``g(t)`` per sample: each short frame's gain at its centre, linear between."""
     centres = np.arange(len(frame_gain)) * spec.hop_length + spec.n_fft / 2
@@ -222,11 +229,7 @@ def static_transfer_magnitude(
     short = _gather(
         reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=groups
     )
-    weight = None
-    if demodulate:
-        bin_hz = np.arange(spec.n_fft // 2 + 1) * spec.sample_rate_hz / spec.n_fft
-        group_hz = bin_hz @ groups / np.maximum(np.sum(groups, axis=0), 1.0)
-        weight = np.where(group_hz >= DEMODULATION_FROM_HZ, 1.0, LOW_GROUP_WEIGHT)
+    weight = _low_group_weight(groups, spec=spec) if demodulate else None
     frame_gain, short_gain = _dynamics_gain(short, groups=groups, weight=weight)
     long_hop = spec.low_hop_length
     if demodulate:

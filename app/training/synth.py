@@ -297,7 +297,7 @@ def coherent_is_stale(data: Mapping[str, np.ndarray], *, config_id: str) -> bool
     if "coherent_magnitude" not in data:
         return True
     demodulated = data["demodulated"] if "demodulated" in data else np.zeros(1, dtype=np.int8)
-    return bool(np.any(demodulated.astype(np.int64) != _demodulation(spec.demodulated)))
+    return bool(np.any(demodulated != _demodulation(spec.demodulated)))
 
 
 def _demodulation(demodulated: bool) -> int:
