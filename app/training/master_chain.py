@@ -1,21 +1,25 @@
 """The dynamics a trainee's master goes through: a compressor and a limiter (training only).
 
 Spotify's pedalboard (a `dev` extra, never imported by the service) supplies a
-real compressor (JUCE's). The limiter is a lookahead brickwall of our own, the
-kind mastering limiters are: pedalboard's `Limiter` (JUCE's) runs a fixed 4:1
+real compressor (JUCE's). The limiters are our own, of the kinds a master goes
+through (`LimiterKind`): a lookahead brickwall, a brickwall without lookahead
+and a hard clipper. pedalboard's `Limiter` (JUCE's) runs a fixed 4:1
 compressor above -10 dBFS ahead of its brickwall and hard-clips its make-up
 gain, so it took off 3.7 dB when asked for none and clipped 9 % of the samples
-when asked for 9 dB (issue 19, stop 31). The settings are drawn from the ranges
-mastering engineers use: a compressor at -30 to -8 dBFS, ratio 1.5:1 to 6:1,
-attack 1 to 50 ms, release 50 to 500 ms; a limiter taking off 0 to 12 dB of
-gain at the peaks, release 20 to 300 ms. Clips sit at -12 dBFS peak, so the
-chain first raises them to full scale, as a master would hit it.
+when asked for 9 dB (issue 19, stop 31); it stays out of training, so that
+`ops/rate_check.py` meets a limiter the models never saw. The settings are
+drawn from the ranges mastering engineers use: a compressor at -30 to -8 dBFS,
+ratio 1.5:1 to 6:1, attack 1 to 50 ms, release 50 to 500 ms; a limiter taking
+off 0 to 12 dB of gain at the peaks (a clipper 0 to 6 dB), release 20 to
+300 ms. Clips sit at -12 dBFS peak, so the chain first raises them to full
+scale, as a master would hit it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d
@@ -28,11 +32,25 @@ COMPRESSOR_RELEASE_MS = (50.0, 500.0)
 #: Peak gain reduction of the limiter (dB) and its release (ms).
 LIMITER_GAIN_REDUCTION_DB = (0.0, 12.0)
 LIMITER_RELEASE_MS = (20.0, 300.0)
+#: A clipper's peak gain reduction (dB): past about 6 dB it is audibly distorting.
+CLIPPER_GAIN_REDUCTION_DB = (0.0, 6.0)
 #: How far ahead the limiter looks, and so how long it takes to pull its gain down.
 LIMITER_LOOKAHEAD_MS = 3.0
-#: Which limiter rendered a shard's chain examples: 1 pedalboard's (JUCE's), 2 ours.
-#: Shards of an older one re-render their limited examples (`app.training.synth`).
-LIMITER_VERSION = 2
+#: Which limiters rendered a shard's chain examples: 1 pedalboard's (JUCE's), 2 our
+#: lookahead brickwall, 3 every `LimiterKind`. Shards of an older one re-render their
+#: limited examples (`app.training.synth`).
+LIMITER_VERSION = 3
+
+
+class LimiterKind(IntEnum):
+    """The kinds of limiter a chain draws from, alike in probability."""
+
+    #: A brickwall that pulls its gain down over `LIMITER_LOOKAHEAD_MS` ahead of each peak.
+    LOOKAHEAD = 0
+    #: A brickwall without lookahead: it flattens each peak's top, then releases.
+    INSTANT = 1
+    #: A hard clipper: no release, every sample over the ceiling cut to it.
+    CLIPPER = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +63,8 @@ class MasterChain:
     release_ms: float = float("nan")
     limiter_gain_reduction_db: float = float("nan")
     limiter_release_ms: float = float("nan")
+    #: A `LimiterKind`'s value; a chain written before kinds holds NaN, the lookahead one.
+    limiter_kind: float = float("nan")
 
     @property
     def compresses(self) -> bool:
@@ -55,6 +75,15 @@ class MasterChain:
     def limits(self) -> bool:
         """Whether the chain has a limiter."""
         return bool(np.isfinite(self.limiter_gain_reduction_db))
+
+    @property
+    def kind(self) -> LimiterKind:
+        """The limiter's kind."""
+        return (
+            LimiterKind(int(self.limiter_kind))
+            if np.isfinite(self.limiter_kind)
+            else (LimiterKind.LOOKAHEAD)
+        )
 
     def to_row(self) -> np.ndarray:
         """The parameters in field order, for a shard's ``chain`` array."""
@@ -73,8 +102,18 @@ LIMITER_GAIN_REDUCTION_COLUMN = [f.name for f in dataclasses.fields(MasterChain)
 )
 
 
-def draw_chain(*, rng: np.random.Generator, compressor: bool, limiter: bool) -> MasterChain:
-    """Random settings of the stages asked for (log-uniform times and ratio)."""
+def draw_chain(
+    *,
+    rng: np.random.Generator,
+    compressor: bool,
+    limiter: bool,
+    kind_rng: np.random.Generator | None = None,
+) -> MasterChain:
+    """Random settings of the stages asked for (log-uniform times and ratio).
+
+    The limiter's kind comes from `kind_rng` (default `rng`), so that a dataset
+    can add kinds without changing any other draw.
+    """
 
     def log_uniform(bounds: tuple[float, float]) -> float:
         return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
@@ -88,9 +127,14 @@ def draw_chain(*, rng: np.random.Generator, compressor: bool, limiter: bool) -> 
             "release_ms": log_uniform(COMPRESSOR_RELEASE_MS),
         }
     if limiter:
+        reduction_db = float(rng.uniform(*LIMITER_GAIN_REDUCTION_DB))
+        kind = LimiterKind(int((kind_rng or rng).integers(len(LimiterKind))))
+        if kind is LimiterKind.CLIPPER:  # the same draw, scaled into the clipper's range
+            reduction_db *= CLIPPER_GAIN_REDUCTION_DB[1] / LIMITER_GAIN_REDUCTION_DB[1]
         fields |= {
-            "limiter_gain_reduction_db": float(rng.uniform(*LIMITER_GAIN_REDUCTION_DB)),
+            "limiter_gain_reduction_db": reduction_db,
             "limiter_release_ms": log_uniform(LIMITER_RELEASE_MS),
+            "limiter_kind": float(kind),
         }
     return MasterChain(**fields)
 
@@ -177,11 +221,16 @@ def apply_chain(
         raised = compressor(raised, sample_rate_hz)
     if chain.limits:
         make_up = 10.0 ** (chain.limiter_gain_reduction_db / 20.0)
-        limited = lookahead_limit(
-            raised,
-            ceiling=float(np.max(np.abs(raised))) / make_up,
-            sample_rate_hz=sample_rate_hz,
-            release_ms=chain.limiter_release_ms,
-        )
+        ceiling = float(np.max(np.abs(raised))) / make_up
+        if chain.kind is LimiterKind.CLIPPER:
+            limited = np.clip(raised, -ceiling, ceiling)
+        else:
+            limited = lookahead_limit(
+                raised,
+                ceiling=ceiling,
+                sample_rate_hz=sample_rate_hz,
+                release_ms=chain.limiter_release_ms,
+                lookahead_ms=LIMITER_LOOKAHEAD_MS if chain.kind is LimiterKind.LOOKAHEAD else 0.0,
+            )
         raised = limited * np.float32(make_up)
     return np.asarray(raised, dtype=np.float32)

@@ -60,13 +60,14 @@ def _reads_chain(figures: dict[str, Any]) -> bool:
     return any((by_nuisance or {}).get(kind.name.lower()) is not None for kind in CHAIN_NUISANCES)
 
 
-def juce_limited(report: dict[str, Any]) -> list[str]:
-    """Models whose figures read examples limited by pedalboard's Limiter: evaluated
-    before the chain's own lookahead limiter (``limiter_version`` 1, or none)."""
+def limited_by(report: dict[str, Any], *, version: int) -> list[str]:
+    """Models whose figures read chain examples of limiter `version`
+    (`app.training.master_chain.LIMITER_VERSION`): 1 pedalboard's Limiter (and figures
+    written before the field), 2 our lookahead brickwall alone, 3 every limiter kind."""
     return [
         model_id
         for model_id, figures in ev.report_models(report).items()
-        if _reads_chain(figures) and figures.get("limiter_version", 1) == 1
+        if _reads_chain(figures) and figures.get("limiter_version", 1) == version
     ]
 
 
@@ -179,7 +180,8 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
         "grid": grid,
         "general": report.get("general"),
         "carried_over": carried_over(report),
-        "juce_limited": juce_limited(report),
+        "juce_limited": limited_by(report, version=1),
+        "lookahead_limited": limited_by(report, version=2),
         "table_1": _table_1(report),
         "paper_study": report.get("paper_study"),
         "paper_table_3": _paper_table_3(report.get("paper_study")),

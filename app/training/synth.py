@@ -180,8 +180,15 @@ def draw_nuisance_value(nuisance: Nuisance, *, rng: np.random.Generator) -> floa
     return 0.0
 
 
-def draw_example(config_id: str, *, rng: np.random.Generator, nuisances: bool) -> Draw:
-    """Draw an EQ set and, in a dataset with nuisances, at most one nuisance."""
+def draw_example(
+    config_id: str,
+    *,
+    rng: np.random.Generator,
+    nuisances: bool,
+    kind_rng: np.random.Generator | None = None,
+) -> Draw:
+    """Draw an EQ set and, in a dataset with nuisances, at most one nuisance (a chain's
+    limiter kind from `kind_rng`, as `app.training.master_chain.draw_chain` draws it)."""
     operations = draw_set(config_id, rng=rng)
     nuisance = Nuisance.NONE
     if nuisances:
@@ -192,6 +199,7 @@ def draw_example(config_id: str, *, rng: np.random.Generator, nuisances: bool) -
             rng=rng,
             compressor=nuisance is not Nuisance.CHAIN_LIMITER,
             limiter=nuisance is not Nuisance.COMPRESSOR,
+            kind_rng=kind_rng,
         )
         value = chain.limiter_gain_reduction_db if chain.limits else chain.threshold_dbfs
         return Draw(operations=operations, nuisance=nuisance, nuisance_value=value, chain=chain)
@@ -349,7 +357,14 @@ def build_shard(
     Either way it ends as a fresh build would.
     """
     rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances)))
-    draws = [draw_example(config_id, rng=rng, nuisances=nuisances) for _ in range(per_clip)]
+    # The limiter kinds (version 3) draw from a stream of their own: every other draw stays
+    # as shards of version 2 hold it, so re-rendering their limited examples in place ends
+    # as a fresh build does.
+    kind_rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances), "kind"))
+    draws = [
+        draw_example(config_id, rng=rng, nuisances=nuisances, kind_rng=kind_rng)
+        for _ in range(per_clip)
+    ]
     kept: dict[str, np.ndarray] = {}
     held = 0
     if shard_path.is_file():
@@ -358,6 +373,7 @@ def build_shard(
                 held = len(data["nuisance"])
                 kept = {key: data[key][:per_clip] for key in data.files}
                 kept["limiter_version"] = limiter_versions(data)[:per_clip]
+                kept["chain"] = _widened_chain(kept["chain"])
     done = min(held, per_clip)
     stale = np.flatnonzero(stale_examples(kept)) if kept else np.array([], dtype=int)
     if done == per_clip and not len(stale):
@@ -383,6 +399,14 @@ def build_shard(
         kept = {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new}
     _write_shard(shard_path, kept)
     return per_clip - done + len(stale)
+
+
+def _widened_chain(rows: np.ndarray) -> np.ndarray:
+    """A shard's ``chain`` rows with today's `MasterChain` columns: those a shard written
+    before a field was added lacks read NaN (a stage or setting absent)."""
+    width = len(MasterChain().to_row())
+    missing = np.full((len(rows), width - rows.shape[1]), np.nan, dtype=np.float32)
+    return np.concatenate([rows.astype(np.float32), missing], axis=1)
 
 
 def _write_shard(shard_path: Path, arrays: dict[str, np.ndarray]) -> None:

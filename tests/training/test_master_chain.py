@@ -7,6 +7,7 @@ import pytest
 
 from app.training.master_chain import (
     LIMITER_LOOKAHEAD_MS,
+    LimiterKind,
     MasterChain,
     apply_chain,
     draw_chain,
@@ -44,6 +45,63 @@ def test_draws_stay_in_the_engineers_ranges(rng: np.random.Generator) -> None:
         np.testing.assert_array_equal(MasterChain.from_row(row).to_row(), row)
     alone = draw_chain(rng=rng, compressor=False, limiter=True)
     assert alone.limits and not alone.compresses
+
+
+def test_limiter_kinds_draw_from_their_own_stream() -> None:
+    def draws(kind_seed: int) -> list[MasterChain]:
+        rng, kind_rng = np.random.default_rng(1), np.random.default_rng(kind_seed)
+        return [
+            draw_chain(rng=rng, compressor=True, limiter=True, kind_rng=kind_rng)
+            for _ in range(300)
+        ]
+
+    first, second = draws(2), draws(3)
+    assert {c.kind for c in first} == set(LimiterKind)
+    assert [c.kind for c in first] != [c.kind for c in second]
+    for a, b in zip(first, second, strict=True):
+        assert (a.threshold_dbfs, a.ratio, a.limiter_release_ms) == (
+            b.threshold_dbfs,
+            b.ratio,
+            b.limiter_release_ms,
+        )
+    clipped = [c.limiter_gain_reduction_db for c in first if c.kind is LimiterKind.CLIPPER]
+    assert max(clipped) <= 6.0 < max(c.limiter_gain_reduction_db for c in first)
+    assert MasterChain(limiter_gain_reduction_db=3.0).kind is LimiterKind.LOOKAHEAD
+
+
+@pytest.mark.parametrize("kind", list(LimiterKind))
+def test_every_limiter_kind_takes_off_the_drawn_reduction_at_the_loudest_peak(
+    music: np.ndarray, kind: LimiterKind
+) -> None:
+    chain = MasterChain(
+        limiter_gain_reduction_db=6.0, limiter_release_ms=100.0, limiter_kind=float(kind)
+    )
+    limited = apply_chain(music, chain, sample_rate_hz=SR, input_gain_db=-peak_db(music))
+    assert peak_db(limited) == pytest.approx(0.0, abs=0.01)
+    # The crest factor falls by nearly the reduction, most for the clipper, which flattens
+    # every top over its ceiling. Measured: 4.2 (lookahead), 4.3 (instant), 5.9 dB (clipper).
+    fall_db = crest_db(music) - crest_db(limited)
+    assert 3.0 < fall_db < 6.0, fall_db
+    # Measured: 0.03 %, 0.05 % and 0.86 % of the samples within 0.01 dB of full scale.
+    at_ceiling = np.mean(np.abs(limited) >= 10 ** (-0.01 / 20))
+    assert (at_ceiling > 0.004) == (kind is LimiterKind.CLIPPER), at_ceiling
+
+
+def test_a_limiter_without_lookahead_leaves_the_signal_alone_until_the_peak() -> None:
+    quiet = np.full(SR // 5, 0.1, dtype=np.float32)
+    quiet[SR // 20] = 1.0
+    chain = MasterChain(
+        limiter_gain_reduction_db=12.0,
+        limiter_release_ms=50.0,
+        limiter_kind=float(LimiterKind.INSTANT),
+    )
+    limited = apply_chain(quiet, chain, sample_rate_hz=SR, input_gain_db=0.0)
+    make_up_db = 12.0
+    before_db = 20 * np.log10(limited[: SR // 20] / 0.1) - make_up_db
+    np.testing.assert_allclose(before_db, 0.0, atol=1e-4)
+    assert peak_db(limited) == pytest.approx(0.0, abs=1e-4)
+    after_db = 20 * np.log10(limited[SR // 20 + 1 : SR // 20 + SR // 100] / 0.1) - make_up_db
+    assert after_db[0] < -11.0 and after_db[-1] > after_db[0]  # released after the peak
 
 
 def test_the_limiter_squeezes_the_peaks_more_the_more_it_takes_off(music: np.ndarray) -> None:

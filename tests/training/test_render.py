@@ -13,7 +13,7 @@ from jinja2 import UndefinedError
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.training.render import juce_limited, render_report, without_chain
+from app.training.render import limited_by, render_report, without_chain
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -111,15 +111,21 @@ def test_a_count_chooser_in_use_is_said_with_its_tuning_comparison(
     assert "a count chooser picks" not in render_report(report)
 
 
-def test_the_note_names_the_models_whose_figures_read_pedalboards_limiter(
+def test_the_note_names_the_models_whose_figures_read_an_older_limiter(
     committed: dict[str, Any],
 ) -> None:
     report = copy.deepcopy(committed)
     for figures in [*report["grid"].values(), report["general"]]:
-        figures["limiter_version"] = 2
-    assert juce_limited(report) == []
-    assert "evaluated before it" not in render_report(report)
+        figures["limiter_version"] = 3
+    assert limited_by(report, version=1) == limited_by(report, version=2) == []
+    assert "evaluated before our limiters" not in render_report(report)
+    assert "one of our three limiter kinds" in render_report(report)
     del report["grid"]["F1/2W2"]["limiter_version"]
     del report["grid"]["F1W1"]["limiter_version"]  # never read the chain: not named
-    assert juce_limited(report) == ["F1/2W2"]
-    assert "The figures of F1/2W2 were evaluated before it" in render_report(report)
+    report["general"]["limiter_version"] = 2
+    assert limited_by(report, version=1) == ["F1/2W2"]
+    assert limited_by(report, version=2) == ["general"]
+    text = render_report(report)
+    assert "The figures of F1/2W2 were evaluated before our limiters" in text
+    assert "The figures of general were evaluated on examples through the lookahead" in text
+    assert "one of our three limiter kinds" not in text
