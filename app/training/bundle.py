@@ -60,6 +60,8 @@ class Bundle:
         The limiter its master-chain examples went through
         (`app.training.master_chain.LIMITER_VERSION`); 1, pedalboard's, for
         bundles written before the field.
+    limiter_kind : np.ndarray or None
+        Each example's chain limiter (`app.training.datasets.Dataset.limiter_kind`).
     """
 
     dataset_id: str
@@ -78,6 +80,7 @@ class Bundle:
     validation_low_pass_features: np.ndarray | None = None
     type_targets: np.ndarray | None = None
     limiter_version: int = 1
+    limiter_kind: np.ndarray | None = None
 
     @property
     def validation(self) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 from app.ml.features import CURRENT_SPEC
 from app.training.corpus import Track
 from app.training.grids import TYPE_CODES, with_type_columns
+from app.training.master_chain import LIMITER_KIND_COLUMN, widened_rows
 from app.training.synth import (
     CHAIN_NUISANCES,
     Nuisance,
@@ -44,16 +45,20 @@ class Dataset:
     #: The candidates' spectra through the static transfer (`app.audio.transfer`), where
     #: the dataset's shards hold them (`app.training.synth.holds_coherent`).
     coherent_magnitude: np.ndarray | None = None
+    #: Each example's chain limiter (`app.training.master_chain.LimiterKind` value, NaN
+    #: without one), where every shard holds the chain's settings.
+    limiter_kind: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.operations)
 
     def subset(self, mask: np.ndarray) -> Dataset:
         """The examples where `mask` is true."""
-        coherent = self.coherent_magnitude
+        coherent, kinds = self.coherent_magnitude, self.limiter_kind
         return Dataset(
             dataset_id=self.dataset_id,
             coherent_magnitude=None if coherent is None else coherent[mask],
+            limiter_kind=None if kinds is None else kinds[mask],
             **{
                 name: getattr(self, name)[mask]
                 for name in (
@@ -205,7 +210,9 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
                     f"again with `mastering-trainer dataset build --dataset {dataset_id}`"
                 )
             for key in data.files:
-                parts.setdefault(key, []).append(data[key])
+                parts.setdefault(key, []).append(
+                    widened_rows(data[key]) if key == "chain" else data[key]
+                )
             count = len(data["operations"])
         md5 = shard.stem.rsplit("_", 1)[0]
         md5s += [md5] * count
@@ -221,5 +228,10 @@ def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) ->
         is_validation=np.array(validation),
         coherent_magnitude=(
             np.concatenate(parts["coherent_magnitude"]) if holds_coherent(dataset_id) else None
+        ),
+        limiter_kind=(
+            np.concatenate(parts["chain"])[:, LIMITER_KIND_COLUMN]
+            if len(parts.get("chain", [])) == len(shards)
+            else None
         ),
     )

@@ -34,6 +34,7 @@ from app.ml.grid import BOOST, CUT, NONE, decode, search_classes
 from app.ml.recognition import curve_db
 from app.training.datasets import LOW_PASS_HZ, Dataset
 from app.training.grids import TYPE_CODES, GridConfig, decode_operations
+from app.training.master_chain import LimiterKind
 from app.training.pool import process_pool
 from app.training.synth import NUISANCE_PROBABILITIES, Nuisance
 
@@ -860,7 +861,23 @@ def typed_figures(validation: Dataset, answers: list[list[EqOperation]]) -> dict
         "chain_alone": {
             "examples": int(alone.sum()),
             "no_operation": percent(count_right[alone]),
+            "by_limiter_kind": _by_limiter_kind(validation, among=alone, right=count_right),
         },
+    }
+
+
+def _by_limiter_kind(
+    validation: Dataset, *, among: np.ndarray, right: np.ndarray
+) -> dict[str, dict[str, Any]] | None:
+    """Per limiter kind (`LimiterKind`, and ``none`` for a compressor alone): the examples
+    of `among` and the share `right` of them (%); None where the dataset lacks the kinds."""
+    if validation.limiter_kind is None:
+        return None
+    kinds = validation.limiter_kind
+    masks = {"none": np.isnan(kinds)} | {kind.name.lower(): kinds == kind for kind in LimiterKind}
+    return {
+        name: {"examples": int((among & mask).sum()), "right": percent(right[among & mask])}
+        for name, mask in masks.items()
     }
 
 

@@ -96,10 +96,19 @@ class MasterChain:
         return cls(**{name: float(v) for name, v in zip(names, row, strict=True)})
 
 
-#: The column of `MasterChain.to_row` holding the limiter's gain reduction (NaN without one).
-LIMITER_GAIN_REDUCTION_COLUMN = [f.name for f in dataclasses.fields(MasterChain)].index(
-    "limiter_gain_reduction_db"
-)
+_COLUMNS = [f.name for f in dataclasses.fields(MasterChain)]
+#: The columns of `MasterChain.to_row` holding the limiter's gain reduction and kind
+#: (NaN without a limiter).
+LIMITER_GAIN_REDUCTION_COLUMN = _COLUMNS.index("limiter_gain_reduction_db")
+LIMITER_KIND_COLUMN = _COLUMNS.index("limiter_kind")
+
+
+def widened_rows(rows: np.ndarray) -> np.ndarray:
+    """A shard's ``chain`` rows with today's columns: those a shard written before a
+    field was added lacks read NaN (a stage or setting absent; a limiter's kind, the
+    lookahead one it then was)."""
+    missing = np.full((len(rows), len(_COLUMNS) - rows.shape[1]), np.nan, dtype=np.float32)
+    return np.concatenate([rows.astype(np.float32), missing], axis=1)
 
 
 def draw_chain(

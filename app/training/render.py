@@ -60,6 +60,15 @@ def _reads_chain(figures: dict[str, Any]) -> bool:
     return any((by_nuisance or {}).get(kind.name.lower()) is not None for kind in CHAIN_NUISANCES)
 
 
+#: How the report names each chain's limiter (`Dataset.limiter_kind`).
+LIMITER_KIND_NAMES = {
+    "none": "a compressor alone",
+    "lookahead": "lookahead brickwall",
+    "instant": "brickwall without lookahead",
+    "clipper": "hard clipper",
+}
+
+
 def limited_by(report: dict[str, Any], *, version: int) -> list[str]:
     """Models whose figures read chain examples of limiter `version`
     (`app.training.master_chain.LIMITER_VERSION`): 1 pedalboard's Limiter (and figures
@@ -182,6 +191,7 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
         "carried_over": carried_over(report),
         "juce_limited": limited_by(report, version=1),
         "lookahead_limited": limited_by(report, version=2),
+        "limiter_kinds": LIMITER_KIND_NAMES,
         "table_1": _table_1(report),
         "paper_study": report.get("paper_study"),
         "paper_table_3": _paper_table_3(report.get("paper_study")),

@@ -42,6 +42,7 @@ from app.training.master_chain import (
     MasterChain,
     apply_chain,
     draw_chain,
+    widened_rows,
 )
 from app.training.plan import draws_chain, feature_spec
 from app.training.pool import process_pool
@@ -373,7 +374,7 @@ def build_shard(
                 held = len(data["nuisance"])
                 kept = {key: data[key][:per_clip] for key in data.files}
                 kept["limiter_version"] = limiter_versions(data)[:per_clip]
-                kept["chain"] = _widened_chain(kept["chain"])
+                kept["chain"] = widened_rows(kept["chain"])
     done = min(held, per_clip)
     stale = np.flatnonzero(stale_examples(kept)) if kept else np.array([], dtype=int)
     if done == per_clip and not len(stale):
@@ -399,14 +400,6 @@ def build_shard(
         kept = {key: np.concatenate([kept[key], new[key]]) if kept else new[key] for key in new}
     _write_shard(shard_path, kept)
     return per_clip - done + len(stale)
-
-
-def _widened_chain(rows: np.ndarray) -> np.ndarray:
-    """A shard's ``chain`` rows with today's `MasterChain` columns: those a shard written
-    before a field was added lacks read NaN (a stage or setting absent)."""
-    width = len(MasterChain().to_row())
-    missing = np.full((len(rows), width - rows.shape[1]), np.nan, dtype=np.float32)
-    return np.concatenate([rows.astype(np.float32), missing], axis=1)
 
 
 def _write_shard(shard_path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -84,6 +84,7 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
         "nuisance": dataset.nuisance,
         "nuisance_value": dataset.nuisance_value,
         "track_md5": dataset.track_md5,
+        "limiter_kind": dataset.limiter_kind,
     }
     dataset_id = dataset.dataset_id
     spec = feature_spec(dataset_id)
@@ -318,6 +319,7 @@ def bundle_dataset(bundle: Bundle) -> Dataset:
         nuisance_value=bundle.nuisance_value,
         track_md5=bundle.track_md5 if bundle.track_md5 is not None else np.full(n, ""),
         is_validation=bundle.validation,
+        limiter_kind=bundle.limiter_kind,
     )
 
 

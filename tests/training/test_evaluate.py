@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from app.training.evaluate import (
     typed_figures,
 )
 from app.training.grids import encode_operations
+from app.training.master_chain import LimiterKind
 from app.training.synth import Nuisance
 
 
@@ -145,7 +147,27 @@ def test_single_operations_and_mixtures_are_read_without_the_chain_and_with_it()
         "count_right": 0.0,
         "curve_right": 0.0,  # the spurious bell doubles the boost at 1 kHz
     }
-    assert figures["chain_alone"] == {"examples": 1, "no_operation": 100.0}
+    assert figures["chain_alone"] == {
+        "examples": 1,
+        "no_operation": 100.0,
+        "by_limiter_kind": None,  # a dataset without the chain's settings
+    }
+    # The chain alone, split by its limiter: the compressor alone read as nothing, a
+    # clipper alone (the last example, now) read as a bell.
+    clipped = replace(
+        validation,
+        nuisance=np.array([*nuisance, Nuisance.CHAIN_LIMITER]),
+        operations=np.concatenate([validation.operations, validation.operations[-1:]]),
+        is_validation=np.ones(len(truths) + 1, dtype=bool),
+        limiter_kind=np.array([np.nan, np.nan, np.nan, 0.0, np.nan, float(LimiterKind.CLIPPER)]),
+    )
+    kinds = typed_figures(clipped, [*answers, [bell]])["chain_alone"]["by_limiter_kind"]
+    assert kinds == {
+        "none": {"examples": 1, "right": 100.0},
+        "lookahead": {"examples": 0, "right": None},
+        "instant": {"examples": 0, "right": None},
+        "clipper": {"examples": 1, "right": 0.0},
+    }
 
 
 def test_an_answer_of_another_count_with_the_truth_s_curve_has_its_curve_right() -> None:

@@ -210,6 +210,11 @@ def test_tiny_models_train_evaluate_install_and_recognise(
         )
         dataset = load_dataset(datasets_dir, dataset_id, tracks=tracks)
         assert dataset.is_validation.sum() == 24 and len(dataset) == 48
+        limited = np.isin(dataset.nuisance, synth.CHAIN_NUISANCES) & (
+            dataset.nuisance != synth.Nuisance.COMPRESSOR
+        )
+        assert dataset.limiter_kind is not None
+        np.testing.assert_array_equal(np.isfinite(dataset.limiter_kind), limited)
         assert not set(dataset.train.track_md5) & set(dataset.validation.track_md5)
         for path in train.write_bundles(dataset, bundle_dir=bundle_dir):
             if dataset_id.startswith(synth.PAPER_PREFIX):
@@ -217,6 +222,8 @@ def test_tiny_models_train_evaluate_install_and_recognise(
                 with pytest.raises(ValueError, match="paper-study"):
                     fit.fit_bundle(path, out_dir=fitted_dir, task_type="CPU", threads=1)
                 continue
+            read_back = train.bundle_dataset(Bundle.load(path)).limiter_kind
+            np.testing.assert_array_equal(read_back, dataset.limiter_kind)
             info = fit.fit_bundle(
                 path, out_dir=fitted_dir, task_type="CPU", threads=1, iterations=15
             )

@@ -129,3 +129,19 @@ def test_the_note_names_the_models_whose_figures_read_an_older_limiter(
     assert "The figures of F1/2W2 were evaluated before our limiters" in text
     assert "The figures of general were evaluated on examples through the lookahead" in text
     assert "one of our three limiter kinds" not in text
+
+
+def test_the_chain_alone_reads_per_limiter_kind_where_the_report_holds_them(
+    committed: dict[str, Any],
+) -> None:
+    report = copy.deepcopy(committed)
+    alone = report["general"]["types"]["chain_alone"]
+    alone.pop("by_limiter_kind", None)
+    assert "| the same, hard clipper |" not in render_report(report)
+    alone["by_limiter_kind"] = {
+        "none": {"examples": 96, "right": 97.92},
+        "clipper": {"examples": 80, "right": 87.5},
+    }
+    text = render_report(report)
+    assert "| the same, a compressor alone | 96 | no operation found | 97.92 | - |" in text
+    assert "| the same, hard clipper | 80 | no operation found | 87.5 | - |" in text
