@@ -120,8 +120,9 @@ def draw_chain(
 ) -> MasterChain:
     """Random settings of the stages asked for (log-uniform times and ratio).
 
-    The limiter's kind comes from `kind_rng` (default `rng`), so that a dataset
-    can add kinds without changing any other draw.
+    The limiter's kind comes from `kind_rng`, so that a dataset adds kinds
+    without changing any other draw; without it, the limiter is the lookahead
+    one and nothing more is drawn (`ops/rate_check.py` draws as it always did).
     """
 
     def log_uniform(bounds: tuple[float, float]) -> float:
@@ -137,7 +138,9 @@ def draw_chain(
         }
     if limiter:
         reduction_db = float(rng.uniform(*LIMITER_GAIN_REDUCTION_DB))
-        kind = LimiterKind(int((kind_rng or rng).integers(len(LimiterKind))))
+        kind = LimiterKind.LOOKAHEAD
+        if kind_rng is not None:
+            kind = LimiterKind(int(kind_rng.integers(len(LimiterKind))))
         if kind is LimiterKind.CLIPPER:  # the same draw, scaled into the clipper's range
             reduction_db *= CLIPPER_GAIN_REDUCTION_DB[1] / LIMITER_GAIN_REDUCTION_DB[1]
         fields |= {

@@ -67,6 +67,11 @@ def test_limiter_kinds_draw_from_their_own_stream() -> None:
     clipped = [c.limiter_gain_reduction_db for c in first if c.kind is LimiterKind.CLIPPER]
     assert max(clipped) <= 6.0 < max(c.limiter_gain_reduction_db for c in first)
     assert MasterChain(limiter_gain_reduction_db=3.0).kind is LimiterKind.LOOKAHEAD
+    # Without a stream for the kinds, the lookahead limiter, and the rest drawn as before.
+    rng = np.random.default_rng(1)
+    plain = [draw_chain(rng=rng, compressor=True, limiter=True) for _ in range(300)]
+    assert {c.kind for c in plain} == {LimiterKind.LOOKAHEAD}
+    assert [c.limiter_release_ms for c in plain] == [c.limiter_release_ms for c in first]
 
 
 @pytest.mark.parametrize("kind", list(LimiterKind))
