@@ -79,11 +79,9 @@ class MasterChain:
     @property
     def kind(self) -> LimiterKind:
         """The limiter's kind."""
-        return (
-            LimiterKind(int(self.limiter_kind))
-            if np.isfinite(self.limiter_kind)
-            else (LimiterKind.LOOKAHEAD)
-        )
+        if np.isfinite(self.limiter_kind):
+            return LimiterKind(int(self.limiter_kind))
+        return LimiterKind.LOOKAHEAD
 
     def to_row(self) -> np.ndarray:
         """The parameters in field order, for a shard's ``chain`` array."""

@@ -374,7 +374,8 @@ def build_shard(
                 held = len(data["nuisance"])
                 kept = {key: data[key][:per_clip] for key in data.files}
                 kept["limiter_version"] = limiter_versions(data)[:per_clip]
-                kept["chain"] = widened_rows(kept["chain"])
+                if "chain" in kept:
+                    kept["chain"] = widened_rows(kept["chain"])
     done = min(held, per_clip)
     stale = np.flatnonzero(stale_examples(kept)) if kept else np.array([], dtype=int)
     if done == per_clip and not len(stale):
