@@ -36,7 +36,8 @@ def report(data_dir: Path) -> None:
     fitted = data_dir / "fitted" / "general"
     validation = bundle.validation
     features = bundle.features[validation]
-    counts = _count_probabilities(load_classifier(fitted), features).argmax(axis=1)
+    classifier = load_classifier(fitted)
+    counts = _count_probabilities(classifier, features).argmax(axis=1)
     truth = bundle.targets[validation]
     dataset = training.bundle_dataset(bundle).validation
     right = counts == truth
@@ -58,7 +59,7 @@ def report(data_dir: Path) -> None:
         print(f"  count right, {name}: {ev.percent(right[mask])} % (n={int(mask.sum())})")
     if bundle.validation_low_pass_features is not None:
         as_mp3 = bundle.validation_low_pass_features
-        read = _count_probabilities(load_classifier(fitted), as_mp3).argmax(axis=1)
+        read = _count_probabilities(classifier, as_mp3).argmax(axis=1)
         print(f"  count right as MP3 uploads: {ev.percent(read == truth)} %")
     type_classifier = _type_classifier(fitted)
     if type_classifier is not None and bundle.type_targets is not None:

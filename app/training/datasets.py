@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,25 +54,13 @@ class Dataset:
         return len(self.operations)
 
     def subset(self, mask: np.ndarray) -> Dataset:
-        """The examples where `mask` is true."""
-        coherent, kinds = self.coherent_magnitude, self.limiter_kind
-        return Dataset(
-            dataset_id=self.dataset_id,
-            coherent_magnitude=None if coherent is None else coherent[mask],
-            limiter_kind=None if kinds is None else kinds[mask],
-            **{
-                name: getattr(self, name)[mask]
-                for name in (
-                    "reference_magnitude",
-                    "candidate_magnitude",
-                    "operations",
-                    "nuisance",
-                    "nuisance_value",
-                    "track_md5",
-                    "is_validation",
-                )
-            },
-        )
+        """The examples where `mask` is true (every field but the id holds one row each)."""
+        rows: dict[str, Any] = {
+            f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[mask]
+            for f in fields(self)
+            if f.name != "dataset_id"
+        }
+        return replace(self, **rows)
 
     @property
     def train(self) -> Dataset:
