@@ -405,8 +405,10 @@ def greedy_pursuit(
 _JACOBIAN_STEP = 1e-7
 #: Bounds of a refined shelf's slope S (the cookbook's: 1 is the steepest without overshoot).
 SHELF_SLOPE_BOUNDS = (0.15, 1.0)
-#: The most a refined shelf may boost or cut (dB): deeper, a shelf cut is a pass filter.
-SHELF_MAX_GAIN_DB = 15.0
+#: The most a refined bell or shelf may boost or cut (dB). The general space's reach 12 dB;
+#: deeper, a shelf cut is a pass filter, and bells reaching ±24 dB had come in pairs that
+#: cancel, where a song held two operations close together.
+MAX_FITTED_GAIN_DB = 15.0
 
 
 #: Where a refined operation of each type but bells may lie (Hz).
@@ -427,8 +429,11 @@ def _parameters(
     frequency = (log2_hz, float(np.log2(low_hz)), float(np.log2(high_hz)))
     if op.is_pass:
         return [frequency]
-    most = 24.0 if op.type == "bell" else SHELF_MAX_GAIN_DB
-    gain = (op.gain_db, -most, -0.1) if op.gain_db < 0 else (op.gain_db, 0.1, most)
+    gain = (
+        (op.gain_db, -MAX_FITTED_GAIN_DB, -0.1)
+        if op.gain_db < 0
+        else (op.gain_db, 0.1, MAX_FITTED_GAIN_DB)
+    )
     if op.type == "bell":
         shape = (float(np.log2(op.width_octaves)), float(np.log2(0.25)), float(np.log2(4.0)))
     else:

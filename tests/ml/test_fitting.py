@@ -13,6 +13,7 @@ from app.ml.features import CURRENT_SPEC, IMPRINT_OCTAVES, reference_levels_db
 from app.ml.fitting import (
     FEATURE_FLOOR_DB,
     FIT_FLOOR_DB,
+    MAX_FITTED_GAIN_DB,
     PhysicsCheck,
     bell_basis,
     fit_gains,
@@ -84,6 +85,17 @@ def test_pursuit_then_refinement_recovers_a_general_set() -> None:
         assert abs(np.log2(got.frequency_hz / want.frequency_hz)) < 1 / 24
         assert got.gain_db == pytest.approx(want.gain_db, abs=0.2)
         assert got.width_octaves == pytest.approx(want.width_octaves, rel=0.1)
+
+
+@pytest.mark.parametrize("gain_db", [20.0, -20.0])
+def test_a_refined_bell_stops_at_the_model_s_reach(gain_db: float) -> None:
+    # Deeper than any operation the general space holds, as a pair of bells that cancel
+    # through a compressor and a limiter had been (+20 dB at 133 Hz, -18.6 dB at 61 Hz).
+    band_db = curve([EqOperation(1000.0, gain_db, 1.0)])
+    start, _ = greedy_pursuit(band_db, count=1, dictionary=general_dictionary())
+    (refined,), _ = refine_operations(band_db, start)
+    assert refined.gain_db == pytest.approx(np.sign(gain_db) * MAX_FITTED_GAIN_DB, abs=0.01)
+    assert abs(np.log2(refined.frequency_hz / 1000.0)) < 1 / 12
 
 
 def test_general_physics_check_corrects_a_count_that_is_one_short() -> None:
