@@ -405,9 +405,9 @@ def greedy_pursuit(
 _JACOBIAN_STEP = 1e-7
 #: Bounds of a refined shelf's slope S (the cookbook's: 1 is the steepest without overshoot).
 SHELF_SLOPE_BOUNDS = (0.15, 1.0)
-#: The most a refined bell or shelf may boost or cut (dB). The general space's reach 12 dB;
-#: deeper, a shelf cut is a pass filter, and bells reaching ±24 dB had come in pairs that
-#: cancel, where a song held two operations close together.
+#: The most a refined bell or shelf may boost or cut (dB): the general space's operations
+#: reach 12 dB. Deeper, a shelf cut is a pass filter, and bells reaching ±24 dB had come in
+#: pairs that cancel, where a song held two operations close together.
 MAX_FITTED_GAIN_DB = 15.0
 
 
