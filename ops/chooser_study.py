@@ -7,12 +7,15 @@ evaluation fits it: every tuning track, or either half of them. It never changes
 
 Candidates of both sets of types (`app.ml.count_choice.type_choices`) are fitted for every
 tuning and validation example (about 40 minutes on 2 cores) and cached under
-``DATA_DIR/chooser_study.pkl``, so a second run takes a few minutes::
+``DATA_DIR/chooser_study_every_K_CODE.pkl``, where CODE is a digest of the code that fits and
+describes them (`code_digest`), so a second run of the same code takes a few minutes::
 
     DATA_DIR=var python ops/chooser_study.py
 
 Prints, per chooser and for the installed physics checks, the figures of issue 19's item 4
-(`app.training.evaluate.typed_figures`) and the count right over every set.
+(`app.training.evaluate.typed_figures`) and the count right over every set. ``--seeds K`` fits
+each chooser with K seeds, to show how far a seed alone moves those figures; ``--loss`` fits it
+with another CatBoost loss (``Logloss``: a classifier of each candidate alone).
 
 With ``--out-of-fold K``, choosers also learn from every K-th training-track example: three
 folds by track, each fold's count and type models fitted on the other training tracks (early
@@ -23,6 +26,8 @@ held out as the tuning tracks' are (about 30 minutes more for K = 2, cached besi
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
 import pickle
 from pathlib import Path
@@ -32,7 +37,7 @@ import numpy as np
 from catboost import CatBoostClassifier
 
 from app.config import get_settings
-from app.ml.count_choice import fit_chooser
+from app.ml.count_choice import CHOOSER_LOSS, chooser_scores, fit_chooser
 from app.ml.fitting import PhysicsCheck
 from app.ml.registry import load_classifier
 from app.training import evaluate as ev
@@ -41,6 +46,24 @@ from app.training.bundle import Bundle
 from app.training.cli import DEFAULT_MANIFEST
 from app.training.corpus import read_manifest
 from app.training.fit import EARLY_STOPPING_ROUNDS, PARAMS, TUNE_ONE_IN, tuning_mask
+
+#: The modules whose code makes the cached candidates and their chooser rows.
+FITTING_CODE = (
+    "audio/eq.py",
+    "ml/features.py",
+    "ml/fitting.py",
+    "ml/general.py",
+    "ml/count_choice.py",
+)
+
+
+def code_digest() -> str:
+    """A short digest of `FITTING_CODE`: a cache of other code's fits is never read."""
+    app_dir = Path(__file__).resolve().parents[1] / "app"
+    digest = hashlib.sha256()
+    for name in FITTING_CODE:
+        digest.update((app_dir / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def summary(name: str, data: Any, answers: list[Any]) -> None:
@@ -95,6 +118,15 @@ def main() -> None:
     parser.add_argument(
         "--out-of-fold", type=int, default=0, help="also learn from every k-th training example"
     )
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="fit each chooser with seeds 0..k-1 (its spread)"
+    )
+    parser.add_argument(
+        "--loss",
+        default=CHOOSER_LOSS,
+        choices=("YetiRank", "QuerySoftMax", "Logloss"),
+        help="the chooser's CatBoost loss (`app.ml.count_choice.fit_chooser`)",
+    )
     args = parser.parse_args()
     data_dir = get_settings().DATA_DIR
     bundle = Bundle.load(data_dir / "bundle" / "general.npz")
@@ -122,7 +154,7 @@ def main() -> None:
         )
         for name, mask in (("tune", tune_mask), ("validation", validation_mask))
     }
-    cache = data_dir / f"chooser_study_every_{args.every}.pkl"
+    cache = data_dir / f"chooser_study_every_{args.every}_{code_digest()}.pkl"
     if cache.is_file():
         fits = pickle.loads(cache.read_bytes())
     else:
@@ -158,7 +190,7 @@ def main() -> None:
             bundle,
             every=args.out_of_fold,
             top_bands=top_bands,
-            cache=data_dir / f"chooser_study_out_of_fold_{args.out_of_fold}.pkl",
+            cache=data_dir / f"chooser_study_out_of_fold_{args.out_of_fold}_{code_digest()}.pkl",
         )
         rows = [r for fits_of in folds for r in fits_of.rows]
         right = [r for fits_of in folds for r in fits_of.right]
@@ -170,12 +202,12 @@ def main() -> None:
                 tune.right + right,
             ),
         ]
-    for name, rows, right in learn_from:
-        chooser = fit_chooser(rows, right=right)
-        scores = chooser.predict_proba(np.vstack(fits["validation"].rows))[:, 1]
+    for (name, rows, right), seed in itertools.product(learn_from, range(args.seeds)):
+        chooser = fit_chooser(rows, right=right, seed=seed, loss=args.loss)
+        scores = chooser_scores(chooser, fits["validation"].rows)
         picked = ev.chosen(fits["validation"].candidates, right=scores)
         summary(
-            f"chooser fitted on {name} ({len(rows)} examples)",
+            f"chooser fitted on {name} ({len(rows)} examples, seed {seed})",
             validation.dataset,
             [c.operations for c in picked],
         )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from app.audio.eq import PASS_ORDERS, EqOperation, response_db
+from app.audio.eq import PASS_ORDERS, EqOperation, EqType, response_db
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 
 
@@ -409,6 +409,31 @@ SHELF_SLOPE_BOUNDS = (0.15, 1.0)
 #: reach 12 dB. Deeper, a shelf cut is a pass filter, and bells reaching ±24 dB had come in
 #: pairs that cancel, where a song held two operations close together.
 MAX_FITTED_GAIN_DB = 15.0
+
+
+#: Where the general space draws each type's frequency (Hz): bells' centres, shelves'
+#: corners, pass filters' cut-offs (`app.training.grids.random_typed_set`).
+TYPED_FREQUENCY_HZ: dict[EqType, tuple[float, float]] = {
+    "bell": (30.0, 16_000.0),
+    "low_shelf": (40.0, 400.0),
+    "high_shelf": (2_000.0, 12_000.0),
+    "high_pass": (25.0, 200.0),
+    "low_pass": (4_000.0, 16_000.0),
+}
+
+
+def octaves_outside(op: EqOperation) -> float:
+    """How far (octaves) `op`'s frequency lies outside its type's `TYPED_FREQUENCY_HZ`.
+
+    Examples
+    --------
+    >>> octaves_outside(EqOperation(1_000.0, -4.0, type="high_shelf"))
+    1.0
+    >>> octaves_outside(EqOperation(8_000.0, -4.0, type="high_shelf"))
+    0.0
+    """
+    low_hz, high_hz = TYPED_FREQUENCY_HZ[op.type]
+    return float(max(0.0, np.log2(low_hz / op.frequency_hz), np.log2(op.frequency_hz / high_hz)))
 
 
 #: Where a refined operation of each type but bells may lie (Hz).

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from catboost import CatBoostClassifier
+from catboost import CatBoost, CatBoostClassifier
 
 from app.audio.eq import PASS_ORDERS, EqOperation, EqType
 from app.audio.spectrum import Comparison, audible_top_band, hold_bands_from
@@ -30,6 +30,7 @@ from app.ml.count_choice import (
     CountCandidate,
     TypeChoice,
     candidate_features,
+    chooser_scores,
     type_choices,
 )
 from app.ml.features import (
@@ -57,6 +58,7 @@ from app.ml.recognition import (
     curve_db,
     has_model,
     load_classifier,
+    load_scorer,
 )
 
 MAX_OPERATIONS = 5
@@ -400,7 +402,7 @@ def chosen_operations(
     options: Sequence[tuple[np.ndarray, ChoiceContext]],
     *,
     count_probabilities: np.ndarray,
-    chooser: CatBoostClassifier,
+    chooser: CatBoost,
 ) -> list[EqOperation]:
     """The operations the count chooser picks among the fits of every set of types.
 
@@ -412,7 +414,7 @@ def chosen_operations(
         whose ``type_choice.types`` the fits are made of.
     count_probabilities : np.ndarray
         CatBoost's probability of 0..`MAX_OPERATIONS` operations.
-    chooser : CatBoostClassifier
+    chooser : CatBoost
         The count chooser (`app.ml.count_choice.fit_chooser`).
     """
     candidates: list[CountCandidate] = []
@@ -425,7 +427,7 @@ def chosen_operations(
         rows.append(
             candidate_features(found, count_probabilities=count_probabilities, context=context)
         )
-    return candidates[int(np.argmax(chooser.predict_proba(np.vstack(rows))[:, 1]))].operations
+    return candidates[int(np.argmax(chooser_scores(chooser, rows)))].operations
 
 
 def checked_candidates(
@@ -493,7 +495,7 @@ class GeneralModel:
     #: Which types but bells are present (`TYPED`, multi-label); None for bells only.
     type_classifier: CatBoostClassifier | None = None
     #: Picks the count among the nearby fits (`app.ml.count_choice`); None: the physics check.
-    count_chooser: CatBoostClassifier | None = None
+    count_chooser: CatBoost | None = None
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GeneralModel:
@@ -506,7 +508,7 @@ class GeneralModel:
             type_classifier = load_classifier(folder, name=TYPES_MODEL_FILE)
         count_chooser = None
         if has_model(folder, name=COUNT_CHOOSER_FILE):
-            count_chooser = load_classifier(folder, name=COUNT_CHOOSER_FILE)
+            count_chooser = load_scorer(folder, name=COUNT_CHOOSER_FILE)
         return cls(
             id=str(metadata["id"]),
             metadata=metadata,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
-from catboost import CatBoostClassifier
+from catboost import CatBoost, CatBoostClassifier
 
 from app.audio.eq import EqOperation, response_db
 from app.audio.spectrum import Comparison, past_band_limit
@@ -111,10 +111,22 @@ def model_bytes(folder: Path, *, name: str = MODEL_FILE) -> bytes:
 
 def load_classifier(folder: Path, *, name: str = MODEL_FILE) -> CatBoostClassifier:
     """The CatBoost classifier stored in a model folder, compressed or not."""
+    return _loaded(CatBoostClassifier(), folder, name=name)
+
+
+def load_scorer(folder: Path, *, name: str) -> CatBoost:
+    """A CatBoost model stored in a model folder whose raw scores are read (a ranker's or a
+    classifier's log-odds alike), compressed or not."""
+    return _loaded(CatBoost(), folder, name=name)
+
+
+_Model = TypeVar("_Model", bound=CatBoost)
+
+
+def _loaded(model: _Model, folder: Path, *, name: str) -> _Model:
     path = model_file(folder, name=name)
-    classifier = CatBoostClassifier()
     if path.name == name:
-        classifier.load_model(str(path))
+        model.load_model(str(path))
     else:
-        classifier.load_model(blob=model_bytes(folder, name=name))
-    return classifier
+        model.load_model(blob=model_bytes(folder, name=name))
+    return model

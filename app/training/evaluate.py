@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from catboost import CatBoostClassifier
+from catboost import CatBoost
 from scipy.optimize import linear_sum_assignment
 
 from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import past_band_limit
-from app.ml.count_choice import ChoiceContext, CountCandidate, TypeChoice, candidate_features
+from app.ml.count_choice import (
+    ChoiceContext,
+    CountCandidate,
+    TypeChoice,
+    candidate_features,
+    chooser_scores,
+)
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, fit_gains, floored
 from app.ml.general import (
@@ -502,7 +508,7 @@ def flat(candidates: list[list[list[CountCandidate]]]) -> list[list[CountCandida
 
 
 def chosen(candidates: list[list[CountCandidate]], *, right: np.ndarray) -> list[CountCandidate]:
-    """Each example's candidate of the highest `right` (the chooser's probability, flat)."""
+    """Each example's candidate of the highest `right` (the chooser's scores, flat)."""
     ends = np.cumsum([len(found) for found in candidates])
     return [
         found[int(np.argmax(part))]
@@ -548,7 +554,7 @@ class GeneralDecoding:
 
     check: PhysicsCheck
     typed_check: PhysicsCheck | None = None
-    chooser: CatBoostClassifier | None = None
+    chooser: CatBoost | None = None
     spec: FeatureSpec = CURRENT_SPEC
 
 
@@ -589,7 +595,7 @@ def general_answers(
         top_bands=top_bands,
     )
     candidates = option_candidates(options)
-    right = chooser.predict_proba(np.vstack(chooser_rows(options, candidates)))[:, 1]
+    right = chooser_scores(chooser, chooser_rows(options, candidates))
     return [found.operations for found in chosen(flat(candidates), right=right)]
 
 

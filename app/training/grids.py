@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from app.audio.eq import PASS_ORDERS, EqOperation, EqType
+from app.ml.fitting import TYPED_FREQUENCY_HZ
 
 C1_HZ = 440.0 * 2 ** (-45 / 12)  # 32.703 Hz, three octaves below middle C
 MAX_GRID_HZ = 20_000.0
@@ -107,7 +108,7 @@ def random_grid_set(
 
 
 #: The general model's space of operations.
-GENERAL_MIN_HZ, GENERAL_MAX_HZ = 30.0, 16_000.0
+GENERAL_MIN_HZ, GENERAL_MAX_HZ = TYPED_FREQUENCY_HZ["bell"]
 GENERAL_MIN_WIDTH, GENERAL_MAX_WIDTH = 0.5, 2.0
 GENERAL_MIN_GAIN_DB, GENERAL_MAX_GAIN_DB = 1.5, 12.0
 GENERAL_MAX_OPERATIONS = 5
@@ -166,14 +167,6 @@ def paper_fixed_sets(
 TYPE_CODES: tuple[EqType, ...] = ("bell", "low_shelf", "high_shelf", "high_pass", "low_pass")
 #: Columns of an encoded operation: frequency, gain, width, type code, slope or order.
 OPERATION_COLUMNS = 5
-#: Where each type's frequency is drawn (Hz): corners of shelves, cut-offs of pass filters.
-TYPED_FREQUENCY_HZ: dict[EqType, tuple[float, float]] = {
-    "bell": (GENERAL_MIN_HZ, GENERAL_MAX_HZ),
-    "low_shelf": (40.0, 400.0),
-    "high_shelf": (2_000.0, 12_000.0),
-    "high_pass": (25.0, 200.0),
-    "low_pass": (4_000.0, 16_000.0),
-}
 #: The cookbook's shelf slope S, drawn log-uniformly.
 SHELF_SLOPES = (0.3, 1.0)
 #: Share of the typed general sets that hold bells only (today's space).

@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from catboost import CatBoostClassifier
+from catboost import CatBoost, CatBoostClassifier
 from rich.progress import track
 
 from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import audible_top_band
-from app.ml.count_choice import COUNT_CHOOSER_FILE, CountCandidate, TypeChoice, fit_chooser
+from app.ml.count_choice import (
+    COUNT_CHOOSER_FILE,
+    CountCandidate,
+    TypeChoice,
+    chooser_scores,
+    fit_chooser,
+)
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, bell_basis
 from app.ml.general import (
@@ -526,7 +532,7 @@ def _count_chooser(
     type_classifier: CatBoostClassifier | None,
     top_bands: np.ndarray | None,
     target: Path,
-) -> tuple[CatBoostClassifier | None, dict[str, Any]]:
+) -> tuple[CatBoost | None, dict[str, Any]]:
     """The general model's count chooser, fitted on tuning tracks where it earns its place.
 
     It is fitted first on every other tuning track and compared on the tracks left
@@ -553,9 +559,7 @@ def _count_chooser(
     if len({bool(x) for r in fit_right for x in r}) < 2 or not held_out.any():
         return None, {}  # too few tuning examples to learn from and to judge on
     first = fit_chooser(fit_rows, right=fit_right)
-    picked = ev.chosen(
-        _apart(candidates, held_out)[1], right=first.predict_proba(np.vstack(out_rows))[:, 1]
-    )
+    picked = ev.chosen(_apart(candidates, held_out)[1], right=chooser_scores(first, out_rows))
     fit_half = ~held_out
     bells = tuning.bells[fit_half]
     check, typed_check, _ = ev.choose_general_check(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from app.audio.eq import EqOperation
 from app.ml.count_choice import (
+    COUNT_CHOOSER_FILE,
     ChoiceContext,
     CountCandidate,
     TypeChoice,
     candidate_features,
+    chooser_scores,
     fit_chooser,
     type_choices,
 )
+from app.ml.recognition import load_scorer
 
 CONTEXT = ChoiceContext(
     candidate_lossy=False,
@@ -42,9 +47,18 @@ def test_rows_say_what_each_count_explains_and_what_one_more_would() -> None:
     assert two[11] == pytest.approx(1.5)  # what its last operation explained (2.0 -> 0.5)
     assert two[16] == pytest.approx(0.1)  # what one more would (0.5 -> 0.4)
     assert np.isnan(one[11]) and np.isnan(three[16])  # counts 0 and 4 were not fitted
-    assert three[23:27].tolist() == pytest.approx([3.0, 2, 1, 0])  # weakest gain, types
-    assert rows[:, 27:29].tolist() == [[1, 0]] * 3 and rows[0, 39] == pytest.approx(0.3)
-    assert rows[0, 40:].tolist() == pytest.approx([0.0, 0.0, 0.5])  # the type model's own set
+    # The weakest gain, the types, and no operation outside its type's range.
+    assert three[23:29].tolist() == pytest.approx([3.0, 2, 1, 0, 0, 0])
+    assert rows[:, 29:31].tolist() == [[1, 0]] * 3 and rows[0, 41] == pytest.approx(0.3)
+    assert rows[0, 42:].tolist() == pytest.approx([0.0, 0.0, 0.5])  # the type model's own set
+
+
+def test_rows_say_how_far_operations_lie_outside_their_types_ranges() -> None:
+    high_shelf = EqOperation(1_000.0, -4.0, type="high_shelf")  # an octave under 2 kHz
+    bell = EqOperation(20_000.0, 3.0, 1.0)  # 0.32 octave over 16 kHz
+    candidate = CountCandidate(2, [high_shelf, bell], np.zeros(120), 0.0)
+    (row,) = candidate_features([candidate], count_probabilities=np.full(6, 1 / 6), context=CONTEXT)
+    assert row[27:29].tolist() == pytest.approx([1.0 + np.log2(20 / 16), 1.0])
 
 
 def test_the_alternative_flips_the_type_model_s_closest_call() -> None:
@@ -62,9 +76,13 @@ def test_the_alternative_flips_the_type_model_s_closest_call() -> None:
     assert other.types == ("bell", "low_shelf", "high_pass", "low_pass")
 
 
-def test_a_fitted_chooser_picks_the_count_after_which_little_is_left() -> None:
+@pytest.mark.parametrize("loss", ["YetiRank", "Logloss"])
+def test_a_fitted_chooser_picks_the_count_after_which_little_is_left(
+    loss: str, tmp_path: Path
+) -> None:
     """The right count is the one whose last operation explained much and one more little,
-    whatever CatBoost's probabilities say."""
+    whatever CatBoost's probabilities say; saved and loaded as the registry loads it, the
+    chooser scores as it did, ranker or classifier."""
     rng = np.random.default_rng(0)
 
     def example(true_count: int) -> list[CountCandidate]:
@@ -86,9 +104,12 @@ def test_a_fitted_chooser_picks_the_count_after_which_little_is_left() -> None:
     right = [
         np.array([c.count == t for c in found]) for found, t in zip(examples, truths, strict=True)
     ]
-    chooser = fit_chooser(rows[:200], right=right[:200], threads=1)
+    fitted = fit_chooser(rows[:200], right=right[:200], threads=1, loss=loss)
+    fitted.save_model(str(tmp_path / COUNT_CHOOSER_FILE))
+    chooser = load_scorer(tmp_path, name=COUNT_CHOOSER_FILE)
+    assert chooser_scores(chooser, rows[200:]) == pytest.approx(chooser_scores(fitted, rows[200:]))
     picked = [
-        found[int(np.argmax(chooser.predict_proba(r)[:, 1]))].count
+        found[int(np.argmax(chooser_scores(chooser, [r])))].count
         for found, r in zip(examples[200:], rows[200:], strict=True)
     ]
     argmax = [int(np.argmax(p)) for p in probabilities[200:]]

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-from catboost import CatBoostClassifier
+from catboost import CatBoost
 
 from app.audio.eq import EqOperation, apply
 from app.audio.spectrum import compare
@@ -133,21 +133,26 @@ def test_general_model_finds_shelves_and_a_high_pass_in_a_real_clip(
 
 def _chooser_trained_on(
     contexts: list[ChoiceContext], *, right: Callable[[ChoiceContext], list[bool]]
-) -> CatBoostClassifier:
+) -> CatBoost:
     """A chooser fitted on made-up fits of 0, 1 and 2 bells at 1 kHz, each less left
-    unexplained, in each of `contexts`, whose right ones `right` names."""
+    unexplained, in each of `contexts` (one example's candidates, as the general model
+    ranks them), whose right ones `right` names."""
     rows, labels = [], []
-    for context in contexts:
-        for residual_db in np.linspace(0.0, 3.0, 40):
-            candidates = [
-                CountCandidate(count, [EqOperation(1000.0, 6.0, 1.0)] * count, np.full(120, r), 0.0)
-                for count, r in ((0, residual_db), (1, residual_db / 4), (2, residual_db / 8))
-            ]
-            probabilities = np.array([0.1, 0.8, 0.1, 0.0, 0.0, 0.0])
-            rows.append(
-                candidate_features(candidates, count_probabilities=probabilities, context=context)
+    for residual_db in np.linspace(0.0, 3.0, 40):
+        candidates = [
+            CountCandidate(count, [EqOperation(1000.0, 6.0, 1.0)] * count, np.full(120, r), 0.0)
+            for count, r in ((0, residual_db), (1, residual_db / 4), (2, residual_db / 8))
+        ]
+        probabilities = np.array([0.1, 0.8, 0.1, 0.0, 0.0, 0.0])
+        rows.append(
+            np.vstack(
+                [
+                    candidate_features(candidates, count_probabilities=probabilities, context=c)
+                    for c in contexts
+                ]
             )
-            labels.append(np.array(right(context)))
+        )
+        labels.append(np.concatenate([right(c) for c in contexts]))
     return fit_chooser(rows, right=labels, threads=1)
 
 
