@@ -77,7 +77,7 @@ def summary(name: str, data: Any, answers: list[Any]) -> None:
 def out_of_fold_fits(
     bundle: Bundle, *, every: int, top_bands: np.ndarray | None, cache: Path
 ) -> list[Any]:
-    """`_chooser_fits` of every `every`-th training-track example, per fold of tracks, read
+    """`chooser_fits` of every `every`-th training-track example, per fold of tracks, read
     by count and type models fitted on the other folds (cached in `cache`)."""
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
@@ -103,10 +103,10 @@ def out_of_fold_fits(
             )
             models.append(model)
         read = training_tracks & (fold_of == fold) & (np.arange(len(tune)) % every == 0)
-        examples = rp._general_examples(
+        examples = rp.general_examples(
             bundle, read, classifier=models[0], type_classifier=models[1], top_bands=top_bands
         )
-        fits.append(rp._chooser_fits(examples, spec=bundle.spec))
+        fits.append(rp.chooser_fits(examples, spec=bundle.spec))
         print(f"fold {fold}: {int(read.sum())} examples fitted", flush=True)
     cache.write_bytes(pickle.dumps(fits))
     return fits
@@ -132,9 +132,9 @@ def main() -> None:
     bundle = Bundle.load(data_dir / "bundle" / "general.npz")
     fitted_dir = data_dir / "fitted" / "general"
     classifier = load_classifier(fitted_dir)
-    type_classifier = rp._type_classifier(fitted_dir)
+    type_classifier = rp.fitted_type_classifier(fitted_dir)
     tracks = read_manifest(DEFAULT_MANIFEST)
-    top_bands = rp._reference_top_bands(bundle, data_dir=data_dir, tracks=tracks)
+    top_bands = rp.reference_top_bands(bundle, data_dir=data_dir, tracks=tracks)
     tune_mask = tuning_mask(bundle)
     if args.every > 1:
         kept = np.zeros(len(tune_mask), dtype=bool)
@@ -145,7 +145,7 @@ def main() -> None:
         np.flatnonzero(validation_mask)[np.arange(validation_mask.sum()) % args.every > 0]
     ] = False
     parts = {
-        name: rp._general_examples(
+        name: rp.general_examples(
             bundle,
             mask,
             classifier=classifier,
@@ -159,7 +159,7 @@ def main() -> None:
         fits = pickle.loads(cache.read_bytes())
     else:
         fits = {
-            name: rp._chooser_fits(examples, spec=bundle.spec) for name, examples in parts.items()
+            name: rp.chooser_fits(examples, spec=bundle.spec) for name, examples in parts.items()
         }
         cache.write_bytes(pickle.dumps(fits))
     validation = parts["validation"]

@@ -27,7 +27,7 @@ from app.training import evaluate as ev
 from app.training import train as training
 from app.training.bundle import Bundle
 from app.training.master_chain import LimiterKind
-from app.training.report import _count_probabilities, _type_classifier
+from app.training.report import fitted_type_classifier, general_count_probabilities
 
 
 def report(data_dir: Path) -> None:
@@ -37,7 +37,7 @@ def report(data_dir: Path) -> None:
     validation = bundle.validation
     features = bundle.features[validation]
     classifier = load_classifier(fitted)
-    counts = _count_probabilities(classifier, features).argmax(axis=1)
+    counts = general_count_probabilities(classifier, features).argmax(axis=1)
     truth = bundle.targets[validation]
     dataset = training.bundle_dataset(bundle).validation
     right = counts == truth
@@ -59,9 +59,9 @@ def report(data_dir: Path) -> None:
         print(f"  count right, {name}: {ev.percent(right[mask])} % (n={int(mask.sum())})")
     if bundle.validation_low_pass_features is not None:
         as_mp3 = bundle.validation_low_pass_features
-        read = _count_probabilities(classifier, as_mp3).argmax(axis=1)
+        read = general_count_probabilities(classifier, as_mp3).argmax(axis=1)
         print(f"  count right as MP3 uploads: {ev.percent(read == truth)} %")
-    type_classifier = _type_classifier(fitted)
+    type_classifier = fitted_type_classifier(fitted)
     if type_classifier is not None and bundle.type_targets is not None:
         presence = ev.type_presence_accuracy(
             type_probabilities(type_classifier, features), bundle.type_targets[validation]

@@ -44,14 +44,14 @@ def main() -> None:
     bundle = Bundle.load(data_dir / "bundle" / "general.npz")
     fitted_dir = data_dir / "fitted" / "general"
     mask = bundle.validation if args.validation else tuning_mask(bundle)
-    top_bands = rp._reference_top_bands(
+    top_bands = rp.reference_top_bands(
         bundle, data_dir=data_dir, tracks=read_manifest(DEFAULT_MANIFEST)
     )
-    examples = rp._general_examples(
+    examples = rp.general_examples(
         bundle,
         mask,
         classifier=load_classifier(fitted_dir),
-        type_classifier=rp._type_classifier(fitted_dir),
+        type_classifier=rp.fitted_type_classifier(fitted_dir),
         top_bands=top_bands,
     )
     metadata = json.loads(Path("models/general/metadata.json").read_text())

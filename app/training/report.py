@@ -183,8 +183,8 @@ def build_report(
         validation_mask = bundle.validation
         spec = bundle.spec
         classifier = load_classifier(fitted_dir / "general")
-        type_classifier = _type_classifier(fitted_dir / "general")
-        top_bands = _reference_top_bands(bundle, data_dir=bundle_dir.parent, tracks=tracks)
+        type_classifier = fitted_type_classifier(fitted_dir / "general")
+        top_bands = reference_top_bands(bundle, data_dir=bundle_dir.parent, tracks=tracks)
         check, typed_check, tuning = _general_check(
             bundle, classifier, type_classifier=type_classifier, top_bands=top_bands
         )
@@ -204,7 +204,7 @@ def build_report(
         general = ev.evaluate_general(
             validation=validation,
             features=features,
-            probabilities=_count_probabilities(classifier, features),
+            probabilities=general_count_probabilities(classifier, features),
             types=classified_types(type_classifier, features),
             decoding=decoding,
             top_bands=validation_tops,
@@ -224,7 +224,7 @@ def build_report(
             general["count_accuracy_low_pass"] = ev.general_low_pass_count_accuracy(
                 validation.subset(subset),
                 features=low_passed,
-                probabilities=_count_probabilities(classifier, low_passed),
+                probabilities=general_count_probabilities(classifier, low_passed),
                 types=classified_types(type_classifier, low_passed),
                 decoding=decoding,
                 top_bands=None if validation_tops is None else validation_tops[sample],
@@ -390,7 +390,7 @@ def _against_replaced(
     return figures
 
 
-def _count_probabilities(classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:
+def general_count_probabilities(classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:
     """The general model's probabilities of 0..5 operations."""
     return ev.count_probabilities(
         classifier.predict_proba(features), np.asarray(classifier.classes_).astype(int)
@@ -417,7 +417,7 @@ def _physics_check(
 GENERAL_TUNING_EXAMPLES = 1000
 
 
-def _type_classifier(fitted: Path) -> CatBoostClassifier | None:
+def fitted_type_classifier(fitted: Path) -> CatBoostClassifier | None:
     """A fitted general model's type model; None for one of bells only."""
     return (
         load_classifier(fitted, name=TYPES_MODEL_FILE)
@@ -426,7 +426,7 @@ def _type_classifier(fitted: Path) -> CatBoostClassifier | None:
     )
 
 
-def _reference_top_bands(
+def reference_top_bands(
     bundle: Bundle, *, data_dir: Path, tracks: list[Track]
 ) -> np.ndarray | None:
     """`app.audio.spectrum.audible_top_band` of each example's reference, read from the
@@ -443,7 +443,7 @@ def _reference_top_bands(
 
 
 @dataclass(frozen=True)
-class _GeneralExamples:
+class GeneralExamples:
     """Some of a general bundle's examples as the fits read them."""
 
     features: np.ndarray
@@ -467,14 +467,14 @@ class _GeneralExamples:
         return data.bells_only & np.isin(data.nuisance, list(NUISANCE_PROBABILITIES))
 
 
-def _general_examples(
+def general_examples(
     bundle: Bundle,
     mask: np.ndarray,
     *,
     classifier: CatBoostClassifier,
     type_classifier: CatBoostClassifier | None,
     top_bands: np.ndarray | None,
-) -> _GeneralExamples:
+) -> GeneralExamples:
     """The examples of `mask` with their types, count probabilities and `ev.general_band_db`."""
     features = bundle.features[mask]
     dataset = training.bundle_dataset(bundle).subset(mask)
@@ -485,11 +485,11 @@ def _general_examples(
         top_bands=None if top_bands is None else top_bands[mask],
         types=types,
     )
-    return _GeneralExamples(
+    return GeneralExamples(
         features,
         dataset,
         types,
-        _count_probabilities(classifier, features),
+        general_count_probabilities(classifier, features),
         band_db,
         classified_type_choices(type_classifier, features),
         None if top_bands is None else top_bands[mask],
@@ -510,7 +510,7 @@ def _general_check(
     # Every k-th tuning example, at most `GENERAL_TUNING_EXAMPLES`: each takes seconds of fits.
     rows = np.flatnonzero(tune)
     tune = np.isin(np.arange(len(tune)), rows[:: -(-len(rows) // GENERAL_TUNING_EXAMPLES)])
-    tuning = _general_examples(
+    tuning = general_examples(
         bundle, tune, classifier=classifier, type_classifier=type_classifier, top_bands=top_bands
     )
     # The bells' check is compared on the bells-only sets, the typed answers' check on
@@ -548,10 +548,10 @@ def _count_chooser(
     tune = tuning_mask(bundle)
     if not tune.any() or bundle.groups is None:
         return None, {}
-    tuning = _general_examples(
+    tuning = general_examples(
         bundle, tune, classifier=classifier, type_classifier=type_classifier, top_bands=top_bands
     )
-    fits = _chooser_fits(tuning, spec=bundle.spec)
+    fits = chooser_fits(tuning, spec=bundle.spec)
     rows, candidates, right = fits.rows, fits.candidates, fits.right
     truth = tuning.dataset.n_operations
     held_out = (bundle.groups[tune] // TUNE_ONE_IN) % 2 == 1
@@ -607,7 +607,7 @@ def _type_list(operations: list[EqOperation]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _ChooserFits:
+class ChooserFits:
     """The candidates of some general examples for the count chooser, and which are right."""
 
     #: Per example, per set of types (`ev.option_candidates`).
@@ -636,7 +636,7 @@ class _ChooserFits:
         ]
 
 
-def _chooser_fits(examples: _GeneralExamples, *, spec: FeatureSpec) -> _ChooserFits:
+def chooser_fits(examples: GeneralExamples, *, spec: FeatureSpec) -> ChooserFits:
     """Fit every set of types of each of `examples` (`ev.choice_options`)."""
     options = ev.choice_options(
         examples.features,
@@ -647,7 +647,7 @@ def _chooser_fits(examples: _GeneralExamples, *, spec: FeatureSpec) -> _ChooserF
         top_bands=examples.top_bands,
     )
     per_set = ev.option_candidates(options)
-    return _ChooserFits(
+    return ChooserFits(
         per_set,
         ev.chooser_rows(options, per_set),
         [_type_list(decode_operations(ops)) for ops in examples.dataset.operations],
