@@ -10,8 +10,10 @@ reads too); the validation examples must be the same for the figures to compare:
 
 Prints, per folder: the count right (%) over every validation example, without the master
 chain, through it, with the chain alone (split by the chain's limiter kind where the bundle
-holds it), mixtures of 2 or more without the chain, the validation examples as MP3 uploads,
-and the type model's presence accuracy per type.
+holds it), mixtures of 2 or more without the chain and through it, the validation examples
+as MP3 uploads, and the type model's presence accuracy per type. Beside each slice's count
+right: the share whose true count lies more than one from CatBoost's, which no choice among
+the fits of its count and the counts either side (`app.ml.general.nearby_counts`) gets right.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def report(data_dir: Path) -> None:
         "chain": chain,
         "chain alone": alone,
         "mixtures no chain": (truth >= 2) & ~chain,
+        "mixtures through chain": (truth >= 2) & chain,
     }
     if dataset.limiter_kind is not None:
         slices["chain alone, compressor alone"] = alone & np.isnan(dataset.limiter_kind)
@@ -56,7 +59,11 @@ def report(data_dir: Path) -> None:
             slices[f"chain alone, {kind.name.lower()}"] = alone & (dataset.limiter_kind == kind)
     print(f"{data_dir}: {features.shape[1]} features, {len(truth)} validation examples")
     for name, mask in slices.items():
-        print(f"  count right, {name}: {ev.percent(right[mask])} % (n={int(mask.sum())})")
+        out_of_reach = ev.percent(np.abs(counts - truth)[mask] > 1)
+        print(
+            f"  count right, {name}: {ev.percent(right[mask])} % (n={int(mask.sum())};"
+            f" out of the nearby counts' reach {out_of_reach} %)"
+        )
     if bundle.validation_low_pass_features is not None:
         as_mp3 = bundle.validation_low_pass_features
         read = general_count_probabilities(classifier, as_mp3).argmax(axis=1)
