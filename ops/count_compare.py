@@ -12,8 +12,8 @@ Prints, per folder: the count right (%) over every validation example, without t
 chain, through it, with the chain alone (split by the chain's limiter kind where the bundle
 holds it), mixtures of 2 or more without the chain and through it, the validation examples
 as MP3 uploads, and the type model's presence accuracy per type. Beside each slice's count
-right: the share whose true count lies more than one from CatBoost's, which no choice among
-the fits of its count and the counts either side (`app.ml.general.nearby_counts`) gets right.
+right: the share whose true count lies further from CatBoost's than the fits reach
+(`app.ml.general.NEARBY_COUNTS_REACH`), which no choice among those fits gets right.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.ml.general import type_probabilities
+from app.ml.general import NEARBY_COUNTS_REACH, type_probabilities
 from app.ml.recognition import load_classifier
 from app.training import evaluate as ev
 from app.training import train as training
@@ -59,7 +59,7 @@ def report(data_dir: Path) -> None:
             slices[f"chain alone, {kind.name.lower()}"] = alone & (dataset.limiter_kind == kind)
     print(f"{data_dir}: {features.shape[1]} features, {len(truth)} validation examples")
     for name, mask in slices.items():
-        out_of_reach = ev.percent(np.abs(counts - truth)[mask] > 1)
+        out_of_reach = ev.percent(np.abs(counts - truth)[mask] > NEARBY_COUNTS_REACH)
         print(
             f"  count right, {name}: {ev.percent(right[mask])} % (n={int(mask.sum())};"
             f" out of the nearby counts' reach {out_of_reach} %)"

@@ -1,7 +1,7 @@
 """The general model's choice among its fits of nearby counts.
 
 For each example the general model fits CatBoost's most likely count of
-operations and the counts either side (`app.ml.general.checked_candidates`).
+operations and the two counts either side (`app.ml.general.checked_candidates`).
 A `PhysicsCheck` weighs each fit's robust log-likelihood against CatBoost's
 probability with three numbers chosen on tuning tracks; the count chooser is a
 small CatBoost model, fitted on the tuning tracks' candidates to rank each
