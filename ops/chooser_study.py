@@ -5,7 +5,7 @@
 study shows what it would do on the validation tracks, fitted on the tuning tracks as the
 evaluation fits it: every tuning track, or either half of them. It never changes a model.
 
-Candidates of both sets of types (`app.ml.count_choice.type_choices`) are fitted for every
+Candidates of every set of types (`app.ml.count_choice.type_choices`) are fitted for every
 tuning and validation example (about 40 minutes on 2 cores) and cached under
 ``DATA_DIR/chooser_study_every_K_CODE.pkl``, where CODE is a digest of the code that fits and
 describes them (`code_digest`), so a second run of the same code takes a few minutes::

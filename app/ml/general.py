@@ -7,8 +7,8 @@ many operations there are; a nonlinear least-squares fit of that many exact
 bells then gives each one's frequency, gain and width. With a physics check,
 the counts next to CatBoost's are fitted too, and the answer is the count whose
 probability and fit agree best. With a count chooser (`app.ml.count_choice`),
-those counts are fitted twice, with the type model's set of types and with its
-least certain type flipped, and the chooser picks the count and the types.
+those counts are fitted with the type model's set of types and with its closest
+calls flipped, and the chooser picks the count and the types.
 """
 
 from __future__ import annotations

@@ -541,7 +541,7 @@ def _count_chooser(
     significantly more sets right there, their count and their types (McNemar's z
     above `SIGNIFICANCE_Z`), and none significantly fewer on the bells-only sets
     whose figures must hold, it is fitted again on every tuning track and written
-    to `target` (removed otherwise). It picks among the fits of two sets of types
+    to `target` (removed otherwise). It picks among the fits of every set of types
     (`app.ml.count_choice.type_choices`), the checks among those of the type model's.
     """
     target.unlink(missing_ok=True)

@@ -63,17 +63,29 @@ def test_rows_say_how_far_operations_lie_outside_their_types_ranges() -> None:
 
 def test_the_alternative_flips_the_type_model_s_closest_call() -> None:
     typed = ("low_shelf", "high_shelf", "high_pass", "low_pass")
-    own, other = type_choices(np.array([0.9, 0.45, 0.02, 0.7]), typed=typed, threshold=0.5)
+    own, other = type_choices(np.array([0.9, 0.45, 0.02, 0.95]), typed=typed, threshold=0.5)
     assert own == TypeChoice(
         types=("bell", "low_shelf", "low_pass"),
-        log_probability=pytest.approx(np.log(0.9 * 0.55 * 0.98 * 0.7)),
+        log_probability=pytest.approx(np.log(0.9 * 0.55 * 0.98 * 0.95)),
         margin=pytest.approx(0.05),
     )
-    assert other.types == ("bell", "low_shelf", "high_shelf", "low_pass") and other.alternative
-    assert other.log_probability == pytest.approx(np.log(0.9 * 0.45 * 0.98 * 0.7))
+    assert other.types == ("bell", "low_shelf", "high_shelf", "low_pass") and other.flipped == 1
+    assert other.log_probability == pytest.approx(np.log(0.9 * 0.45 * 0.98 * 0.95))
     # A type the model is sure of is never the one flipped, however many there are.
     _, other = type_choices(np.array([0.999, 0.001, 0.3, 0.999]), typed=typed, threshold=0.5)
     assert other.types == ("bell", "low_shelf", "high_pass", "low_pass")
+
+
+def test_a_second_close_call_is_flipped_alone_and_with_the_first() -> None:
+    typed = ("low_shelf", "high_shelf", "high_pass", "low_pass")
+    choices = type_choices(np.array([0.9, 0.45, 0.02, 0.7]), typed=typed, threshold=0.5)
+    assert [(c.types, c.flipped) for c in choices] == [
+        (("bell", "low_shelf", "low_pass"), 0),
+        (("bell", "low_shelf", "high_shelf", "low_pass"), 1),
+        (("bell", "low_shelf"), 1),
+        (("bell", "low_shelf", "high_shelf"), 2),
+    ]
+    assert choices[3].log_probability == pytest.approx(np.log(0.9 * 0.45 * 0.98 * 0.3))
 
 
 @pytest.mark.parametrize("loss", ["YetiRank", "Logloss"])

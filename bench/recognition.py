@@ -1,0 +1,141 @@
+"""Benchmark: the general model's search, as widened, against the search it grew from.
+
+Run with ``make bench`` (``python -m bench.recognition``). It makes six pairs of 30 s
+pinkish-noise masters, each candidate through a mixture of bells, shelves and pass
+filters, and times the shipped general model's `recognise` on each pair four ways,
+alternating within the run so that background load falls on all alike:
+
+reach 1
+    The fits of CatBoost's count and one count either side, of the type model's set of
+    types and of the set with its least certain type flipped (stop 37's search).
+reach 2
+    Two counts either side (`app.ml.general.NEARBY_COUNTS_REACH`, stop 38).
+reach 1, second flip / reach 2, second flip
+    Also the sets with the type model's second least certain type flipped, where it
+    lies within `app.ml.count_choice.SECOND_FLIP_MARGIN` of the threshold.
+
+Prints the median seconds per pair and each way's ratio to reach 1 (the figure to read:
+the machine may be busy), and the type sets each pair's search weighed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from app.audio.eq import EqOperation, apply
+from app.audio.spectrum import Comparison, compare
+from app.config import Settings
+from app.ml import count_choice, general
+from app.ml.registry import ModelLoadError, load_registry
+from bench.analysis import pinkish_noise
+
+SAMPLE_RATE_HZ = 44_100
+MIXTURES = (
+    [EqOperation(120.0, 3.0, type="low_shelf"), EqOperation(2_000.0, -4.0, 1.0)],
+    [EqOperation(30.0, 0.0, type="high_pass"), EqOperation(6_000.0, -3.0, type="high_shelf")],
+    [
+        EqOperation(250.0, 4.0, 1.5),
+        EqOperation(3_000.0, -3.0, 1.0),
+        EqOperation(10_000.0, 2.0, type="high_shelf"),
+    ],
+    [EqOperation(80.0, -3.0, type="low_shelf"), EqOperation(14_000.0, 0.0, type="low_pass")],
+    [
+        EqOperation(40.0, 0.0, type="high_pass"),
+        EqOperation(150.0, 4.0, type="low_shelf"),
+        EqOperation(1_000.0, 3.0, 2.0),
+        EqOperation(8_000.0, -2.0, type="high_shelf"),
+    ],
+    [EqOperation(500.0, 6.0, 0.7), EqOperation(5_000.0, -5.0, 1.0)],
+)
+#: (name, NEARBY_COUNTS_REACH, SECOND_FLIP_MARGIN); the first is the baseline.
+WAYS = (
+    ("reach 1", 1, 0.0),
+    ("reach 2", 2, 0.0),
+    ("reach 1, second flip", 1, count_choice.SECOND_FLIP_MARGIN),
+    ("reach 2, second flip", 2, count_choice.SECOND_FLIP_MARGIN),
+)
+
+
+@contextmanager
+def searching(*, reach: int, second_flip_margin: float) -> Iterator[None]:
+    """Run the general model's search with this reach and second-flip margin."""
+    saved = general.NEARBY_COUNTS_REACH, count_choice.SECOND_FLIP_MARGIN
+    general.NEARBY_COUNTS_REACH, count_choice.SECOND_FLIP_MARGIN = reach, second_flip_margin
+    try:
+        yield
+    finally:
+        general.NEARBY_COUNTS_REACH, count_choice.SECOND_FLIP_MARGIN = saved
+
+
+def comparisons(*, duration_s: float) -> list[Comparison]:
+    """One comparison per mixture, each on noise of its own seed."""
+    pairs = []
+    for seed, operations in enumerate(MIXTURES):
+        song = pinkish_noise(
+            duration_s=duration_s, sample_rate_hz=SAMPLE_RATE_HZ, channels=1, seed=seed
+        )[:, 0]
+        pairs.append(compare(song, apply(song, operations, sample_rate_hz=SAMPLE_RATE_HZ)))
+    return pairs
+
+
+def type_sets(model: general.GeneralModel, comparison: Comparison) -> int:
+    """How many sets of types the search weighs for this pair (one recognition)."""
+    weighed: list[int] = []
+    classified = general.classified_type_choices
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        choices = classified(*args, **kwargs)
+        weighed.append(len(choices[0]))
+        return choices
+
+    general.classified_type_choices = recording
+    try:
+        model.recognise(comparison)
+    finally:
+        general.classified_type_choices = classified
+    return weighed[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the four ways and print their ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="rounds over the six pairs")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per master")
+    args = parser.parse_args(argv)
+    try:
+        registry = load_registry(Settings(_env_file=None).MODELS_DIR)  # type: ignore[call-arg]
+        model = registry.get("general")
+    except (ModelLoadError, KeyError) as error:
+        raise SystemExit(f"bench.recognition needs the shipped general model: {error}") from None
+    assert isinstance(model, general.GeneralModel)
+    pairs = comparisons(duration_s=args.duration)
+    with searching(reach=2, second_flip_margin=count_choice.SECOND_FLIP_MARGIN):
+        sets = [type_sets(model, pair) for pair in pairs]
+    model.recognise(pairs[0])  # warm caches
+    seconds: dict[str, list[float]] = {name: [] for name, _, _ in WAYS}
+    for _ in range(args.repeats):
+        for pair in pairs:
+            for name, reach, margin in WAYS:
+                with searching(reach=reach, second_flip_margin=margin):
+                    started = time.perf_counter()
+                    model.recognise(pair)
+                    seconds[name].append(time.perf_counter() - started)
+    baseline = statistics.median(seconds[WAYS[0][0]])
+    print(
+        f"bench.recognition: general model, {len(pairs)} mixtures on {args.duration:.0f} s of "
+        f"noise, {args.repeats} rounds; type sets weighed with the second flip: {sets}"
+    )
+    for name, _, _ in WAYS:
+        median = statistics.median(seconds[name])
+        print(f"  {name:<22} {median:7.3f} s median per pair  {median / baseline:5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
