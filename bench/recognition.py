@@ -116,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(model, general.GeneralModel)
     pairs = comparisons(duration_s=args.duration)
     with searching(reach=2, second_flip_margin=count_choice.SECOND_FLIP_MARGIN):
-        sets = [type_sets(model, pair) for pair in pairs]
-    model.recognise(pairs[0])  # warm caches
+        sets = [type_sets(model, pair) for pair in pairs]  # also warms the caches
     seconds: dict[str, list[float]] = {name: [] for name, _, _ in WAYS}
     for _ in range(args.repeats):
         for pair in pairs:
