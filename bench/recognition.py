@@ -9,10 +9,10 @@ reach 1
     The fits of CatBoost's count and one count either side, of the type model's set of
     types and of the set with its least certain type flipped (stop 37's search).
 reach 2
-    Two counts either side (`app.ml.general.NEARBY_COUNTS_REACH`, stop 38).
+    Two counts either side (`GeneralModel.counts_reach`, stop 38).
 reach 1, second flip / reach 2, second flip
     Also the sets with the type model's second least certain type flipped, where it
-    lies within `app.ml.count_choice.SECOND_FLIP_MARGIN` of the threshold.
+    lies within `GeneralModel.second_flip_margin` of the threshold.
 
 Prints the median seconds per pair and each way's ratio to reach 1 (the figure to read:
 the machine may be busy), and the type sets each pair's search weighed.
@@ -21,12 +21,10 @@ the machine may be busy), and the type sets each pair's search weighed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from app.audio.eq import EqOperation, apply
 from app.audio.spectrum import Comparison, compare
@@ -53,24 +51,13 @@ MIXTURES = (
     ],
     [EqOperation(500.0, 6.0, 0.7), EqOperation(5_000.0, -5.0, 1.0)],
 )
-#: (name, NEARBY_COUNTS_REACH, SECOND_FLIP_MARGIN); the first is the baseline.
+#: (name, counts_reach, second_flip_margin); the first is the baseline.
 WAYS = (
     ("reach 1", 1, 0.0),
     ("reach 2", 2, 0.0),
     ("reach 1, second flip", 1, count_choice.SECOND_FLIP_MARGIN),
     ("reach 2, second flip", 2, count_choice.SECOND_FLIP_MARGIN),
 )
-
-
-@contextmanager
-def searching(*, reach: int, second_flip_margin: float) -> Iterator[None]:
-    """Run the general model's search with this reach and second-flip margin."""
-    saved = general.NEARBY_COUNTS_REACH, count_choice.SECOND_FLIP_MARGIN
-    general.NEARBY_COUNTS_REACH, count_choice.SECOND_FLIP_MARGIN = reach, second_flip_margin
-    try:
-        yield
-    finally:
-        general.NEARBY_COUNTS_REACH, count_choice.SECOND_FLIP_MARGIN = saved
 
 
 def comparisons(*, duration_s: float) -> list[Comparison]:
@@ -85,21 +72,8 @@ def comparisons(*, duration_s: float) -> list[Comparison]:
 
 
 def type_sets(model: general.GeneralModel, comparison: Comparison) -> int:
-    """How many sets of types the search weighs for this pair (one recognition)."""
-    weighed: list[int] = []
-    classified = general.classified_type_choices
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        choices = classified(*args, **kwargs)
-        weighed.append(len(choices[0]))
-        return choices
-
-    general.classified_type_choices = recording
-    try:
-        model.recognise(comparison)
-    finally:
-        general.classified_type_choices = classified
-    return weighed[0]
+    """How many sets of types the search weighs for this pair."""
+    return len(model.type_choices(model.features(comparison))[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,22 +89,25 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"bench.recognition needs the shipped general model: {error}") from None
     assert isinstance(model, general.GeneralModel)
     pairs = comparisons(duration_s=args.duration)
-    with searching(reach=2, second_flip_margin=count_choice.SECOND_FLIP_MARGIN):
-        sets = [type_sets(model, pair) for pair in pairs]  # also warms the caches
-    seconds: dict[str, list[float]] = {name: [] for name, _, _ in WAYS}
+    sets = [type_sets(model, pair) for pair in pairs]
+    ways = {
+        name: dataclasses.replace(model, counts_reach=reach, second_flip_margin=margin)
+        for name, reach, margin in WAYS
+    }
+    ways[WAYS[-1][0]].recognise(pairs[0])  # warms the caches
+    seconds: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(args.repeats):
         for pair in pairs:
-            for name, reach, margin in WAYS:
-                with searching(reach=reach, second_flip_margin=margin):
-                    started = time.perf_counter()
-                    model.recognise(pair)
-                    seconds[name].append(time.perf_counter() - started)
+            for name, way in ways.items():
+                started = time.perf_counter()
+                way.recognise(pair)
+                seconds[name].append(time.perf_counter() - started)
     baseline = statistics.median(seconds[WAYS[0][0]])
     print(
         f"bench.recognition: general model, {len(pairs)} mixtures on {args.duration:.0f} s of "
         f"noise, {args.repeats} rounds; type sets weighed with the second flip: {sets}"
     )
-    for name, _, _ in WAYS:
+    for name in ways:
         median = statistics.median(seconds[name])
         print(f"  {name:<22} {median:7.3f} s median per pair  {median / baseline:5.2f}x")
     return 0

@@ -14,8 +14,10 @@ describes them (`code_digest`), so a second run of the same code takes a few min
 
 Prints, per chooser and for the installed physics checks, the figures of issue 19's item 4
 (`app.training.evaluate.typed_figures`) and the count right over every set. ``--seeds K`` fits
-each chooser with K seeds, to show how far a seed alone moves those figures; ``--loss`` fits it
-with another CatBoost loss (``Logloss``: a classifier of each candidate alone).
+each chooser K times, to show how far its seeds alone move those figures; ``--ensemble N``
+makes each of those choosers the average of N rankers of consecutive seeds (the shipped
+chooser averages `app.ml.count_choice.CHOOSER_SEEDS`); ``--loss`` fits it with another
+CatBoost loss (``Logloss``: a classifier of each candidate alone).
 
 With ``--out-of-fold K``, choosers also learn from every K-th training-track example: three
 folds by track, each fold's count and type models fitted on the other training tracks (early
@@ -119,7 +121,10 @@ def main() -> None:
         "--out-of-fold", type=int, default=0, help="also learn from every k-th training example"
     )
     parser.add_argument(
-        "--seeds", type=int, default=1, help="fit each chooser with seeds 0..k-1 (its spread)"
+        "--seeds", type=int, default=1, help="fit each chooser k times (its spread)"
+    )
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help="average n rankers of consecutive seeds"
     )
     parser.add_argument(
         "--loss",
@@ -202,12 +207,14 @@ def main() -> None:
                 tune.right + right,
             ),
         ]
-    for (name, rows, right), seed in itertools.product(learn_from, range(args.seeds)):
-        chooser = fit_chooser(rows, right=right, seed=seed, loss=args.loss)
+    for (name, rows, right), repeat in itertools.product(learn_from, range(args.seeds)):
+        seeds = range(repeat * args.ensemble, (repeat + 1) * args.ensemble)
+        chooser = fit_chooser(rows, right=right, seeds=seeds, loss=args.loss)
         scores = chooser_scores(chooser, fits["validation"].rows)
         picked = ev.chosen(fits["validation"].candidates, right=scores)
         summary(
-            f"chooser fitted on {name} ({len(rows)} examples, seed {seed})",
+            f"chooser fitted on {name} ({len(rows)} examples,"
+            f" seeds {seeds.start}-{seeds.stop - 1})",
             validation.dataset,
             [c.operations for c in picked],
         )

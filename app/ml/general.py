@@ -26,6 +26,7 @@ from app.audio.spectrum import Comparison, audible_top_band, hold_bands_from
 from app.audio.transfer import coherent_candidate_of
 from app.ml.count_choice import (
     COUNT_CHOOSER_FILE,
+    SECOND_FLIP_MARGIN,
     ChoiceContext,
     CountCandidate,
     TypeChoice,
@@ -370,10 +371,9 @@ def _without_least_useful(band_db: np.ndarray, operations: list[EqOperation]) ->
 NEARBY_COUNTS_REACH = 2
 
 
-def nearby_counts(count_probabilities: np.ndarray) -> range:
-    """CatBoost's most likely count and the `NEARBY_COUNTS_REACH` counts either side of it."""
+def nearby_counts(count_probabilities: np.ndarray, *, reach: int = NEARBY_COUNTS_REACH) -> range:
+    """CatBoost's most likely count and the `reach` counts either side of it."""
     count = int(np.argmax(count_probabilities))
-    reach = NEARBY_COUNTS_REACH
     return range(max(0, count - reach), min(MAX_OPERATIONS, count + reach) + 1)
 
 
@@ -383,6 +383,7 @@ def recognise_operations(
     count_probabilities: np.ndarray,
     check: PhysicsCheck,
     types: tuple[EqType, ...] = BELLS,
+    reach: int = NEARBY_COUNTS_REACH,
 ) -> list[EqOperation]:
     """The operations of one example: CatBoost's count, checked against the fit when weighted.
 
@@ -398,10 +399,14 @@ def recognise_operations(
         candidate of the best `CountCandidate.score`.
     types : tuple of EqType
         The operation types the model recognises.
+    reach : int
+        How many counts either side of CatBoost's the check weighs (`nearby_counts`).
     """
     if check.weight <= 0:
         return estimate_operations(band_db, count=int(np.argmax(count_probabilities)), types=types)
-    candidates = checked_candidates(band_db, count_probabilities=count_probabilities, types=types)
+    candidates = checked_candidates(
+        band_db, count_probabilities=count_probabilities, types=types, reach=reach
+    )
     return best_candidate(
         candidates, count_probabilities=count_probabilities, check=check
     ).operations
@@ -412,6 +417,7 @@ def chosen_operations(
     *,
     count_probabilities: np.ndarray,
     chooser: CatBoost,
+    reach: int = NEARBY_COUNTS_REACH,
 ) -> list[EqOperation]:
     """The operations the count chooser picks among the fits of every set of types.
 
@@ -425,12 +431,17 @@ def chosen_operations(
         CatBoost's probability of 0..`MAX_OPERATIONS` operations.
     chooser : CatBoost
         The count chooser (`app.ml.count_choice.fit_chooser`).
+    reach : int
+        How many counts either side of CatBoost's are fitted (`nearby_counts`).
     """
     candidates: list[CountCandidate] = []
     rows = []
     for band_db, context in options:
         found = checked_candidates(
-            band_db, count_probabilities=count_probabilities, types=context.type_choice.types
+            band_db,
+            count_probabilities=count_probabilities,
+            types=context.type_choice.types,
+            reach=reach,
         )
         candidates += found
         rows.append(
@@ -440,16 +451,20 @@ def chosen_operations(
 
 
 def checked_candidates(
-    band_db: np.ndarray, *, count_probabilities: np.ndarray, types: tuple[EqType, ...] = BELLS
+    band_db: np.ndarray,
+    *,
+    count_probabilities: np.ndarray,
+    types: tuple[EqType, ...] = BELLS,
+    reach: int = NEARBY_COUNTS_REACH,
 ) -> list[CountCandidate]:
-    """The fits the physics check weighs: `nearby_counts`, and the smaller counts where
-    every one of those holds an operation weaker than `MIN_GAIN_DB`.
+    """The fits the physics check weighs: `nearby_counts` within `reach`, and the smaller
+    counts where every one of those holds an operation weaker than `MIN_GAIN_DB`.
 
     CatBoost can overcount (an MP3 of two bells read as four or five): the fits of
     the counts it names then hold bells of a few tenths of a dB, none of the
     model's operations.
     """
-    counts = nearby_counts(count_probabilities)
+    counts = nearby_counts(count_probabilities, reach=reach)
     candidates = count_candidates(band_db, counts=counts, types=types)
     if counts.start and not any(all_credible(c.operations) for c in candidates):
         candidates += count_candidates(band_db, counts=range(counts.start), types=types)
@@ -505,6 +520,11 @@ class GeneralModel:
     type_classifier: CatBoostClassifier | None = None
     #: Picks the count among the nearby fits (`app.ml.count_choice`); None: the physics check.
     count_chooser: CatBoost | None = None
+    #: How many counts either side of CatBoost's the search fits (`nearby_counts`).
+    counts_reach: int = NEARBY_COUNTS_REACH
+    #: Where the type model's second closest call lies within this of its threshold, the
+    #: chooser also weighs it flipped (`app.ml.count_choice.type_choices`).
+    second_flip_margin: float = SECOND_FLIP_MARGIN
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GeneralModel:
@@ -540,16 +560,21 @@ class GeneralModel:
 
     def type_choices(self, features: np.ndarray) -> list[list[TypeChoice]]:
         """The sets of types the count chooser weighs for each example."""
-        return classified_type_choices(self.type_classifier, features, types=self.types)
+        return classified_type_choices(
+            self.type_classifier,
+            features,
+            types=self.types,
+            second_flip_margin=self.second_flip_margin,
+        )
 
-    def recognise(self, comparison: Comparison) -> Recognition:
-        """Recognise up to five operations anywhere in the spectrum."""
+    def features(self, comparison: Comparison) -> np.ndarray:
+        """The model's `example_features` of one pair, one row."""
         coherent = (
             coherent_candidate_of(comparison, demodulate=self.spec.demodulated)
             if self.spec.coherent
             else None
         )
-        features = example_features(
+        return example_features(
             comparison.reference_magnitude[np.newaxis],
             comparison.candidate_magnitude[np.newaxis],
             spec=self.spec,
@@ -557,6 +582,10 @@ class GeneralModel:
             types=self.types,
             coherent_magnitudes=None if coherent is None else coherent[np.newaxis],
         )
+
+    def recognise(self, comparison: Comparison) -> Recognition:
+        """Recognise up to five operations anywhere in the spectrum."""
+        features = self.features(comparison)
         probabilities = self.count_probabilities(features)[0]
         top_band = audible_top_band(comparison.reference_magnitude, spec=self.spec.spectrum)
 
@@ -575,6 +604,7 @@ class GeneralModel:
                 count_probabilities=probabilities,
                 check=check_for(types, check=self.physics, typed_check=self.typed_physics),
                 types=types,
+                reach=self.counts_reach,
             )
         else:
             options = [
@@ -590,7 +620,10 @@ class GeneralModel:
                 for choice in self.type_choices(features)[0]
             ]
             operations = chosen_operations(
-                options, count_probabilities=probabilities, chooser=self.count_chooser
+                options,
+                count_probabilities=probabilities,
+                chooser=self.count_chooser,
+                reach=self.counts_reach,
             )
         count = len(operations)
         curve = curve_db(operations)
@@ -600,7 +633,7 @@ class GeneralModel:
             curve_db=curve,
             confidence=[float(probabilities[count])] * len(operations),
             read_difference_db=features[0, : CURRENT_SPEC.n_bands].astype(float)
-            if coherent is not None
+            if self.spec.coherent
             else None,
         )
 
@@ -643,11 +676,18 @@ def present_types(type_probabilities: np.ndarray) -> list[tuple[EqType, ...]]:
     return [choices[0].types for choices in type_choices_of(type_probabilities)]
 
 
-def type_choices_of(type_probabilities: np.ndarray) -> list[list[TypeChoice]]:
+def type_choices_of(
+    type_probabilities: np.ndarray, *, second_flip_margin: float = SECOND_FLIP_MARGIN
+) -> list[list[TypeChoice]]:
     """`app.ml.count_choice.type_choices` of each row of the type model's probabilities:
     the sets of types the count chooser weighs."""
     return [
-        type_choices(row, typed=TYPED, threshold=PRESENT_PROBABILITY)
+        type_choices(
+            row,
+            typed=TYPED,
+            threshold=PRESENT_PROBABILITY,
+            second_flip_margin=second_flip_margin,
+        )
         for row in np.atleast_2d(type_probabilities)
     ]
 
@@ -669,11 +709,14 @@ def classified_type_choices(
     features: np.ndarray,
     *,
     types: tuple[EqType, ...] = BELLS,
+    second_flip_margin: float = SECOND_FLIP_MARGIN,
 ) -> list[list[TypeChoice]]:
     """`type_choices_of` the type model's probabilities; `types` alone without one."""
     if type_classifier is None:
         return [[TypeChoice(types=types)]] * len(features)
-    return type_choices_of(type_probabilities(type_classifier, features))
+    return type_choices_of(
+        type_probabilities(type_classifier, features), second_flip_margin=second_flip_margin
+    )
 
 
 def type_probabilities(type_classifier: CatBoostClassifier, features: np.ndarray) -> np.ndarray:

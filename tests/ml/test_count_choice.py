@@ -86,6 +86,11 @@ def test_a_second_close_call_is_flipped_alone_and_with_the_first() -> None:
         (("bell", "low_shelf", "high_shelf"), 2),
     ]
     assert choices[3].log_probability == pytest.approx(np.log(0.9 * 0.45 * 0.98 * 0.3))
+    # With no margin the second close call stays as the model reads it.
+    choices = type_choices(
+        np.array([0.9, 0.45, 0.02, 0.7]), typed=typed, threshold=0.5, second_flip_margin=0.0
+    )
+    assert [c.flipped for c in choices] == [0, 1]
 
 
 @pytest.mark.parametrize("loss", ["YetiRank", "Logloss"])
@@ -127,3 +132,15 @@ def test_a_fitted_chooser_picks_the_count_after_which_little_is_left(
     argmax = [int(np.argmax(p)) for p in probabilities[200:]]
     assert np.mean(np.array(picked) == truths[200:]) > 0.95
     assert np.mean(np.array(argmax) == truths[200:]) < 0.5  # the probabilities alone do not
+
+
+def test_a_chooser_of_several_seeds_scores_their_mean() -> None:
+    """The shipped chooser averages rankers of several seeds into one model file."""
+    rng = np.random.default_rng(1)
+    rows = [rng.normal(size=(4, 12)).astype(np.float32) for _ in range(60)]
+    right = [np.arange(4) == int(np.argmax(r[:, 0])) for r in rows]
+    singles = [fit_chooser(rows, right=right, seeds=(seed,), threads=1) for seed in (0, 1)]
+    both = fit_chooser(rows, right=right, seeds=(0, 1), threads=1)
+    mean = np.mean([chooser_scores(single, rows) for single in singles], axis=0)
+    assert chooser_scores(both, rows) == pytest.approx(mean, abs=1e-6)
+    assert not np.allclose(*(chooser_scores(single, rows) for single in singles))
