@@ -298,22 +298,21 @@ def fit_chooser(
     """
     features, labels = np.vstack(rows), np.concatenate(right).astype(int)
     groups = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    parameters: dict[str, Any] = {
+        "iterations": 600,
+        "depth": 6,
+        "learning_rate": 0.05,
+        "thread_count": threads,
+        "verbose": False,
+        "allow_writing_files": False,
+    }
     models: list[CatBoost] = []
     for seed in seeds:
-        parameters: dict[str, Any] = {
-            "iterations": 600,
-            "depth": 6,
-            "learning_rate": 0.05,
-            "random_seed": seed,
-            "thread_count": threads,
-            "verbose": False,
-            "allow_writing_files": False,
-        }
         if loss == "Logloss":
-            model: CatBoost = CatBoostClassifier(**parameters)
+            model: CatBoost = CatBoostClassifier(random_seed=seed, **parameters)
             model.fit(features, labels)
         else:
-            model = CatBoostRanker(loss_function=loss, **parameters)
+            model = CatBoostRanker(loss_function=loss, random_seed=seed, **parameters)
             model.fit(Pool(features, labels, group_id=groups))
         models.append(model)
     if len(models) == 1:
