@@ -9,6 +9,7 @@ half-octave bells.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -182,14 +183,19 @@ MIXED_TYPE_WEIGHTS: dict[EqType, float] = {
 }
 
 
-def random_typed_set(*, rng: np.random.Generator) -> list[EqOperation]:
+def random_typed_set(
+    *, rng: np.random.Generator, placement_rng: np.random.Generator | None = None
+) -> list[EqOperation]:
     """A set of the general space with shelves and pass filters mixed with bells.
 
     A share `BELL_ONLY_SHARE` is `random_general_set`; the others hold 0 to 5
     operations (`MIXED_COUNT_WEIGHTS`) of types drawn by `MIXED_TYPE_WEIGHTS`,
     at most one of each type but bells, at least 1/2 octave apart: shelves
     with gains of 1.5 to 12 dB either way and slopes 0.3 to 1, pass filters of
-    order 2 or 4 (12 or 24 dB/octave).
+    order 2 or 4 (12 or 24 dB/octave). No bell or shelf lies beyond a pass
+    filter's cut-off (`audible_placement`): positions that put one there are drawn
+    again from `placement_rng` (`rng` if None), so that every set the rule
+    keeps is drawn as before it and a dataset build renders only the others again.
     """
     if rng.uniform() < BELL_ONLY_SHARE:
         return random_general_set(rng=rng)
@@ -200,17 +206,50 @@ def random_typed_set(*, rng: np.random.Generator) -> list[EqOperation]:
         kind = names[int(rng.choice(len(names), p=list(MIXED_TYPE_WEIGHTS.values())))]
         if kind == "bell" or kind not in types:
             types.append(kind)
-    while True:
-        positions = np.array(
-            [rng.uniform(*np.log2(TYPED_FREQUENCY_HZ[kind])) for kind in types], dtype=float
-        )
-        spacing = np.diff(np.sort(positions))
-        if count < 2 or np.min(spacing) >= GENERAL_MIN_SPACING_OCTAVES:
-            break
+    positions = _typed_positions(types, rng=rng)
+    while not audible_placement(types, positions_octaves=positions):
+        positions = _typed_positions(types, rng=placement_rng or rng)
     return [
         _typed_operation(kind, frequency_hz=float(2.0**p), rng=rng)
         for kind, p in sorted(zip(types, positions, strict=True), key=lambda t: t[1])
     ]
+
+
+def _typed_positions(types: list[EqType], *, rng: np.random.Generator) -> np.ndarray:
+    """Each type's frequency (log2 Hz) within its range, at least 1/2 octave apart."""
+    while True:
+        positions = np.array(
+            [rng.uniform(*np.log2(TYPED_FREQUENCY_HZ[kind])) for kind in types], dtype=float
+        )
+        if len(types) < 2 or np.min(np.diff(np.sort(positions))) >= GENERAL_MIN_SPACING_OCTAVES:
+            return positions
+
+
+def audible_placement(types: Sequence[EqType], *, positions_octaves: np.ndarray) -> bool:
+    """Whether no bell or shelf lies below a high-pass's cut-off or above a low-pass's.
+
+    There the pass filter has already cut the music by 3 dB or more, and deeper with
+    every octave: an engineer does not shape what a filter removes, and the fit reads
+    differences no deeper than `app.ml.fitting.FIT_FLOOR_DB`. Before the rule, 14 % of
+    the validation mixtures held such an operation, and their types came out right
+    19 % of the time against 75 % for the rest (stop 40's models,
+    ``ops/hidden_operations.py``).
+
+    Examples
+    --------
+    >>> audible_placement(["high_pass", "bell"], positions_octaves=np.log2([100.0, 50.0]))
+    False
+    >>> audible_placement(["high_pass", "bell"], positions_octaves=np.log2([100.0, 200.0]))
+    True
+    """
+    at = dict(zip(types, positions_octaves, strict=True))
+    low = at.get("high_pass", -np.inf)
+    high = at.get("low_pass", np.inf)
+    return all(
+        low <= p <= high
+        for kind, p in zip(types, positions_octaves, strict=True)
+        if kind not in ("high_pass", "low_pass")
+    )
 
 
 def _typed_operation(kind: EqType, *, frequency_hz: float, rng: np.random.Generator) -> EqOperation:

@@ -35,6 +35,7 @@ from app.training.grids import (
     paper_fixed_sets,
     random_grid_set,
     random_typed_set,
+    with_type_columns,
 )
 from app.training.master_chain import (
     LIMITER_GAIN_REDUCTION_COLUMN,
@@ -96,10 +97,16 @@ def dataset_id(config_id: str) -> str:
     return config_id.replace("/", "_")
 
 
-def draw_set(config_id: str, *, rng: np.random.Generator) -> list[EqOperation]:
-    """A random EQ set for a grid configuration, ``general`` or ``paper-<grid config>``."""
+def draw_set(
+    config_id: str,
+    *,
+    rng: np.random.Generator,
+    placement_rng: np.random.Generator | None = None,
+) -> list[EqOperation]:
+    """A random EQ set for a grid configuration, ``general`` or ``paper-<grid config>``
+    (`placement_rng`: see `app.training.grids.random_typed_set`)."""
     if config_id == "general":
-        return random_typed_set(rng=rng)
+        return random_typed_set(rng=rng, placement_rng=placement_rng)
     if config_id.startswith(PAPER_PREFIX):
         sets = paper_fixed_sets(GridConfig.parse(config_id.removeprefix(PAPER_PREFIX)))
         return sets[int(rng.integers(len(sets)))]
@@ -187,10 +194,12 @@ def draw_example(
     rng: np.random.Generator,
     nuisances: bool,
     kind_rng: np.random.Generator | None = None,
+    placement_rng: np.random.Generator | None = None,
 ) -> Draw:
     """Draw an EQ set and, in a dataset with nuisances, at most one nuisance (a chain's
-    limiter kind from `kind_rng`, as `app.training.master_chain.draw_chain` draws it)."""
-    operations = draw_set(config_id, rng=rng)
+    limiter kind from `kind_rng`, as `app.training.master_chain.draw_chain` draws it;
+    `placement_rng`: see `app.training.grids.random_typed_set`)."""
+    operations = draw_set(config_id, rng=rng, placement_rng=placement_rng)
     nuisance = Nuisance.NONE
     if nuisances:
         table = CHAIN_NUISANCE_PROBABILITIES if draws_chain(config_id) else NUISANCE_PROBABILITIES
@@ -344,6 +353,27 @@ def _shard_arrays(
     return arrays
 
 
+def shard_draws(config_id: str, *, clip_stem: str, nuisances: bool, count: int) -> list[Draw]:
+    """The first `count` draws of one (dataset, clip) shard, from seeds of the two."""
+    rng = np.random.default_rng(_seed(config_id, clip_stem, str(nuisances)))
+    # The limiter kinds (version 3) draw from a stream of their own: every other draw stays
+    # as shards of version 2 hold it, so re-rendering their limited examples in place ends
+    # as a fresh build does. So do the positions drawn again for sets that placed an
+    # operation beyond a pass filter's cut-off (`app.training.grids.audible_placement`).
+    kind_rng = np.random.default_rng(_seed(config_id, clip_stem, str(nuisances), "kind"))
+    placement_rng = np.random.default_rng(_seed(config_id, clip_stem, str(nuisances), "placement"))
+    return [
+        draw_example(
+            config_id,
+            rng=rng,
+            nuisances=nuisances,
+            kind_rng=kind_rng,
+            placement_rng=placement_rng,
+        )
+        for _ in range(count)
+    ]
+
+
 def build_shard(
     clip_path: Path, *, config_id: str, per_clip: int, nuisances: bool, shard_path: Path
 ) -> int:
@@ -357,15 +387,7 @@ def build_shard(
     a shard whose coherent spectra are stale (`coherent_is_stale`), all of it.
     Either way it ends as a fresh build would.
     """
-    rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances)))
-    # The limiter kinds (version 3) draw from a stream of their own: every other draw stays
-    # as shards of version 2 hold it, so re-rendering their limited examples in place ends
-    # as a fresh build does.
-    kind_rng = np.random.default_rng(_seed(config_id, clip_path.stem, str(nuisances), "kind"))
-    draws = [
-        draw_example(config_id, rng=rng, nuisances=nuisances, kind_rng=kind_rng)
-        for _ in range(per_clip)
-    ]
+    draws = shard_draws(config_id, clip_stem=clip_path.stem, nuisances=nuisances, count=per_clip)
     kept: dict[str, np.ndarray] = {}
     held = 0
     if shard_path.is_file():
@@ -377,7 +399,11 @@ def build_shard(
                 if "chain" in kept:
                     kept["chain"] = widened_rows(kept["chain"])
     done = min(held, per_clip)
-    stale = np.flatnonzero(stale_examples(kept)) if kept else np.array([], dtype=int)
+    stale = (
+        np.flatnonzero(stale_examples(kept) | redrawn_examples(kept, draws=draws[:done]))
+        if kept
+        else np.array([], dtype=int)
+    )
     if done == per_clip and not len(stale):
         if held > per_clip:
             _write_shard(shard_path, kept)
@@ -454,42 +480,56 @@ def stale_examples(data: Mapping[str, np.ndarray]) -> np.ndarray:
     return limited & (limiter_versions(data) != LIMITER_VERSION)
 
 
-def shard_is_current(shard_path: Path, *, config_id: str, per_clip: int) -> bool:
-    """Whether a shard of `config_id` holds exactly `per_clip` examples, none of an older
-    limiter (`stale_examples`) and the coherent spectra its model reads
-    (`coherent_is_stale`)."""
-    if not shard_path.is_file():
+def redrawn_examples(data: Mapping[str, np.ndarray], *, draws: list[Draw]) -> np.ndarray:
+    """Which examples of a shard's arrays hold other operations than `draws` (a change
+    of the space that redraws some sets, as `app.training.grids.audible_placement` did)."""
+    held = with_type_columns(np.asarray(data["operations"]))
+    drawn = np.stack([encode_operations(d.operations, rows=held.shape[1]) for d in draws])
+    same = (held == drawn) | (np.isnan(held) & np.isnan(drawn))
+    return ~same.reshape(len(held), -1).all(axis=1)
+
+
+def shard_is_current(task: ShardTask) -> bool:
+    """Whether a task's shard holds exactly its `per_clip` examples, none of an older
+    limiter (`stale_examples`) or of another set than its seeds draw today
+    (`redrawn_examples`), and the coherent spectra its model reads (`coherent_is_stale`)."""
+    if not task.shard_path.is_file():
         return False
-    with np.load(shard_path) as data:
-        if coherent_is_stale(data, config_id=config_id):
+    with np.load(task.shard_path) as data:
+        if coherent_is_stale(data, config_id=task.config_id):
             return False
-        return len(data["nuisance"]) == per_clip and not np.any(stale_examples(data))
+        if len(data["nuisance"]) != task.per_clip:
+            return False
+        draws = shard_draws(
+            task.config_id,
+            clip_stem=task.clip_path.stem,
+            nuisances=task.nuisances,
+            count=task.per_clip,
+        )
+        return not np.any(stale_examples(data) | redrawn_examples(data, draws=draws))
 
 
 def pending_tasks(
     clip_paths: list[Path], *, datasets_dir: Path, config_id: str, per_clip: int, nuisances: bool
 ) -> list[ShardTask]:
     """Tasks whose shard is missing, holds other than `per_clip` examples, or holds
-    examples of an older limiter.
+    examples of an older limiter or of sets its seeds no longer draw.
 
     A build thus resumes where it stopped, and changing a dataset's `per_clip`
     redraws its shards: the same seed draws the same first examples, then more
     (or fewer).
     """
-    tasks = []
-    for clip_path in clip_paths:
-        shard = shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path)
-        if not shard_is_current(shard, config_id=config_id, per_clip=per_clip):
-            tasks.append(
-                ShardTask(
-                    clip_path=clip_path,
-                    config_id=config_id,
-                    per_clip=per_clip,
-                    nuisances=nuisances,
-                    shard_path=shard,
-                )
-            )
-    return tasks
+    tasks = [
+        ShardTask(
+            clip_path=clip_path,
+            config_id=config_id,
+            per_clip=per_clip,
+            nuisances=nuisances,
+            shard_path=shard_path_for(datasets_dir, config_id=config_id, clip_path=clip_path),
+        )
+        for clip_path in clip_paths
+    ]
+    return [task for task in tasks if not shard_is_current(task)]
 
 
 def run_tasks(tasks: list[ShardTask], *, workers: int | None = None) -> Iterator[int]:

@@ -107,6 +107,32 @@ def test_random_typed_sets_mix_every_type_within_its_space(rng: np.random.Genera
     assert seen == {"bell", "low_shelf", "high_shelf", "high_pass", "low_pass"}
 
 
+def test_no_typed_set_shapes_what_its_pass_filters_remove(rng: np.random.Generator) -> None:
+    held_a_pass = 0
+    for _ in range(400):
+        ops = random_typed_set(rng=rng)
+        low = min((op.frequency_hz for op in ops if op.type == "high_pass"), default=0.0)
+        high = min((op.frequency_hz for op in ops if op.type == "low_pass"), default=np.inf)
+        held_a_pass += bool(low or np.isfinite(high))
+        assert all(low <= op.frequency_hz <= high for op in ops if not op.is_pass)
+    assert held_a_pass > 100
+
+
+def test_positions_drawn_again_leave_every_other_draw_as_it_was() -> None:
+    # The placements drawn again come from their own stream: the main stream, and with it
+    # every later set of a dataset shard, is the same whatever that stream draws.
+    redrawn = 0
+    for seed in range(60):
+        streams = [np.random.default_rng(seed) for _ in range(2)]
+        first, second = (
+            random_typed_set(rng=rng, placement_rng=np.random.default_rng(other))
+            for rng, other in zip(streams, (1, 2), strict=True)
+        )
+        assert streams[0].uniform() == streams[1].uniform()
+        redrawn += [op.frequency_hz for op in first] != [op.frequency_hz for op in second]
+    assert redrawn > 0
+
+
 def test_operations_of_older_datasets_read_as_bells() -> None:
     old = np.full((1, 3, 3), np.nan, dtype=np.float32)
     old[0, 0] = (1000.0, 6.0, 1.0)

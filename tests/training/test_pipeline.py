@@ -115,6 +115,14 @@ def test_only_a_plan_with_the_chain_draws_it() -> None:
     assert not set(synth.CHAIN_NUISANCES) & drawn("F1W1")
 
 
+def is_current(shard: Path, *, clip: Path, config_id: str, per_clip: int) -> bool:
+    """`synth.shard_is_current` of the task building `shard` from `clip` with nuisances."""
+    task = synth.ShardTask(
+        clip_path=clip, config_id=config_id, per_clip=per_clip, nuisances=True, shard_path=shard
+    )
+    return synth.shard_is_current(task)
+
+
 def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
@@ -130,7 +138,7 @@ def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     assert sum(synth.run_tasks(pending(2), workers=1)) == 2
     assert pending(2) == [] and len(pending(3)) == 1
     assert sum(synth.run_tasks(pending(3), workers=1)) == 1
-    assert synth.shard_is_current(shard, config_id="F1W2", per_clip=3) and pending(3) == []
+    assert is_current(shard, clip=clip[0], config_id="F1W2", per_clip=3) and pending(3) == []
 
     def assert_as_fresh(per_clip: int) -> None:
         fresh = tmp_path / "fresh.npz"
@@ -146,7 +154,7 @@ def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     # Lowering per_clip (a plan edit) shrinks the shard to its first examples.
     assert len(pending(2)) == 1
     assert sum(synth.run_tasks(pending(2), workers=1)) == 0
-    assert synth.shard_is_current(shard, config_id="F1W2", per_clip=2) and pending(2) == []
+    assert is_current(shard, clip=clip[0], config_id="F1W2", per_clip=2) and pending(2) == []
     assert_as_fresh(2)
 
 
@@ -169,14 +177,14 @@ def test_a_shard_renders_again_only_what_an_older_limiter_rendered(
     np.savez(shard, **arrays)  # a shard written before `limiter_version`
     with np.load(shard) as data:
         np.testing.assert_array_equal(synth.stale_examples(data), limited)
-    assert not synth.shard_is_current(shard, config_id="F1W2", per_clip=8)
+    assert not is_current(shard, clip=clip, config_id="F1W2", per_clip=8)
     # `train` fits none of it (nor an older bundle of it): the shard must be rendered again
     assert write_bundles(["F1W2"], layout=layout, tracks=tracks) == ["F1W2"]
     assert not (tmp_path / "bundle").exists()
     renders = synth.build_shard(
         clip, config_id="F1W2", per_clip=8, nuisances=True, shard_path=shard
     )
-    assert renders == limited.sum() and synth.shard_is_current(shard, config_id="F1W2", per_clip=8)
+    assert renders == limited.sum() and is_current(shard, clip=clip, config_id="F1W2", per_clip=8)
     with np.load(shard) as again, np.load(fresh) as direct:
         assert sorted(again.files) == sorted(direct.files)
         for key in direct.files:
@@ -190,24 +198,18 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     datasets_dir, bundle_dir = tmp_path / "datasets", tmp_path / "bundle"
     fitted_dir, models_dir = tmp_path / "fitted", tmp_path / "models"
     for dataset_id in ("F1W1", "general", "paper-F1W1"):
-        tasks = synth.pending_tasks(
-            sorted(folder.glob("*.npy")),
-            datasets_dir=datasets_dir,
-            config_id=dataset_id,
-            per_clip=8,
-            nuisances=not dataset_id.startswith("paper"),
-        )
-        assert sum(synth.run_tasks(tasks, workers=1)) == 48
-        assert (
-            synth.pending_tasks(
+
+        def pending(dataset_id: str = dataset_id) -> list[synth.ShardTask]:
+            return synth.pending_tasks(
                 sorted(folder.glob("*.npy")),
                 datasets_dir=datasets_dir,
                 config_id=dataset_id,
                 per_clip=8,
-                nuisances=True,
+                nuisances=not dataset_id.startswith("paper"),
             )
-            == []
-        )
+
+        assert sum(synth.run_tasks(pending(), workers=1)) == 48
+        assert pending() == []
         dataset = load_dataset(datasets_dir, dataset_id, tracks=tracks)
         assert dataset.is_validation.sum() == 24 and len(dataset) == 48
         limited = np.isin(dataset.nuisance, synth.CHAIN_NUISANCES) & (
@@ -469,11 +471,39 @@ def test_a_shard_of_another_transfer_is_rendered_again(
         assert not synth.coherent_is_stale(data, config_id="F1W2")  # its model reads that one
     first = dict(arrays, demodulated=np.ones(2, dtype=bool))  # the first demodulation's
     assert synth.coherent_is_stale(first, config_id="general")
-    assert not synth.shard_is_current(shard, config_id="general", per_clip=2)
+    assert not is_current(shard, clip=clip, config_id="general", per_clip=2)
     renders = synth.build_shard(
         clip, config_id="general", per_clip=2, nuisances=True, shard_path=shard
     )
-    assert renders == 2 and synth.shard_is_current(shard, config_id="general", per_clip=2)
+    assert renders == 2 and is_current(shard, clip=clip, config_id="general", per_clip=2)
+    with np.load(shard) as again, np.load(fresh) as direct:
+        for key in direct.files:
+            np.testing.assert_array_equal(again[key], direct[key])
+
+
+def test_a_shard_renders_again_only_the_sets_its_seeds_draw_otherwise(
+    clips: tuple[Path, list[Track]], tmp_path: Path
+) -> None:
+    folder, tracks = clips
+    clip = folder / f"{tracks[0].md5}_0.npy"
+    shard = tmp_path / "shard.npz"
+    fresh = tmp_path / "fresh.npz"
+    synth.build_shard(clip, config_id="general", per_clip=3, nuisances=True, shard_path=fresh)
+    with np.load(fresh) as data:
+        arrays = {key: data[key].copy() for key in data.files}
+    arrays["operations"][1, 0, 0] *= 2  # as an older space drew the second set
+    arrays["candidate_magnitude"][1] = 0.0
+    np.savez(shard, **arrays)
+    with np.load(shard) as data:
+        draws = synth.shard_draws("general", clip_stem=clip.stem, nuisances=True, count=3)
+        np.testing.assert_array_equal(
+            synth.redrawn_examples(data, draws=draws), [False, True, False]
+        )
+    assert not is_current(shard, clip=clip, config_id="general", per_clip=3)
+    renders = synth.build_shard(
+        clip, config_id="general", per_clip=3, nuisances=True, shard_path=shard
+    )
+    assert renders == 1 and is_current(shard, clip=clip, config_id="general", per_clip=3)
     with np.load(shard) as again, np.load(fresh) as direct:
         for key in direct.files:
             np.testing.assert_array_equal(again[key], direct[key])
