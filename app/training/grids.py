@@ -194,8 +194,10 @@ def random_typed_set(
     with gains of 1.5 to 12 dB either way and slopes 0.3 to 1, pass filters of
     order 2 or 4 (12 or 24 dB/octave). No bell or shelf lies beyond a pass
     filter's cut-off (`audible_placement`): positions that put one there are drawn
-    again from `placement_rng` (`rng` if None), so that every set the rule
-    keeps is drawn as before it and a dataset build renders only the others again.
+    again from `placement_rng` (`rng` if None), which spares `rng` the redraws. A
+    redrawn set can still leave `rng` elsewhere, since its operations draw their
+    parameters in the new order of their positions, and the sets a dataset shard
+    draws after it change too (`app.training.synth.redrawn_examples` finds them).
     """
     if rng.uniform() < BELL_ONLY_SHARE:
         return random_general_set(rng=rng)

@@ -359,7 +359,8 @@ def shard_draws(config_id: str, *, clip_stem: str, nuisances: bool, count: int) 
     # The limiter kinds (version 3) draw from a stream of their own: every other draw stays
     # as shards of version 2 hold it, so re-rendering their limited examples in place ends
     # as a fresh build does. So do the positions drawn again for sets that placed an
-    # operation beyond a pass filter's cut-off (`app.training.grids.audible_placement`).
+    # operation beyond a pass filter's cut-off (`app.training.grids.audible_placement`),
+    # though a redrawn set can change the shard's later sets (`redrawn_examples`).
     kind_rng = np.random.default_rng(_seed(config_id, clip_stem, str(nuisances), "kind"))
     placement_rng = np.random.default_rng(_seed(config_id, clip_stem, str(nuisances), "placement"))
     return [
@@ -383,7 +384,8 @@ def build_shard(
     always the same: a shard that holds fewer keeps them, replays their draws
     without touching audio, and synthesises only the rest; one that holds more
     keeps only the first `per_clip`. Limited examples an older limiter rendered
-    (`LIMITER_VERSION`) are rendered again in place, and count as synthesised;
+    (`LIMITER_VERSION`), and examples of sets the seeds now draw otherwise
+    (`redrawn_examples`), are rendered again in place, and count as synthesised;
     a shard whose coherent spectra are stale (`coherent_is_stale`), all of it.
     Either way it ends as a fresh build would.
     """
