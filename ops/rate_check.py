@@ -58,7 +58,12 @@ from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ  # noqa: E402
 from app.config import Settings, get_settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
-from app.training.grids import GRID_CONFIGS, GridConfig, random_grid_set  # noqa: E402
+from app.training.grids import (  # noqa: E402
+    GRID_CONFIGS,
+    GridConfig,
+    audible_placement,
+    random_grid_set,
+)
 from app.training.master_chain import apply_chain, draw_chain  # noqa: E402
 
 SR = ANALYSIS_SAMPLE_RATE_HZ
@@ -126,15 +131,17 @@ def draw(kind: str, *, rng: np.random.Generator, at_hz: float | None = None) -> 
 
 
 def draw_mixture(*, rng: np.random.Generator, types: tuple[str, ...]) -> list[EqOperation]:
-    """2-4 operations of at least two types, at most one of each but bells, 1/2 octave apart."""
+    """2-4 operations of at least two types, at most one of each but bells, 1/2 octave apart,
+    no bell or shelf beyond a pass filter's cut-off (`app.training.grids.audible_placement`)."""
     while True:
         count = int(rng.integers(2, 5))
         kinds = [str(k) for k in rng.choice(types, size=count)]
         if len(set(kinds)) < 2 or any(kinds.count(k) > 1 for k in kinds if k != "bell"):
             continue
         ops = [draw(k, rng=rng) for k in kinds]
-        octaves = np.sort(np.log2([op.frequency_hz for op in ops]))
-        if np.min(np.diff(octaves)) >= 0.5:
+        octaves = np.log2([op.frequency_hz for op in ops])
+        audible = audible_placement([op.type for op in ops], positions_octaves=octaves)
+        if audible and np.min(np.diff(np.sort(octaves))) >= 0.5:
             return ops
 
 
