@@ -22,6 +22,7 @@ from rich.progress import track
 from app.audio.eq import EqOperation, EqType
 from app.audio.spectrum import audible_top_band
 from app.ml.count_choice import (
+    CHOOSER_SEEDS,
     COUNT_CHOOSER_FILE,
     CountCandidate,
     TypeChoice,
@@ -587,6 +588,7 @@ def _count_chooser(
         bells=tuning.bells[held_out],
     )
     figures["tuning_examples"] = int(len(truth))
+    figures["seeds"] = list(CHOOSER_SEEDS)
     held = tuning.dataset.subset(held_out)
     figures["held_out_types_check"] = ev.typed_figures(held, checked)
     figures["held_out_types_chooser"] = ev.typed_figures(held, [c.operations for c in picked])

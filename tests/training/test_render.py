@@ -91,6 +91,7 @@ def test_a_count_chooser_in_use_is_said_with_its_tuning_comparison(
     report = copy.deepcopy(committed)
     report["general"]["count_chooser"] = {
         "tuning_examples": 1596,
+        "seeds": [0, 1, 2],
         "held_out_examples": 800,
         "held_out_sets_right_check": 70.1,
         "held_out_sets_right_chooser": 80.2,
@@ -107,6 +108,7 @@ def test_a_count_chooser_in_use_is_said_with_its_tuning_comparison(
     assert "| 70.1 → 80.2 (z 6.1); 91.0 → 91.5 (z 0.4): used | - |" in text
     assert "a count chooser picks the count and the types among those fits" in text
     assert "on the 800 examples of the tracks left out" in text
+    assert "the average of 3 small CatBoost models (seeds 0, 1, 2," in text
     report["general"]["count_chooser"]["used"] = False
     assert "a count chooser picks" not in render_report(report)
 
