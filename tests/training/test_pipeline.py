@@ -123,6 +123,35 @@ def is_current(shard: Path, *, clip: Path, config_id: str, per_clip: int) -> boo
     return synth.shard_is_current(task)
 
 
+def fresh_build(
+    clips: tuple[Path, list[Track]], tmp_path: Path, *, config_id: str, per_clip: int
+) -> tuple[Path, Path, Path]:
+    """The first track's first clip, where its shard is to be, and a fresh build of it."""
+    folder, tracks = clips
+    clip = folder / f"{tracks[0].md5}_0.npy"
+    fresh = tmp_path / "fresh.npz"
+    synth.build_shard(
+        clip, config_id=config_id, per_clip=per_clip, nuisances=True, shard_path=fresh
+    )
+    return clip, tmp_path / "shard.npz", fresh
+
+
+def assert_renders_as_fresh(
+    shard: Path, *, fresh: Path, clip: Path, config_id: str, per_clip: int, renders: int
+) -> None:
+    """Building `shard` again renders `renders` examples and leaves it as `fresh`, a fresh
+    build of the same task."""
+    built = synth.build_shard(
+        clip, config_id=config_id, per_clip=per_clip, nuisances=True, shard_path=shard
+    )
+    assert built == renders
+    assert is_current(shard, clip=clip, config_id=config_id, per_clip=per_clip)
+    with np.load(shard) as again, np.load(fresh) as direct:
+        assert sorted(again.files) == sorted(direct.files)
+        for key in direct.files:
+            np.testing.assert_array_equal(again[key], direct[key])
+
+
 def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
@@ -181,14 +210,9 @@ def test_a_shard_renders_again_only_what_an_older_limiter_rendered(
     # `train` fits none of it (nor an older bundle of it): the shard must be rendered again
     assert write_bundles(["F1W2"], layout=layout, tracks=tracks) == ["F1W2"]
     assert not (tmp_path / "bundle").exists()
-    renders = synth.build_shard(
-        clip, config_id="F1W2", per_clip=8, nuisances=True, shard_path=shard
+    assert_renders_as_fresh(
+        shard, fresh=fresh, clip=clip, config_id="F1W2", per_clip=8, renders=limited.sum()
     )
-    assert renders == limited.sum() and is_current(shard, clip=clip, config_id="F1W2", per_clip=8)
-    with np.load(shard) as again, np.load(fresh) as direct:
-        assert sorted(again.files) == sorted(direct.files)
-        for key in direct.files:
-            np.testing.assert_array_equal(again[key], direct[key])
 
 
 def test_tiny_models_train_evaluate_install_and_recognise(
@@ -456,12 +480,8 @@ def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> Non
 def test_a_shard_of_another_transfer_is_rendered_again(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
-    folder, tracks = clips
-    clip = folder / f"{tracks[0].md5}_0.npy"
-    shard = tmp_path / "shard.npz"
-    fresh = tmp_path / "fresh.npz"
     assert feature_spec("general").demodulated and not feature_spec("F1W2").demodulated
-    synth.build_shard(clip, config_id="general", per_clip=2, nuisances=True, shard_path=fresh)
+    clip, shard, fresh = fresh_build(clips, tmp_path, config_id="general", per_clip=2)
     with np.load(fresh) as data:
         assert data["demodulated"].all()
         arrays = {key: data[key] for key in data.files if key != "demodulated"}
@@ -472,23 +492,15 @@ def test_a_shard_of_another_transfer_is_rendered_again(
     first = dict(arrays, demodulated=np.ones(2, dtype=bool))  # the first demodulation's
     assert synth.coherent_is_stale(first, config_id="general")
     assert not is_current(shard, clip=clip, config_id="general", per_clip=2)
-    renders = synth.build_shard(
-        clip, config_id="general", per_clip=2, nuisances=True, shard_path=shard
+    assert_renders_as_fresh(
+        shard, fresh=fresh, clip=clip, config_id="general", per_clip=2, renders=2
     )
-    assert renders == 2 and is_current(shard, clip=clip, config_id="general", per_clip=2)
-    with np.load(shard) as again, np.load(fresh) as direct:
-        for key in direct.files:
-            np.testing.assert_array_equal(again[key], direct[key])
 
 
 def test_a_shard_renders_again_only_the_sets_its_seeds_draw_otherwise(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
-    folder, tracks = clips
-    clip = folder / f"{tracks[0].md5}_0.npy"
-    shard = tmp_path / "shard.npz"
-    fresh = tmp_path / "fresh.npz"
-    synth.build_shard(clip, config_id="general", per_clip=3, nuisances=True, shard_path=fresh)
+    clip, shard, fresh = fresh_build(clips, tmp_path, config_id="general", per_clip=3)
     with np.load(fresh) as data:
         arrays = {key: data[key].copy() for key in data.files}
     arrays["operations"][1, 0, 0] *= 2  # as an older space drew the second set
@@ -500,10 +512,6 @@ def test_a_shard_renders_again_only_the_sets_its_seeds_draw_otherwise(
             synth.redrawn_examples(data, draws=draws), [False, True, False]
         )
     assert not is_current(shard, clip=clip, config_id="general", per_clip=3)
-    renders = synth.build_shard(
-        clip, config_id="general", per_clip=3, nuisances=True, shard_path=shard
+    assert_renders_as_fresh(
+        shard, fresh=fresh, clip=clip, config_id="general", per_clip=3, renders=1
     )
-    assert renders == 1 and is_current(shard, clip=clip, config_id="general", per_clip=3)
-    with np.load(shard) as again, np.load(fresh) as direct:
-        for key in direct.files:
-            np.testing.assert_array_equal(again[key], direct[key])
