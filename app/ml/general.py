@@ -47,10 +47,10 @@ from app.ml.fitting import (
     FEATURE_FLOOR_DB,
     Dictionary,
     PhysicsCheck,
-    floored,
     general_dictionary,
     greedy_pursuit,
     implausibility,
+    leveled_residual,
     refine_operations,
 )
 from app.ml.recognition import (
@@ -258,7 +258,7 @@ def count_candidates(
     Returns
     -------
     list[CountCandidate]
-        Each fit's residual about its median (a level change costs nothing) and
+        Each fit's `app.ml.fitting.leveled_residual` (a level change costs nothing) and
         the `app.ml.fitting.implausibility` of bells and shelves weaker than
         `MIN_GAIN_DB`.
     """
@@ -283,11 +283,9 @@ def count_candidates(
                 fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
     candidates = []
     for count, (operations, _) in fits.items():
-        residual = floored(band_db) - floored(curve_db(operations))
+        residual = leveled_residual(band_db, curve_db(operations))
         weak = implausibility(gains_db(operations), min_gain_db=MIN_GAIN_DB)
-        candidates.append(
-            CountCandidate(count, _rounded(operations), residual - np.median(residual), weak)
-        )
+        candidates.append(CountCandidate(count, _rounded(operations), residual, weak))
     return candidates
 
 
@@ -357,7 +355,7 @@ def _without_least_useful(band_db: np.ndarray, operations: list[EqOperation]) ->
 
     def spread(index: int) -> float:
         rest = operations[:index] + operations[index + 1 :]
-        return float(np.std(floored(band_db) - floored(curve_db(rest))))
+        return float(np.sqrt(np.mean(leveled_residual(band_db, curve_db(rest)) ** 2)))
 
     drop = min(range(len(operations)), key=spread)
     return operations[:drop] + operations[drop + 1 :]
