@@ -231,7 +231,7 @@ def floored(values_db: np.ndarray, *, floor_db: float | None = None) -> np.ndarr
 _LEVELS_DB = np.arange(-20.0, 20.0 + 1e-9, 0.05)
 
 
-def leveled_residual(band_db: np.ndarray, curve_db: np.ndarray) -> np.ndarray:
+def leveled_residual(band_db: np.ndarray, *, curve_db: np.ndarray) -> np.ndarray:
     """A fitted curve's residual at its best level, both read no deeper than `FIT_FLOOR_DB`.
 
     Parameters

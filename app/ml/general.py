@@ -283,7 +283,7 @@ def count_candidates(
                 fits[count] = min(fits[count], refit, key=lambda fit: fit[1])
     candidates = []
     for count, (operations, _) in fits.items():
-        residual = leveled_residual(band_db, curve_db(operations))
+        residual = leveled_residual(band_db, curve_db=curve_db(operations))
         weak = implausibility(gains_db(operations), min_gain_db=MIN_GAIN_DB)
         candidates.append(CountCandidate(count, _rounded(operations), residual, weak))
     return candidates
@@ -355,7 +355,7 @@ def _without_least_useful(band_db: np.ndarray, operations: list[EqOperation]) ->
 
     def spread(index: int) -> float:
         rest = operations[:index] + operations[index + 1 :]
-        return float(np.sqrt(np.mean(leveled_residual(band_db, curve_db(rest)) ** 2)))
+        return float(np.sqrt(np.mean(leveled_residual(band_db, curve_db=curve_db(rest)) ** 2)))
 
     drop = min(range(len(operations)), key=spread)
     return operations[:drop] + operations[drop + 1 :]

@@ -242,7 +242,7 @@ def test_a_low_pass_s_stop_band_in_the_music_s_floor_leaves_nothing_to_explain()
 def test_a_leveled_residual_is_the_median_aligned_difference_above_the_floor() -> None:
     difference = np.random.default_rng(5).normal(scale=0.5, size=len(CENTRES))
     fitted = curve([EqOperation(1_000.0, 4.0, 1.0)])
-    residual = leveled_residual(fitted + difference + 3.0, fitted)
+    residual = leveled_residual(fitted + difference + 3.0, curve_db=fitted)
     np.testing.assert_allclose(residual, difference - np.median(difference), atol=0.03)
 
 
@@ -257,7 +257,7 @@ def test_an_exact_fit_that_needs_a_level_leaves_no_residual_at_the_floor() -> No
         EqOperation(2_797.0, -5.7, type="high_shelf"),
     ]
     measured = floored(curve(truth) + 5.0)
-    assert np.sqrt(np.mean(leveled_residual(measured, curve(truth)) ** 2)) < 0.03
+    assert np.sqrt(np.mean(leveled_residual(measured, curve_db=curve(truth)) ** 2)) < 0.03
     (fit,) = count_candidates(
         measured, counts=range(3, 4), types=("bell", "low_shelf", "high_shelf", "high_pass")
     )
