@@ -125,15 +125,15 @@ def is_current(shard: Path, *, clip: Path, config_id: str, per_clip: int) -> boo
 
 def fresh_build(
     clips: tuple[Path, list[Track]], tmp_path: Path, *, config_id: str, per_clip: int
-) -> tuple[Path, Path, Path]:
-    """The first track's first clip, where its shard is to be, and a fresh build of it."""
+) -> tuple[Path, Path]:
+    """The first track's first clip, and a fresh build of its shard."""
     folder, tracks = clips
     clip = folder / f"{tracks[0].md5}_0.npy"
     fresh = tmp_path / "fresh.npz"
     synth.build_shard(
         clip, config_id=config_id, per_clip=per_clip, nuisances=True, shard_path=fresh
     )
-    return clip, tmp_path / "shard.npz", fresh
+    return clip, fresh
 
 
 def assert_renders_as_fresh(
@@ -190,12 +190,10 @@ def test_changing_per_clip_keeps_a_shards_first_examples_as_a_fresh_build_would(
 def test_a_shard_renders_again_only_what_an_older_limiter_rendered(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
-    folder, tracks = clips
-    clip = folder / f"{tracks[0].md5}_0.npy"
+    _, tracks = clips
+    clip, fresh = fresh_build(clips, tmp_path, config_id="F1W2", per_clip=8)
     layout = CorpusLayout(data_dir=tmp_path)
     shard = synth.shard_path_for(layout.datasets, config_id="F1W2", clip_path=clip)
-    fresh = tmp_path / "fresh.npz"
-    synth.build_shard(clip, config_id="F1W2", per_clip=8, nuisances=True, shard_path=fresh)
     with np.load(fresh) as data:
         arrays = {key: data[key] for key in data.files if key != "limiter_version"}
     limited = np.isfinite(arrays["chain"][:, LIMITER_GAIN_REDUCTION_COLUMN])
@@ -481,7 +479,8 @@ def test_a_shard_of_another_transfer_is_rendered_again(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
     assert feature_spec("general").demodulated and not feature_spec("F1W2").demodulated
-    clip, shard, fresh = fresh_build(clips, tmp_path, config_id="general", per_clip=2)
+    clip, fresh = fresh_build(clips, tmp_path, config_id="general", per_clip=2)
+    shard = tmp_path / "shard.npz"
     with np.load(fresh) as data:
         assert data["demodulated"].all()
         arrays = {key: data[key] for key in data.files if key != "demodulated"}
@@ -500,7 +499,8 @@ def test_a_shard_of_another_transfer_is_rendered_again(
 def test_a_shard_renders_again_only_the_sets_its_seeds_draw_otherwise(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
-    clip, shard, fresh = fresh_build(clips, tmp_path, config_id="general", per_clip=3)
+    clip, fresh = fresh_build(clips, tmp_path, config_id="general", per_clip=3)
+    shard = tmp_path / "shard.npz"
     with np.load(fresh) as data:
         arrays = {key: data[key].copy() for key in data.files}
     arrays["operations"][1, 0, 0] *= 2  # as an older space drew the second set
