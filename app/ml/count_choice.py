@@ -12,7 +12,8 @@ the ranges the general space draws them from, and how much a compressor or a
 limiter reshaped the candidate (`app.ml.features.imprint_features`). It also
 weighs the fits of several sets of types (`type_choices`): the type model's, and
 the sets with its closest calls flipped, since the type model's mistakes are
-mostly its close calls.
+mostly its close calls; each fit's row also sets it against the best fits of all
+those sets (`across_fits`), since a ranker scores each row alone.
 """
 
 from __future__ import annotations
@@ -164,11 +165,16 @@ class ChoiceContext:
         ]
 
 
+def _rms_db(candidate: CountCandidate) -> float:
+    """The RMS of a fit's residual."""
+    return float(np.sqrt(np.mean(np.square(candidate.residual_db))))
+
+
 def _fit_stats(candidate: CountCandidate) -> list[float]:
     """RMS, 90th percentile and largest |residual|, and the fractions within `EXPLAINED_DB`."""
     magnitude = np.abs(candidate.residual_db)
     return [
-        float(np.sqrt(np.mean(magnitude**2))),
+        _rms_db(candidate),
         float(np.percentile(magnitude, 90)),
         float(magnitude.max()),
         *(float(np.mean(magnitude <= limit)) for limit in EXPLAINED_DB),
@@ -249,6 +255,85 @@ def candidate_features(
             ]
         )
     return np.array(rows, dtype=np.float32)
+
+
+#: The floor under each fit's RMS residual in `across_fits`' log ratios (dB).
+RMS_FLOOR_DB = 1e-3
+#: The residual scales of the robust log-likelihoods `across_fits` sets against the best (dB).
+ACROSS_FITS_SCALES_DB = (0.1, 0.3)
+
+
+def across_fits(candidates: Sequence[CountCandidate]) -> np.ndarray:
+    """Columns that set each of one example's fits against all of its fits.
+
+    `candidate_features` describes a fit beside the fits of one count either side
+    of the same set of types; a ranker scores each row alone, so what it learns of
+    the example's other sets of types is only what these columns tell it.
+
+    Parameters
+    ----------
+    candidates : sequence of CountCandidate
+        Every fit of one example, of every set of types it weighs.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(len(candidates), 6)``: the log of the fit's RMS residual over the
+        smallest of any fit's and over the smallest of the fits of its count; the
+        log of the smallest RMS of the fits one operation smaller and one larger over
+        its own (NaN where no such fit); and its robust log-likelihood at each of
+        `ACROSS_FITS_SCALES_DB` less the best fit's.
+
+    Examples
+    --------
+    >>> fits = [CountCandidate(n, [], np.full(4, r), 0.0) for n, r in ((1, 2.0), (2, 0.5))]
+    >>> np.round(across_fits(fits)[:, :4], 2)
+    array([[ 1.38,  0.  ,   nan, -1.38],
+           [ 0.  ,  0.  ,  1.38,   nan]])
+    """
+    rms_db = np.array([_rms_db(c) for c in candidates]) + RMS_FLOOR_DB
+    counts = np.array([c.count for c in candidates])
+
+    def smallest_rms_db(count: int) -> float:
+        of_count = rms_db[counts == count]
+        return float(of_count.min()) if len(of_count) else np.nan
+
+    columns = [
+        np.log(rms_db / rms_db.min()),
+        np.log(rms_db / [smallest_rms_db(int(n)) for n in counts]),
+        *(np.log([smallest_rms_db(int(n) + step) for n in counts] / rms_db) for step in (-1, 1)),
+    ]
+    for scale_db in ACROSS_FITS_SCALES_DB:
+        fit = np.array(
+            [robust_log_likelihood(c.residual_db, residual_scale_db=scale_db) for c in candidates]
+        )
+        columns.append(fit - fit.max())
+    return np.column_stack(columns)
+
+
+def example_rows(
+    sets: Sequence[tuple[Sequence[CountCandidate], ChoiceContext]],
+    *,
+    count_probabilities: np.ndarray,
+) -> np.ndarray:
+    """The count chooser's rows of one example: every set's `candidate_features`, in
+    order, each followed by its `across_fits` columns.
+
+    Parameters
+    ----------
+    sets : sequence of (sequence of CountCandidate, ChoiceContext)
+        Per set of types the example weighs, its fits and its context.
+    count_probabilities : np.ndarray
+        CatBoost's probability of 0..MAX_OPERATIONS operations.
+    """
+    rows = np.vstack(
+        [
+            candidate_features(found, count_probabilities=count_probabilities, context=context)
+            for found, context in sets
+        ]
+    )
+    everything = [candidate for found, _ in sets for candidate in found]
+    return np.hstack([rows, across_fits(everything)]).astype(np.float32)
 
 
 #: The count chooser's CatBoost loss. It ranks each example's candidates, rather than

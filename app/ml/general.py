@@ -30,8 +30,8 @@ from app.ml.count_choice import (
     ChoiceContext,
     CountCandidate,
     TypeChoice,
-    candidate_features,
     chooser_scores,
+    example_rows,
     type_choices,
 )
 from app.ml.features import (
@@ -432,20 +432,21 @@ def chosen_operations(
     reach : int
         How many counts either side of CatBoost's are fitted (`nearby_counts`).
     """
-    candidates: list[CountCandidate] = []
-    rows = []
-    for band_db, context in options:
-        found = checked_candidates(
-            band_db,
-            count_probabilities=count_probabilities,
-            types=context.type_choice.types,
-            reach=reach,
+    sets = [
+        (
+            checked_candidates(
+                band_db,
+                count_probabilities=count_probabilities,
+                types=context.type_choice.types,
+                reach=reach,
+            ),
+            context,
         )
-        candidates += found
-        rows.append(
-            candidate_features(found, count_probabilities=count_probabilities, context=context)
-        )
-    return candidates[int(np.argmax(chooser_scores(chooser, rows)))].operations
+        for band_db, context in options
+    ]
+    rows = example_rows(sets, count_probabilities=count_probabilities)
+    candidates = [candidate for found, _ in sets for candidate in found]
+    return candidates[int(np.argmax(chooser_scores(chooser, [rows])))].operations
 
 
 def checked_candidates(

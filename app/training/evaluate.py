@@ -19,8 +19,8 @@ from app.ml.count_choice import (
     ChoiceContext,
     CountCandidate,
     TypeChoice,
-    candidate_features,
     chooser_scores,
+    example_rows,
 )
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.fitting import PhysicsCheck, fit_gains, floored
@@ -490,13 +490,11 @@ def option_candidates(options: list[list[ChoiceOption]]) -> list[list[list[Count
 def chooser_rows(
     options: list[list[ChoiceOption]], candidates: list[list[list[CountCandidate]]]
 ) -> list[np.ndarray]:
-    """Per example, `app.ml.count_choice.candidate_features` of every set's candidates."""
+    """Per example, `app.ml.count_choice.example_rows` of every set's candidates."""
     return [
-        np.vstack(
-            [
-                candidate_features(found, count_probabilities=example[1], context=context)
-                for (example, context), found in zip(opts, per_set, strict=True)
-            ]
+        example_rows(
+            [(found, context) for (_, context), found in zip(opts, per_set, strict=True)],
+            count_probabilities=opts[0][0][1],
         )
         for opts, per_set in zip(options, candidates, strict=True)
     ]

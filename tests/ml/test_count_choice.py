@@ -13,8 +13,10 @@ from app.ml.count_choice import (
     ChoiceContext,
     CountCandidate,
     TypeChoice,
+    across_fits,
     candidate_features,
     chooser_scores,
+    example_rows,
     fit_chooser,
     type_choices,
 )
@@ -51,6 +53,25 @@ def test_rows_say_what_each_count_explains_and_what_one_more_would() -> None:
     assert three[23:29].tolist() == pytest.approx([3.0, 2, 1, 0, 0, 0])
     assert rows[:, 29:31].tolist() == [[1, 0]] * 3 and rows[0, 41] == pytest.approx(0.3)
     assert rows[0, 42:].tolist() == pytest.approx([0.0, 0.0, 0.5])  # the type model's own set
+
+
+def test_each_row_sets_its_fit_against_the_example_s_other_sets_of_types() -> None:
+    """A ranker scores rows alone: the columns after `candidate_features` tell each fit how
+    far it lies from the best of every set, of its count and of one count either side."""
+    bells = [_candidate(1, 2.0), _candidate(2, 1.0)]
+    shelved = [_candidate(1, 1.5), _candidate(2, 0.25)]
+    probabilities = np.array([0.0, 0.5, 0.5, 0.0, 0.0, 0.0])
+    rows = example_rows([(bells, CONTEXT), (shelved, CONTEXT)], count_probabilities=probabilities)
+    own = candidate_features(bells, count_probabilities=probabilities, context=CONTEXT)
+    assert rows.shape == (4, own.shape[1] + 6)
+    assert rows[:2, : own.shape[1]] == pytest.approx(own, nan_ok=True)
+    across = rows[:, own.shape[1] :]
+    assert across[:, 0] == pytest.approx(np.log(np.array([2.0, 1.0, 1.5, 0.25]) / 0.25), abs=0.01)
+    assert across[:, 1] == pytest.approx(np.log([2.0 / 1.5, 4.0, 1.0, 1.0]), abs=0.01)
+    assert across[1, 2] == pytest.approx(np.log(1.5 / 1.0), abs=0.01)  # best one fewer
+    assert np.isnan(across[0, 2]) and np.isnan(across[3, 3])
+    assert across[3, 4:].tolist() == [0.0, 0.0] and (across[:3, 4:] < 0).all()
+    assert across_fits(shelved + bells)[0] == pytest.approx(across[2], nan_ok=True)
 
 
 def test_rows_say_how_far_operations_lie_outside_their_types_ranges() -> None:
@@ -115,7 +136,7 @@ def test_a_fitted_chooser_picks_the_count_after_which_little_is_left(
     examples = [example(int(t)) for t in truths]
     probabilities = [noisy_probabilities() for _ in examples]
     rows = [
-        candidate_features(found, count_probabilities=p, context=CONTEXT)
+        example_rows([(found, CONTEXT)], count_probabilities=p)
         for found, p in zip(examples, probabilities, strict=True)
     ]
     right = [

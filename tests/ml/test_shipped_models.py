@@ -17,7 +17,7 @@ from app.ml.count_choice import (
     ChoiceContext,
     CountCandidate,
     TypeChoice,
-    candidate_features,
+    example_rows,
     fit_chooser,
 )
 from app.ml.features import CURRENT_SPEC, FeatureSpec
@@ -145,12 +145,7 @@ def _chooser_trained_on(
         ]
         probabilities = np.array([0.1, 0.8, 0.1, 0.0, 0.0, 0.0])
         rows.append(
-            np.vstack(
-                [
-                    candidate_features(candidates, count_probabilities=probabilities, context=c)
-                    for c in contexts
-                ]
-            )
+            example_rows([(candidates, c) for c in contexts], count_probabilities=probabilities)
         )
         labels.append(np.concatenate([right(c) for c in contexts]))
     return fit_chooser(rows, right=labels, threads=1)
