@@ -44,6 +44,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.analysis
 	$(BIN)/python -m bench.service
+	$(BIN)/python -m bench.response
 	$(BIN)/python -m bench.recognition
 	$(BIN)/python -m bench.training
 

@@ -13,7 +13,9 @@ describes them (`code_digest`), so a second run of the same code takes a few min
     DATA_DIR=var python ops/chooser_study.py
 
 Prints, per chooser and for the installed physics checks, the figures of issue 19's item 4
-(`app.training.evaluate.typed_figures`) and the count right over every set. ``--seeds K`` fits
+(`app.training.evaluate.typed_figures`) and the count right over every set; and the same
+figures where each example's answer is a right candidate wherever one was fitted (the
+first otherwise): how far a chooser could go without better fits. ``--seeds K`` fits
 each chooser K times, to show how far its seeds alone move those figures; ``--ensemble N``
 makes each of those choosers the average of N rankers of consecutive seeds (the shipped
 chooser averages `app.ml.count_choice.CHOOSER_SEEDS`); ``--loss`` fits it with another
@@ -175,6 +177,16 @@ def main() -> None:
         validation.rows, fits["validation"].own, check=check, typed_check=typed_check
     )
     summary("installed physics checks", validation.dataset, checked)
+    summary(
+        "a right candidate wherever one was fitted (what no chooser can beat)",
+        validation.dataset,
+        [
+            found[int(np.argmax(right))].operations
+            for found, right in zip(
+                fits["validation"].candidates, fits["validation"].right, strict=True
+            )
+        ],
+    )
     assert bundle.groups is not None
     held_out = (bundle.groups[tune_mask] // TUNE_ONE_IN) % 2 == 1
     tune = fits["tune"]

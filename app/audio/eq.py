@@ -18,6 +18,7 @@ as sox's ``highpass`` and ``lowpass`` are); its gain is 0.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +28,8 @@ import numpy as np
 from scipy import signal
 
 EqType = Literal["bell", "low_shelf", "high_shelf", "high_pass", "low_pass"]
+#: One biquad: ``b0 b1 b2 1 a1 a2``, normalised by ``a0`` (a row of scipy's ``sos``).
+Section = tuple[float, float, float, float, float, float]
 #: Slope of a shelf when none is given: sox's ``bass`` and ``treble`` default.
 DEFAULT_SHELF_SLOPE = 0.5
 #: Butterworth orders of the pass filters: 12 and 24 dB/octave.
@@ -127,7 +130,7 @@ def butterworth_qs(order: int) -> list[float]:
     )
 
 
-def peaking_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
+def peaking_sos(operation: EqOperation, *, sample_rate_hz: float) -> list[Section]:
     """Second-order section of the RBJ cookbook peaking filter.
 
     Parameters
@@ -139,14 +142,14 @@ def peaking_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray
-        Shape ``(1, 6)``: ``b0 b1 b2 1 a1 a2``, normalised by ``a0``.
+    list of Section
+        One section: ``b0 b1 b2 1 a1 a2``, normalised by ``a0``.
 
     Examples
     --------
-    >>> sos = peaking_sos(EqOperation(1000.0, 6.0, 1.0), sample_rate_hz=44_100)
-    >>> sos.shape
-    (1, 6)
+    >>> (section,) = peaking_sos(EqOperation(1000.0, 6.0, 1.0), sample_rate_hz=44_100)
+    >>> len(section)
+    6
     """
     _check_frequency(operation, sample_rate_hz=sample_rate_hz)
     if operation.width_octaves <= 0:
@@ -155,9 +158,9 @@ def peaking_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
     w0 = 2.0 * math.pi * operation.frequency_hz / sample_rate_hz
     alpha = math.sin(w0) * math.sinh(math.log(2) / 2 * operation.width_octaves * w0 / math.sin(w0))
     cos_w0 = math.cos(w0)
-    b = np.array([1 + alpha * amplitude, -2 * cos_w0, 1 - alpha * amplitude])
-    a = np.array([1 + alpha / amplitude, -2 * cos_w0, 1 - alpha / amplitude])
-    return _section(b, a)
+    b = (1 + alpha * amplitude, -2 * cos_w0, 1 - alpha * amplitude)
+    a = (1 + alpha / amplitude, -2 * cos_w0, 1 - alpha / amplitude)
+    return [_section(b, a)]
 
 
 def _check_frequency(operation: EqOperation, *, sample_rate_hz: float) -> None:
@@ -169,11 +172,12 @@ def _check_frequency(operation: EqOperation, *, sample_rate_hz: float) -> None:
         )
 
 
-def _section(b: np.ndarray, a: np.ndarray) -> np.ndarray:
-    return np.concatenate([b / a[0], a / a[0]])[np.newaxis, :]
+def _section(b: Sequence[float], a: Sequence[float]) -> Section:
+    a0 = a[0]
+    return (b[0] / a0, b[1] / a0, b[2] / a0, 1.0, a[1] / a0, a[2] / a0)
 
 
-def shelf_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
+def shelf_sos(operation: EqOperation, *, sample_rate_hz: float) -> list[Section]:
     """Second-order section of the RBJ cookbook low or high shelf.
 
     Parameters
@@ -185,8 +189,8 @@ def shelf_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray
-        Shape ``(1, 6)``: ``b0 b1 b2 1 a1 a2``, normalised by ``a0``.
+    list of Section
+        One section: ``b0 b1 b2 1 a1 a2``, normalised by ``a0``.
 
     Raises
     ------
@@ -197,8 +201,8 @@ def shelf_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
     Examples
     --------
     >>> op = EqOperation(120.0, 3.0, type="low_shelf", slope=0.5)
-    >>> shelf_sos(op, sample_rate_hz=44_100).shape
-    (1, 6)
+    >>> len(shelf_sos(op, sample_rate_hz=44_100))
+    1
     """
     if operation.type not in ("low_shelf", "high_shelf"):
         raise ValueError(f"a {operation.type} is not a shelf")
@@ -215,24 +219,20 @@ def shelf_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
     two_root_a_alpha = math.sqrt(amplitude) * math.sin(w0) * math.sqrt(under_root)
     plus, minus = amplitude + 1, amplitude - 1
     sign = 1.0 if operation.type == "low_shelf" else -1.0
-    b = amplitude * np.array(
-        [
-            plus - sign * minus * cos_w0 + two_root_a_alpha,
-            sign * 2 * (minus - sign * plus * cos_w0),
-            plus - sign * minus * cos_w0 - two_root_a_alpha,
-        ]
+    b = (
+        amplitude * (plus - sign * minus * cos_w0 + two_root_a_alpha),
+        amplitude * (sign * 2 * (minus - sign * plus * cos_w0)),
+        amplitude * (plus - sign * minus * cos_w0 - two_root_a_alpha),
     )
-    a = np.array(
-        [
-            plus + sign * minus * cos_w0 + two_root_a_alpha,
-            -sign * 2 * (minus + sign * plus * cos_w0),
-            plus + sign * minus * cos_w0 - two_root_a_alpha,
-        ]
+    a = (
+        plus + sign * minus * cos_w0 + two_root_a_alpha,
+        -sign * 2 * (minus + sign * plus * cos_w0),
+        plus + sign * minus * cos_w0 - two_root_a_alpha,
     )
-    return _section(b, a)
+    return [_section(b, a)]
 
 
-def pass_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
+def pass_sos(operation: EqOperation, *, sample_rate_hz: float) -> list[Section]:
     """Second-order sections of a Butterworth high-pass or low-pass filter.
 
     One cookbook pass biquad per pair of poles, each with its Butterworth Q
@@ -248,14 +248,14 @@ def pass_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray
-        Shape ``(order // 2, 6)``.
+    list of Section
+        ``order // 2`` sections.
 
     Examples
     --------
     >>> op = EqOperation(30.0, 0.0, type="high_pass", order=4)
-    >>> pass_sos(op, sample_rate_hz=48_000).shape
-    (2, 6)
+    >>> len(pass_sos(op, sample_rate_hz=48_000))
+    2
     """
     if not operation.is_pass:
         raise ValueError(f"a {operation.type} is not a pass filter")
@@ -266,16 +266,16 @@ def pass_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
     for q in butterworth_qs(operation.order):
         alpha = math.sin(w0) / (2 * q)
         if operation.type == "low_pass":
-            b = np.array([(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2])
+            b = ((1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2)
         else:
-            b = np.array([(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2])
-        a = np.array([1 + alpha, -2 * cos_w0, 1 - alpha])
+            b = ((1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2)
+        a = (1 + alpha, -2 * cos_w0, 1 - alpha)
         sections.append(_section(b, a))
-    return np.vstack(sections)
+    return sections
 
 
-def operation_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarray:
-    """Second-order sections of any operation, shape ``(k, 6)``."""
+def operation_sos(operation: EqOperation, *, sample_rate_hz: float) -> list[Section]:
+    """Second-order sections of any operation."""
     if operation.type == "bell":
         return peaking_sos(operation, sample_rate_hz=sample_rate_hz)
     if operation.is_pass:
@@ -285,9 +285,8 @@ def operation_sos(operation: EqOperation, *, sample_rate_hz: float) -> np.ndarra
 
 def cascade_sos(operations: Sequence[EqOperation], *, sample_rate_hz: float) -> np.ndarray:
     """Stack the sections of several operations, shape ``(n, 6)``."""
-    if not operations:
-        return np.zeros((0, 6))
-    return np.vstack([operation_sos(op, sample_rate_hz=sample_rate_hz) for op in operations])
+    sections = [s for op in operations for s in operation_sos(op, sample_rate_hz=sample_rate_hz)]
+    return np.array(sections, dtype=float).reshape(len(sections), 6)
 
 
 def apply(
@@ -313,6 +312,14 @@ def apply(
         return samples.copy()
     sos = cascade_sos(operations, sample_rate_hz=sample_rate_hz)
     return signal.sosfilt(sos, samples, axis=0).astype(samples.dtype, copy=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _unit_circle(frequency_hz: bytes, *, sample_rate_hz: float) -> np.ndarray:
+    """``z^-1`` at the frequencies (float64 bytes): fits read one set of bands over and over."""
+    z = np.exp(-1j * 2 * np.pi * np.frombuffer(frequency_hz) / sample_rate_hz)
+    z.flags.writeable = False
+    return z
 
 
 def response_db(
@@ -342,13 +349,14 @@ def response_db(
     -6.0
     """
     frequency_hz = np.asarray(frequency_hz, dtype=float)
-    total = np.zeros_like(frequency_hz)
     if not operations:
-        return total
-    z = np.exp(-1j * 2 * np.pi * frequency_hz / sample_rate_hz)
-    for section in cascade_sos(operations, sample_rate_hz=sample_rate_hz):
-        b, a = section[:3], section[3:]
-        numerator = b[0] + b[1] * z + b[2] * z * z
-        denominator = a[0] + a[1] * z + a[2] * z * z
-        total += 20 * np.log10(np.abs(numerator) / np.abs(denominator))
+        return np.zeros_like(frequency_hz)
+    z = _unit_circle(frequency_hz.tobytes(), sample_rate_hz=sample_rate_hz)
+    z = z.reshape(frequency_hz.shape)
+    total = np.zeros_like(frequency_hz)
+    for op in operations:
+        for b0, b1, b2, a0, a1, a2 in operation_sos(op, sample_rate_hz=sample_rate_hz):
+            numerator = b0 + b1 * z + b2 * z * z
+            denominator = a0 + a1 * z + a2 * z * z
+            total += 20 * np.log10(np.abs(numerator) / np.abs(denominator))
     return total

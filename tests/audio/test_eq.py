@@ -220,6 +220,17 @@ def test_types_mix_in_one_cascade_and_their_responses_add_in_db() -> None:
     assert cascade_sos(ops, sample_rate_hz=48_000).shape == (2 + 1 + 1 + 1, 6)
 
 
+def test_response_of_a_cascade_is_scipys_down_its_stopbands() -> None:
+    ops = [high_pass(200.0, 4), high_shelf(6_000.0, -9.0), low_pass(2_000.0, 4)]
+    frequency_hz = np.geomspace(5, 22_000, 240).reshape(2, 120)
+    sos = cascade_sos(ops, sample_rate_hz=44_100)
+    _, h = signal.sosfreqz(sos, frequency_hz.ravel(), fs=44_100)
+    got = response_db(ops, frequency_hz=frequency_hz, sample_rate_hz=44_100)
+    assert got.shape == frequency_hz.shape
+    assert got.min() < -150.0  # 5 Hz under a 200 Hz high-pass, 22 kHz over a 2 kHz low-pass
+    np.testing.assert_allclose(got.ravel(), 20 * np.log10(np.abs(h)), atol=1e-6)
+
+
 def test_shelf_slope_from_q_gives_the_shelf_of_that_q() -> None:
     # the cookbook: 1/Q = sqrt((A + 1/A)(1/S - 1) + 2)
     for gain_db, q in [(6.0, 0.707), (-3.0, 0.5), (9.0, 1.2)]:
