@@ -9,9 +9,10 @@ the same run (the machine may be busy, so the ratios are the figures to read):
 per call
     `response_db` of a bell, a shelf, a fourth-order pass filter and a mixture of four,
     against two baselines on the same sections: ``scipy.signal.sosfreqz``, and
-    `array_db`, the same complex arithmetic on the numpy array of `cascade_sos` (as
-    `response_db` did until stop 44, when every operation's sections were built as
-    arrays and stacked). Median microseconds per call and the ratios.
+    `array_db`, the same complex arithmetic on the rows of `cascade_sos`'s array, as
+    `response_db` ran until stop 44 (which then also built each operation's sections as
+    arrays and stacked them, so the old way was slower still). Median microseconds per
+    call and the ratios.
 per rating
     The shipped general model's `recognise` on `bench.recognition`'s eight mixtures, with
     `response_db` as it is and with `array_db` in its place; the two give the same
