@@ -381,12 +381,15 @@ def greedy_pursuit(
     dictionary: Dictionary,
     min_spacing_octaves: float = 0.4,
     required: tuple[str, ...] = (),
+    required_first: bool = True,
 ) -> tuple[list[EqOperation], list[float]]:
     """Orthogonal matching pursuit with the dictionary's atoms and a free constant.
 
     Atoms closer than `min_spacing_octaves` to a chosen one, and atoms of a
     type other than bell already chosen, are not chosen again. While a type of
-    `required` has not been chosen, only atoms of those types are.
+    `required` has not been chosen, only atoms of those types are: from the
+    first step, or with `required_first` false only in the last steps, as many
+    as the types still missing.
 
     Returns
     -------
@@ -413,7 +416,7 @@ def greedy_pursuit(
             if dictionary.types[index] != "bell":
                 scores[dictionary.types == dictionary.types[index]] = -np.inf
         missing = set(required) - {str(dictionary.types[index]) for index in chosen}
-        if missing:
+        if missing and (required_first or count - len(chosen) <= len(missing)):
             scores[~np.isin(dictionary.types, list(missing))] = -np.inf
         best = int(np.argmax(scores))
         if not np.isfinite(scores[best]):

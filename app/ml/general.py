@@ -315,13 +315,28 @@ def covers(operations: list[EqOperation], *, required: tuple[EqType, ...], count
 def _greedy_fit(
     band_db: np.ndarray, *, count: int, types: tuple[EqType, ...] = BELLS
 ) -> tuple[list[EqOperation], float]:
-    """`count` operations: greedy pursuit, then joint refinement; and their RMS residual (dB)."""
-    start: list[EqOperation] = []
-    if count:
-        start, _ = greedy_pursuit(
-            band_db, count=count, dictionary=dictionary_of(types), required=_required(types)
-        )
-    return _refine(band_db, start)
+    """`count` operations: greedy pursuit, then joint refinement; and their RMS residual (dB).
+
+    With types but bells, the pursuit starts with one operation of each of them
+    and, where the count leaves room for more, also ends with them; the better
+    refined fit is kept. Placed first, a low shelf took up the boost of a bell
+    an octave above it and the refinement could not part them again.
+    """
+    if not count:
+        return _refine(band_db, [])
+    required = _required(types)
+    starts = [
+        greedy_pursuit(
+            band_db,
+            count=count,
+            dictionary=dictionary_of(types),
+            required=required,
+            required_first=first,
+        )[0]
+        for first in ((True, False) if required and count > len(required) else (True,))
+    ]
+    fits = [_refine(band_db, start) for i, start in enumerate(starts) if start not in starts[:i]]
+    return min(fits, key=lambda fit: fit[1])
 
 
 def _required(types: tuple[EqType, ...]) -> tuple[EqType, ...]:
