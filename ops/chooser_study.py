@@ -12,6 +12,10 @@ describes them (`code_digest`), so a second run of the same code takes a few min
 
     DATA_DIR=var python ops/chooser_study.py
 
+A change to the chooser's rows alone (`app.ml.count_choice.candidate_features`) leaves the
+fits as they were: ``--rows-from CODE`` reads the fits cached under the digest CODE of the
+code before it and makes their rows again with today's code, in minutes.
+
 Prints, per chooser and for the installed physics checks, the figures of issue 19's item 4
 (`app.training.evaluate.typed_figures`) and the count right over every set; and the same
 figures where each example's answer is a right candidate wherever one was fitted (the
@@ -134,6 +138,12 @@ def main() -> None:
         choices=("YetiRank", "QuerySoftMax", "Logloss"),
         help="the chooser's CatBoost loss (`app.ml.count_choice.fit_chooser`)",
     )
+    parser.add_argument(
+        "--rows-from",
+        metavar="CODE",
+        help="read the fits cached under another code digest and describe them with today's"
+        " chooser rows (for a change to the rows alone: it skips the refit)",
+    )
     args = parser.parse_args()
     data_dir = get_settings().DATA_DIR
     bundle = Bundle.load(data_dir / "bundle" / "general.npz")
@@ -161,8 +171,13 @@ def main() -> None:
         )
         for name, mask in (("tune", tune_mask), ("validation", validation_mask))
     }
-    cache = data_dir / f"chooser_study_every_{args.every}_{code_digest()}.pkl"
-    if cache.is_file():
+    cache = data_dir / f"chooser_study_every_{args.every}_{args.rows_from or code_digest()}.pkl"
+    if args.rows_from:
+        fits = {
+            name: rp.described_again(found, parts[name], spec=bundle.spec)
+            for name, found in pickle.loads(cache.read_bytes()).items()
+        }
+    elif cache.is_file():
         fits = pickle.loads(cache.read_bytes())
     else:
         fits = {

@@ -10,7 +10,7 @@ matches the bundle's features.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -638,9 +638,9 @@ class ChooserFits:
         ]
 
 
-def chooser_fits(examples: GeneralExamples, *, spec: FeatureSpec) -> ChooserFits:
-    """Fit every set of types of each of `examples` (`ev.choice_options`)."""
-    options = ev.choice_options(
+def _choice_options(examples: GeneralExamples, *, spec: FeatureSpec) -> list[list[ev.ChoiceOption]]:
+    """`ev.choice_options` of `examples`."""
+    return ev.choice_options(
         examples.features,
         probabilities=examples.probabilities,
         choices=examples.choices,
@@ -648,12 +648,25 @@ def chooser_fits(examples: GeneralExamples, *, spec: FeatureSpec) -> ChooserFits
         spec=spec,
         top_bands=examples.top_bands,
     )
+
+
+def chooser_fits(examples: GeneralExamples, *, spec: FeatureSpec) -> ChooserFits:
+    """Fit every set of types of each of `examples` (`ev.choice_options`)."""
+    options = _choice_options(examples, spec=spec)
     per_set = ev.option_candidates(options)
     return ChooserFits(
         per_set,
         ev.chooser_rows(options, per_set),
         [_type_list(decode_operations(ops)) for ops in examples.dataset.operations],
     )
+
+
+def described_again(
+    fits: ChooserFits, examples: GeneralExamples, *, spec: FeatureSpec
+) -> ChooserFits:
+    """`fits` of `examples` with their chooser rows made again by today's code."""
+    options = _choice_options(examples, spec=spec)
+    return replace(fits, rows=ev.chooser_rows(options, fits.per_set))
 
 
 def _apart(items: list[_Item], held_out: np.ndarray) -> tuple[list[_Item], list[_Item]]:
