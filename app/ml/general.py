@@ -325,11 +325,12 @@ def _greedy_fit(
     if not count:
         return _refine(band_db, [])
     required = _required(types)
+    dictionary = dictionary_of(types)
     starts = [
         greedy_pursuit(
             band_db,
             count=count,
-            dictionary=dictionary_of(types),
+            dictionary=dictionary,
             required=required,
             required_first=first,
         )[0]
