@@ -146,6 +146,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     data_dir = get_settings().DATA_DIR
+    cache = data_dir / f"chooser_study_every_{args.every}_{args.rows_from or code_digest()}.pkl"
+    if args.rows_from and not cache.is_file():
+        parser.error(f"--rows-from {args.rows_from}: no fits cached at {cache}")
     bundle = Bundle.load(data_dir / "bundle" / "general.npz")
     fitted_dir = data_dir / "fitted" / "general"
     classifier = load_classifier(fitted_dir)
@@ -171,7 +174,6 @@ def main() -> None:
         )
         for name, mask in (("tune", tune_mask), ("validation", validation_mask))
     }
-    cache = data_dir / f"chooser_study_every_{args.every}_{args.rows_from or code_digest()}.pkl"
     if args.rows_from:
         fits = {
             name: rp.described_again(found, parts[name], spec=bundle.spec)
