@@ -13,7 +13,9 @@ limiter reshaped the candidate (`app.ml.features.imprint_features`). It also
 weighs the fits of several sets of types (`type_choices`): the type model's, and
 the sets with its closest calls flipped, since the type model's mistakes are
 mostly its close calls; each fit's row also sets it against the best fits of all
-those sets (`across_fits`), since a ranker scores each row alone.
+those sets (`across_fits`), since a ranker scores each row alone, and says in which
+octaves it leaves its residual, against the least any of them leaves there
+(`residual_by_octave`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from catboost import CatBoost, CatBoostClassifier, CatBoostRanker, Pool, sum_models
 
 from app.audio.eq import EqOperation, EqType
+from app.ml.features import CURRENT_SPEC, IMPRINT_OCTAVES
 from app.ml.fitting import PhysicsCheck, octaves_outside, robust_log_likelihood
 
 #: The count chooser's file in a general model's folder (absent: the physics check decides).
@@ -311,13 +314,60 @@ def across_fits(candidates: Sequence[CountCandidate]) -> np.ndarray:
     return np.column_stack(columns)
 
 
+#: `residual_by_octave` reads each fit's residual in this many octaves.
+RESIDUAL_OCTAVES = IMPRINT_OCTAVES
+
+
+def residual_by_octave(candidates: Sequence[CountCandidate]) -> np.ndarray:
+    """Where each of one example's fits leaves its residual, octave by octave.
+
+    The other columns summarise a fit's residual over every band, so a fit that
+    leaves 1 dB in the bottom octave, where a compressor's pumping lands, reads
+    like one that leaves it where an operation is missing. Set against the
+    smallest any fit leaves in the same octave, the residual also tells what no
+    fit of the example explains there (noise, the dynamics) from what this fit
+    alone leaves.
+
+    Parameters
+    ----------
+    candidates : sequence of CountCandidate
+        Every fit of one example, of every set of types it weighs; residuals in
+        the bands of `CURRENT_SPEC`, from its lowest.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(len(candidates), 2 * RESIDUAL_OCTAVES)``: the RMS residual in each
+        octave (dB; NaN where the fit's residual stops below it), then the same
+        less the smallest of the example's fits in that octave.
+
+    Examples
+    --------
+    >>> fits = [CountCandidate(n, [], np.full(24, r), 0.0) for n, r in ((1, 2.0), (2, 0.5))]
+    >>> residual_by_octave(fits)[:, [0, 1, 2, 10, 11]]
+    array([[2. , 2. , nan, 1.5, 1.5],
+           [0.5, 0.5, nan, 0. , 0. ]])
+    """
+    per_octave = CURRENT_SPEC.bands_per_octave
+    rms_db = np.full((len(candidates), RESIDUAL_OCTAVES), np.nan)
+    for row, candidate in zip(rms_db, candidates, strict=True):
+        squares = np.square(candidate.residual_db[: RESIDUAL_OCTAVES * per_octave])
+        octave = np.arange(len(squares)) // per_octave
+        sums, sizes = np.bincount(octave, weights=squares), np.bincount(octave)
+        row[: len(sums)] = np.sqrt(sums / sizes)
+    seen = ~np.all(np.isnan(rms_db), axis=0)
+    least_db = np.full(RESIDUAL_OCTAVES, np.nan)
+    least_db[seen] = np.nanmin(rms_db[:, seen], axis=0)
+    return np.hstack([rms_db, rms_db - least_db])
+
+
 def example_rows(
     sets: Sequence[tuple[Sequence[CountCandidate], ChoiceContext]],
     *,
     count_probabilities: np.ndarray,
 ) -> np.ndarray:
     """The count chooser's rows of one example: every set's `candidate_features`, in
-    order, each followed by its `across_fits` columns.
+    order, each followed by its `across_fits` and `residual_by_octave` columns.
 
     Parameters
     ----------
@@ -333,7 +383,9 @@ def example_rows(
         ]
     )
     everything = [candidate for found, _ in sets for candidate in found]
-    return np.hstack([rows, across_fits(everything)]).astype(np.float32)
+    return np.hstack([rows, across_fits(everything), residual_by_octave(everything)]).astype(
+        np.float32
+    )
 
 
 #: The count chooser's CatBoost loss. It ranks each example's candidates, rather than

@@ -18,6 +18,7 @@ from app.ml.count_choice import (
     chooser_scores,
     example_rows,
     fit_chooser,
+    residual_by_octave,
     type_choices,
 )
 from app.ml.recognition import load_scorer
@@ -63,15 +64,35 @@ def test_each_row_sets_its_fit_against_the_example_s_other_sets_of_types() -> No
     probabilities = np.array([0.0, 0.5, 0.5, 0.0, 0.0, 0.0])
     rows = example_rows([(bells, CONTEXT), (shelved, CONTEXT)], count_probabilities=probabilities)
     own = candidate_features(bells, count_probabilities=probabilities, context=CONTEXT)
-    assert rows.shape == (4, own.shape[1] + 6)
+    assert rows.shape == (4, own.shape[1] + 6 + 20)
     assert rows[:2, : own.shape[1]] == pytest.approx(own, nan_ok=True)
-    across = rows[:, own.shape[1] :]
+    across = rows[:, own.shape[1] : own.shape[1] + 6]
     assert across[:, 0] == pytest.approx(np.log(np.array([2.0, 1.0, 1.5, 0.25]) / 0.25), abs=0.01)
     assert across[:, 1] == pytest.approx(np.log([2.0 / 1.5, 4.0, 1.0, 1.0]), abs=0.01)
     assert across[1, 2] == pytest.approx(np.log(1.5 / 1.0), abs=0.01)  # best one fewer
     assert np.isnan(across[0, 2]) and np.isnan(across[3, 3])
     assert across[3, 4:].tolist() == [0.0, 0.0] and (across[:3, 4:] < 0).all()
     assert across_fits(shelved + bells)[0] == pytest.approx(across[2], nan_ok=True)
+    by_octave = rows[:, own.shape[1] + 6 :]
+    assert by_octave == pytest.approx(residual_by_octave(bells + shelved), nan_ok=True)
+
+
+def test_rows_say_in_which_octave_a_fit_leaves_what_no_other_fit_does() -> None:
+    """The residual a compressor leaves in the bass, which every fit leaves, reads 0 against
+    the example's best there; a bell one fit misses at 1 kHz reads as that fit's alone."""
+    shared = np.zeros(120)
+    shared[:12] = 1.0  # 20-40 Hz: no fit explains it
+    missing = shared.copy()
+    missing[60:66] = 2.0  # half the 640-1280 Hz octave
+    typed = shared[:96]  # a typed fit stops at the reference's top band
+    fits = [CountCandidate(n, [], r, 0.0) for n, r in ((1, missing), (2, shared), (2, typed))]
+    columns = residual_by_octave(fits)
+    assert columns.shape == (3, 20)
+    rms, over_least = columns[:, :10], columns[:, 10:]
+    assert rms[:, 0] == pytest.approx([1.0, 1.0, 1.0]) and over_least[:, 0] == pytest.approx(0.0)
+    assert rms[0, 5] == pytest.approx(np.sqrt(2.0)) == over_least[0, 5]
+    assert over_least[1:, 5] == pytest.approx(0.0)
+    assert np.isnan(rms[2, 8:]).all() and not np.isnan(rms[:2, 8:]).any()
 
 
 def test_rows_say_how_far_operations_lie_outside_their_types_ranges() -> None:
