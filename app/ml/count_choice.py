@@ -28,7 +28,7 @@ import numpy as np
 from catboost import CatBoost, CatBoostClassifier, CatBoostRanker, Pool, sum_models
 
 from app.audio.eq import EqOperation, EqType
-from app.ml.features import CURRENT_SPEC, IMPRINT_OCTAVES
+from app.ml.features import IMPRINT_OCTAVES, octave_means
 from app.ml.fitting import PhysicsCheck, octaves_outside, robust_log_likelihood
 
 #: The count chooser's file in a general model's folder (absent: the physics check decides).
@@ -332,7 +332,7 @@ def residual_by_octave(candidates: Sequence[CountCandidate]) -> np.ndarray:
     ----------
     candidates : sequence of CountCandidate
         Every fit of one example, of every set of types it weighs; residuals in
-        the bands of `CURRENT_SPEC`, from its lowest.
+        the bands of `app.ml.features.CURRENT_SPEC`, from its lowest.
 
     Returns
     -------
@@ -348,16 +348,13 @@ def residual_by_octave(candidates: Sequence[CountCandidate]) -> np.ndarray:
     array([[2. , 2. , nan, 1.5, 1.5],
            [0.5, 0.5, nan, 0. , 0. ]])
     """
-    per_octave = CURRENT_SPEC.bands_per_octave
-    rms_db = np.full((len(candidates), RESIDUAL_OCTAVES), np.nan)
-    for row, candidate in zip(rms_db, candidates, strict=True):
-        squares = np.square(candidate.residual_db[: RESIDUAL_OCTAVES * per_octave])
-        octave = np.arange(len(squares)) // per_octave
-        sums, sizes = np.bincount(octave, weights=squares), np.bincount(octave)
-        row[: len(sums)] = np.sqrt(sums / sizes)
-    seen = ~np.all(np.isnan(rms_db), axis=0)
-    least_db = np.full(RESIDUAL_OCTAVES, np.nan)
-    least_db[seen] = np.nanmin(rms_db[:, seen], axis=0)
+    rms_db = np.array(
+        [
+            np.sqrt(octave_means(np.square(c.residual_db), octaves=RESIDUAL_OCTAVES))
+            for c in candidates
+        ]
+    ).reshape(len(candidates), RESIDUAL_OCTAVES)
+    least_db = np.fmin.reduce(rms_db, axis=0, initial=np.nan)
     return np.hstack([rms_db, rms_db - least_db])
 
 

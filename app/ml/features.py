@@ -192,6 +192,25 @@ def read_candidates(
 IMPRINT_OCTAVES = 10
 
 
+def octave_means(
+    values: np.ndarray, *, spec: FeatureSpec = CURRENT_SPEC, octaves: int = IMPRINT_OCTAVES
+) -> np.ndarray:
+    """The mean of per-band `values`, from the spec's lowest band, in each of `octaves`
+    octaves; NaN in the octaves the values stop below.
+
+    Examples
+    --------
+    >>> octave_means(np.arange(18.0), octaves=3).tolist()
+    [5.5, 14.5, nan]
+    """
+    values = values[: octaves * spec.bands_per_octave]
+    octave = np.arange(len(values)) // spec.bands_per_octave
+    sums = np.bincount(octave, weights=values)
+    means = np.full(octaves, np.nan)
+    means[: len(sums)] = sums / np.bincount(octave)
+    return means
+
+
 def imprint_features(
     reference_magnitudes: np.ndarray,
     candidate_magnitudes: np.ndarray,
@@ -217,7 +236,6 @@ def imprint_features(
         (0 for a candidate that differs by EQ alone; a compressor's pumping
         and a limiter's distortion leave their mark), then its RMS over every band.
     """
-    octave = np.arange(spec.n_bands) // spec.bands_per_octave
     rows = []
     for ref, cand, coherent in zip(
         reference_magnitudes, candidate_magnitudes, coherent_magnitudes, strict=True
@@ -226,8 +244,7 @@ def imprint_features(
             band_features(ref, cand, spec=spec)[: spec.n_bands]
             - band_features(ref, coherent, spec=spec)[: spec.n_bands]
         )
-        sums = np.bincount(octave, weights=imprint)[:IMPRINT_OCTAVES]
-        means = sums / np.bincount(octave)[:IMPRINT_OCTAVES]
+        means = octave_means(imprint, spec=spec)
         rows.append(np.append(means, np.sqrt(np.mean(imprint**2))))
     return np.array(rows, dtype=np.float32)
 
