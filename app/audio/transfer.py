@@ -32,6 +32,18 @@ instead of 0.07 dB RMS, but its largest error is 0.32 instead of 0.23 dB, as
 a static EQ's group delay carries low energy from frame to frame; weighing the
 groups below 150 Hz alike with the rest, ``g(t)`` followed it further (0.10
 and 0.48 dB), so they weigh a tenth (`LOW_GROUP_WEIGHT`).
+
+A frame of 2048 samples (46 ms) still cannot follow a 1-10 ms attack, so
+``g(t)`` is then read again on frames of 512 (`FINE_ROUNDS`), against the
+reference filtered by the complex transfer read so far (`_through_transfer`):
+on such short frames a static EQ spreads over wide bins and from frame to frame,
+and only the reference through it meets the candidate frame by frame. Same
+command, demodulated without → with the fine rounds (RMS and largest band
+error, dB): the compressor and limiter 0.30 → 0.09 and 1.25 → 0.37, with the
+EQ 0.37 → 0.12 and 1.43 → 0.53, the limiter alone 0.10 → 0.02, the compressor
+alone 0.21 → 0.07; the EQ alone reads 0.06 → 0.10 and 0.32 → 0.39. Against the
+plain reference instead of the filtered one, the EQ alone read 0.46 dB RMS.
+It costs about 0.25 s more per 30 s clip (0.12 → 0.37 s).
 """
 
 from __future__ import annotations
@@ -66,9 +78,16 @@ ROUNDS = 6
 #: over frames (median over 20 validation songs; 2.3 dB on one).
 DEMODULATION_FROM_HZ = 150.0
 LOW_GROUP_WEIGHT = 0.1
+#: Demodulated, ``g(t)`` is then read again, this many rounds, on frames this long and this
+#: far apart (samples, 11.6 and 2.9 ms), against the reference through the transfer read so
+#: far (`_through_transfer`): a limiter's 1-10 ms attack moves the gain within a short frame.
+FINE_ROUNDS = 2
+FINE_N_FFT = 512
+FINE_HOP_LENGTH = 128
 #: Which demodulation a dataset's shards hold (`app.training.synth.coherent_is_stale`):
-#: 1 weighed every group alike, 2 the low ones `LOW_GROUP_WEIGHT` times.
-DEMODULATION_VERSION = 2
+#: 1 weighed every group alike, 2 the low ones `LOW_GROUP_WEIGHT` times, 3 added the
+#: `FINE_ROUNDS`.
+DEMODULATION_VERSION = 3
 #: Demodulated, the long frames overlap by this fraction less one over it (hop
 #: ``low_n_fft // LONG_OVERLAP``): a transfer read on four times the frames.
 LONG_OVERLAP = 4
@@ -176,17 +195,48 @@ def _dynamics_gain(
     return frame_gain, groups @ gain_of_group
 
 
-def _low_group_weight(groups: np.ndarray, *, spec: SpectrumSpec) -> np.ndarray:
-    """Each group's weight in ``g(t)``: `LOW_GROUP_WEIGHT` below `DEMODULATION_FROM_HZ`, else 1."""
-    bin_hz = spec.bin_frequencies_hz[: spec.n_fft // 2 + 1]
+def _frame_gain(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    n_fft: int,
+    hop_length: int,
+    sample_rate_hz: int,
+) -> np.ndarray:
+    """``g(t)`` per sample (`_dynamics_gain` on frames of `n_fft`, its groups below
+    `DEMODULATION_FROM_HZ` weighed `LOW_GROUP_WEIGHT` times): each frame's gain at
+    its centre, linear between."""
+    groups = _groups(n_fft, sample_rate_hz=sample_rate_hz)
+    sums = _gather(reference, candidate, n_fft=n_fft, hop_length=hop_length, groups=groups)
+    bin_hz = np.arange(n_fft // 2 + 1) * sample_rate_hz / n_fft
     group_hz = bin_hz @ groups / np.maximum(np.sum(groups, axis=0), 1.0)
-    return np.where(group_hz >= DEMODULATION_FROM_HZ, 1.0, LOW_GROUP_WEIGHT)
+    weight = np.where(group_hz >= DEMODULATION_FROM_HZ, 1.0, LOW_GROUP_WEIGHT)
+    frame_gain, _ = _dynamics_gain(sums, groups=groups, weight=weight)
+    centres = np.arange(len(frame_gain)) * hop_length + n_fft / 2
+    return np.interp(np.arange(len(candidate)), centres, frame_gain).astype(np.float32)
 
 
-def _gain_curve(frame_gain: np.ndarray, *, n_samples: int, spec: SpectrumSpec) -> np.ndarray:
-    """``g(t)`` per sample: each short frame's gain at its centre, linear between."""
-    centres = np.arange(len(frame_gain)) * spec.hop_length + spec.n_fft / 2
-    return np.interp(np.arange(n_samples), centres, frame_gain).astype(np.float32)
+def _through_transfer(
+    reference_spectrum: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    reference: np.ndarray,
+    spec: SpectrumSpec,
+) -> np.ndarray:
+    """The reference filtered by the complex transfer to `candidate` on the short frames.
+
+    Short frames blur a static EQ over their wide bins, and its impulse response
+    carries energy from frame to frame; against the reference through the EQ,
+    a frame's gain is the dynamics' alone. `reference_spectrum` is
+    ``scipy.fft.rfft(reference)``, read once for every round.
+    """
+    sums = _gather(reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=None)
+    transfer = np.where(_silent(sums.energy), 0.0, sums.transfer)
+    n_samples = len(reference)
+    at_bin = np.arange(len(reference_spectrum)) * (spec.n_fft / n_samples)
+    bins = np.arange(len(transfer))
+    full = np.interp(at_bin, bins, transfer.real) + 1j * np.interp(at_bin, bins, transfer.imag)
+    return scipy.fft.irfft((reference_spectrum * full).astype(np.complex64), n_samples)
 
 
 def static_transfer_magnitude(
@@ -225,23 +275,27 @@ def static_transfer_magnitude(
     >>> bool(np.allclose(gain[1:-1], 0.5))
     True
     """
+    if demodulate:
+        return _demodulated_transfer_magnitude(reference, candidate, spec=spec)
     groups = _groups(spec.n_fft, sample_rate_hz=spec.sample_rate_hz)
     short = _gather(
         reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=groups
     )
-    weight = _low_group_weight(groups, spec=spec) if demodulate else None
-    frame_gain, short_gain = _dynamics_gain(short, groups=groups, weight=weight)
-    long_hop = spec.low_hop_length
-    if demodulate:
-        candidate = candidate / _gain_curve(frame_gain, n_samples=len(candidate), spec=spec)
-        short = _gather(
-            reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=None
-        )
-        short_gain = np.ones_like(short_gain)
-        long_hop = spec.low_n_fft // LONG_OVERLAP
-    long = _gather(reference, candidate, n_fft=spec.low_n_fft, hop_length=long_hop, groups=None)
+    _, short_gain = _dynamics_gain(short, groups=groups)
+    long = _gather(
+        reference, candidate, n_fft=spec.low_n_fft, hop_length=spec.low_hop_length, groups=None
+    )
+    return _bins_magnitude(short, long, short_gain=short_gain, spec=spec)
+
+
+def _bins_magnitude(
+    short: _Sums, long: _Sums, *, short_gain: np.ndarray | None, spec: SpectrumSpec
+) -> np.ndarray:
+    """``|H| / gbar`` on the short spectrum's bins, then the long one's lowest (which take
+    ``gbar`` of the short ones at their frequency); NaN where the reference is silent."""
     frequencies = spec.bin_frequencies_hz
     n_short = spec.n_fft // 2 + 1
+    short_gain = np.ones(n_short) if short_gain is None else short_gain
     long_gain = np.interp(frequencies[n_short:], frequencies[:n_short], short_gain)
     magnitude = np.concatenate(
         [
@@ -251,6 +305,40 @@ def static_transfer_magnitude(
     )
     silent = np.concatenate([_silent(short.energy), _silent(long.energy)[: spec.n_low_bins]])
     return np.where(silent, np.nan, magnitude)
+
+
+def _demodulated_transfer_magnitude(
+    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
+) -> np.ndarray:
+    """`static_transfer_magnitude` of the candidate divided by ``g(t)``: read on the short
+    frames, then `FINE_ROUNDS` times on finer ones against `_through_transfer`."""
+    sample_rate_hz = spec.sample_rate_hz
+    candidate = candidate / _frame_gain(
+        reference,
+        candidate,
+        n_fft=spec.n_fft,
+        hop_length=spec.hop_length,
+        sample_rate_hz=sample_rate_hz,
+    )
+    reference_spectrum = scipy.fft.rfft(np.asarray(reference, dtype=np.float32))
+    for _ in range(FINE_ROUNDS):
+        through = _through_transfer(reference_spectrum, candidate, reference=reference, spec=spec)
+        candidate = candidate / _frame_gain(
+            through,
+            candidate,
+            n_fft=FINE_N_FFT,
+            hop_length=FINE_HOP_LENGTH,
+            sample_rate_hz=sample_rate_hz,
+        )
+    short = _gather(reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=None)
+    long = _gather(
+        reference,
+        candidate,
+        n_fft=spec.low_n_fft,
+        hop_length=spec.low_n_fft // LONG_OVERLAP,
+        groups=None,
+    )
+    return _bins_magnitude(short, long, short_gain=None, spec=spec)
 
 
 def residual_lag_samples(

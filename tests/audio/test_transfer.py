@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.audio import transfer
 from app.audio.eq import EqOperation, apply
 from app.audio.spectrum import (
     DEFAULT_SPEC,
@@ -77,10 +78,13 @@ def test_a_demodulated_transfer_reads_a_static_eq_as_it_is() -> None:
     eq = apply(music, [EqOperation(120.0, 4.0, type="low_shelf")], sample_rate_hz=SR)
     demodulated = coherent(music, eq, demodulate=True)
     truth = band_db(music, average_spectrum(eq))
-    np.testing.assert_allclose(band_db(music, demodulated)[INNER], truth[INNER], atol=0.1)
+    # Measured: 0.13 dB at most, at the kick's fundamental (70-90 Hz), whose frames hold
+    # little else for the fine rounds' ``g(t)`` to read (0.04 dB without them).
+    np.testing.assert_allclose(band_db(music, demodulated)[INNER], truth[INNER], atol=0.15)
 
 
-def test_demodulating_a_gain_that_moves_within_frames_reads_the_eq_closer() -> None:
+def _squashed_eq_error_db(*, demodulate: bool) -> np.ndarray:
+    """|error| (dB) of the inner bands' EQ read through a 2 ms-attack compressor."""
     pedalboard = pytest.importorskip("pedalboard")
     music = kick_and_hats()
     operations = [EqOperation(3_000.0, 4.0, 1.0), EqOperation(120.0, 4.0, type="low_shelf")]
@@ -88,18 +92,34 @@ def test_demodulating_a_gain_that_moves_within_frames_reads_the_eq_closer() -> N
     compressor = pedalboard.Compressor(threshold_db=-30, ratio=6, attack_ms=2, release_ms=60)
     squashed = compressor(eq * np.float32(4.0), SR)
     truth = band_db(music, average_spectrum(eq))
+    magnitude = coherent(music, squashed, demodulate=demodulate)
+    return np.abs(band_db(music, magnitude) - truth)[INNER]
 
-    def error_db(demodulate: bool) -> np.ndarray:
-        magnitude = coherent(music, squashed, demodulate=demodulate)
-        return np.abs(band_db(music, magnitude) - truth)[INNER]
 
-    averaged, demodulated = error_db(False), error_db(True)
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2)))
+
+
+def test_demodulating_a_gain_that_moves_within_frames_reads_the_eq_closer() -> None:
+    averaged = _squashed_eq_error_db(demodulate=False)
+    demodulated = _squashed_eq_error_db(demodulate=True)
     assert averaged.max() > 2.5  # the gain moving within a frame blurs what it averages
-    # Measured: largest 2.26 against 3.13 dB, RMS 0.68 against 0.71 dB. The kick's frames
-    # hold little above 150 Hz, which `g(t)` weighs most (`LOW_GROUP_WEIGHT`); weighed
-    # alike, real music read a static EQ worse (`ops/transfer_check.py`).
-    assert demodulated.max() < 0.8 * averaged.max()
-    assert np.sqrt(np.mean(demodulated**2)) < np.sqrt(np.mean(averaged**2))
+    # Measured: largest 0.50 against 3.13 dB, RMS 0.17 against 0.71 dB.
+    assert demodulated.max() < 0.3 * averaged.max()
+    assert _rms(demodulated) < 0.4 * _rms(averaged)
+
+
+def test_the_fine_rounds_follow_what_a_frame_of_46_ms_blurs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fine = _squashed_eq_error_db(demodulate=True)
+    monkeypatch.setattr(transfer, "FINE_ROUNDS", 0)
+    coarse = _squashed_eq_error_db(demodulate=True)
+    # Measured: largest 0.50 against 2.26 dB, RMS 0.17 against 0.68 dB. The kick's frames
+    # hold little above 150 Hz, which the short frames' `g(t)` weighs most
+    # (`LOW_GROUP_WEIGHT`); a 2 ms attack moves the gain within them.
+    assert fine.max() < 0.4 * coarse.max()
+    assert _rms(fine) < 0.5 * _rms(coarse)
 
 
 def test_noise_unrelated_to_the_reference_is_left_out(rng: np.random.Generator) -> None:
