@@ -122,6 +122,21 @@ def test_the_fine_rounds_follow_what_a_frame_of_46_ms_blurs(
     assert _rms(fine) < 0.5 * _rms(coarse)
 
 
+def test_a_demodulated_transfer_reads_the_middle_of_a_long_song() -> None:
+    size = int(transfer.DEMODULATED_MAX_S * SR)
+    edge = size // 4
+    song = pink_noise(duration_s=(size + 2 * edge) / SR, sample_rate_hz=SR)
+    candidate = song.copy()
+    bell = [EqOperation(1_000.0, 6.0, 1.0)]
+    for part in (slice(0, edge), slice(size + edge, None)):
+        candidate[part] = apply(song[part], bell, sample_rate_hz=SR)
+    middle = static_transfer_magnitude(song, candidate, demodulate=True)
+    whole = static_transfer_magnitude(song, candidate)
+    at_bell = np.argmin(np.abs(DEFAULT_SPEC.bin_frequencies_hz - 1_000.0))
+    assert abs(20 * np.log10(middle[at_bell] / np.nanmedian(middle))) < 0.3
+    assert 20 * np.log10(whole[at_bell] / np.nanmedian(whole)) > 1.5  # the edges' bell
+
+
 def test_noise_unrelated_to_the_reference_is_left_out(rng: np.random.Generator) -> None:
     music = pink_noise(duration_s=10.0, sample_rate_hz=SR, seed=3)
     hiss = np.std(music) * rng.standard_normal(len(music)).astype(np.float32)
