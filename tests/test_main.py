@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app.audio.transfer import DEMODULATION_VERSION
 from app.main import create_app
 from app.ml.features import CURRENT_SPEC
 from app.ml.registry import ModelLoadError, ModelRegistry, check_feature_spec
+from app.training.plan import feature_spec
 
 from .components import require
 from .rating.conftest import FakeModel, make_settings
@@ -103,6 +105,19 @@ def test_a_feature_option_passes_the_spec_check_and_other_differences_do_not() -
     check_feature_spec({"feature_spec": stored}, model_id="F1W2")
     with pytest.raises(ModelLoadError, match="n_fft 4096"):
         check_feature_spec({"feature_spec": {**stored, "n_fft": 4096}}, model_id="F1W2")
+
+
+def test_a_model_of_another_demodulation_is_refused() -> None:
+    stored = {**feature_spec("general").to_dict()}
+    assert stored["demodulation_version"] == DEMODULATION_VERSION > 0
+    check_feature_spec({"feature_spec": stored}, model_id="general")
+    del stored["demodulation_version"]  # fitted before the version was recorded
+    with pytest.raises(
+        ModelLoadError, match=f"version 0 .*computes version {DEMODULATION_VERSION}"
+    ):
+        check_feature_spec({"feature_spec": stored}, model_id="general")
+    plain = {**CURRENT_SPEC.to_dict(), "coherent": True}  # no demodulation: no version
+    check_feature_spec({"feature_spec": plain}, model_id="F1W2")
 
 
 def test_a_missing_registry_refuses_to_start(tmp_path: Path) -> None:

@@ -65,6 +65,10 @@ class FeatureSpec:
     #: ``demodulate``). Models fitted before it read the transfer divided by the gain
     #: each frequency met on average.
     demodulated: bool = False
+    #: With `demodulated`, which demodulation (`app.audio.transfer.DEMODULATION_VERSION`);
+    #: a model is only loaded by the code that computes the same. 0 without it, and for
+    #: models fitted before it was recorded.
+    demodulation_version: int = 0
 
     @property
     def options(self) -> list[str]:
@@ -73,7 +77,7 @@ class FeatureSpec:
 
     def without_options(self) -> FeatureSpec:
         """This spec with every per-model option off: what must match the code."""
-        return replace(self, **dict.fromkeys(OPTIONS, False))
+        return replace(self, **dict.fromkeys(OPTIONS, False), demodulation_version=0)
 
     @property
     def spectrum(self) -> SpectrumSpec:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.audio.transfer import DEMODULATION_VERSION
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.general import GeneralModel
 from app.ml.grid import GridModel
@@ -83,6 +84,13 @@ def check_feature_spec(metadata: dict[str, Any], *, model_id: str) -> None:
             f"model {model_id} was trained on other features than this code computes: "
             + ", ".join(differing)
             + ". Retrain it with `mastering-trainer train` or install the matching code."
+        )
+    if spec.demodulated and spec.demodulation_version != DEMODULATION_VERSION:
+        raise ModelLoadError(
+            f"model {model_id} was trained on the transfer's demodulation version "
+            f"{spec.demodulation_version} (0: before versions were recorded); this code "
+            f"computes version {DEMODULATION_VERSION}. Rebuild its dataset and retrain it "
+            "with `mastering-trainer dataset build` and `train`, or install the matching code."
         )
 
 

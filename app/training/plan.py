@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from app.audio.transfer import DEMODULATION_VERSION
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 
 
@@ -78,4 +79,5 @@ def feature_spec(dataset_id: str) -> FeatureSpec:
         level_floor=plan.level_floor,
         coherent=plan.coherent,
         demodulated=plan.demodulated,
+        demodulation_version=DEMODULATION_VERSION if plan.demodulated else 0,
     )
