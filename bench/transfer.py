@@ -1,0 +1,65 @@
+"""Benchmark: the demodulated transfer the general model reads, with and without its fine rounds.
+
+Run with ``make bench`` (``python -m bench.transfer``). On a 3-minute pair (pink-ish
+noise, the candidate EQ'd and squashed by a gain that moves every 5 ms), it times
+`app.audio.transfer.static_transfer_magnitude` with ``demodulate=True`` as shipped
+(the middle `DEMODULATED_MAX_S`, then `FINE_ROUNDS` on short frames) against the same
+with no fine rounds (demodulation version 2), interleaved in the same run, and prints
+medians and their ratio (the machine may be busy, so the ratio is the figure to read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from app.audio import transfer
+from app.audio.eq import EqOperation, apply
+from bench.analysis import SAMPLE_RATE_HZ, pinkish_noise
+
+
+def squashed_pair(*, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """A reference and its EQ'd candidate whose gain moves every 5 ms."""
+    reference = pinkish_noise(
+        duration_s=duration_s, sample_rate_hz=SAMPLE_RATE_HZ, channels=1, seed=1
+    )[:, 0]
+    shelf = [EqOperation(120.0, 3.0, type="low_shelf")]
+    candidate = apply(reference, shelf, sample_rate_hz=SAMPLE_RATE_HZ)
+    step = int(0.005 * SAMPLE_RATE_HZ)
+    gain = np.repeat(np.random.default_rng(2).uniform(0.5, 1.0, len(candidate) // step + 1), step)
+    return reference, (candidate * gain[: len(candidate)]).astype(np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its medians and ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration-s", type=float, default=180.0, help="length of the pair")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each")
+    args = parser.parse_args(argv)
+    reference, candidate = squashed_pair(duration_s=args.duration_s)
+    shipped_rounds = transfer.FINE_ROUNDS
+    wall: dict[str, list[float]] = {"shipped": [], "no fine rounds": []}
+    for repeat in range(args.repeats + 1):
+        for name, rounds in (("shipped", shipped_rounds), ("no fine rounds", 0)):
+            transfer.FINE_ROUNDS = rounds
+            start = time.perf_counter()
+            transfer.static_transfer_magnitude(reference, candidate, demodulate=True)
+            if repeat:  # the first is a warm-up
+                wall[name].append(time.perf_counter() - start)
+    transfer.FINE_ROUNDS = shipped_rounds
+    print(
+        f"demodulated transfer of a {args.duration_s:g} s pair (middle "
+        f"{transfer.DEMODULATED_MAX_S:g} s read), median wall s of {args.repeats} interleaved runs"
+    )
+    shipped, baseline = (statistics.median(times) for times in wall.values())
+    print(f"shipped ({shipped_rounds} fine rounds) {shipped:.3f}; no fine rounds {baseline:.3f}")
+    print(f"shipped / no fine rounds = {shipped / baseline:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
