@@ -33,17 +33,19 @@ a static EQ's group delay carries low energy from frame to frame; weighing the
 groups below 150 Hz alike with the rest, ``g(t)`` followed it further (0.10
 and 0.48 dB), so they weigh a tenth (`LOW_GROUP_WEIGHT`).
 
-A frame of 2048 samples (46 ms) still cannot follow a 1-10 ms attack, so
-``g(t)`` is then read again on frames of 512 (`FINE_ROUNDS`), against the
-reference filtered by the complex transfer read so far (`_through_transfer`):
-on such short frames a static EQ spreads over wide bins and from frame to frame,
-and only the reference through it meets the candidate frame by frame. Same
-command, demodulated without → with the fine rounds (RMS and largest band
-error, dB): the compressor and limiter 0.30 → 0.09 and 1.25 → 0.37, with the
-EQ 0.37 → 0.12 and 1.43 → 0.53, the limiter alone 0.10 → 0.02, the compressor
-alone 0.21 → 0.07; the EQ alone reads 0.06 → 0.10 and 0.32 → 0.39. Against the
-plain reference instead of the filtered one, the EQ alone read 0.46 dB RMS.
-It costs about 0.25 s more per 30 s clip (0.12 → 0.37 s).
+A frame of 2048 samples (46 ms) still cannot follow a 1-10 ms attack, so where
+``g(t)`` moved (`FINE_FROM_SPREAD_DB`) it is read again on frames of 1024
+(`FINE_ROUNDS`), against the reference filtered by the complex transfer read so
+far (`_through_transfer`): on such short frames a static EQ spreads over wide
+bins and from frame to frame, and only the reference through it meets the
+candidate frame by frame. Same command, demodulated without → with the fine
+rounds (RMS and largest band error, dB): the compressor and limiter 0.30 →
+0.16 and 1.25 → 0.67, with the EQ 0.37 → 0.19 and 1.43 → 0.82, the limiter
+alone 0.10 → 0.06 and 0.27 → 0.21, the compressor alone 0.21 → 0.14 and 0.74 →
+0.48; the EQ alone as before, 0.06 and 0.32. Against the plain reference
+instead of the filtered one, the EQ alone read 0.46 dB RMS; frames of 512 read
+the chain closer still (0.09 dB RMS) but carried a compressed bass into a
+high-pass's stop band, and without the gate they read a static EQ worse.
 """
 
 from __future__ import annotations
@@ -79,13 +81,17 @@ ROUNDS = 6
 DEMODULATION_FROM_HZ = 150.0
 LOW_GROUP_WEIGHT = 0.1
 #: Demodulated, ``g(t)`` is then read again, this many rounds, on frames this long and this
-#: far apart (samples, 11.6 and 2.9 ms), against the reference through the transfer read so
+#: far apart (samples, 23 and 5.8 ms), against the reference through the transfer read so
 #: far (`_through_transfer`): a limiter's 1-10 ms attack moves the gain within a short frame.
 FINE_ROUNDS = 2
-FINE_N_FFT = 512
-FINE_HOP_LENGTH = 128
+FINE_N_FFT = 1024
+FINE_HOP_LENGTH = 256
+#: The fine rounds run only where ``g(t)`` on the short frames moves by more than this
+#: (standard deviation over frames, dB): where nothing moved the gain they only add
+#: noise, and their gain's faster moves carry the bass into a high-pass's stop band.
+FINE_FROM_SPREAD_DB = 0.7
 #: Demodulated, the transfer reads at most this much of the song, from its middle (s): the
-#: fine rounds cost about 0.37 s per 30 s, and the models learnt from clips of 30 s.
+#: fine rounds cost about as much again as the rest, and the models learnt from 30 s clips.
 DEMODULATED_MAX_S = 60.0
 #: Which demodulation a dataset's shards hold (`app.training.synth.coherent_is_stale`):
 #: 1 weighed every group alike, 2 the low ones `LOW_GROUP_WEIGHT` times, 3 added the
@@ -206,18 +212,25 @@ def _frame_gain(
     hop_length: int,
     sample_rate_hz: int,
 ) -> np.ndarray:
-    """``g(t)`` per sample (`_dynamics_gain` on frames of `n_fft`, its groups below
-    `DEMODULATION_FROM_HZ` weighed `LOW_GROUP_WEIGHT` times): each frame's gain at
-    its centre, linear between."""
+    """``g(t)`` per frame of `n_fft` (`_dynamics_gain`, its groups below
+    `DEMODULATION_FROM_HZ` weighed `LOW_GROUP_WEIGHT` times)."""
     groups = _groups(n_fft, sample_rate_hz=sample_rate_hz)
     sums = _gather(reference, candidate, n_fft=n_fft, hop_length=hop_length, groups=groups)
     bin_hz = np.arange(n_fft // 2 + 1) * sample_rate_hz / n_fft
     group_hz = bin_hz @ groups / np.maximum(np.sum(groups, axis=0), 1.0)
     weight = np.where(group_hz >= DEMODULATION_FROM_HZ, 1.0, LOW_GROUP_WEIGHT)
     frame_gain, _ = _dynamics_gain(sums, groups=groups, weight=weight)
-    return _linear_between(
+    return frame_gain
+
+
+def _divided(
+    candidate: np.ndarray, frame_gain: np.ndarray, *, n_fft: int, hop_length: int
+) -> np.ndarray:
+    """`candidate` divided by `frame_gain` placed at each frame's centre, linear between."""
+    curve = _linear_between(
         frame_gain.astype(np.float32), step=hop_length, first=n_fft // 2, n=len(candidate)
     )
+    return candidate / curve
 
 
 def _linear_between(values: np.ndarray, *, step: int, first: int, n: int) -> np.ndarray:
@@ -258,6 +271,11 @@ def _through_transfer(
     return scipy.fft.irfft(reference_spectrum * full, _padded_length(reference, spec=spec))[
         : len(reference)
     ]
+
+
+def _spread_db(frame_gain: np.ndarray) -> float:
+    """How far a gain moves from frame to frame: the standard deviation of its dB."""
+    return float(np.std(20.0 * np.log10(frame_gain)))
 
 
 def _padded_length(reference: np.ndarray, *, spec: SpectrumSpec) -> int:
@@ -347,25 +365,18 @@ def _demodulated_transfer_magnitude(
     size = min(length, int(DEMODULATED_MAX_S * sample_rate_hz))
     start = (length - size) // 2
     reference, candidate = reference[start : start + size], candidate[start : start + size]
-    candidate = candidate / _frame_gain(
-        reference,
-        candidate,
-        n_fft=spec.n_fft,
-        hop_length=spec.hop_length,
-        sample_rate_hz=sample_rate_hz,
-    )
+    short_frames = {"n_fft": spec.n_fft, "hop_length": spec.hop_length}
+    frame_gain = _frame_gain(reference, candidate, **short_frames, sample_rate_hz=sample_rate_hz)
+    candidate = _divided(candidate, frame_gain, **short_frames)
+    rounds = FINE_ROUNDS if _spread_db(frame_gain) > FINE_FROM_SPREAD_DB else 0
+    fine_frames = {"n_fft": FINE_N_FFT, "hop_length": FINE_HOP_LENGTH}
     reference_spectrum = scipy.fft.rfft(
         np.asarray(reference, dtype=np.float32), _padded_length(reference, spec=spec)
     )
-    for _ in range(FINE_ROUNDS):
+    for _ in range(rounds):
         through = _through_transfer(reference_spectrum, candidate, reference=reference, spec=spec)
-        candidate = candidate / _frame_gain(
-            through,
-            candidate,
-            n_fft=FINE_N_FFT,
-            hop_length=FINE_HOP_LENGTH,
-            sample_rate_hz=sample_rate_hz,
-        )
+        frame_gain = _frame_gain(through, candidate, **fine_frames, sample_rate_hz=sample_rate_hz)
+        candidate = _divided(candidate, frame_gain, **fine_frames)
     short = _gather(reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=None)
     long = _gather(
         reference,

@@ -78,9 +78,17 @@ def test_a_demodulated_transfer_reads_a_static_eq_as_it_is() -> None:
     eq = apply(music, [EqOperation(120.0, 4.0, type="low_shelf")], sample_rate_hz=SR)
     demodulated = coherent(music, eq, demodulate=True)
     truth = band_db(music, average_spectrum(eq))
-    # Measured: 0.13 dB at most, at the kick's fundamental (70-90 Hz), whose frames hold
-    # little else for the fine rounds' ``g(t)`` to read (0.04 dB without them).
-    np.testing.assert_allclose(band_db(music, demodulated)[INNER], truth[INNER], atol=0.15)
+    np.testing.assert_allclose(band_db(music, demodulated)[INNER], truth[INNER], atol=0.1)
+
+
+def test_the_fine_rounds_leave_a_gain_that_never_moved_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    music = kick_and_hats()
+    eq = apply(music, [EqOperation(120.0, 4.0, type="low_shelf")], sample_rate_hz=SR)
+    shipped = static_transfer_magnitude(music, eq, demodulate=True)
+    monkeypatch.setattr(transfer, "FINE_ROUNDS", 0)
+    np.testing.assert_array_equal(static_transfer_magnitude(music, eq, demodulate=True), shipped)
 
 
 def _squashed_eq_error_db(*, demodulate: bool) -> np.ndarray:
@@ -104,9 +112,9 @@ def test_demodulating_a_gain_that_moves_within_frames_reads_the_eq_closer() -> N
     averaged = _squashed_eq_error_db(demodulate=False)
     demodulated = _squashed_eq_error_db(demodulate=True)
     assert averaged.max() > 2.5  # the gain moving within a frame blurs what it averages
-    # Measured: largest 0.50 against 3.13 dB, RMS 0.17 against 0.71 dB.
-    assert demodulated.max() < 0.3 * averaged.max()
-    assert _rms(demodulated) < 0.4 * _rms(averaged)
+    # Measured: largest 1.29 against 3.13 dB, RMS 0.39 against 0.71 dB.
+    assert demodulated.max() < 0.5 * averaged.max()
+    assert _rms(demodulated) < 0.7 * _rms(averaged)
 
 
 def test_the_fine_rounds_follow_what_a_frame_of_46_ms_blurs(
@@ -115,11 +123,11 @@ def test_the_fine_rounds_follow_what_a_frame_of_46_ms_blurs(
     fine = _squashed_eq_error_db(demodulate=True)
     monkeypatch.setattr(transfer, "FINE_ROUNDS", 0)
     coarse = _squashed_eq_error_db(demodulate=True)
-    # Measured: largest 0.50 against 2.26 dB, RMS 0.17 against 0.68 dB. The kick's frames
+    # Measured: largest 1.29 against 2.26 dB, RMS 0.39 against 0.68 dB. The kick's frames
     # hold little above 150 Hz, which the short frames' `g(t)` weighs most
     # (`LOW_GROUP_WEIGHT`); a 2 ms attack moves the gain within them.
-    assert fine.max() < 0.4 * coarse.max()
-    assert _rms(fine) < 0.5 * _rms(coarse)
+    assert fine.max() < 0.7 * coarse.max()
+    assert _rms(fine) < 0.7 * _rms(coarse)
 
 
 def test_a_demodulated_transfer_reads_the_middle_of_a_long_song() -> None:
