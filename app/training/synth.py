@@ -26,7 +26,7 @@ from scipy import ndimage
 from app.audio.eq import EqOperation, apply
 from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ, resample
 from app.audio.spectrum import aligned_excerpts, average_spectrum, find_offset_samples
-from app.audio.transfer import DEMODULATION_VERSION, coherent_candidate_magnitude
+from app.audio.transfer import coherent_candidate_magnitude
 from app.training.grids import (
     GENERAL_MAX_OPERATIONS,
     MAX_GRID_OPERATIONS,
@@ -315,12 +315,7 @@ def coherent_is_stale(data: Mapping[str, np.ndarray], *, config_id: str) -> bool
     if "coherent_magnitude" not in data:
         return True
     demodulated = data["demodulated"] if "demodulated" in data else np.zeros(1, dtype=np.int8)
-    return bool(np.any(demodulated != _demodulation(spec.demodulated)))
-
-
-def _demodulation(demodulated: bool) -> int:
-    """What a shard's ``demodulated`` array holds: 0 for the averaged transfer."""
-    return DEMODULATION_VERSION if demodulated else 0
+    return bool(np.any(demodulated != spec.demodulation_version))
 
 
 def _shard_arrays(
@@ -349,7 +344,7 @@ def _shard_arrays(
     }
     if spec.coherent:
         arrays["coherent_magnitude"] = np.array([c for _, _, c in spectra], dtype=np.float32)
-        arrays["demodulated"] = np.full(len(draws), _demodulation(spec.demodulated), dtype=np.int8)
+        arrays["demodulated"] = np.full(len(draws), spec.demodulation_version, dtype=np.int8)
     return arrays
 
 
