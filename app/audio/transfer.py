@@ -273,6 +273,14 @@ def _through_transfer(
     ]
 
 
+def _middle(reference: np.ndarray, candidate: np.ndarray, *, samples: int) -> slice:
+    """The middle `samples` of the audio both hold (all of it where they hold less)."""
+    length = min(len(reference), len(candidate))
+    size = min(length, samples)
+    start = (length - size) // 2
+    return slice(start, start + size)
+
+
 def _spread_db(frame_gain: np.ndarray) -> float:
     """How far a gain moves from frame to frame: the standard deviation of its dB."""
     return float(np.std(20.0 * np.log10(frame_gain)))
@@ -361,10 +369,8 @@ def _demodulated_transfer_magnitude(
     frames, then `FINE_ROUNDS` times on finer ones against `_through_transfer`; on the
     middle `DEMODULATED_MAX_S` of the two."""
     sample_rate_hz = spec.sample_rate_hz
-    length = min(len(reference), len(candidate))
-    size = min(length, int(DEMODULATED_MAX_S * sample_rate_hz))
-    start = (length - size) // 2
-    reference, candidate = reference[start : start + size], candidate[start : start + size]
+    middle = _middle(reference, candidate, samples=int(DEMODULATED_MAX_S * sample_rate_hz))
+    reference, candidate = reference[middle], candidate[middle]
     short_frames = {"n_fft": spec.n_fft, "hop_length": spec.hop_length}
     frame_gain = _frame_gain(reference, candidate, **short_frames, sample_rate_hz=sample_rate_hz)
     candidate = _divided(candidate, frame_gain, **short_frames)
@@ -421,12 +427,10 @@ def residual_lag_samples(
     >>> residual_lag_samples(noise, noise[300:])
     300
     """
-    length = min(len(reference), len(candidate))
-    size = min(length, int(REFINE_EXCERPT_S * sample_rate_hz))
-    start = (length - size) // 2
-    n_fft = scipy.fft.next_fast_len(2 * size)
-    cross = scipy.fft.rfft(reference[start : start + size], n_fft) * np.conj(
-        scipy.fft.rfft(candidate[start : start + size], n_fft)
+    middle = _middle(reference, candidate, samples=int(REFINE_EXCERPT_S * sample_rate_hz))
+    n_fft = scipy.fft.next_fast_len(2 * (middle.stop - middle.start))
+    cross = scipy.fft.rfft(reference[middle], n_fft) * np.conj(
+        scipy.fft.rfft(candidate[middle], n_fft)
     )
     correlation = scipy.fft.irfft(cross / np.maximum(np.abs(cross), 1e-20), n_fft)
     lags = np.concatenate([correlation[-REFINE_MAX_LAG:], correlation[: REFINE_MAX_LAG + 1]])
