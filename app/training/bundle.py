@@ -22,6 +22,8 @@ BundleKind = Literal["grid", "general", "paper"]
 TRAIN_LOW_PASS_KEY = "train_low_pass_hz"
 #: File key of the validation examples' features again, as MP3 uploads.
 LOW_PASS_KEY = "validation_low_pass_features"
+#: The array holding the spec's `demodulation_version` beside its options.
+_DEMODULATION = "demodulation_version"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +121,8 @@ class Bundle:
             for f in fields(self)
             if f.name != "spec" and getattr(self, f.name) is not None
         }
-        return arrays | {name: np.array(getattr(self.spec, name)) for name in OPTIONS}
+        spec = {name: np.array(getattr(self.spec, name)) for name in (*OPTIONS, _DEMODULATION)}
+        return arrays | spec
 
     def save(self, path: Path) -> Path:
         """Write the bundle file (compressed)."""
@@ -147,5 +150,7 @@ class Bundle:
 
 
 def spec_of(arrays: Mapping[str, np.ndarray]) -> FeatureSpec:
-    """The features a bundle file's arrays were computed with (older bundles have no options)."""
-    return replace(CURRENT_SPEC, **{name: bool(arrays.get(name, False)) for name in OPTIONS})
+    """The features a bundle file's arrays were computed with (older bundles have no options
+    and no demodulation version)."""
+    options = {name: bool(arrays.get(name, False)) for name in OPTIONS}
+    return replace(CURRENT_SPEC, **options, demodulation_version=int(arrays.get(_DEMODULATION, 0)))

@@ -22,7 +22,13 @@ def _grid_bundle() -> Bundle:
         features=rng.standard_normal((n, 5)).astype(np.float32),
         targets=rng.integers(0, 3, (n, 3)).astype(np.int8),
         is_validation=np.arange(n) % 5 == 0,
-        spec=replace(CURRENT_SPEC, lossy_flag=True, reference_levels=True),
+        spec=replace(
+            CURRENT_SPEC,
+            lossy_flag=True,
+            reference_levels=True,
+            demodulated=True,
+            demodulation_version=3,
+        ),
         groups=np.arange(n, dtype=np.int32),
         notes_hz=np.array([100.0, 200.0, 400.0]),
         operations=np.full((n, 2, 3), np.nan),
@@ -43,7 +49,7 @@ def test_a_bundle_file_round_trips_with_the_files_keys(tmp_path: Path) -> None:
     assert keys == {
         "dataset_id", "kind", "features", "targets", "is_validation", "groups", "notes_hz",
         "operations", "nuisance", "nuisance_value", "track_md5", "train_low_pass_hz",
-        "validation_low_pass_features", "limiter_version", *OPTIONS,
+        "validation_low_pass_features", "limiter_version", "demodulation_version", *OPTIONS,
     }  # fmt: skip
     loaded = Bundle.load(path)
     assert (loaded.dataset_id, loaded.kind, loaded.spec) == ("F1W2", "grid", bundle.spec)
