@@ -27,6 +27,8 @@ FEATURE_VERSION = 2
 #: `reference_levels` and `lossy_flag` add columns, in this order; `coherent`
 #: adds `imprint_features` after them).
 OPTIONS = ("reference_levels", "lossy_flag", "level_floor", "coherent", "demodulated")
+#: Every `FeatureSpec` field a model sets for itself: the options and what they carry.
+PER_MODEL = (*OPTIONS, "demodulation_version")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +79,7 @@ class FeatureSpec:
 
     def without_options(self) -> FeatureSpec:
         """This spec with every per-model option off: what must match the code."""
-        return replace(self, **dict.fromkeys(OPTIONS, False), demodulation_version=0)
+        return replace(self, **{name: getattr(CURRENT_SPEC, name) for name in PER_MODEL})
 
     @property
     def spectrum(self) -> SpectrumSpec:

@@ -1,7 +1,7 @@
 """A training bundle: one dataset's model inputs and targets, as fit, train and report read it.
 
 On disk a bundle is ``<name>.npz`` (`app.training.train.write_bundles`), one
-array per field below plus one per feature option (`app.ml.features.OPTIONS`);
+array per field below plus one per field a model sets (`app.ml.features.PER_MODEL`);
 `Bundle` is its typed record, so that the fit, the install and the report read
 fields, not dictionary keys.
 """
@@ -15,15 +15,13 @@ from typing import Literal, cast
 
 import numpy as np
 
-from app.ml.features import CURRENT_SPEC, OPTIONS, FeatureSpec
+from app.ml.features import CURRENT_SPEC, PER_MODEL, FeatureSpec
 
 BundleKind = Literal["grid", "general", "paper"]
 #: File key of the low-pass cut-off of each example in Hz (`train_low_pass_hz`).
 TRAIN_LOW_PASS_KEY = "train_low_pass_hz"
 #: File key of the validation examples' features again, as MP3 uploads.
 LOW_PASS_KEY = "validation_low_pass_features"
-#: The array holding the spec's `demodulation_version` beside its options.
-_DEMODULATION = "demodulation_version"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,8 +119,7 @@ class Bundle:
             for f in fields(self)
             if f.name != "spec" and getattr(self, f.name) is not None
         }
-        spec = {name: np.array(getattr(self.spec, name)) for name in (*OPTIONS, _DEMODULATION)}
-        return arrays | spec
+        return arrays | {name: np.array(getattr(self.spec, name)) for name in PER_MODEL}
 
     def save(self, path: Path) -> Path:
         """Write the bundle file (compressed)."""
@@ -150,7 +147,8 @@ class Bundle:
 
 
 def spec_of(arrays: Mapping[str, np.ndarray]) -> FeatureSpec:
-    """The features a bundle file's arrays were computed with (older bundles have no options
-    and no demodulation version)."""
-    options = {name: bool(arrays.get(name, False)) for name in OPTIONS}
-    return replace(CURRENT_SPEC, **options, demodulation_version=int(arrays.get(_DEMODULATION, 0)))
+    """The features a bundle file's arrays were computed with (older bundles lack some of
+    `PER_MODEL`, which read as `CURRENT_SPEC`'s)."""
+    defaults = {name: getattr(CURRENT_SPEC, name) for name in PER_MODEL}
+    read = {name: type(value)(arrays.get(name, value)) for name, value in defaults.items()}
+    return replace(CURRENT_SPEC, **read)

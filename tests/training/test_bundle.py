@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.ml.features import CURRENT_SPEC, OPTIONS
+from app.ml.features import CURRENT_SPEC, PER_MODEL
 from app.training.bundle import Bundle, spec_of
 from app.training.train import bundle_dataset, export_for_fit
 
@@ -49,7 +49,7 @@ def test_a_bundle_file_round_trips_with_the_files_keys(tmp_path: Path) -> None:
     assert keys == {
         "dataset_id", "kind", "features", "targets", "is_validation", "groups", "notes_hz",
         "operations", "nuisance", "nuisance_value", "track_md5", "train_low_pass_hz",
-        "validation_low_pass_features", "limiter_version", "demodulation_version", *OPTIONS,
+        "validation_low_pass_features", "limiter_version", *PER_MODEL,
     }  # fmt: skip
     loaded = Bundle.load(path)
     assert (loaded.dataset_id, loaded.kind, loaded.spec) == ("F1W2", "grid", bundle.spec)
