@@ -6,8 +6,7 @@ reference; candidates are the same song through sox's ``equalizer``, ``bass``, `
 ``highpass`` and ``lowpass`` (EQ drawn at random per song, seeded), some then through pedalboard's
 compressor and a limiter, with settings drawn as the training data's are
 (`app.training.master_chain`), every file a 32-bit float WAV posted to /rate with the shipped
-models (``MODELS_DIR``). The limiter is pedalboard's too, never the training data's own lookahead
-limiter (see `LIMITERS`). Per song:
+models (``MODELS_DIR``). The limiter is pedalboard's too (see `LIMITERS`). Per song:
 
 - one single operation of each type (bell, low shelf, high shelf, high-pass, low-pass): the type
   right, and of those the frequency within 1/3 octave and the gain within 1.5 dB;
@@ -206,10 +205,11 @@ def mp3_round_trip(path: Path) -> None:
     mp3.unlink()
 
 
-#: The limiters a candidate can go through, both pedalboard's, so that the models meet one they
-#: never trained on: ``brickwall``, its compressor at 1000:1 with a 1 us attack (a brickwall
-#: without lookahead; make-up gain brings the ceiling back to the peak), and ``juce``, its
-#: Limiter, which also compresses 4:1 above -10 dBFS and hard-clips (issue 19, stop 31).
+#: The limiters a candidate can go through, both pedalboard's: ``brickwall``, its compressor at
+#: 1000:1 with a 1 us attack (a brickwall without lookahead; make-up gain brings the ceiling back
+#: to the peak), which no model trains on, and ``juce``, its Limiter, which also compresses 4:1
+#: above -10 dBFS and hard-clips (issue 19, stop 31), one of the training data's limiter kinds
+#: since stop 50 (`app.training.master_chain.LimiterKind.JUCE`), on other music.
 LIMITERS = ("brickwall", "juce")
 
 

@@ -1,13 +1,14 @@
 """The dynamics a trainee's master goes through: a compressor and a limiter (training only).
 
 Spotify's pedalboard (a `dev` extra, never imported by the service) supplies a
-real compressor (JUCE's). The limiters are our own, of the kinds a master goes
-through (`LimiterKind`): a lookahead brickwall, a brickwall without lookahead
-and a hard clipper. pedalboard's `Limiter` (JUCE's) runs a fixed 4:1
-compressor above -10 dBFS ahead of its brickwall and hard-clips its make-up
-gain, so it took off 3.7 dB when asked for none and clipped 9 % of the samples
-when asked for 9 dB (issue 19, stop 31); it stays out of training, so that
-`ops/rate_check.py` meets a limiter the models never saw. The settings are
+real compressor (JUCE's). The limiters are of the kinds a master goes through
+(`LimiterKind`): three of our own, a lookahead brickwall, a brickwall without
+lookahead and a hard clipper, and pedalboard's `Limiter` (JUCE's), which runs
+a fixed 4:1 compressor above -10 dBFS ahead of its brickwall and hard-clips
+its make-up gain, so it took off 3.7 dB when asked for none and clipped 9 % of
+the samples when asked for 9 dB (issue 19, stop 31): harsher than its name
+says, as cheap limiters are. `ops/rate_check.py`'s brickwall (pedalboard's
+compressor at 1000:1) is a limiter the models never saw. The settings are
 drawn from the ranges mastering engineers use: a compressor at -30 to -8 dBFS,
 ratio 1.5:1 to 6:1, attack 1 to 50 ms, release 50 to 500 ms; a limiter taking
 off 0 to 12 dB of gain at the peaks (a clipper 0 to 6 dB), release 20 to
@@ -37,9 +38,9 @@ CLIPPER_GAIN_REDUCTION_DB = (0.0, 6.0)
 #: How far ahead the limiter looks, and so how long it takes to pull its gain down.
 LIMITER_LOOKAHEAD_MS = 3.0
 #: Which limiters rendered a shard's chain examples: 1 pedalboard's (JUCE's), 2 our
-#: lookahead brickwall, 3 every `LimiterKind`. Shards of an older one re-render their
-#: limited examples (`app.training.synth`).
-LIMITER_VERSION = 3
+#: lookahead brickwall, 3 our three kinds, 4 every `LimiterKind`. Shards of an older one
+#: re-render their limited examples (`app.training.synth`).
+LIMITER_VERSION = 4
 
 
 class LimiterKind(IntEnum):
@@ -51,6 +52,9 @@ class LimiterKind(IntEnum):
     INSTANT = 1
     #: A hard clipper: no release, every sample over the ceiling cut to it.
     CLIPPER = 2
+    #: pedalboard's `Limiter` (JUCE's): a 4:1 compressor above -10 dBFS (2 ms attack, 200 ms
+    #: release), a brickwall at the ceiling, then make-up gain hard-clipped at full scale.
+    JUCE = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,7 +222,7 @@ def apply_chain(
     """
     # Imported here: the service image has no pedalboard (GPLv3, training only), and its
     # CLI imports the training commands.
-    from pedalboard import Compressor
+    from pedalboard import Compressor, Limiter
 
     raised = (samples * np.float32(10.0 ** (input_gain_db / 20.0))).astype(np.float32)
     if chain.compresses:
@@ -234,6 +238,14 @@ def apply_chain(
         ceiling = float(np.max(np.abs(raised))) / make_up
         if chain.kind is LimiterKind.CLIPPER:
             limited = np.clip(raised, -ceiling, ceiling)
+        elif chain.kind is LimiterKind.JUCE:
+            juce = Limiter(
+                threshold_db=20.0 * np.log10(max(ceiling, 1e-12)),
+                release_ms=chain.limiter_release_ms,
+            )
+            limited = juce(raised, sample_rate_hz)
+            # Its own make-up gain and clip set its level: bring its peak to the ceiling.
+            limited = limited * np.float32(ceiling / max(float(np.max(np.abs(limited))), 1e-12))
         else:
             limited = lookahead_limit(
                 raised,

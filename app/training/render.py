@@ -66,13 +66,15 @@ LIMITER_KIND_NAMES = {
     "lookahead": "lookahead brickwall",
     "instant": "brickwall without lookahead",
     "clipper": "hard clipper",
+    "juce": "pedalboard's Limiter (JUCE's)",
 }
 
 
 def limited_by(report: dict[str, Any], *, version: int) -> list[str]:
     """Models whose figures read chain examples of limiter `version`
     (`app.training.master_chain.LIMITER_VERSION`): 1 pedalboard's Limiter (and figures
-    written before the field), 2 our lookahead brickwall alone, 3 every limiter kind."""
+    written before the field), 2 our lookahead brickwall alone, 3 our three kinds, 4 every
+    limiter kind."""
     return [
         model_id
         for model_id, figures in ev.report_models(report).items()
@@ -191,6 +193,7 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
         "carried_over": carried_over(report),
         "juce_limited": limited_by(report, version=1),
         "lookahead_limited": limited_by(report, version=2),
+        "three_kinds_limited": limited_by(report, version=3),
         "limiter_kinds": LIMITER_KIND_NAMES,
         "table_1": _table_1(report),
         "paper_study": report.get("paper_study"),

@@ -167,6 +167,7 @@ def test_single_operations_and_mixtures_are_read_without_the_chain_and_with_it()
         "lookahead": {"examples": 0, "right": None},
         "instant": {"examples": 0, "right": None},
         "clipper": {"examples": 1, "right": 0.0},
+        "juce": {"examples": 0, "right": None},
     }
 
 

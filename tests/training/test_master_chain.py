@@ -84,12 +84,16 @@ def test_every_limiter_kind_takes_off_the_drawn_reduction_at_the_loudest_peak(
     limited = apply_chain(music, chain, sample_rate_hz=SR, input_gain_db=-peak_db(music))
     assert peak_db(limited) == pytest.approx(0.0, abs=0.01)
     # The crest factor falls by nearly the reduction, most for the clipper, which flattens
-    # every top over its ceiling. Measured: 4.2 (lookahead), 4.3 (instant), 5.9 dB (clipper).
+    # every top over its ceiling; JUCE's compresses 4:1 above -10 dBFS first, so by more.
+    # Measured: 4.2 (lookahead), 4.3 (instant), 5.9 (clipper), 8.1 dB (JUCE's).
     fall_db = crest_db(music) - crest_db(limited)
-    assert 3.0 < fall_db < 6.0, fall_db
-    # Measured: 0.03 %, 0.05 % and 0.86 % of the samples within 0.01 dB of full scale.
+    assert (3.0 < fall_db < 6.0) != (kind is LimiterKind.JUCE), fall_db
+    assert fall_db < 10.0
+    # Measured: 0.03 %, 0.05 %, 0.86 % and 3.0 % of the samples within 0.01 dB of
+    # full scale: the clipper and JUCE's hard-clip.
     at_ceiling = np.mean(np.abs(limited) >= 10 ** (-0.01 / 20))
-    assert (at_ceiling > 0.004) == (kind is LimiterKind.CLIPPER), at_ceiling
+    clips = kind in (LimiterKind.CLIPPER, LimiterKind.JUCE)
+    assert (at_ceiling > 0.004) == clips, at_ceiling
 
 
 def test_a_limiter_without_lookahead_leaves_the_signal_alone_until_the_peak() -> None:

@@ -118,19 +118,23 @@ def test_the_note_names_the_models_whose_figures_read_an_older_limiter(
 ) -> None:
     report = copy.deepcopy(committed)
     for figures in [*report["grid"].values(), report["general"]]:
-        figures["limiter_version"] = 3
+        figures["limiter_version"] = 4
     assert limited_by(report, version=1) == limited_by(report, version=2) == []
-    assert "evaluated before our limiters" not in render_report(report)
-    assert "one of our three limiter kinds" in render_report(report)
+    assert limited_by(report, version=3) == []
+    assert "were evaluated" not in render_report(report)
+    assert "one of four limiter kinds" in render_report(report)
     del report["grid"]["F1/2W2"]["limiter_version"]
     del report["grid"]["F1W1"]["limiter_version"]  # never read the chain: not named
+    report["grid"]["F1W2"]["limiter_version"] = 3
     report["general"]["limiter_version"] = 2
     assert limited_by(report, version=1) == ["F1/2W2"]
     assert limited_by(report, version=2) == ["general"]
+    assert limited_by(report, version=3) == ["F1W2"]
     text = render_report(report)
     assert "The figures of F1/2W2 were evaluated before our limiters" in text
     assert "The figures of general were evaluated on examples through the lookahead" in text
-    assert "one of our three limiter kinds" not in text
+    assert "The figures of F1W2 were evaluated on examples through our three kinds" in text
+    assert "one of four limiter kinds" not in text
 
 
 def test_the_chain_alone_reads_per_limiter_kind_where_the_report_holds_them(
