@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from app.training import evaluate as ev
 from app.training.datasets import LOW_PASS_HZ, TRAIN_LOW_PASS_HZ
 from app.training.grids import GRID_CONFIGS
+from app.training.master_chain import LIMITER_VERSION
 from app.training.synth import CHAIN_NUISANCES
 
 #: The report's template.
@@ -70,16 +71,16 @@ LIMITER_KIND_NAMES = {
 }
 
 
-def limited_by(report: dict[str, Any], *, version: int) -> list[str]:
-    """Models whose figures read chain examples of limiter `version`
-    (`app.training.master_chain.LIMITER_VERSION`): 1 pedalboard's Limiter (and figures
-    written before the field), 2 our lookahead brickwall alone, 3 our three kinds, 4 every
-    limiter kind."""
-    return [
-        model_id
-        for model_id, figures in ev.report_models(report).items()
-        if _reads_chain(figures) and figures.get("limiter_version", 1) == version
-    ]
+def limited_by(report: dict[str, Any]) -> dict[int, list[str]]:
+    """Per limiter version before today's (`app.training.master_chain.LIMITER_VERSION`),
+    the models whose figures read chain examples of it: 1 pedalboard's Limiter (and
+    figures written before the field), 2 our lookahead brickwall alone, 3 our three kinds."""
+    versions: dict[int, list[str]] = {version: [] for version in range(1, LIMITER_VERSION)}
+    for model_id, figures in ev.report_models(report).items():
+        version = figures.get("limiter_version", 1)
+        if _reads_chain(figures) and version in versions:
+            versions[version].append(model_id)
+    return versions
 
 
 def without_chain(figures: dict[str, Any]) -> float | None:
@@ -191,9 +192,7 @@ def context(report: dict[str, Any]) -> dict[str, Any]:
         "grid": grid,
         "general": report.get("general"),
         "carried_over": carried_over(report),
-        "juce_limited": limited_by(report, version=1),
-        "lookahead_limited": limited_by(report, version=2),
-        "three_kinds_limited": limited_by(report, version=3),
+        "limited_by": limited_by(report),
         "limiter_kinds": LIMITER_KIND_NAMES,
         "table_1": _table_1(report),
         "paper_study": report.get("paper_study"),

@@ -119,17 +119,14 @@ def test_the_note_names_the_models_whose_figures_read_an_older_limiter(
     report = copy.deepcopy(committed)
     for figures in [*report["grid"].values(), report["general"]]:
         figures["limiter_version"] = 4
-    assert limited_by(report, version=1) == limited_by(report, version=2) == []
-    assert limited_by(report, version=3) == []
+    assert limited_by(report) == {1: [], 2: [], 3: []}
     assert "were evaluated" not in render_report(report)
     assert "one of four limiter kinds" in render_report(report)
     del report["grid"]["F1/2W2"]["limiter_version"]
     del report["grid"]["F1W1"]["limiter_version"]  # never read the chain: not named
     report["grid"]["F1W2"]["limiter_version"] = 3
     report["general"]["limiter_version"] = 2
-    assert limited_by(report, version=1) == ["F1/2W2"]
-    assert limited_by(report, version=2) == ["general"]
-    assert limited_by(report, version=3) == ["F1W2"]
+    assert limited_by(report) == {1: ["F1/2W2"], 2: ["general"], 3: ["F1W2"]}
     text = render_report(report)
     assert "The figures of F1/2W2 were evaluated before our limiters" in text
     assert "The figures of general were evaluated on examples through the lookahead" in text
@@ -151,3 +148,17 @@ def test_the_chain_alone_reads_per_limiter_kind_where_the_report_holds_them(
     text = render_report(report)
     assert "| the same, a compressor alone | 96 | no operation found | 97.92 | - |" in text
     assert "| the same, hard clipper | 80 | no operation found | 87.5 | - |" in text
+
+
+def test_only_grid_models_on_the_averaged_transfer_are_named_as_such(
+    committed: dict[str, Any],
+) -> None:
+    report = copy.deepcopy(committed)
+    note = "divided by the gain each frequency met on average rather than demodulated"
+    for figures in report["grid"].values():
+        figures["feature_options"] = [o for o in figures["feature_options"] if o != "coherent"]
+    assert note not in render_report(report)
+    report["grid"]["F1W2"]["feature_options"] += ["coherent"]
+    assert f"{note} (`FeatureSpec.coherent`): F1W2." in render_report(report)
+    report["grid"]["F1W2"]["feature_options"] += ["demodulated"]
+    assert note not in render_report(report)
