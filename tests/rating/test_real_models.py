@@ -42,18 +42,19 @@ def assert_rated_as_the_known_set(body: dict[str, Any]) -> None:
 
     Tolerances from the output measured on this module's ten lossy, low-passed and louder
     cases (F1W2 and general): at worst 0.020 octave off in frequency (general, 11 kHz
-    low-pass: 4127.8 Hz for 4186 Hz), 0.6 dB in gain (F1W2 on the MP3: +6.6 / -5.4 dB) and
-    0.214 octave in width (general, 11 kHz low-pass: 2.32 for 2, since stop 38's count
-    chooser picks the fit of two bells, which bends to the difference held flat past the
-    band limit, over that of three, whose third bell lay past it); the frequency and gain
-    margins are about twice those, the width's 1.4 times.
+    low-pass: 4127.8 Hz for 4186 Hz), 1.0 dB in gain (F1W2 on the 11 kHz low-pass: -5.0 for
+    -6 dB since stop 52's F1W2 reads the demodulated transfer; every other case within 0.2 dB,
+    the MP3 at 0.6 dB before) and 0.214 octave in width (general, 11 kHz low-pass: 2.32 for 2,
+    since stop 38's count chooser picks the fit of two bells, which bends to the difference
+    held flat past the band limit, over that of three, whose third bell lay past it); the
+    frequency margin is about twice that, the gain's the issue's 1.5 dB, the width's 1.4 times.
     """
     assert body["rating"] == 2, body["operations"]
     found = sorted(body["operations"], key=lambda op: op["frequency_hz"])
     for op, (want_hz, want_width, want_gain_db) in zip(found, KNOWN_SET, strict=True):
         assert abs(math.log2(op["frequency_hz"] / want_hz)) < 0.05, op
         assert math.copysign(1, op["gain_db"]) == math.copysign(1, want_gain_db), op  # boost/cut
-        assert abs(op["gain_db"] - want_gain_db) < 1.0, op
+        assert abs(op["gain_db"] - want_gain_db) < 1.5, op
         assert abs(math.log2(op["width_octaves"] / want_width)) < 0.3, op
 
 
@@ -235,16 +236,18 @@ def test_the_general_model_shows_the_difference_it_read_with_the_compression_lef
         error = (np.array(difference_db) - truth)[inner]
         return float(np.sqrt(np.mean((error - np.median(error)) ** 2)))
 
-    # F1W2 reads the transfer averaged over each frequency's gain (`FeatureSpec.coherent`),
-    # the general model the demodulated one (`FeatureSpec.demodulated`); F1W1 the plain
-    # difference.
+    # F1/2W2 reads the transfer averaged over each frequency's gain (`FeatureSpec.coherent`),
+    # the general model and F1W2 the demodulated one (`FeatureSpec.demodulated`); F1W1 the
+    # plain difference.
+    averaged = post_pair(real_client, reference, candidate, model="F1/2W2").json()["spectra"]
     f1w2 = post_pair(real_client, reference, candidate, model="F1W2").json()["spectra"]
     # Measured: 0.68 dB RMS off the EQ alone demodulated, 0.63 averaged, 1.46 plain (the
     # kick's frames hold little above 150 Hz, where the demodulation reads `g(t)`; on music
     # it reads closer, `ops/transfer_check.py`).
     plain_error_db = error_db(spectra["difference_db"])
     assert error_db(spectra["eq_difference_db"]) < 0.6 * plain_error_db
-    assert error_db(f1w2["eq_difference_db"]) < 0.6 * plain_error_db
-    assert f1w2["eq_difference_db"] != pytest.approx(spectra["eq_difference_db"], abs=0.05)
+    assert error_db(averaged["eq_difference_db"]) < 0.6 * plain_error_db
+    assert averaged["eq_difference_db"] != pytest.approx(spectra["eq_difference_db"], abs=0.05)
+    assert f1w2["eq_difference_db"] == pytest.approx(spectra["eq_difference_db"], abs=1e-6)
     plain = post_pair(real_client, reference, candidate, model="F1W1").json()["spectra"]
     assert plain["eq_difference_db"] is None

@@ -156,7 +156,8 @@ def test_only_grid_models_on_the_averaged_transfer_are_named_as_such(
     report = copy.deepcopy(committed)
     note = "divided by the gain each frequency met on average rather than demodulated"
     for figures in report["grid"].values():
-        figures["feature_options"] = [o for o in figures["feature_options"] if o != "coherent"]
+        options = figures["feature_options"]
+        figures["feature_options"] = [o for o in options if o not in ("coherent", "demodulated")]
     assert note not in render_report(report)
     report["grid"]["F1W2"]["feature_options"] += ["coherent"]
     assert f"{note} (`FeatureSpec.coherent`): F1W2." in render_report(report)
