@@ -351,6 +351,10 @@ def evaluate_grid(
         "exact_by_nuisance": {
             kind.name.lower(): percent(exact[nuisance == kind]) for kind in Nuisance
         },
+        "exact_by_limiter_kind": {
+            kind.name.lower(): _by_limiter_kind(validation, among=nuisance == kind, right=exact)
+            for kind in (Nuisance.CHAIN_LIMITER, Nuisance.COMPRESSOR_LIMITER)
+        },
         "note_error_rate": [percent(predicted[:, i] != truth[:, i]) for i in range(n_notes)],
         "least_squares_baseline_exact": percent(np.all(baseline == truth, axis=1)),
         "gain_error_db_median": _gain_error(config, validation, features, predicted, exact),

@@ -440,6 +440,8 @@ def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> Non
         assert number(row["ours, without the master chain"]) == without_chain(grid)
         # F1W1's plan draws no chain: every example is one without it.
         assert grid["exact_set_accuracy_without_chain"] == ours
+        for by_kind in grid["exact_by_limiter_kind"].values():
+            assert {figure["examples"] for figure in by_kind.values()} == {0}
         assert number(row["least-squares baseline (open)"]) == grid["least_squares_baseline_exact"]
         closed = figures["closed_set"][model_id]
         assert number(row["paper-faithful (closed)"]) == closed["paper_faithful"]

@@ -47,6 +47,23 @@ def test_closed_set_figures_fill_table_1(committed: dict[str, Any]) -> None:
     assert f"| F1W2 | 88.7 | - | - | {f1w2} " in render_report(report)
 
 
+def test_grids_read_through_each_limiter_kind_get_a_row_of_their_own(
+    committed: dict[str, Any],
+) -> None:
+    report = copy.deepcopy(committed)
+    header = "| model | lookahead brickwall | brickwall without lookahead | hard clipper |"
+    by_kind = report["grid"]["F1W2"]["exact_by_limiter_kind"]
+    by_kind["chain_limiter"]["juce"] = {"examples": 249, "right": 81.5}
+    by_kind["compressor_limiter"]["clipper"] = {"examples": 401, "right": 66.25}
+    text = render_report(report)
+    assert header in text
+    row = next(line for line in text.splitlines() if line.startswith("| F1W2 | 94"))
+    assert row.endswith("| 94.5 / 66.25 (291 / 401) | 81.5 / 76.64 (249 / 411) |")
+    # A grid without JUCE's examples (one evaluated before that kind) gets no row.
+    by_kind["chain_limiter"]["juce"] = {"examples": 0, "right": None}
+    assert header not in render_report(report)
+
+
 def test_table_1_reads_a_chain_grid_without_its_chain_and_others_whole(
     committed: dict[str, Any],
 ) -> None:
