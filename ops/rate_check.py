@@ -364,27 +364,39 @@ def summarise(cases: list[Case]) -> dict[str, Any]:
     return summary
 
 
-def exact_set_right(case: Case) -> bool:
-    """Whether a grid model found the applied notes, each boosted or cut as applied."""
+def note_signs(case: Case) -> tuple[dict[int, set[bool]], dict[int, set[bool]]]:
+    """Per grid note (its index), the signs applied there and the signs found there."""
     notes_hz = GridConfig.parse(case.model).notes_hz
 
-    def note_signs(frequencies_hz: list[float], gains_db: list[float]) -> set[tuple[int, bool]]:
-        return {
-            (int(np.argmin(np.abs(np.log2(notes_hz / f)))), g > 0)
-            for f, g in zip(frequencies_hz, gains_db, strict=True)
-        }
+    def signs(frequencies_hz: list[float], gains_db: list[float]) -> dict[int, set[bool]]:
+        by_note: dict[int, set[bool]] = {}
+        for f, g in zip(frequencies_hz, gains_db, strict=True):
+            by_note.setdefault(int(np.argmin(np.abs(np.log2(notes_hz / f)))), set()).add(g > 0)
+        return by_note
 
-    applied = note_signs(
+    applied = signs(
         [op.frequency_hz for op in case.operations], [op.gain_db for op in case.operations]
     )
-    found = note_signs(
-        [op["frequency_hz"] for op in case.answer], [op["gain_db"] for op in case.answer]
-    )
+    found = signs([op["frequency_hz"] for op in case.answer], [op["gain_db"] for op in case.answer])
+    return applied, found
+
+
+def exact_set_right(case: Case) -> bool:
+    """Whether a grid model found the applied notes, each boosted or cut as applied."""
+    applied, found = note_signs(case)
     return applied == found and len(case.answer) == len(case.operations)
 
 
+def wrong_notes(case: Case) -> list[int]:
+    """The grid notes (indices) where the answer's operations differ from those applied."""
+    applied, found = note_signs(case)
+    return sorted(n for n in applied.keys() | found.keys() if applied.get(n) != found.get(n))
+
+
 def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
-    """Exact-set accuracy (%) per grid model and variant, and each variant against clean."""
+    """Exact-set accuracy (%) per grid model and variant, each variant against clean, the
+    limiter case by its gain reduction, and per variant how often each grid note came out
+    wrong (its operations not those applied there)."""
     summary: dict[str, Any] = {"songs": len({c.song for c in cases}), "models": {}}
     for model in dict.fromkeys(c.model for c in cases):
         figures = {
@@ -412,6 +424,19 @@ def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
                 ]
             )
             for low, high in GAIN_REDUCTION_BINS_DB
+        }
+        n_notes = len(GridConfig.parse(model).notes_hz)
+        figures["wrong_note_counts"] = {
+            variant: np.bincount(
+                [
+                    note
+                    for c in cases
+                    if c.model == model and c.kind == f"grid {variant}"
+                    for note in wrong_notes(c)
+                ],
+                minlength=n_notes,
+            ).tolist()
+            for variant in GRID_VARIANTS
         }
         summary["models"][model] = figures
     summary["seconds_per_rating_median"] = round(float(np.median([c.seconds for c in cases])), 2)
