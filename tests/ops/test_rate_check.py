@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ def rate_check() -> ModuleType:
 
 def _case(
     rate_check: ModuleType, variant: str, *, applied: dict[int, float], found: dict[int, float]
-):
+) -> Any:
     case = rate_check.Case(
         "song",
         f"grid {variant}",
