@@ -56,6 +56,7 @@ from app.audio.eq import EqOperation  # noqa: E402
 from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ  # noqa: E402
 from app.config import Settings, get_settings  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.ml.grid import operations_to_classes  # noqa: E402
 from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
 from app.training.grids import (  # noqa: E402
     GRID_CONFIGS,
@@ -364,33 +365,30 @@ def summarise(cases: list[Case]) -> dict[str, Any]:
     return summary
 
 
-def note_signs(case: Case) -> tuple[dict[int, set[bool]], dict[int, set[bool]]]:
-    """Per grid note (its index), the signs applied there and the signs found there."""
+def note_classes(case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid note, the class applied there and the class found there (none, boost or
+    cut, as the grid models are scored: `app.ml.grid.operations_to_classes`)."""
     notes_hz = GridConfig.parse(case.model).notes_hz
 
-    def signs(frequencies_hz: list[float], gains_db: list[float]) -> dict[int, set[bool]]:
-        by_note: dict[int, set[bool]] = {}
-        for f, g in zip(frequencies_hz, gains_db, strict=True):
-            by_note.setdefault(int(np.argmin(np.abs(np.log2(notes_hz / f)))), set()).add(g > 0)
-        return by_note
+    def classes(pairs: list[tuple[float, float]]) -> np.ndarray:
+        operations = np.array(pairs, dtype=float).reshape(1, -1, 2)
+        return operations_to_classes(operations, notes_hz=notes_hz)[0]
 
-    applied = signs(
-        [op.frequency_hz for op in case.operations], [op.gain_db for op in case.operations]
-    )
-    found = signs([op["frequency_hz"] for op in case.answer], [op["gain_db"] for op in case.answer])
+    applied = classes([(op.frequency_hz, op.gain_db) for op in case.operations])
+    found = classes([(op["frequency_hz"], op["gain_db"]) for op in case.answer])
     return applied, found
 
 
 def exact_set_right(case: Case) -> bool:
     """Whether a grid model found the applied notes, each boosted or cut as applied."""
-    applied, found = note_signs(case)
-    return applied == found and len(case.answer) == len(case.operations)
+    applied, found = note_classes(case)
+    return bool(np.array_equal(applied, found)) and len(case.answer) == len(case.operations)
 
 
 def wrong_notes(case: Case) -> list[int]:
     """The grid notes (indices) where the answer's operations differ from those applied."""
-    applied, found = note_signs(case)
-    return sorted(n for n in applied.keys() | found.keys() if applied.get(n) != found.get(n))
+    applied, found = note_classes(case)
+    return np.flatnonzero(applied != found).tolist()
 
 
 def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
