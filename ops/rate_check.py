@@ -97,6 +97,9 @@ class Case:
     seconds: float = 0.0
     #: The limiter's drawn gain reduction at the loudest peak, once rendered through it.
     limiter_gain_reduction_db: float | None = None
+    #: The reply's ``alignment.reference_top_hz``: where the reference stops, if short of
+    #: the top octave (its moves there show in neither file).
+    reference_top_hz: float | None = None
 
 
 def sox_effects(operations: list[EqOperation]) -> list[str]:
@@ -391,28 +394,32 @@ def wrong_notes(case: Case) -> list[int]:
     return np.flatnonzero(applied != found).tolist()
 
 
+def exact_set(cases: list[Case], *, variant: str) -> float | None:
+    """Exact-set accuracy (%) of `cases`' grid `variant`; None without one."""
+    return percent([exact_set_right(c) for c in cases if c.kind == f"grid {variant}"])
+
+
 def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
     """Exact-set accuracy (%) per grid model and variant, each variant against clean, the
-    limiter case by its gain reduction, and per variant how often each grid note came out
+    limiter case by its gain reduction, per variant on the songs whose reference holds the
+    top octave (no ``reference_top_hz``), and per variant how often each grid note came out
     wrong (its operations not those applied there)."""
-    summary: dict[str, Any] = {"songs": len({c.song for c in cases}), "models": {}}
+    summary: dict[str, Any] = {
+        "songs": len({c.song for c in cases}),
+        "songs_with_full_band_reference": len(
+            {c.song for c in cases if c.reference_top_hz is None}
+        ),
+        "models": {},
+    }
     for model in dict.fromkeys(c.model for c in cases):
-        figures = {
-            variant: percent(
-                [
-                    exact_set_right(c)
-                    for c in cases
-                    if c.model == model and c.kind == f"grid {variant}"
-                ]
-            )
-            for variant in GRID_VARIANTS
-        }
+        of_model = [c for c in cases if c.model == model]
+        figures: dict[str, Any] = {v: exact_set(of_model, variant=v) for v in GRID_VARIANTS}
         clean = figures["clean"]
         figures["points_under_clean"] = {
             v: None if figures[v] is None or clean is None else round(clean - figures[v], 1)
             for v in GRID_VARIANTS[1:]
         }
-        limited = [c for c in cases if c.model == model and c.kind == "grid limiter"]
+        limited = [c for c in of_model if c.kind == "grid limiter"]
         figures["limiter_by_gain_reduction_db"] = {
             f"{low:g}-{high:g}": percent(
                 [
@@ -423,15 +430,12 @@ def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
             )
             for low, high in GAIN_REDUCTION_BINS_DB
         }
+        full_band = [c for c in of_model if c.reference_top_hz is None]
+        figures["full_band_reference"] = {v: exact_set(full_band, variant=v) for v in GRID_VARIANTS}
         n_notes = len(GridConfig.parse(model).notes_hz)
         figures["wrong_note_counts"] = {
             variant: np.bincount(
-                [
-                    note
-                    for c in cases
-                    if c.model == model and c.kind == f"grid {variant}"
-                    for note in wrong_notes(c)
-                ],
+                [note for c in of_model if c.kind == f"grid {variant}" for note in wrong_notes(c)],
                 minlength=n_notes,
             ).tolist()
             for variant in GRID_VARIANTS
@@ -548,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 reply.raise_for_status()
                 case.answer = reply.json()["operations"]
+                case.reference_top_hz = reply.json()["alignment"]["reference_top_hz"]
                 case.seconds = time.perf_counter() - started
 
             with ThreadPoolExecutor(max_workers=args.workers) as pool:
@@ -568,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
                         "applied": [op.__dict__ for op in c.operations],
                         "chain": c.chain,
                         "limiter_gain_reduction_db": c.limiter_gain_reduction_db,
+                        "reference_top_hz": c.reference_top_hz,
                         "model": c.model,
                         "found": c.answer,
                     }

@@ -274,6 +274,13 @@ def audible_top_band(reference_magnitude: np.ndarray, *, spec: SpectrumSpec = DE
     return int(bands[-1]) + 1 if len(bands) else spec.n_bands
 
 
+#: A reference whose audio stops below this shows nothing of a move in the top
+#: octave: it went through a lossy encoder (LAME's low-pass is about 16.7 kHz at
+#: 128 kbps and 17.4 kHz at 160) or an old source. Many full masters stop at 18-20 kHz,
+#: where their own anti-alias filter cuts, with nothing a trainee would move above.
+REFERENCE_TOP_NOTICE_HZ = 17_500.0
+
+
 def band_difference_db(
     reference_magnitude: np.ndarray,
     candidate_magnitude: np.ndarray,
@@ -503,6 +510,14 @@ class Comparison:
         """Where one file stops holding audio, or None."""
         first = self.band_limit_band
         return float(self.spec.band_edges_hz[first]) if first < self.spec.n_bands else None
+
+    @cached_property
+    def reference_top_hz(self) -> float | None:
+        """Where the reference stops holding audio (`audible_top_band`'s band edge), if
+        below `REFERENCE_TOP_NOTICE_HZ`; None for a reference that goes on above it."""
+        top = audible_top_band(self.reference_magnitude, spec=self.spec)
+        top_hz = float(self.spec.band_edges_hz[top])
+        return top_hz if top_hz < REFERENCE_TOP_NOTICE_HZ else None
 
     @property
     def band_limited_file(self) -> Literal["reference", "candidate"] | None:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.audio.eq import EqType
+from app.audio.spectrum import REFERENCE_TOP_NOTICE_HZ
 
 Band = Literal["bass", "mids", "treble"]
 
@@ -110,10 +111,18 @@ class Alignment(BaseModel):
     band_limit_hz: float | None = Field(
         default=None,
         description="Where one file stops holding audio (a lossy encoder's low-pass, most "
-        "often); the models read the bands above as flat. null when both go on to 20 kHz.",
+        "often); the models read the bands above as flat. null when neither file stops "
+        "short of the other.",
     )
     band_limited_file: Literal["reference", "candidate"] | None = Field(
         default=None, description="The file that stops at band_limit_hz."
+    )
+    reference_top_hz: float | None = Field(
+        default=None,
+        description="Where the reference stops holding audio, when below "
+        f"{REFERENCE_TOP_NOTICE_HZ / 1000:g} kHz (a lossy or old source): it shows nothing of "
+        "a move above, and the EQ read near it is less sure. null when the reference holds "
+        "audio above that.",
     )
 
 

@@ -256,6 +256,7 @@ def rate(
             level_offset_db=round(comparison.level_offset_db, 2),
             band_limit_hz=_maybe_rounded(comparison.band_limit_hz),
             band_limited_file=comparison.band_limited_file,
+            reference_top_hz=_maybe_rounded(comparison.reference_top_hz),
         ),
         files={
             "reference": _file_info(reference, ref_audio),

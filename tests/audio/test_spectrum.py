@@ -314,6 +314,27 @@ def test_bells_far_past_a_band_limit_cannot_be_seen() -> None:
     assert not past_band_limit(frequencies_hz, band_limit_hz=None).any()
 
 
+@pytest.mark.parametrize("cutoff_hz", [11_000.0, 16_000.0])
+def test_a_reference_that_stops_short_is_told_where_it_stops(
+    pink: np.ndarray, cutoff_hz: float
+) -> None:
+    # A song from a lossy source: both files stop where it does, so no band limit
+    # separates them, but the reference shows nothing of a move above it.
+    song = low_passed(pink, cutoff_hz=cutoff_hz, sample_rate_hz=SR)
+    comparison = compare(song, apply(song, [EqOperation(2000.0, -6.0, 1.0)], sample_rate_hz=SR))
+    assert comparison.band_limit_hz is None
+    assert comparison.reference_top_hz is not None
+    assert abs(np.log2(comparison.reference_top_hz / cutoff_hz)) <= 1 / 12
+
+
+@pytest.mark.parametrize("cutoff_hz", [19_000.0, None])
+def test_a_reference_that_goes_on_to_the_top_octave_is_not_told(
+    pink: np.ndarray, cutoff_hz: float | None
+) -> None:
+    song = pink if cutoff_hz is None else low_passed(pink, cutoff_hz=cutoff_hz, sample_rate_hz=SR)
+    assert compare(song, song).reference_top_hz is None
+
+
 @pytest.mark.parametrize("level_db", [-6.0, 6.0, 14.0])
 def test_a_level_change_reads_flat_where_neither_file_holds_audio(
     pink: np.ndarray, level_db: float

@@ -59,3 +59,19 @@ def test_the_grid_gap_counts_each_misread_note_per_variant(rate_check: ModuleTyp
     assert counts["mp3 as wav"] == [0] * 9 + [1]  # a spurious cut at C10
     assert counts["level"] == [1] + [0] * 9  # the sign flipped at C1
     assert counts["limiter"] == [0] * 9 + [1]  # C10 missed
+
+
+def test_the_grid_gap_is_also_read_on_songs_whose_reference_holds_the_top_octave(
+    rate_check: ModuleType,
+) -> None:
+    full = _case(rate_check, "mp3 as wav", applied={9: 3.0}, found={9: 3.1})
+    short = _case(rate_check, "mp3 as wav", applied={9: 3.0}, found={})
+    short.song, short.reference_top_hz = "lossy-sourced song", 15_300.0
+
+    summary = rate_check.summarise_grid_gap([full, short])
+
+    assert summary["songs"] == 2 and summary["songs_with_full_band_reference"] == 1
+    figures = summary["models"]["F1W2"]
+    assert figures["mp3 as wav"] == 50.0
+    assert figures["full_band_reference"]["mp3 as wav"] == 100.0
+    assert figures["full_band_reference"]["clean"] is None  # no such case

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
@@ -158,3 +159,27 @@ def test_a_low_passed_candidate_is_reported_and_explained_on_the_page(
     page = client.post("/", files=files, headers={"HX-Request": "true"})
     assert page.status_code == 200, page.text
     assert "Your master holds no audio above 10.2 kHz" in " ".join(page.text.split())
+    assert "data-reference-top" not in page.text
+
+
+def test_a_reference_that_stops_short_is_reported_and_explained_on_the_page(
+    client: TestClient, pair: Callable[..., tuple[Path, Path]], tmp_path: Path
+) -> None:
+    # Both files from one MP3-sourced song, as loud as a master, on a CD's 16 bits:
+    # nothing but the quantisation's floor above 15 kHz.
+    reference, candidate = pair([EqOperation(1000.0, -6.0, 1.0)])
+    files = {}
+    for name, path in (("reference", reference), ("candidate", candidate)):
+        samples, rate = sf.read(path, dtype="float32")
+        cut = low_passed(samples, cutoff_hz=15_000.0, sample_rate_hz=rate)
+        files[name] = tmp_path / f"{name}-15k.wav"
+        sf.write(files[name], 0.9 * cut / np.max(np.abs(cut)), rate, subtype="PCM_16")
+    alignment = post_pair(client, files["reference"], files["candidate"]).json()["alignment"]
+    assert alignment["band_limit_hz"] is None
+    assert abs(alignment["reference_top_hz"] - 15_000.0) < 1_000.0
+    assert post_pair(client, reference, candidate).json()["alignment"]["reference_top_hz"] is None
+    upload = {name: (f"{name}.wav", path.read_bytes(), "audio/wav") for name, path in files.items()}
+    page = client.post("/", files=upload, headers={"HX-Request": "true"})
+    assert page.status_code == 200, page.text
+    top_khz = round(alignment["reference_top_hz"] / 1000, 1)
+    assert f"The reference holds no audio above {top_khz} kHz" in " ".join(page.text.split())

@@ -212,6 +212,8 @@ def test_a_louder_master_of_a_song_with_nothing_above_16_khz_is_rated_exactly(
     sox_equalised(reference, candidate, level_db=level_db)
     body = post_pair(real_client, reference, candidate, model=model).json()
     assert body["alignment"]["band_limited_file"] is None
+    # ... and the answer says where the reference stops, which shows nothing above it.
+    assert abs(np.log2(body["alignment"]["reference_top_hz"] / 16_000.0)) <= 1 / 12
     assert body["alignment"]["level_offset_db"] == pytest.approx(level_db, abs=0.3)
     assert_rated_as_the_known_set(body)
 
