@@ -239,7 +239,20 @@
 
   function chartWidth(el) { return Math.max(280, el.clientWidth || 640); }
 
-  function plot(el, data, kind) {
+  // Shade the plot from `fromHz` up: one file holds no audio there (the page says which).
+  function shadeFrom(fromHz) {
+    return function (u) {
+      var left = Math.max(u.bbox.left, u.valToPos(fromHz, "x", true));
+      var right = u.bbox.left + u.bbox.width;
+      if (right <= left) { return; }
+      u.ctx.save();
+      u.ctx.fillStyle = "rgba(134, 142, 150, 0.25)";
+      u.ctx.fillRect(left, u.bbox.top, right - left, u.bbox.height);
+      u.ctx.restore();
+    };
+  }
+
+  function plot(el, data, kind, unseenFromHz) {
     var x = data.band_centres_hz;
     var options = {
       width: chartWidth(el),
@@ -249,6 +262,7 @@
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
       series: [{ label: "Hz", value: function (u, v) { return formatHz(v); } }],
+      hooks: unseenFromHz ? { drawClear: [shadeFrom(unseenFromHz)] } : {},
     };
     var series;
     if (kind === "spectra") {
@@ -283,9 +297,10 @@
       if (box.dataset.ready) { return; }
       box.dataset.ready = "1";
       var data = JSON.parse(box.querySelector(".spectra-data").textContent);
+      var unseenFromHz = Number(box.dataset.unseenFromHz) || null;
       var charts = [];
       box.querySelectorAll("[data-chart]").forEach(function (el) {
-        charts.push({ el: el, chart: plot(el, data, el.dataset.chart) });
+        charts.push({ el: el, chart: plot(el, data, el.dataset.chart, unseenFromHz) });
       });
       window.addEventListener("resize", function () {
         charts.forEach(function (c) { c.chart.setSize({ width: chartWidth(c.el), height: 260 }); });

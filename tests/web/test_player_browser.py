@@ -19,7 +19,7 @@ from app.config import Settings
 from app.http.deps import SESSION_COOKIE
 from app.ml.registry import ModelRegistry, Recognition
 from tests.accounts_support import make_app
-from tests.conftest import pink_noise
+from tests.conftest import low_passed, pink_noise
 from tests.history.test_rating_audio import kept_rating
 from tests.web.test_browser import browser, live_server  # noqa: F401  (fixtures)
 from tests.web.test_pages_browser import offsite_requests, serious_violations
@@ -184,6 +184,61 @@ def test_rate_then_listen_switch_and_loop(
     assert (tmp_path / "player-loop.png").stat().st_size > 10_000
 
     assert offsite_requests(browser, live_server) == []
+
+
+CHART_ALPHA = """
+const el = document.querySelector('[data-spectra] [data-chart=difference]');
+const canvas = el.querySelector('canvas');
+const over = el.querySelector('.u-over').getBoundingClientRect();
+const box = canvas.getBoundingClientRect();
+const ratio = canvas.width / box.width;
+const context = canvas.getContext('2d');
+// Alpha of the plot's pixels at `hz`, at ten heights across it.
+return arguments[0].map(hz => {
+  const x = over.left - box.left + over.width * Math.log(hz / 20) / Math.log(20480 / 20);
+  return Array.from({length: 10}, (_, k) => {
+    const y = over.top - box.top + over.height * (k + 0.5) / 10;
+    return context.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data[3];
+  });
+});
+"""
+
+
+def test_the_charts_shade_the_top_the_reference_does_not_hold(
+    live_server: str,  # noqa: F811
+    browser: Any,  # noqa: F811
+    write_audio: Callable[..., Path],
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # Both masters from one MP3-sourced song: nothing above 15 kHz in either.
+    song = low_passed(
+        pink_noise(duration_s=12.0, sample_rate_hz=44_100, seed=3),
+        cutoff_hz=15_000.0,
+        sample_rate_hz=44_100,
+    )
+    masters = {
+        "reference": write_audio(song, "reference.wav", subtype="FLOAT"),
+        "candidate": write_audio(
+            apply(song, [BOOST], sample_rate_hz=44_100), "candidate.wav", subtype="FLOAT"
+        ),
+    }
+    browser.get(live_server + "/")
+    for name, path in masters.items():
+        browser.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(str(path))
+    browser.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
+    _wait(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "[data-chart=difference] .uplot canvas"),
+        timeout_s=60,
+        what="the charts",
+    )
+    notice = browser.find_element(By.CSS_SELECTOR, "[data-reference-top]").text
+    assert "The reference holds no audio above" in notice
+    assert "Shaded above" in browser.find_element(By.CSS_SELECTOR, "[data-spectra]").text
+    shaded, clear = browser.execute_script(CHART_ALPHA, [18_500.0, 40.0])
+    # Shaded: every height is covered; clear: only where a line or the grid passes.
+    assert min(shaded) > 40, shaded
+    assert sorted(clear)[5] < 20, clear
 
 
 WEB_AUDIO_RESPONSE = """
