@@ -402,8 +402,9 @@ def exact_set(cases: list[Case], *, variant: str) -> float | None:
 def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
     """Exact-set accuracy (%) per grid model and variant, each variant against clean, the
     limiter case by its gain reduction, per variant on the songs whose reference holds the
-    top octave (no ``reference_top_hz``), and per variant how often each grid note came out
-    wrong (its operations not those applied there)."""
+    top octave (``full band``: no ``reference_top_hz``) and on the others (``stops short``),
+    and per variant how often each grid note came out wrong (its operations not those
+    applied there)."""
     summary: dict[str, Any] = {
         "songs": len({c.song for c in cases}),
         "songs_with_full_band_reference": len(
@@ -430,8 +431,13 @@ def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
             )
             for low, high in GAIN_REDUCTION_BINS_DB
         }
-        full_band = [c for c in of_model if c.reference_top_hz is None]
-        figures["full_band_reference"] = {v: exact_set(full_band, variant=v) for v in GRID_VARIANTS}
+        figures["by_reference"] = {
+            group: {v: exact_set(members, variant=v) for v in GRID_VARIANTS}
+            for group, members in (
+                ("full band", [c for c in of_model if c.reference_top_hz is None]),
+                ("stops short", [c for c in of_model if c.reference_top_hz is not None]),
+            )
+        }
         n_notes = len(GridConfig.parse(model).notes_hz)
         figures["wrong_note_counts"] = {
             variant: np.bincount(

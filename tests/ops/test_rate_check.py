@@ -73,5 +73,6 @@ def test_the_grid_gap_is_also_read_on_songs_whose_reference_holds_the_top_octave
     assert summary["songs"] == 2 and summary["songs_with_full_band_reference"] == 1
     figures = summary["models"]["F1W2"]
     assert figures["mp3 as wav"] == 50.0
-    assert figures["full_band_reference"]["mp3 as wav"] == 100.0
-    assert figures["full_band_reference"]["clean"] is None  # no such case
+    assert figures["by_reference"]["full band"]["mp3 as wav"] == 100.0
+    assert figures["by_reference"]["stops short"]["mp3 as wav"] == 0.0
+    assert figures["by_reference"]["full band"]["clean"] is None  # no such case
