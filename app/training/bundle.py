@@ -22,6 +22,8 @@ BundleKind = Literal["grid", "general", "paper"]
 TRAIN_LOW_PASS_KEY = "train_low_pass_hz"
 #: File key of the validation examples' features again, as MP3 uploads.
 LOW_PASS_KEY = "validation_low_pass_features"
+#: File key of `Bundle.unflagged_lossy_share`.
+UNFLAGGED_KEY = "unflagged_lossy_share"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +64,8 @@ class Bundle:
         bundles written before the field.
     limiter_kind : np.ndarray or None
         Each example's chain limiter (`app.training.datasets.Dataset.limiter_kind`).
+    unflagged_lossy_share : float
+        `app.training.plan.DatasetPlan.unflagged_lossy_share` it was written with.
     """
 
     dataset_id: str
@@ -81,6 +85,7 @@ class Bundle:
     type_targets: np.ndarray | None = None
     limiter_version: int = 1
     limiter_kind: np.ndarray | None = None
+    unflagged_lossy_share: float = 0.0
 
     @property
     def validation(self) -> np.ndarray:
@@ -97,12 +102,14 @@ class Bundle:
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Bundle:
         """The record of a bundle file's arrays."""
-        names = {f.name for f in fields(cls)} - {"dataset_id", "kind", "spec", "limiter_version"}
+        scalars = {"dataset_id", "kind", "spec", "limiter_version", "unflagged_lossy_share"}
+        names = {f.name for f in fields(cls)} - scalars
         return cls(
             dataset_id=str(arrays["dataset_id"]),
             kind=cast(BundleKind, str(arrays["kind"])),
             spec=spec_of(arrays),
             limiter_version=int(arrays.get("limiter_version", 1)),
+            unflagged_lossy_share=float(arrays.get("unflagged_lossy_share", 0.0)),
             **{name: arrays[name] for name in names if name in arrays},
         )
 
@@ -143,6 +150,7 @@ class Bundle:
             notes_hz=self.notes_hz,
             train_low_pass_hz=self.train_low_pass_hz,
             type_targets=self.type_targets,
+            unflagged_lossy_share=self.unflagged_lossy_share,
         )
 
 

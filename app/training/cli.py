@@ -20,7 +20,13 @@ from rich.progress import (
 from app.config import get_settings
 from app.training import corpus, synth
 from app.training.grids import GRID_CONFIGS
-from app.training.plan import PLAN, PLAN_BY_ID, DatasetPlan, feature_spec
+from app.training.plan import (
+    PLAN,
+    PLAN_BY_ID,
+    DatasetPlan,
+    feature_spec,
+    unflagged_lossy_share,
+)
 from app.training.pool import process_pool
 
 console = Console()
@@ -198,7 +204,10 @@ def write_bundles(
         shards = list((layout.datasets / synth.dataset_id(dataset_id)).glob("*.npz"))
         newest_shard = max((p.stat().st_mtime for p in shards), default=0.0)
         if rebuild or not training.bundle_is_current(
-            bundle, spec=feature_spec(dataset_id), newest_shard_mtime=newest_shard
+            bundle,
+            spec=feature_spec(dataset_id),
+            newest_shard_mtime=newest_shard,
+            unflagged_lossy_share=unflagged_lossy_share(dataset_id),
         ):
             try:
                 data = load_dataset(layout.datasets, dataset_id, tracks=tracks)

@@ -175,6 +175,50 @@ def train_low_pass_hz(
     return cutoffs_hz
 
 
+def told_lossy(
+    dataset: Dataset, *, cutoffs_hz: np.ndarray, unflagged_share: float, seed: int = 55
+) -> np.ndarray:
+    """Whether a model is told that each candidate was lossy-coded (`FeatureSpec.lossy_flag`).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Its lossy-coded examples (`Dataset.candidate_lossy`).
+    cutoffs_hz : numpy.ndarray
+        `train_low_pass_hz`: the examples low-passed as MP3 uploads are told too.
+    unflagged_share : float
+        Of those training examples, the random share that is not told: an MP3
+        handed back as a WAV carries the codec's noise and low-pass with no
+        container to say so. Validation examples are always told.
+    seed : int
+        Seeds the choice (the same dataset always gets the same one).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one per example.
+
+    Examples
+    --------
+    Five lossy-coded examples, the last a validation one: two of the four others go untold.
+
+    >>> from app.training.synth import Nuisance
+    >>> data = Dataset(dataset_id="x", reference_magnitude=np.empty((5, 0)),
+    ...     candidate_magnitude=np.empty((5, 0)), operations=np.empty((5, 0, 3)),
+    ...     nuisance=np.full(5, int(Nuisance.LOSSY)), nuisance_value=np.zeros(5),
+    ...     track_md5=np.full(5, ""), is_validation=np.arange(5) == 4)
+    >>> told = told_lossy(data, cutoffs_hz=np.full(5, np.inf), unflagged_share=0.5)
+    >>> int(told[:4].sum()), bool(told[4])
+    (2, True)
+    """
+    told = dataset.candidate_lossy | np.isfinite(cutoffs_hz)
+    training = np.flatnonzero(told & ~dataset.is_validation)
+    rng = np.random.default_rng(seed)
+    unflagged = rng.choice(training, size=round(unflagged_share * len(training)), replace=False)
+    told[unflagged] = False
+    return told
+
+
 def load_dataset(datasets_dir: Path, dataset_id: str, *, tracks: list[Track]) -> Dataset:
     """Concatenate every shard of a dataset; the split comes from each clip's track."""
     split_of = {track.md5: track.split == "validation" for track in tracks}

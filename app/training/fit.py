@@ -260,6 +260,7 @@ def fit_bundle(
         "train_seconds": round(seconds, 1),
         "resumed_from_snapshot": resumed,
         "low_passed_train_share": low_passed_share(bundle, mask=~validation & ~tune),
+        "unflagged_lossy_share": bundle.unflagged_lossy_share,
     }
     if types_info is not None:
         info["types_model"] = types_info

@@ -28,6 +28,10 @@ class DatasetPlan:
     #: The nuisances include the master chain, a compressor and a limiter as a trainee
     #: uses them (`app.training.synth.CHAIN_NUISANCE_PROBABILITIES`).
     chain: bool = False
+    #: Of the training examples lossy-coded or low-passed, this share goes unflagged
+    #: (`FeatureSpec.lossy_flag` 0), as an MP3 handed back as a WAV, whose container
+    #: says nothing (`app.training.datasets.told_lossy`; F1W2 since stop 55).
+    unflagged_lossy_share: float = 0.0
 
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
@@ -45,6 +49,7 @@ PLAN = [
         coherent=True,
         demodulated=True,
         chain=True,
+        unflagged_lossy_share=0.5,
     ),
     DatasetPlan(dataset_id="general", per_clip=24, coherent=True, demodulated=True, chain=True),
     DatasetPlan(dataset_id="F1/4W2", per_clip=30, feature_options=True, coherent=True, chain=True),
@@ -72,6 +77,12 @@ def draws_chain(dataset_id: str) -> bool:
     """Whether a dataset's nuisances include the master chain (`DatasetPlan.chain`)."""
     plan = PLAN_BY_ID.get(dataset_id)
     return plan is not None and plan.chain
+
+
+def unflagged_lossy_share(dataset_id: str) -> float:
+    """`DatasetPlan.unflagged_lossy_share` of a dataset (0 for one not in the plan)."""
+    plan = PLAN_BY_ID.get(dataset_id)
+    return 0.0 if plan is None else plan.unflagged_lossy_share
 
 
 def feature_spec(dataset_id: str) -> FeatureSpec:

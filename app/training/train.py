@@ -42,11 +42,18 @@ from app.ml.registry import (
     has_model,
     write_registry,
 )
-from app.training.bundle import LOW_PASS_KEY, TRAIN_LOW_PASS_KEY, Bundle, BundleKind, spec_of
-from app.training.datasets import LOW_PASS_HZ, Dataset, train_low_pass_hz
+from app.training.bundle import (
+    LOW_PASS_KEY,
+    TRAIN_LOW_PASS_KEY,
+    UNFLAGGED_KEY,
+    Bundle,
+    BundleKind,
+    spec_of,
+)
+from app.training.datasets import LOW_PASS_HZ, Dataset, told_lossy, train_low_pass_hz
 from app.training.grids import GRID_CONFIGS, TYPE_CODES, GridConfig, paper_fixed_sets
 from app.training.master_chain import LIMITER_VERSION
-from app.training.plan import feature_spec
+from app.training.plan import feature_spec, unflagged_lossy_share
 from app.training.synth import PAPER_PREFIX
 
 #: Suffix of the bundle that trains the closed-set task on our band features.
@@ -116,11 +123,13 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
         cutoffs_hz = train_low_pass_hz(dataset)
         augmented = dataset.low_passed(cutoff_hz=cutoffs_hz)
         low_passed = dataset.validation.low_passed(cutoff_hz=LOW_PASS_HZ)
+        unflagged_share = unflagged_lossy_share(dataset_id)
         bundles = {
             bundle_name(dataset_id): Bundle(
                 **common,
                 spec=spec,
                 limiter_version=LIMITER_VERSION,
+                unflagged_lossy_share=unflagged_share,
                 notes_hz=notes_hz,
                 kind=kind,
                 type_targets=type_targets,
@@ -128,7 +137,9 @@ def write_bundles(dataset: Dataset, *, bundle_dir: Path) -> list[Path]:
                     augmented.reference_magnitude,
                     augmented.candidate_magnitude,
                     **coherent_of(augmented),
-                    candidate_lossy=dataset.candidate_lossy | np.isfinite(cutoffs_hz),
+                    candidate_lossy=told_lossy(
+                        dataset, cutoffs_hz=cutoffs_hz, unflagged_share=unflagged_share
+                    ),
                 ),
                 targets=targets,
                 train_low_pass_hz=cutoffs_hz,
@@ -296,13 +307,18 @@ def _paper_bundles(dataset: Dataset, *, common: dict[str, Any]) -> dict[str, Bun
     }
 
 
-def bundle_is_current(path: Path, *, spec: FeatureSpec, newest_shard_mtime: float) -> bool:
-    """Whether a bundle exists, is newer than its shards and holds the plan's features."""
+def bundle_is_current(
+    path: Path, *, spec: FeatureSpec, newest_shard_mtime: float, unflagged_lossy_share: float = 0.0
+) -> bool:
+    """Whether a bundle exists, is newer than its shards and holds the plan's features and
+    lossy flags (`app.training.plan.DatasetPlan.unflagged_lossy_share`)."""
     if not path.is_file() or path.stat().st_mtime < newest_shard_mtime:
         return False
     with np.load(path, allow_pickle=False) as data:
         low_passes = {LOW_PASS_KEY, TRAIN_LOW_PASS_KEY} <= set(data.files)
-        return (str(data["kind"]) == "paper" or low_passes) and spec_of(data) == spec
+        share = float(data["unflagged_lossy_share"]) if UNFLAGGED_KEY in data.files else 0.0
+        current = str(data["kind"]) == "paper" or low_passes
+        return current and spec_of(data) == spec and share == unflagged_lossy_share
 
 
 def bundle_dataset(bundle: Bundle) -> Dataset:

@@ -38,6 +38,7 @@ def _grid_bundle() -> Bundle:
         train_low_pass_hz=np.full(n, np.inf),
         validation_low_pass_features=rng.standard_normal((3, 5)).astype(np.float32),
         limiter_version=2,
+        unflagged_lossy_share=0.5,
     )
 
 
@@ -49,11 +50,11 @@ def test_a_bundle_file_round_trips_with_the_files_keys(tmp_path: Path) -> None:
     assert keys == {
         "dataset_id", "kind", "features", "targets", "is_validation", "groups", "notes_hz",
         "operations", "nuisance", "nuisance_value", "track_md5", "train_low_pass_hz",
-        "validation_low_pass_features", "limiter_version", *PER_MODEL,
+        "validation_low_pass_features", "limiter_version", "unflagged_lossy_share", *PER_MODEL,
     }  # fmt: skip
     loaded = Bundle.load(path)
     assert (loaded.dataset_id, loaded.kind, loaded.spec) == ("F1W2", "grid", bundle.spec)
-    assert loaded.limiter_version == 2
+    assert (loaded.limiter_version, loaded.unflagged_lossy_share) == (2, 0.5)
     for name, array in bundle.arrays().items():
         np.testing.assert_array_equal(loaded.arrays()[name], array)
     assert loaded.validation.dtype == bool and loaded.validation.sum() == 3
@@ -67,6 +68,12 @@ def test_an_older_bundle_read_examples_of_pedalboards_limiter() -> None:
     arrays = _grid_bundle().arrays()
     del arrays["limiter_version"]
     assert Bundle.from_arrays(arrays).limiter_version == 1
+
+
+def test_an_older_bundle_told_every_lossy_candidate() -> None:
+    arrays = _grid_bundle().arrays()
+    del arrays["unflagged_lossy_share"]
+    assert Bundle.from_arrays(arrays).unflagged_lossy_share == 0.0
 
 
 def test_a_copy_for_a_fit_holds_what_the_fit_reads_in_half_precision(tmp_path: Path) -> None:

@@ -8,7 +8,14 @@ import numpy as np
 
 from app.audio.spectrum import average_spectrum, band_difference_db, band_limit_index
 from app.ml.features import CURRENT_SPEC
-from app.training.datasets import LOW_PASS_HZ, TRAIN_LOW_PASS_HZ, Dataset, train_low_pass_hz
+from app.training.datasets import (
+    LOW_PASS_HZ,
+    TRAIN_LOW_PASS_HZ,
+    Dataset,
+    told_lossy,
+    train_low_pass_hz,
+)
+from app.training.synth import Nuisance
 
 from ..conftest import SAMPLE_RATE_HZ
 
@@ -95,3 +102,25 @@ def test_training_low_passes_pick_a_share_of_training_examples_only() -> None:
     assert len(set(cutoffs_hz[chosen])) > 4  # drawn, not one cut-off for all
     np.testing.assert_array_equal(cutoffs_hz, train_low_pass_hz(dataset, share=0.2))
     assert not np.array_equal(cutoffs_hz, train_low_pass_hz(dataset, share=0.2, seed=1))
+
+
+def test_a_share_of_the_lossy_training_candidates_goes_untold() -> None:
+    # 400 examples, every fourth a validation one; every tenth lossy-coded, and 60
+    # training examples low-passed as MP3 uploads.
+    dataset = replace(
+        _dataset([[]] * 400),
+        is_validation=np.arange(400) % 4 == 0,
+        nuisance=np.where(np.arange(400) % 10 == 0, Nuisance.LOSSY, Nuisance.NONE).astype(np.int8),
+    )
+    cutoffs_hz = train_low_pass_hz(dataset, share=0.2)
+    lossy = dataset.candidate_lossy | np.isfinite(cutoffs_hz)
+    everyone = told_lossy(dataset, cutoffs_hz=cutoffs_hz, unflagged_share=0.0)
+    np.testing.assert_array_equal(everyone, lossy)
+    told = told_lossy(dataset, cutoffs_hz=cutoffs_hz, unflagged_share=0.5)
+    assert not np.any(told & ~lossy)  # only lossy candidates are ever told
+    training = lossy & ~dataset.is_validation
+    assert (~told[training]).sum() == round(training.sum() / 2)  # half go untold
+    np.testing.assert_array_equal(told[dataset.is_validation], lossy[dataset.is_validation])
+    np.testing.assert_array_equal(
+        told, told_lossy(dataset, cutoffs_hz=cutoffs_hz, unflagged_share=0.5)
+    )

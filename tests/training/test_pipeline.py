@@ -285,6 +285,10 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     bundle = bundle_dir / "F1W1.npz"
     assert train.bundle_is_current(bundle, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
     assert not train.bundle_is_current(bundle, spec=CURRENT_SPEC, newest_shard_mtime=0.0)
+    # ... and one whose lossy flags the plan would write otherwise.
+    assert not train.bundle_is_current(
+        bundle, spec=feature_spec("F1W1"), newest_shard_mtime=0.0, unflagged_lossy_share=0.5
+    )
     # The validation examples again as MP3 uploads, measured in the report;
     # a bundle without them is stale.
     arrays = train.load_bundle(bundle)
