@@ -557,8 +557,9 @@ def main(argv: list[str] | None = None) -> int:
                     data={"model": case.model},
                 )
                 reply.raise_for_status()
-                case.answer = reply.json()["operations"]
-                case.reference_top_hz = reply.json()["alignment"]["reference_top_hz"]
+                body = reply.json()
+                case.answer = body["operations"]
+                case.reference_top_hz = body["alignment"]["reference_top_hz"]
                 case.seconds = time.perf_counter() - started
 
             with ThreadPoolExecutor(max_workers=args.workers) as pool:
