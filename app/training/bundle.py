@@ -22,8 +22,6 @@ BundleKind = Literal["grid", "general", "paper"]
 TRAIN_LOW_PASS_KEY = "train_low_pass_hz"
 #: File key of the validation examples' features again, as MP3 uploads.
 LOW_PASS_KEY = "validation_low_pass_features"
-#: File key of `Bundle.unflagged_lossy_share`.
-UNFLAGGED_KEY = "unflagged_lossy_share"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,7 +107,7 @@ class Bundle:
             kind=cast(BundleKind, str(arrays["kind"])),
             spec=spec_of(arrays),
             limiter_version=int(arrays.get("limiter_version", 1)),
-            unflagged_lossy_share=float(arrays.get("unflagged_lossy_share", 0.0)),
+            unflagged_lossy_share=unflagged_lossy_share_of(arrays),
             **{name: arrays[name] for name in names if name in arrays},
         )
 
@@ -160,3 +158,9 @@ def spec_of(arrays: Mapping[str, np.ndarray]) -> FeatureSpec:
     defaults = {name: getattr(CURRENT_SPEC, name) for name in PER_MODEL}
     read = {name: type(value)(arrays.get(name, value)) for name, value in defaults.items()}
     return replace(CURRENT_SPEC, **read)
+
+
+def unflagged_lossy_share_of(arrays: Mapping[str, np.ndarray]) -> float:
+    """`Bundle.unflagged_lossy_share` of a bundle file's arrays (0 for bundles written before
+    the field, which told every lossy candidate)."""
+    return float(arrays.get("unflagged_lossy_share", 0.0))

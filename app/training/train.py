@@ -45,10 +45,10 @@ from app.ml.registry import (
 from app.training.bundle import (
     LOW_PASS_KEY,
     TRAIN_LOW_PASS_KEY,
-    UNFLAGGED_KEY,
     Bundle,
     BundleKind,
     spec_of,
+    unflagged_lossy_share_of,
 )
 from app.training.datasets import LOW_PASS_HZ, Dataset, told_lossy, train_low_pass_hz
 from app.training.grids import GRID_CONFIGS, TYPE_CODES, GridConfig, paper_fixed_sets
@@ -316,8 +316,8 @@ def bundle_is_current(
         return False
     with np.load(path, allow_pickle=False) as data:
         low_passes = {LOW_PASS_KEY, TRAIN_LOW_PASS_KEY} <= set(data.files)
-        share = float(data["unflagged_lossy_share"]) if UNFLAGGED_KEY in data.files else 0.0
         current = str(data["kind"]) == "paper" or low_passes
+        share = unflagged_lossy_share_of(data)
         return current and spec_of(data) == spec and share == unflagged_lossy_share
 
 
