@@ -96,6 +96,16 @@ def _player_state(driver: Any) -> dict[str, Any]:
     return state
 
 
+def _submit(driver: Any, server_url: str, masters: dict[str, Path]) -> None:
+    """Open the rating page, choose the two masters and submit them."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(server_url + "/")
+    for name, path in masters.items():
+        driver.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(str(path))
+    driver.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
+
+
 def _press(driver: Any, key: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
@@ -111,10 +121,7 @@ def test_rate_then_listen_switch_and_loop(
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    browser.get(live_server + "/")
-    for name, path in masters.items():
-        browser.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(str(path))
-    browser.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
+    _submit(browser, live_server, masters)
     _wait(lambda: browser.find_elements(By.ID, "rating-number"), timeout_s=60, what="the rating")
     assert browser.find_element(By.ID, "rating-number").text == "1"
     _wait(lambda: _player_state(browser)["ready"], what="the player to load the chosen files")
@@ -223,10 +230,7 @@ def test_the_charts_shade_the_top_the_reference_does_not_hold(
             apply(song, [BOOST], sample_rate_hz=44_100), "candidate.wav", subtype="FLOAT"
         ),
     }
-    browser.get(live_server + "/")
-    for name, path in masters.items():
-        browser.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(str(path))
-    browser.find_element(By.CSS_SELECTOR, "#rate-form button[type=submit]").click()
+    _submit(browser, live_server, masters)
     _wait(
         lambda: browser.find_elements(By.CSS_SELECTOR, "[data-chart=difference] .uplot canvas"),
         timeout_s=60,
