@@ -360,6 +360,12 @@ class GridModel:
     width_octaves: float
     physics: PhysicsCheck = PhysicsCheck()
     spec: FeatureSpec = CURRENT_SPEC
+    #: Served through the demodulated transfer (`app.audio.transfer`, ``demodulate=True``)
+    #: in place of the candidate's spectrum it was fitted on (or, with `spec.coherent`,
+    #: of the transfer divided by the average gain): a limiter then reads far closer to
+    #: the EQ alone, at about five times a rating's time (``make bench``, `bench.served`;
+    #: metadata ``served_demodulated``, from the plan; stop 56).
+    served_demodulated: bool = False
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
@@ -373,6 +379,7 @@ class GridModel:
             width_octaves=float(metadata["grid"]["width_octaves"]),
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
             spec=FeatureSpec.from_dict(metadata["feature_spec"]),
+            served_demodulated=bool(metadata.get("served_demodulated", False)),
         )
 
     @property
@@ -406,13 +413,19 @@ class GridModel:
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise the grid operations that turn the reference into the candidate."""
         coherent = (
-            coherent_candidate_of(comparison, demodulate=self.spec.demodulated)
-            if self.spec.coherent
+            coherent_candidate_of(
+                comparison, demodulate=self.spec.demodulated or self.served_demodulated
+            )
+            if self.spec.coherent or self.served_demodulated
             else None
         )
+        # A model fitted on the candidate as it is reads the transfer in its place.
+        candidate = comparison.candidate_magnitude
+        if coherent is not None and not self.spec.coherent:
+            candidate = coherent
         features = example_features(
             comparison.reference_magnitude[np.newaxis],
-            comparison.candidate_magnitude[np.newaxis],
+            candidate[np.newaxis],
             notes_hz=self.notes_hz,
             width_octaves=self.width_octaves,
             spec=self.spec,

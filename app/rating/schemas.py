@@ -94,8 +94,8 @@ class Spectra(BaseModel):
         description=(
             "The difference as the model reads it, where that is not difference_db: the "
             "candidate through the static transfer from the reference, so what a compressor "
-            "or a limiter did is left out and the EQ alone remains (the general model); null "
-            "where the model reads difference_db."
+            "or a limiter did is left out and the EQ alone remains (the general model, and "
+            "the grid models fitted or served so); null where the model reads difference_db."
         ),
     )
 

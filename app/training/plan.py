@@ -32,6 +32,14 @@ class DatasetPlan:
     #: (`FeatureSpec.lossy_flag` 0), as an MP3 handed back as a WAV, whose container
     #: says nothing (`app.training.datasets.told_lossy`; F1W2 since stop 55).
     unflagged_lossy_share: float = 0.0
+    #: The service reads the candidate through the demodulated transfer
+    #: (`app.audio.transfer`, ``demodulate=True``) although the model was fitted on the
+    #: candidate as it is (or, `coherent`, on the transfer divided by the average gain):
+    #: `app.ml.grid.GridModel.served_demodulated`. F1W1 and F1/4W1/2 since stop 56: through
+    #: POST /rate a limiter's songs read 18-40 points better and clean, level-changed and
+    #: MP3 ones within 2 points; the other grids missed the rule set before
+    #: (`models/REPORT.md`, 'What was tried').
+    served_demodulated: bool = False
 
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
@@ -53,11 +61,11 @@ PLAN = [
     ),
     DatasetPlan(dataset_id="general", per_clip=24, coherent=True, demodulated=True, chain=True),
     DatasetPlan(dataset_id="F1/4W2", per_clip=30, feature_options=True, coherent=True, chain=True),
-    DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True),
+    DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True, served_demodulated=True),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True, coherent=True, chain=True),
     DatasetPlan(dataset_id="F1/2W1", per_clip=18, feature_options=True),
     DatasetPlan(dataset_id="F1/4W1", per_clip=18, feature_options=True),
-    DatasetPlan(dataset_id="F1/4W1/2", per_clip=18, feature_options=True),
+    DatasetPlan(dataset_id="F1/4W1/2", per_clip=18, feature_options=True, served_demodulated=True),
     DatasetPlan(dataset_id="F1W1/2", per_clip=6),
     DatasetPlan(dataset_id="F1/2W1/2", per_clip=6),
     DatasetPlan(dataset_id="paper-F1W2", per_clip=1, nuisances=False, level_floor=False),
@@ -83,6 +91,12 @@ def unflagged_lossy_share(dataset_id: str) -> float:
     """`DatasetPlan.unflagged_lossy_share` of a dataset (0 for one not in the plan)."""
     plan = PLAN_BY_ID.get(dataset_id)
     return 0.0 if plan is None else plan.unflagged_lossy_share
+
+
+def served_demodulated(dataset_id: str) -> bool:
+    """`DatasetPlan.served_demodulated` of a dataset (False for one not in the plan)."""
+    plan = PLAN_BY_ID.get(dataset_id)
+    return plan is not None and plan.served_demodulated
 
 
 def feature_spec(dataset_id: str) -> FeatureSpec:

@@ -273,7 +273,7 @@
       series = [x, data.reference_db, data.candidate_db];
     } else {
       var span = 6;
-      var eqAlone = data.eq_difference_db || null;  // the general model: the chain left out
+      var eqAlone = data.eq_difference_db || null;  // read through the transfer: the chain left out
       data.difference_db.concat(data.curve_db, eqAlone || []).forEach(function (v) { span = Math.max(span, Math.abs(v) * 1.1); });
       options.scales.y = { range: [-span, span] };
       options.series.push({ label: "difference", stroke: "#6741d9", width: 2 });

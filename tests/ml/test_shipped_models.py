@@ -22,10 +22,11 @@ from app.ml.count_choice import (
 )
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.general import BELLS, GeneralModel, types_of
+from app.ml.grid import GridModel
 from app.ml.registry import ModelRegistry, load_registry
 from app.training.grids import GRID_CONFIGS, GridConfig
 from app.training.master_chain import MasterChain, apply_chain
-from app.training.plan import draws_chain, feature_spec
+from app.training.plan import draws_chain, feature_spec, served_demodulated
 
 from ..conftest import pink_noise
 
@@ -197,10 +198,13 @@ def test_a_grid_model_reads_the_features_its_plan_fits(
     registry: ModelRegistry, config: GridConfig
 ) -> None:
     """Each shipped grid reads the `FeatureSpec` its plan fits: the feature options, the
-    level floor, and the transfer wherever its dataset draws the master chain."""
-    spec = registry.get(config.id).spec  # type: ignore[attr-defined]
-    assert spec == feature_spec(config.id)
-    assert spec.coherent == draws_chain(config.id)
+    level floor, and the transfer wherever its dataset draws the master chain; and is
+    served through the demodulated transfer where its plan says so."""
+    model = registry.get(config.id)
+    assert isinstance(model, GridModel)
+    assert model.spec == feature_spec(config.id)
+    assert model.spec.coherent == draws_chain(config.id)
+    assert model.served_demodulated == served_demodulated(config.id)
 
 
 @pytest.mark.parametrize("gain_reduction_db", [6.0, 12.0])
@@ -226,3 +230,29 @@ def test_f1w2_reads_a_real_clip_through_a_limiter(
         (261.6, True),
         (4186.0, False),
     ]
+
+
+def test_a_grid_model_served_demodulated_reads_a_real_clip_through_a_limiter(
+    registry: ModelRegistry, real_clip: np.ndarray
+) -> None:
+    """F1/4W1/2 was fitted on the candidate's own spectrum and never met a limiter taking
+    12 dB: read so, this clip's limiter adds bells at 78 and 370 Hz. Served through the
+    demodulated transfer, as shipped, it finds the two applied."""
+    model = registry.get("F1/4W1/2")
+    assert isinstance(model, GridModel) and model.served_demodulated
+    applied = [EqOperation(261.626, 6.0, 0.5), EqOperation(4186.009, -6.0, 0.5)]
+    chain = MasterChain(limiter_gain_reduction_db=12.0, limiter_release_ms=100.0)
+    candidate = apply_chain(
+        apply(real_clip, applied, sample_rate_hz=44_100),
+        chain,
+        sample_rate_hz=44_100,
+        input_gain_db=12.0,
+    )
+    comparison = compare(real_clip, candidate)
+
+    def found(grid: GridModel) -> list[tuple[float, bool]]:
+        operations = grid.recognise(comparison).operations
+        return [(round(op.frequency_hz, 1), op.gain_db > 0) for op in operations]
+
+    assert found(model) == [(261.6, True), (4186.0, False)]
+    assert len(found(replace(model, served_demodulated=False))) > 2

@@ -239,8 +239,8 @@ def test_the_general_model_shows_the_difference_it_read_with_the_compression_lef
         return float(np.sqrt(np.mean((error - np.median(error)) ** 2)))
 
     # F1/2W2 reads the transfer averaged over each frequency's gain (`FeatureSpec.coherent`),
-    # the general model and F1W2 the demodulated one (`FeatureSpec.demodulated`); F1W1 the
-    # plain difference.
+    # the general model and F1W2 the demodulated one (`FeatureSpec.demodulated`), and so is
+    # F1W1 served (`GridModel.served_demodulated`); F1/2W1 reads the plain difference.
     averaged = post_pair(real_client, reference, candidate, model="F1/2W2").json()["spectra"]
     f1w2 = post_pair(real_client, reference, candidate, model="F1W2").json()["spectra"]
     # Measured: 0.68 dB RMS off the EQ alone demodulated, 0.63 averaged, 1.46 plain (the
@@ -251,5 +251,7 @@ def test_the_general_model_shows_the_difference_it_read_with_the_compression_lef
     assert error_db(averaged["eq_difference_db"]) < 0.6 * plain_error_db
     assert averaged["eq_difference_db"] != pytest.approx(spectra["eq_difference_db"], abs=0.05)
     assert f1w2["eq_difference_db"] == pytest.approx(spectra["eq_difference_db"], abs=1e-6)
-    plain = post_pair(real_client, reference, candidate, model="F1W1").json()["spectra"]
+    served = post_pair(real_client, reference, candidate, model="F1W1").json()["spectra"]
+    assert served["eq_difference_db"] == pytest.approx(spectra["eq_difference_db"], abs=1e-6)
+    plain = post_pair(real_client, reference, candidate, model="F1/2W1").json()["spectra"]
     assert plain["eq_difference_db"] is None
