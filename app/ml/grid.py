@@ -363,7 +363,7 @@ class GridModel:
     #: Served through the demodulated transfer (`app.audio.transfer`, ``demodulate=True``)
     #: in place of the candidate's spectrum it was fitted on (or, with `spec.coherent`,
     #: of the transfer divided by the average gain): a limiter then reads far closer to
-    #: the EQ alone, at about five times a rating's time (``make bench``, `bench.served`;
+    #: the EQ alone, at three to five times a rating's time (``make bench``, `bench.served`;
     #: metadata ``served_demodulated``, from the plan; stop 56).
     served_demodulated: bool = False
 
