@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
 import sys
-import time
 
 from app.audio.spectrum import compare
 from app.config import Settings
 from app.ml.grid import GridModel
 from app.ml.registry import load_registry
-from bench.transfer import squashed_pair
+from bench.transfer import interleaved_medians, squashed_pair
 
 MODEL_ID = "F1/4W1/2"
 
@@ -37,14 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(served, GridModel) and served.served_demodulated
     as_is = dataclasses.replace(served, served_demodulated=False)
     reference, candidate = squashed_pair(duration_s=args.duration_s)
-    wall: dict[str, list[float]] = {"served": [], "as is": []}
-    for repeat in range(args.repeats + 1):
-        for name, model in (("served", served), ("as is", as_is)):
-            start = time.perf_counter()
-            model.recognise(compare(reference, candidate))
-            if repeat:  # the first is a warm-up
-                wall[name].append(time.perf_counter() - start)
-    shipped, baseline = (statistics.median(times) for times in wall.values())
+    shipped, baseline = interleaved_medians(
+        {
+            "served": lambda: served.recognise(compare(reference, candidate)),
+            "as is": lambda: as_is.recognise(compare(reference, candidate)),
+        },
+        repeats=args.repeats,
+    )
     print(
         f"{MODEL_ID}: compare and recognise a {args.duration_s:g} s pair, median wall s of "
         f"{args.repeats} interleaved runs"

@@ -14,6 +14,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,6 +35,19 @@ def squashed_pair(*, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
     return reference, (candidate * gain[: len(candidate)]).astype(np.float32)
 
 
+def interleaved_medians(ways: dict[str, Callable[[], object]], *, repeats: int) -> list[float]:
+    """Median wall seconds of each way, in order: each runs in turn, `repeats` rounds after
+    a warm-up one, so that background load falls on all alike."""
+    wall: dict[str, list[float]] = {name: [] for name in ways}
+    for repeat in range(repeats + 1):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            way()
+            if repeat:  # the first is a warm-up
+                wall[name].append(time.perf_counter() - start)
+    return [statistics.median(times) for times in wall.values()]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its medians and ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,20 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     reference, candidate = squashed_pair(duration_s=args.duration_s)
     shipped_rounds = transfer.FINE_ROUNDS
-    wall: dict[str, list[float]] = {"shipped": [], "no fine rounds": []}
-    for repeat in range(args.repeats + 1):
-        for name, rounds in (("shipped", shipped_rounds), ("no fine rounds", 0)):
+
+    def with_rounds(rounds: int) -> Callable[[], object]:
+        def way() -> object:
             transfer.FINE_ROUNDS = rounds
-            start = time.perf_counter()
-            transfer.static_transfer_magnitude(reference, candidate, demodulate=True)
-            if repeat:  # the first is a warm-up
-                wall[name].append(time.perf_counter() - start)
+            return transfer.static_transfer_magnitude(reference, candidate, demodulate=True)
+
+        return way
+
+    shipped, baseline = interleaved_medians(
+        {"shipped": with_rounds(shipped_rounds), "no fine rounds": with_rounds(0)},
+        repeats=args.repeats,
+    )
     transfer.FINE_ROUNDS = shipped_rounds
     print(
         f"demodulated transfer of a {args.duration_s:g} s pair (middle "
         f"{transfer.DEMODULATED_MAX_S:g} s read), median wall s of {args.repeats} interleaved runs"
     )
-    shipped, baseline = (statistics.median(times) for times in wall.values())
     print(f"shipped ({shipped_rounds} fine rounds) {shipped:.3f}; no fine rounds {baseline:.3f}")
     print(f"shipped / no fine rounds = {shipped / baseline:.2f}")
     return 0
