@@ -79,24 +79,23 @@ PLAN = [
     DatasetPlan(dataset_id="paper-F1/4W1/2", per_clip=1, nuisances=False, level_floor=False),
 ]
 PLAN_BY_ID = {plan.dataset_id: plan for plan in PLAN}
+#: A dataset outside the plan: no chain, every lossy candidate told, served as fitted.
+_OUTSIDE_PLAN = DatasetPlan(dataset_id="", per_clip=0)
 
 
 def draws_chain(dataset_id: str) -> bool:
     """Whether a dataset's nuisances include the master chain (`DatasetPlan.chain`)."""
-    plan = PLAN_BY_ID.get(dataset_id)
-    return plan is not None and plan.chain
+    return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).chain
 
 
 def unflagged_lossy_share(dataset_id: str) -> float:
     """`DatasetPlan.unflagged_lossy_share` of a dataset (0 for one not in the plan)."""
-    plan = PLAN_BY_ID.get(dataset_id)
-    return 0.0 if plan is None else plan.unflagged_lossy_share
+    return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).unflagged_lossy_share
 
 
 def served_demodulated(dataset_id: str) -> bool:
     """`DatasetPlan.served_demodulated` of a dataset (False for one not in the plan)."""
-    plan = PLAN_BY_ID.get(dataset_id)
-    return plan is not None and plan.served_demodulated
+    return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).served_demodulated
 
 
 def feature_spec(dataset_id: str) -> FeatureSpec:
