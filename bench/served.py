@@ -1,12 +1,13 @@
-"""Benchmark: a grid model served through the demodulated transfer, against as it is.
+"""Benchmark: a grid model served through the demodulated transfer, against as fitted.
 
-Run with ``make bench`` (``python -m bench.served``). On a pair of masters (pink-ish
-noise, the candidate EQ'd and squashed by a gain that moves every 5 ms: `bench.transfer`'s
-pair), it times the shipped F1/4W1/2's `recognise` after `compare`, as a rating runs them,
-served as shipped (`GridModel.served_demodulated`: the candidate read through the
-demodulated transfer) against the same model reading the candidate's own spectrum,
-interleaved in the same run, and prints medians and their ratio (the machine may be busy,
-so the ratio is the figure to read).
+Run with ``make bench`` (``python -m bench.served``). On two pairs of masters (pink-ish
+noise swelling from -20 dB to full scale every 4 s; the candidate EQ'd, then compressed 4:1
+on 5 ms blocks above a quarter of its loudest block's level, or EQ'd alone), it times the
+shipped F1/4W1/2's `recognise` after `compare`, as a rating runs them, under each
+`Serving`: through the demodulated transfer always, only under dynamics (the gate,
+`GridModel.served_through`, then the transfer or not) and as fitted (the candidate's own
+spectrum), interleaved in the same run, and prints medians and their ratios to as fitted
+for each pair (the machine may be busy, so the ratios are the figures to read).
 """
 
 from __future__ import annotations
@@ -14,14 +15,43 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from functools import partial
 
+import numpy as np
+
+from app.audio.eq import apply
 from app.audio.spectrum import compare
 from app.config import Settings
-from app.ml.grid import GridModel
+from app.ml.grid import GridModel, Serving
 from app.ml.registry import load_registry
-from bench.transfer import interleaved_medians, squashed_pair
+from bench.analysis import SAMPLE_RATE_HZ, pinkish_noise
+from bench.transfer import SHELF, interleaved_medians
 
 MODEL_ID = "F1/4W1/2"
+BLOCK = int(0.005 * SAMPLE_RATE_HZ)
+
+
+def swelling_noise(*, duration_s: float) -> np.ndarray:
+    """Mono pink-ish noise whose level swells from -20 dB to 0 and back every 4 s."""
+    noise = pinkish_noise(duration_s=duration_s, sample_rate_hz=SAMPLE_RATE_HZ, channels=1, seed=1)[
+        :, 0
+    ]
+    t_s = np.arange(len(noise)) / SAMPLE_RATE_HZ
+    swell = 0.1 + 0.9 * (0.5 - 0.5 * np.cos(2 * np.pi * t_s / 4.0)) ** 3
+    return (noise * swell).astype(np.float32)
+
+
+def compressed(audio: np.ndarray, *, ratio: float = 4.0) -> np.ndarray:
+    """`audio` compressed `ratio`:1 on 5 ms blocks above a quarter of its loudest block's RMS."""
+    n = len(audio) // BLOCK * BLOCK
+    level = np.sqrt(np.mean(audio[:n].reshape(-1, BLOCK) ** 2, axis=1)) + 1e-12
+    gain = np.minimum(1.0, 0.25 * level.max() / level) ** (1.0 - 1.0 / ratio)
+    return (audio[:n] * np.repeat(gain, BLOCK)).astype(np.float32)
+
+
+def rating(model: GridModel, reference: np.ndarray, candidate: np.ndarray) -> object:
+    """What a rating runs of the EQ comparison: `compare`, then the model's `recognise`."""
+    return model.recognise(compare(reference, candidate))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,23 +61,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of each")
     args = parser.parse_args(argv)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    served = load_registry(settings.MODELS_DIR).get(MODEL_ID)
-    assert isinstance(served, GridModel) and served.served_demodulated
-    as_is = dataclasses.replace(served, served_demodulated=False)
-    reference, candidate = squashed_pair(duration_s=args.duration_s)
-    shipped, baseline = interleaved_medians(
-        {
-            "served": lambda: served.recognise(compare(reference, candidate)),
-            "as is": lambda: as_is.recognise(compare(reference, candidate)),
-        },
-        repeats=args.repeats,
-    )
+    model = load_registry(settings.MODELS_DIR).get(MODEL_ID)
+    assert isinstance(model, GridModel)
+    reference = swelling_noise(duration_s=args.duration_s)
+    still = apply(reference, SHELF, sample_rate_hz=SAMPLE_RATE_HZ)
     print(
         f"{MODEL_ID}: compare and recognise a {args.duration_s:g} s pair, median wall s of "
         f"{args.repeats} interleaved runs"
     )
-    print(f"served demodulated {shipped:.3f}; candidate as it is {baseline:.3f}")
-    print(f"served / as is = {shipped / baseline:.2f}")
+    for name, candidate in (("compressed", compressed(still)), ("EQ alone", still)):
+        gated = dataclasses.replace(model, serving=Serving.UNDER_DYNAMICS)
+        assert gated.served_through(compare(reference, candidate)) == (name == "compressed")
+        ways = {
+            str(serving): partial(
+                rating, dataclasses.replace(model, serving=serving), reference, candidate
+            )
+            for serving in Serving
+        }
+        medians = dict(zip(ways, interleaved_medians(ways, repeats=args.repeats), strict=True))
+        baseline = medians[Serving.AS_FITTED.value]
+        print(
+            f"{name}: "
+            + "; ".join(
+                f"{serving} {wall:.3f} s ({wall / baseline:.2f} x as fitted)"
+                for serving, wall in medians.items()
+            )
+        )
     return 0
 
 

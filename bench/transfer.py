@@ -22,14 +22,16 @@ from app.audio import transfer
 from app.audio.eq import EqOperation, apply
 from bench.analysis import SAMPLE_RATE_HZ, pinkish_noise
 
+#: The benchmarks' candidate EQ.
+SHELF = [EqOperation(120.0, 3.0, type="low_shelf")]
+
 
 def squashed_pair(*, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
     """A reference and its EQ'd candidate whose gain moves every 5 ms."""
     reference = pinkish_noise(
         duration_s=duration_s, sample_rate_hz=SAMPLE_RATE_HZ, channels=1, seed=1
     )[:, 0]
-    shelf = [EqOperation(120.0, 3.0, type="low_shelf")]
-    candidate = apply(reference, shelf, sample_rate_hz=SAMPLE_RATE_HZ)
+    candidate = apply(reference, SHELF, sample_rate_hz=SAMPLE_RATE_HZ)
     step = int(0.005 * SAMPLE_RATE_HZ)
     gain = np.repeat(np.random.default_rng(2).uniform(0.5, 1.0, len(candidate) // step + 1), step)
     return reference, (candidate * gain[: len(candidate)]).astype(np.float32)

@@ -90,6 +90,10 @@ FINE_HOP_LENGTH = 256
 #: (standard deviation over frames, dB): where nothing moved the gain they only add
 #: noise, and their gain's faster moves carry the bass into a high-pass's stop band.
 FINE_FROM_SPREAD_DB = 0.7
+#: `loud_gain_drop_db` compares ``g(t)`` over the loudest this many percent of the frames
+#: with its median over every frame within this many dB of the loudest.
+LOUD_FRAMES_PERCENT = 10.0
+LIVE_RANGE_DB = 30.0
 #: Demodulated, the transfer reads at most this much of the song, from its middle (s): the
 #: fine rounds cost about as much again as the rest, and the models learnt from 30 s clips.
 DEMODULATED_MAX_S = 60.0
@@ -216,11 +220,16 @@ def _frame_gain(
     `DEMODULATION_FROM_HZ` weighed `LOW_GROUP_WEIGHT` times)."""
     groups = _groups(n_fft, sample_rate_hz=sample_rate_hz)
     sums = _gather(reference, candidate, n_fft=n_fft, hop_length=hop_length, groups=groups)
-    bin_hz = np.arange(n_fft // 2 + 1) * sample_rate_hz / n_fft
-    group_hz = bin_hz @ groups / np.maximum(np.sum(groups, axis=0), 1.0)
-    weight = np.where(group_hz >= DEMODULATION_FROM_HZ, 1.0, LOW_GROUP_WEIGHT)
+    weight = _group_weight(groups, n_fft=n_fft, sample_rate_hz=sample_rate_hz)
     frame_gain, _ = _dynamics_gain(sums, groups=groups, weight=weight)
     return frame_gain
+
+
+def _group_weight(groups: np.ndarray, *, n_fft: int, sample_rate_hz: int) -> np.ndarray:
+    """1 per group, `LOW_GROUP_WEIGHT` below `DEMODULATION_FROM_HZ`."""
+    bin_hz = np.arange(n_fft // 2 + 1) * sample_rate_hz / n_fft
+    group_hz = bin_hz @ groups / np.maximum(np.sum(groups, axis=0), 1.0)
+    return np.where(group_hz >= DEMODULATION_FROM_HZ, 1.0, LOW_GROUP_WEIGHT)
 
 
 def _divided(
@@ -477,6 +486,66 @@ def coherent_candidate_magnitude(
         reference, candidate = aligned_excerpts(reference, candidate, offset_samples=lag)
     transfer = static_transfer_magnitude(reference, candidate, spec=spec, demodulate=demodulate)
     return np.where(np.isnan(transfer), candidate_magnitude, reference_magnitude * transfer)
+
+
+def loud_gain_drop_db(
+    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC
+) -> float:
+    """How much less gain the loudest moments met than the rest: what a limiter or a
+    compressor does and an EQ, a level change or a lossy round trip does not.
+
+    Parameters
+    ----------
+    reference, candidate : np.ndarray
+        Mono audio aligned to within `REFINE_MAX_LAG` samples; the alignment is
+        refined first (`residual_lag_samples`), as `coherent_candidate_magnitude` does.
+    spec : SpectrumSpec
+        The short frames ``g(t)`` is read on.
+
+    Returns
+    -------
+    float
+        The median ``g(t)`` (dB) over the frames whose reference is among the
+        loudest `LOUD_FRAMES_PERCENT`, less the median over every frame within
+        `LIVE_RANGE_DB` of the loudest, on the middle `DEMODULATED_MAX_S` of the
+        two: about 0 without dynamics, negative through them.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.standard_normal(44_100).astype(np.float32) * np.linspace(0.1, 1, 44_100)
+    >>> abs(loud_gain_drop_db(noise, 0.5 * noise)) < 0.01
+    True
+    >>> squashed = noise / np.maximum(np.abs(noise), 0.5) * 0.5
+    >>> loud_gain_drop_db(noise, squashed) < -1.0
+    True
+    """
+    lag = residual_lag_samples(reference, candidate, sample_rate_hz=spec.sample_rate_hz)
+    if lag:
+        reference, candidate = aligned_excerpts(reference, candidate, offset_samples=lag)
+    middle = _middle(reference, candidate, samples=int(DEMODULATED_MAX_S * spec.sample_rate_hz))
+    groups = _groups(spec.n_fft, sample_rate_hz=spec.sample_rate_hz)
+    sums = _gather(
+        reference[middle],
+        candidate[middle],
+        n_fft=spec.n_fft,
+        hop_length=spec.hop_length,
+        groups=groups,
+    )
+    weight = _group_weight(groups, n_fft=spec.n_fft, sample_rate_hz=spec.sample_rate_hz)
+    frame_gain, _ = _dynamics_gain(sums, groups=groups, weight=weight)
+    level_db = 10.0 * np.log10(np.maximum(sums.reference_groups @ weight, 1e-30))
+    live = level_db > np.max(level_db) - LIVE_RANGE_DB
+    gain_db, level_db = 20.0 * np.log10(frame_gain[live]), level_db[live]
+    loud = level_db >= np.percentile(level_db, 100.0 - LOUD_FRAMES_PERCENT)
+    return float(np.median(gain_db[loud]) - np.median(gain_db))
+
+
+def loud_gain_drop_of(comparison: Comparison) -> float:
+    """`loud_gain_drop_db` of a comparison's aligned excerpts."""
+    return loud_gain_drop_db(
+        comparison.reference_excerpt, comparison.candidate_excerpt, spec=comparison.spec
+    )
 
 
 def coherent_candidate_of(comparison: Comparison, *, demodulate: bool = False) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
-from app.audio.transfer import coherent_candidate_of
+from app.audio.transfer import coherent_candidate_of, loud_gain_drop_of
 from app.ml.features import (
     CURRENT_SPEC,
     IMPRINT_OCTAVES,
@@ -349,6 +350,34 @@ def search_classes(
     return classes
 
 
+class Serving(StrEnum):
+    """What a grid model reads in place of what it was fitted on (metadata ``serving``).
+
+    A grid fitted on the candidate's own spectrum (or, with `FeatureSpec.coherent`, on
+    the transfer divided by the average gain) never met a limiter like a trainee's; read
+    through the demodulated transfer (`app.audio.transfer`, ``demodulate=True``) the
+    limiter's songs read far closer to the EQ alone, at three to five times a rating's
+    time (``make bench``, `bench.served`). Chosen per model by the plan
+    (`app.training.plan.DatasetPlan.serving`; models/REPORT.md, 'What was tried').
+    """
+
+    #: What it was fitted on.
+    AS_FITTED = "as_fitted"
+    #: The demodulated transfer, always (stop 56).
+    DEMODULATED = "demodulated"
+    #: The demodulated transfer where the loudest moments met less gain than the rest
+    #: (`SERVED_BELOW_LOUD_DROP_DB`), else what it was fitted on (stop 57).
+    UNDER_DYNAMICS = "demodulated_under_dynamics"
+
+
+#: `Serving.UNDER_DYNAMICS` reads the demodulated transfer where the loudest moments met
+#: less gain than the rest by more than this (dB, `app.audio.transfer.loud_gain_drop_db`):
+#: through a limiter or a compressor. Elsewhere (an EQ, a level change, a lossy round
+#: trip) the model reads what it was fitted on, and a rating skips the transfer's cost. The
+#: 1st percentile over training tracks' candidates without dynamics (stop 57).
+SERVED_BELOW_LOUD_DROP_DB = -0.4
+
+
 @dataclass
 class GridModel:
     """A trained grid model, ready to recognise."""
@@ -360,12 +389,8 @@ class GridModel:
     width_octaves: float
     physics: PhysicsCheck = PhysicsCheck()
     spec: FeatureSpec = CURRENT_SPEC
-    #: Served through the demodulated transfer (`app.audio.transfer`, ``demodulate=True``)
-    #: in place of the candidate's spectrum it was fitted on (or, with `spec.coherent`,
-    #: of the transfer divided by the average gain): a limiter then reads far closer to
-    #: the EQ alone, at three to five times a rating's time (``make bench``, `bench.served`;
-    #: metadata ``served_demodulated``, from the plan; stop 56).
-    served_demodulated: bool = False
+    #: What it reads in place of what it was fitted on (metadata ``serving``, from the plan).
+    serving: Serving = Serving.AS_FITTED
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
@@ -379,7 +404,7 @@ class GridModel:
             width_octaves=float(metadata["grid"]["width_octaves"]),
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
             spec=FeatureSpec.from_dict(metadata["feature_spec"]),
-            served_demodulated=bool(metadata.get("served_demodulated", False)),
+            serving=Serving(metadata.get("serving", Serving.AS_FITTED)),
         )
 
     @property
@@ -410,13 +435,18 @@ class GridModel:
             for i, g in zip(notes, gains, strict=True)
         ]
 
+    def served_through(self, comparison: Comparison) -> bool:
+        """Whether to read `comparison` through the demodulated transfer (`serving`)."""
+        if self.serving is Serving.UNDER_DYNAMICS:
+            return loud_gain_drop_of(comparison) < SERVED_BELOW_LOUD_DROP_DB
+        return self.serving is Serving.DEMODULATED
+
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise the grid operations that turn the reference into the candidate."""
+        served = self.served_through(comparison)
         coherent = (
-            coherent_candidate_of(
-                comparison, demodulate=self.spec.demodulated or self.served_demodulated
-            )
-            if self.spec.coherent or self.served_demodulated
+            coherent_candidate_of(comparison, demodulate=self.spec.demodulated or served)
+            if self.spec.coherent or served
             else None
         )
         # A model fitted on the candidate as it is reads the transfer in its place.

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 from app.audio.transfer import DEMODULATION_VERSION
 from app.ml.features import CURRENT_SPEC, FeatureSpec
+from app.ml.grid import Serving
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,14 +33,11 @@ class DatasetPlan:
     #: (`FeatureSpec.lossy_flag` 0), as an MP3 handed back as a WAV, whose container
     #: says nothing (`app.training.datasets.told_lossy`; F1W2 since stop 55).
     unflagged_lossy_share: float = 0.0
-    #: The service reads the candidate through the demodulated transfer
-    #: (`app.audio.transfer`, ``demodulate=True``) although the model was fitted on the
-    #: candidate as it is (or, `coherent`, on the transfer divided by the average gain):
-    #: `app.ml.grid.GridModel.served_demodulated`. F1W1 and F1/4W1/2 since stop 56: through
-    #: POST /rate a limiter's songs read 18-40 points better and clean, level-changed and
-    #: MP3 ones within 2 points; the other grids missed the rule set before
-    #: (`models/REPORT.md`, 'What was tried').
-    served_demodulated: bool = False
+    #: What the service reads in place of what the model was fitted on (`Serving`):
+    #: F1W1 and F1/4W1/2 the demodulated transfer since stop 56, F1/2W1, F1/4W1, F1W1/2
+    #: and F1/2W1/2 it under dynamics since stop 57: each on music from elsewhere with a
+    #: rule set before its runs (`models/REPORT.md`, 'What was tried').
+    serving: Serving = Serving.AS_FITTED
 
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
@@ -49,6 +47,7 @@ class DatasetPlan:
 #: F1W2 (since stop 52): F1W2's 40k examples take about 97 minutes on 2 cores
 #: (`app.training.pool` holds each worker to one BLAS thread; 52 on the averaged one),
 #: F1/2W2's 24k 22 minutes, the general's 32k 26 minutes.
+DEMODULATED, UNDER_DYNAMICS = Serving.DEMODULATED, Serving.UNDER_DYNAMICS
 PLAN = [
     DatasetPlan(
         dataset_id="F1W2",
@@ -61,13 +60,13 @@ PLAN = [
     ),
     DatasetPlan(dataset_id="general", per_clip=24, coherent=True, demodulated=True, chain=True),
     DatasetPlan(dataset_id="F1/4W2", per_clip=30, feature_options=True, coherent=True, chain=True),
-    DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True, served_demodulated=True),
+    DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True, serving=DEMODULATED),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True, coherent=True, chain=True),
-    DatasetPlan(dataset_id="F1/2W1", per_clip=18, feature_options=True),
-    DatasetPlan(dataset_id="F1/4W1", per_clip=18, feature_options=True),
-    DatasetPlan(dataset_id="F1/4W1/2", per_clip=18, feature_options=True, served_demodulated=True),
-    DatasetPlan(dataset_id="F1W1/2", per_clip=6),
-    DatasetPlan(dataset_id="F1/2W1/2", per_clip=6),
+    DatasetPlan(dataset_id="F1/2W1", per_clip=18, feature_options=True, serving=UNDER_DYNAMICS),
+    DatasetPlan(dataset_id="F1/4W1", per_clip=18, feature_options=True, serving=UNDER_DYNAMICS),
+    DatasetPlan(dataset_id="F1/4W1/2", per_clip=18, feature_options=True, serving=DEMODULATED),
+    DatasetPlan(dataset_id="F1W1/2", per_clip=6, serving=UNDER_DYNAMICS),
+    DatasetPlan(dataset_id="F1/2W1/2", per_clip=6, serving=UNDER_DYNAMICS),
     DatasetPlan(dataset_id="paper-F1W2", per_clip=1, nuisances=False, level_floor=False),
     DatasetPlan(dataset_id="paper-F1W1", per_clip=1, nuisances=False, level_floor=False),
     DatasetPlan(dataset_id="paper-F1/2W2", per_clip=1, nuisances=False, level_floor=False),
@@ -93,9 +92,9 @@ def unflagged_lossy_share(dataset_id: str) -> float:
     return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).unflagged_lossy_share
 
 
-def served_demodulated(dataset_id: str) -> bool:
-    """`DatasetPlan.served_demodulated` of a dataset (False for one not in the plan)."""
-    return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).served_demodulated
+def serving(dataset_id: str) -> Serving:
+    """`DatasetPlan.serving` of a dataset (as fitted for one not in the plan)."""
+    return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).serving
 
 
 def feature_spec(dataset_id: str) -> FeatureSpec:

@@ -17,6 +17,7 @@ from app.audio.spectrum import (
 from app.audio.transfer import (
     coherent_candidate_magnitude,
     coherent_candidate_of,
+    loud_gain_drop_db,
     residual_lag_samples,
     static_transfer_magnitude,
 )
@@ -89,6 +90,21 @@ def test_the_fine_rounds_leave_a_gain_that_never_moved_alone(
     shipped = static_transfer_magnitude(music, eq, demodulate=True)
     monkeypatch.setattr(transfer, "FINE_ROUNDS", 0)
     np.testing.assert_array_equal(static_transfer_magnitude(music, eq, demodulate=True), shipped)
+
+
+def test_the_loud_gain_drop_tells_dynamics_from_an_eq_and_a_level_change() -> None:
+    pedalboard = pytest.importorskip("pedalboard")
+    music = kick_and_hats()
+    eq = apply(music, [EqOperation(120.0, 6.0, type="low_shelf")], sample_rate_hz=SR)
+    # Neither an EQ nor a level change gives the loudest frames less gain, even 300 samples
+    # late.
+    assert abs(loud_gain_drop_db(music, np.float32(0.3) * eq)) < 0.1
+    assert abs(loud_gain_drop_db(music, np.float32(0.3) * eq[300:])) < 0.1
+    peak_db = 20 * np.log10(np.max(np.abs(eq)))
+    limiter = pedalboard.Compressor(
+        threshold_db=peak_db - 6, ratio=1000, attack_ms=0.001, release_ms=100
+    )
+    assert loud_gain_drop_db(music, limiter(eq, SR)) < -1.0
 
 
 def _squashed_eq_error_db(*, demodulate: bool) -> np.ndarray:

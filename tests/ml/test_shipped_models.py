@@ -22,11 +22,11 @@ from app.ml.count_choice import (
 )
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.general import BELLS, GeneralModel, types_of
-from app.ml.grid import GridModel
+from app.ml.grid import GridModel, Serving
 from app.ml.registry import ModelRegistry, load_registry
 from app.training.grids import GRID_CONFIGS, GridConfig
 from app.training.master_chain import MasterChain, apply_chain
-from app.training.plan import draws_chain, feature_spec, served_demodulated
+from app.training.plan import draws_chain, feature_spec, serving
 
 from ..conftest import pink_noise
 
@@ -204,7 +204,7 @@ def test_a_grid_model_reads_the_features_its_plan_fits(
     assert isinstance(model, GridModel)
     assert model.spec == feature_spec(config.id)
     assert model.spec.coherent == draws_chain(config.id)
-    assert model.served_demodulated == served_demodulated(config.id)
+    assert model.serving is serving(config.id)
 
 
 @pytest.mark.parametrize("gain_reduction_db", [6.0, 12.0])
@@ -239,7 +239,7 @@ def test_a_grid_model_served_demodulated_reads_a_real_clip_through_a_limiter(
     12 dB: read so, this clip's limiter adds bells at 78 and 370 Hz. Served through the
     demodulated transfer, as shipped, it finds the two applied."""
     model = registry.get("F1/4W1/2")
-    assert isinstance(model, GridModel) and model.served_demodulated
+    assert isinstance(model, GridModel) and model.serving is Serving.DEMODULATED
     applied = [EqOperation(261.626, 6.0, 0.5), EqOperation(4186.009, -6.0, 0.5)]
     chain = MasterChain(limiter_gain_reduction_db=12.0, limiter_release_ms=100.0)
     candidate = apply_chain(
@@ -255,4 +255,26 @@ def test_a_grid_model_served_demodulated_reads_a_real_clip_through_a_limiter(
         return [(round(op.frequency_hz, 1), op.gain_db > 0) for op in operations]
 
     assert found(model) == [(261.6, True), (4186.0, False)]
-    assert len(found(replace(model, served_demodulated=False))) > 2
+    assert len(found(replace(model, serving=Serving.AS_FITTED))) > 2
+    # Served only under dynamics, it reads this limiter's clip through the transfer too.
+    assert replace(model, serving=Serving.UNDER_DYNAMICS).served_through(comparison)
+
+
+def test_a_grid_model_served_under_dynamics_reads_a_level_change_as_fitted(
+    registry: ModelRegistry, real_clip: np.ndarray
+) -> None:
+    """Where no dynamics gave the loudest moments less gain (an EQ, 4 dB quieter), a model
+    served under dynamics reads the candidate as it was fitted on, without the transfer's
+    cost."""
+    model = registry.get("F1/2W1/2")
+    assert isinstance(model, GridModel) and model.serving is Serving.UNDER_DYNAMICS
+    applied = [EqOperation(261.626, 6.0, 0.5), EqOperation(4186.009, -6.0, 0.5)]
+    candidate = apply(real_clip, applied, sample_rate_hz=44_100) * np.float32(10 ** (-4 / 20))
+    comparison = compare(real_clip, candidate)
+    assert not model.served_through(comparison)
+    as_is = replace(model, serving=Serving.AS_FITTED).recognise(comparison)
+    assert model.recognise(comparison).operations == as_is.operations
+    assert [(round(op.frequency_hz, 1), op.gain_db > 0) for op in as_is.operations] == [
+        (261.6, True),
+        (4186.0, False),
+    ]

@@ -23,7 +23,7 @@ from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS, GENERAL_COUNT_AIM, REPLACED
 from app.training.grids import decode_operations
 from app.training.master_chain import LIMITER_GAIN_REDUCTION_COLUMN, draw_chain
-from app.training.plan import feature_spec, served_demodulated
+from app.training.plan import feature_spec, serving
 from app.training.render import without_chain
 from app.training.report import _against_replaced, build_report
 
@@ -281,9 +281,9 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     # Every non-paper model of the plan reads bins empty in both files as the level change.
     assert metadata["feature_spec"]["level_floor"] is True
     assert registry.get("general").metadata["feature_spec"]["level_floor"] is True
-    # Served through the demodulated transfer as the plan says, refit or not.
-    assert metadata["served_demodulated"] is served_demodulated("F1W1")
-    assert registry.get("F1W1").served_demodulated is served_demodulated("F1W1")  # type: ignore[attr-defined]
+    # Served as the plan says (through the demodulated transfer), refit or not.
+    assert metadata["serving"] == serving("F1W1") == "demodulated"
+    assert registry.get("F1W1").serving is serving("F1W1")  # type: ignore[attr-defined]
     assert "F1W1, general: read the bins where neither file holds audio" in text
     bundle = bundle_dir / "F1W1.npz"
     assert train.bundle_is_current(bundle, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
