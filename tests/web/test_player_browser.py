@@ -78,8 +78,10 @@ def _wait(condition: Callable[[], Any], *, timeout_s: float = 20.0, what: str) -
 def _player_state(driver: Any) -> dict[str, Any]:
     state: dict[str, Any] = driver.execute_script(
         """
-        const p = window.MasteringPlayer.current;
+        const p = window.MasteringPlayer && window.MasteringPlayer.current;
         const s = document.getElementById('player');
+        // Until the page's script has made its player, nothing is ready.
+        if (!p || !s) return {ready: false, playing: false};
         return {
           source: s.dataset.source, playing: !!s.dataset.playing, ready: !!s.dataset.ready,
           position: p.wave.getCurrentTime(), reference_time: p.referenceAudio.currentTime,
