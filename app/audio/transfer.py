@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 import scipy.fft
@@ -215,14 +216,16 @@ def _frame_gain(
     n_fft: int,
     hop_length: int,
     sample_rate_hz: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """``g(t)`` per frame of `n_fft` (`_dynamics_gain`, its groups below
-    `DEMODULATION_FROM_HZ` weighed `LOW_GROUP_WEIGHT` times)."""
+    `DEMODULATION_FROM_HZ` weighed `LOW_GROUP_WEIGHT` times), and the reference's level
+    per frame (dB), its groups weighed alike."""
     groups = _groups(n_fft, sample_rate_hz=sample_rate_hz)
     sums = _gather(reference, candidate, n_fft=n_fft, hop_length=hop_length, groups=groups)
     weight = _group_weight(groups, n_fft=n_fft, sample_rate_hz=sample_rate_hz)
     frame_gain, _ = _dynamics_gain(sums, groups=groups, weight=weight)
-    return frame_gain
+    level_db = 10.0 * np.log10(np.maximum(sums.reference_groups @ weight, 1e-30))
+    return frame_gain, level_db
 
 
 def _group_weight(groups: np.ndarray, *, n_fft: int, sample_rate_hz: int) -> np.ndarray:
@@ -340,7 +343,7 @@ def static_transfer_magnitude(
     True
     """
     if demodulate:
-        return _demodulated_transfer_magnitude(reference, candidate, spec=spec)
+        return _ShortDynamics.of(reference, candidate, spec=spec).transfer_magnitude(spec=spec)
     groups = _groups(spec.n_fft, sample_rate_hz=spec.sample_rate_hz)
     short = _gather(
         reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=groups
@@ -371,29 +374,55 @@ def _bins_magnitude(
     return np.where(silent, np.nan, magnitude)
 
 
-def _demodulated_transfer_magnitude(
-    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
-) -> np.ndarray:
-    """`static_transfer_magnitude` of the candidate divided by ``g(t)``: read on the short
-    frames, then `FINE_ROUNDS` times on finer ones against `_through_transfer`; on the
-    middle `DEMODULATED_MAX_S` of the two."""
-    sample_rate_hz = spec.sample_rate_hz
-    middle = _middle(reference, candidate, samples=int(DEMODULATED_MAX_S * sample_rate_hz))
-    reference, candidate = reference[middle], candidate[middle]
-    short_frames = {"n_fft": spec.n_fft, "hop_length": spec.hop_length}
-    frame_gain = _frame_gain(reference, candidate, **short_frames, sample_rate_hz=sample_rate_hz)
-    candidate = _divided(candidate, frame_gain, **short_frames)
-    if _spread_db(frame_gain) > FINE_FROM_SPREAD_DB:
-        candidate = _finely_divided(reference, candidate, spec=spec)
-    short = _gather(reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=None)
-    long = _gather(
-        reference,
-        candidate,
-        n_fft=spec.low_n_fft,
-        hop_length=spec.low_n_fft // LONG_OVERLAP,
-        groups=None,
-    )
-    return _bins_magnitude(short, long, short_gain=None, spec=spec)
+@dataclass(frozen=True)
+class _ShortDynamics:
+    """The middle `DEMODULATED_MAX_S` of an aligned pair and ``g(t)`` on its short frames,
+    read once for both the gate (`loud_gain_drop_db`) and the demodulated transfer."""
+
+    reference: np.ndarray
+    candidate: np.ndarray
+    frame_gain: np.ndarray
+    level_db: np.ndarray
+
+    @classmethod
+    def of(cls, reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec) -> Self:
+        """Read the middle of `reference` and `candidate` on `spec`'s short frames."""
+        sample_rate_hz = spec.sample_rate_hz
+        middle = _middle(reference, candidate, samples=int(DEMODULATED_MAX_S * sample_rate_hz))
+        reference, candidate = reference[middle], candidate[middle]
+        frame_gain, level_db = _frame_gain(
+            reference,
+            candidate,
+            n_fft=spec.n_fft,
+            hop_length=spec.hop_length,
+            sample_rate_hz=sample_rate_hz,
+        )
+        return cls(reference, candidate, frame_gain, level_db)
+
+    def loud_gain_drop_db(self) -> float:
+        """`loud_gain_drop_db` of the pair."""
+        live = self.level_db > np.max(self.level_db) - LIVE_RANGE_DB
+        gain_db, level_db = 20.0 * np.log10(self.frame_gain[live]), self.level_db[live]
+        loud = level_db >= np.percentile(level_db, 100.0 - LOUD_FRAMES_PERCENT)
+        return float(np.median(gain_db[loud]) - np.median(gain_db))
+
+    def transfer_magnitude(self, *, spec: SpectrumSpec) -> np.ndarray:
+        """`static_transfer_magnitude` of the candidate divided by ``g(t)``: read on the
+        short frames, then `FINE_ROUNDS` times on finer ones against `_through_transfer`."""
+        reference = self.reference
+        short_frames = {"n_fft": spec.n_fft, "hop_length": spec.hop_length}
+        candidate = _divided(self.candidate, self.frame_gain, **short_frames)
+        if _spread_db(self.frame_gain) > FINE_FROM_SPREAD_DB:
+            candidate = _finely_divided(reference, candidate, spec=spec)
+        short = _gather(reference, candidate, **short_frames, groups=None)
+        long = _gather(
+            reference,
+            candidate,
+            n_fft=spec.low_n_fft,
+            hop_length=spec.low_n_fft // LONG_OVERLAP,
+            groups=None,
+        )
+        return _bins_magnitude(short, long, short_gain=None, spec=spec)
 
 
 def _finely_divided(
@@ -407,7 +436,7 @@ def _finely_divided(
     )
     for _ in range(FINE_ROUNDS):
         through = _through_transfer(reference_spectrum, candidate, reference=reference, spec=spec)
-        frame_gain = _frame_gain(
+        frame_gain, _ = _frame_gain(
             through, candidate, **fine_frames, sample_rate_hz=spec.sample_rate_hz
         )
         candidate = _divided(candidate, frame_gain, **fine_frames)
@@ -450,6 +479,23 @@ def _silent(energy: np.ndarray) -> np.ndarray:
     return energy <= np.max(energy) * 10.0 ** (SILENT_BIN_DB / 10.0)
 
 
+def _aligned(
+    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pair with its alignment refined by `residual_lag_samples`."""
+    lag = residual_lag_samples(reference, candidate, sample_rate_hz=spec.sample_rate_hz)
+    if lag:
+        return aligned_excerpts(reference, candidate, offset_samples=lag)
+    return reference, candidate
+
+
+def _candidate_through(
+    transfer: np.ndarray, *, reference_magnitude: np.ndarray, candidate_magnitude: np.ndarray
+) -> np.ndarray:
+    """``reference_magnitude * transfer``, `candidate_magnitude` where `transfer` is NaN."""
+    return np.where(np.isnan(transfer), candidate_magnitude, reference_magnitude * transfer)
+
+
 def coherent_candidate_magnitude(
     reference: np.ndarray,
     candidate: np.ndarray,
@@ -481,11 +527,48 @@ def coherent_candidate_magnitude(
         bins where the reference is silent; it takes the place of
         `candidate_magnitude` in a model's features.
     """
-    lag = residual_lag_samples(reference, candidate, sample_rate_hz=spec.sample_rate_hz)
-    if lag:
-        reference, candidate = aligned_excerpts(reference, candidate, offset_samples=lag)
+    reference, candidate = _aligned(reference, candidate, spec=spec)
     transfer = static_transfer_magnitude(reference, candidate, spec=spec, demodulate=demodulate)
-    return np.where(np.isnan(transfer), candidate_magnitude, reference_magnitude * transfer)
+    return _candidate_through(
+        transfer, reference_magnitude=reference_magnitude, candidate_magnitude=candidate_magnitude
+    )
+
+
+def gated_demodulated_candidate_magnitude(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    reference_magnitude: np.ndarray,
+    candidate_magnitude: np.ndarray,
+    below_loud_drop_db: float,
+    spec: SpectrumSpec = DEFAULT_SPEC,
+) -> np.ndarray | None:
+    """`coherent_candidate_magnitude` demodulated, where `loud_gain_drop_db` is below
+    `below_loud_drop_db`; None elsewhere. The alignment, the middle and ``g(t)`` on the
+    short frames are read once for both.
+
+    Parameters
+    ----------
+    reference, candidate, reference_magnitude, candidate_magnitude, spec
+        As `coherent_candidate_magnitude` takes them.
+    below_loud_drop_db : float
+        The gate: how much less gain (dB, negative) the loudest moments must have met
+        than the rest for the transfer to be read.
+
+    Returns
+    -------
+    np.ndarray or None
+        What ``coherent_candidate_magnitude(..., demodulate=True)`` returns, bit for
+        bit, or None where the gate stays shut.
+    """
+    dynamics = _ShortDynamics.of(*_aligned(reference, candidate, spec=spec), spec=spec)
+    if not dynamics.loud_gain_drop_db() < below_loud_drop_db:
+        return None
+    return _candidate_through(
+        dynamics.transfer_magnitude(spec=spec),
+        reference_magnitude=reference_magnitude,
+        candidate_magnitude=candidate_magnitude,
+    )
 
 
 def loud_gain_drop_db(
@@ -520,32 +603,8 @@ def loud_gain_drop_db(
     >>> loud_gain_drop_db(noise, squashed) < -1.0
     True
     """
-    lag = residual_lag_samples(reference, candidate, sample_rate_hz=spec.sample_rate_hz)
-    if lag:
-        reference, candidate = aligned_excerpts(reference, candidate, offset_samples=lag)
-    middle = _middle(reference, candidate, samples=int(DEMODULATED_MAX_S * spec.sample_rate_hz))
-    groups = _groups(spec.n_fft, sample_rate_hz=spec.sample_rate_hz)
-    sums = _gather(
-        reference[middle],
-        candidate[middle],
-        n_fft=spec.n_fft,
-        hop_length=spec.hop_length,
-        groups=groups,
-    )
-    weight = _group_weight(groups, n_fft=spec.n_fft, sample_rate_hz=spec.sample_rate_hz)
-    frame_gain, _ = _dynamics_gain(sums, groups=groups, weight=weight)
-    level_db = 10.0 * np.log10(np.maximum(sums.reference_groups @ weight, 1e-30))
-    live = level_db > np.max(level_db) - LIVE_RANGE_DB
-    gain_db, level_db = 20.0 * np.log10(frame_gain[live]), level_db[live]
-    loud = level_db >= np.percentile(level_db, 100.0 - LOUD_FRAMES_PERCENT)
-    return float(np.median(gain_db[loud]) - np.median(gain_db))
-
-
-def loud_gain_drop_of(comparison: Comparison) -> float:
-    """`loud_gain_drop_db` of a comparison's aligned excerpts."""
-    return loud_gain_drop_db(
-        comparison.reference_excerpt, comparison.candidate_excerpt, spec=comparison.spec
-    )
+    aligned = _aligned(reference, candidate, spec=spec)
+    return _ShortDynamics.of(*aligned, spec=spec).loud_gain_drop_db()
 
 
 def coherent_candidate_of(comparison: Comparison, *, demodulate: bool = False) -> np.ndarray:
@@ -557,4 +616,18 @@ def coherent_candidate_of(comparison: Comparison, *, demodulate: bool = False) -
         candidate_magnitude=comparison.candidate_magnitude,
         spec=comparison.spec,
         demodulate=demodulate,
+    )
+
+
+def gated_demodulated_candidate_of(
+    comparison: Comparison, *, below_loud_drop_db: float
+) -> np.ndarray | None:
+    """`gated_demodulated_candidate_magnitude` of a comparison's aligned excerpts."""
+    return gated_demodulated_candidate_magnitude(
+        comparison.reference_excerpt,
+        comparison.candidate_excerpt,
+        reference_magnitude=comparison.reference_magnitude,
+        candidate_magnitude=comparison.candidate_magnitude,
+        below_loud_drop_db=below_loud_drop_db,
+        spec=comparison.spec,
     )

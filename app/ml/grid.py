@@ -23,7 +23,7 @@ from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
-from app.audio.transfer import coherent_candidate_of, loud_gain_drop_of
+from app.audio.transfer import coherent_candidate_of, gated_demodulated_candidate_of
 from app.ml.features import (
     CURRENT_SPEC,
     IMPRINT_OCTAVES,
@@ -435,20 +435,24 @@ class GridModel:
             for i, g in zip(notes, gains, strict=True)
         ]
 
-    def served_through(self, comparison: Comparison) -> bool:
-        """Whether to read `comparison` through the demodulated transfer (`serving`)."""
+    def served_candidate(self, comparison: Comparison) -> np.ndarray | None:
+        """The candidate's spectrum read through the transfer (`serving`, the feature
+        spec's `coherent`), or None where the model reads the candidate's own."""
         if self.serving is Serving.UNDER_DYNAMICS:
-            return loud_gain_drop_of(comparison) < SERVED_BELOW_LOUD_DROP_DB
-        return self.serving is Serving.DEMODULATED
+            served = gated_demodulated_candidate_of(
+                comparison, below_loud_drop_db=SERVED_BELOW_LOUD_DROP_DB
+            )
+            if served is not None:
+                return served
+        elif self.serving is Serving.DEMODULATED:
+            return coherent_candidate_of(comparison, demodulate=True)
+        if self.spec.coherent:
+            return coherent_candidate_of(comparison, demodulate=self.spec.demodulated)
+        return None
 
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise the grid operations that turn the reference into the candidate."""
-        served = self.served_through(comparison)
-        coherent = (
-            coherent_candidate_of(comparison, demodulate=self.spec.demodulated or served)
-            if self.spec.coherent or served
-            else None
-        )
+        coherent = self.served_candidate(comparison)
         # A model fitted on the candidate as it is reads the transfer in its place.
         candidate = comparison.candidate_magnitude
         if coherent is not None and not self.spec.coherent:
