@@ -266,7 +266,7 @@ def test_a_grid_model_served_under_dynamics_reads_a_level_change_as_fitted(
     """Where no dynamics gave the loudest moments less gain (an EQ, 4 dB quieter), a model
     served under dynamics reads the candidate as it was fitted on, without the transfer's
     cost."""
-    model = registry.get("F1/2W1/2")
+    model = registry.get("F1W1/2")
     assert isinstance(model, GridModel) and model.serving is Serving.UNDER_DYNAMICS
     applied = [EqOperation(261.626, 6.0, 0.5), EqOperation(4186.009, -6.0, 0.5)]
     candidate = apply(real_clip, applied, sample_rate_hz=44_100) * np.float32(10 ** (-4 / 20))

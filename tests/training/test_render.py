@@ -59,8 +59,14 @@ def test_grids_read_through_each_limiter_kind_get_a_row_of_their_own(
     assert header in text
     row = next(line for line in text.splitlines() if line.startswith("| F1W2 | 94"))
     assert row.endswith("| 94.5 / 66.25 (291 / 401) | 81.5 / 76.64 (249 / 411) |")
-    # A grid without JUCE's examples (one evaluated before that kind) gets no row.
+    # A grid without JUCE's examples (one evaluated before that kind) gets no row, and with
+    # no grid left, the table goes.
     by_kind["chain_limiter"]["juce"] = {"examples": 0, "right": None}
+    lines = render_report(report).splitlines()
+    assert not any(line.startswith("| F1W2 | 94") for line in lines)
+    assert "| F1/2W1/2 | 100.0 / 98.94 (53 / 94) |" in "\n".join(lines)
+    other = report["grid"]["F1/2W1/2"]["exact_by_limiter_kind"]["chain_limiter"]
+    other["juce"] = {"examples": 0, "right": None}
     assert header not in render_report(report)
 
 
