@@ -232,6 +232,30 @@ def test_f1w2_reads_a_real_clip_through_a_limiter(
     ]
 
 
+def test_the_chain_refit_of_f1_2w1_2_reads_a_real_clip_through_a_limiter(
+    registry: ModelRegistry, real_clip: np.ndarray
+) -> None:
+    """F1/2W1/2, refitted at stop 58 on the demodulated transfer with the master chain in its
+    examples, reads that transfer always, as fitted, and finds the two bells applied before
+    a limiter taking 12 dB."""
+    model = registry.get("F1/2W1/2")
+    assert isinstance(model, GridModel) and model.serving is Serving.AS_FITTED
+    assert model.spec.coherent and model.spec.demodulated
+    applied = [EqOperation(261.626, 6.0, 0.5), EqOperation(4186.009, -6.0, 0.5)]
+    chain = MasterChain(limiter_gain_reduction_db=12.0, limiter_release_ms=100.0)
+    candidate = apply_chain(
+        apply(real_clip, applied, sample_rate_hz=44_100),
+        chain,
+        sample_rate_hz=44_100,
+        input_gain_db=12.0,
+    )
+    found = model.recognise(compare(real_clip, candidate)).operations
+    assert [(round(op.frequency_hz, 1), op.gain_db > 0) for op in found] == [
+        (261.6, True),
+        (4186.0, False),
+    ]
+
+
 def test_a_grid_model_served_demodulated_reads_a_real_clip_through_a_limiter(
     registry: ModelRegistry, real_clip: np.ndarray
 ) -> None:
