@@ -207,6 +207,29 @@ def test_a_grid_model_reads_the_features_its_plan_fits(
     assert model.serving is serving(config.id)
 
 
+#: What the tests through a limiter find: C4 boosted and C8 cut.
+BOOST_C4_CUT_C8 = [(261.6, True), (4186.0, False)]
+
+
+def c4_up_c8_down(width_octaves: float) -> list[EqOperation]:
+    """C4 boosted and C8 cut 6 dB, bells `width_octaves` wide."""
+    return [EqOperation(261.626, 6.0, width_octaves), EqOperation(4186.009, -6.0, width_octaves)]
+
+
+def through_limiter(
+    clip: np.ndarray, applied: list[EqOperation], *, gain_reduction_db: float = 12.0
+) -> np.ndarray:
+    """`clip` EQ'd by `applied`, then raised 12 dB into a limiter taking `gain_reduction_db`."""
+    chain = MasterChain(limiter_gain_reduction_db=gain_reduction_db, limiter_release_ms=100.0)
+    eq = apply(clip, applied, sample_rate_hz=44_100)
+    return apply_chain(eq, chain, sample_rate_hz=44_100, input_gain_db=12.0)
+
+
+def notes_found(operations: list[EqOperation]) -> list[tuple[float, bool]]:
+    """Each operation's frequency (Hz, to 0.1) and whether it boosts."""
+    return [(round(op.frequency_hz, 1), op.gain_db > 0) for op in operations]
+
+
 @pytest.mark.parametrize("gain_reduction_db", [6.0, 12.0])
 def test_f1w2_reads_a_real_clip_through_a_limiter(
     registry: ModelRegistry, real_clip: np.ndarray, gain_reduction_db: float
@@ -217,19 +240,9 @@ def test_f1w2_reads_a_real_clip_through_a_limiter(
     100 songs did, README.)"""
     f1w2 = registry.get("F1W2")
     assert f1w2.spec.coherent  # type: ignore[attr-defined]
-    applied = [EqOperation(261.626, 6.0, 2.0), EqOperation(4186.009, -6.0, 2.0)]
-    chain = MasterChain(limiter_gain_reduction_db=gain_reduction_db, limiter_release_ms=100.0)
-    candidate = apply_chain(
-        apply(real_clip, applied, sample_rate_hz=44_100),
-        chain,
-        sample_rate_hz=44_100,
-        input_gain_db=12.0,
-    )
+    candidate = through_limiter(real_clip, c4_up_c8_down(2.0), gain_reduction_db=gain_reduction_db)
     found = f1w2.recognise(compare(real_clip, candidate)).operations
-    assert [(round(op.frequency_hz, 1), op.gain_db > 0) for op in found] == [
-        (261.6, True),
-        (4186.0, False),
-    ]
+    assert notes_found(found) == BOOST_C4_CUT_C8
 
 
 def test_the_chain_refit_of_f1_2w1_2_reads_a_real_clip_through_a_limiter(
@@ -241,19 +254,9 @@ def test_the_chain_refit_of_f1_2w1_2_reads_a_real_clip_through_a_limiter(
     model = registry.get("F1/2W1/2")
     assert isinstance(model, GridModel) and model.serving is Serving.AS_FITTED
     assert model.spec.coherent and model.spec.demodulated
-    applied = [EqOperation(261.626, 6.0, 0.5), EqOperation(4186.009, -6.0, 0.5)]
-    chain = MasterChain(limiter_gain_reduction_db=12.0, limiter_release_ms=100.0)
-    candidate = apply_chain(
-        apply(real_clip, applied, sample_rate_hz=44_100),
-        chain,
-        sample_rate_hz=44_100,
-        input_gain_db=12.0,
-    )
+    candidate = through_limiter(real_clip, c4_up_c8_down(0.5))
     found = model.recognise(compare(real_clip, candidate)).operations
-    assert [(round(op.frequency_hz, 1), op.gain_db > 0) for op in found] == [
-        (261.6, True),
-        (4186.0, False),
-    ]
+    assert notes_found(found) == BOOST_C4_CUT_C8
 
 
 def test_a_grid_model_served_demodulated_reads_a_real_clip_through_a_limiter(
@@ -264,21 +267,12 @@ def test_a_grid_model_served_demodulated_reads_a_real_clip_through_a_limiter(
     demodulated transfer, as shipped, it finds the two applied."""
     model = registry.get("F1/4W1/2")
     assert isinstance(model, GridModel) and model.serving is Serving.DEMODULATED
-    applied = [EqOperation(261.626, 6.0, 0.5), EqOperation(4186.009, -6.0, 0.5)]
-    chain = MasterChain(limiter_gain_reduction_db=12.0, limiter_release_ms=100.0)
-    candidate = apply_chain(
-        apply(real_clip, applied, sample_rate_hz=44_100),
-        chain,
-        sample_rate_hz=44_100,
-        input_gain_db=12.0,
-    )
-    comparison = compare(real_clip, candidate)
+    comparison = compare(real_clip, through_limiter(real_clip, c4_up_c8_down(0.5)))
 
     def found(grid: GridModel) -> list[tuple[float, bool]]:
-        operations = grid.recognise(comparison).operations
-        return [(round(op.frequency_hz, 1), op.gain_db > 0) for op in operations]
+        return notes_found(grid.recognise(comparison).operations)
 
-    assert found(model) == [(261.6, True), (4186.0, False)]
+    assert found(model) == BOOST_C4_CUT_C8
     assert len(found(replace(model, serving=Serving.AS_FITTED))) > 2
     # Served only under dynamics, it reads this limiter's clip through the transfer too.
     assert replace(model, serving=Serving.UNDER_DYNAMICS).served_candidate(comparison) is not None
@@ -292,13 +286,10 @@ def test_a_grid_model_served_under_dynamics_reads_a_level_change_as_fitted(
     cost."""
     model = registry.get("F1W1/2")
     assert isinstance(model, GridModel) and model.serving is Serving.UNDER_DYNAMICS
-    applied = [EqOperation(261.626, 6.0, 0.5), EqOperation(4186.009, -6.0, 0.5)]
-    candidate = apply(real_clip, applied, sample_rate_hz=44_100) * np.float32(10 ** (-4 / 20))
+    eq = apply(real_clip, c4_up_c8_down(0.5), sample_rate_hz=44_100)
+    candidate = eq * np.float32(10 ** (-4 / 20))
     comparison = compare(real_clip, candidate)
     assert model.served_candidate(comparison) is None
     as_is = replace(model, serving=Serving.AS_FITTED).recognise(comparison)
     assert model.recognise(comparison).operations == as_is.operations
-    assert [(round(op.frequency_hz, 1), op.gain_db > 0) for op in as_is.operations] == [
-        (261.6, True),
-        (4186.0, False),
-    ]
+    assert notes_found(as_is.operations) == BOOST_C4_CUT_C8
