@@ -6,6 +6,9 @@ noise, the candidate EQ'd and squashed by a gain that moves every 5 ms), it time
 (the middle `DEMODULATED_MAX_S`, then `FINE_ROUNDS` on short frames) against the same
 with no fine rounds (demodulation version 2), interleaved in the same run, and prints
 medians and their ratio (the machine may be busy, so the ratio is the figure to read).
+Then, as a dataset build reads a training clip's examples, the first 30 s against four
+candidates (gains squashed by different seeds): the reference `Framed` once for the
+four against the plain reference read anew for each, interleaved as well.
 """
 
 from __future__ import annotations
@@ -26,15 +29,44 @@ from bench.analysis import SAMPLE_RATE_HZ, pinkish_noise
 SHELF = [EqOperation(120.0, 3.0, type="low_shelf")]
 
 
-def squashed_pair(*, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """A reference and its EQ'd candidate whose gain moves every 5 ms."""
+#: The clip a dataset build reads its examples from (s), and how many it reads.
+CLIP_S = 30.0
+CLIP_CANDIDATES = 4
+
+
+def squashed_pair(*, duration_s: float, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """A reference and its EQ'd candidate whose gain moves every 5 ms (drawn from `seed`)."""
     reference = pinkish_noise(
         duration_s=duration_s, sample_rate_hz=SAMPLE_RATE_HZ, channels=1, seed=1
     )[:, 0]
     candidate = apply(reference, SHELF, sample_rate_hz=SAMPLE_RATE_HZ)
     step = int(0.005 * SAMPLE_RATE_HZ)
-    gain = np.repeat(np.random.default_rng(2).uniform(0.5, 1.0, len(candidate) // step + 1), step)
+    gain = np.repeat(
+        np.random.default_rng(seed).uniform(0.5, 1.0, len(candidate) // step + 1), step
+    )
     return reference, (candidate * gain[: len(candidate)]).astype(np.float32)
+
+
+def clip_examples(*, repeats: int) -> tuple[float, float]:
+    """Median wall seconds of reading `CLIP_CANDIDATES` candidates of one clip, the
+    reference `Framed` once and plain."""
+    pairs = [squashed_pair(duration_s=CLIP_S, seed=seed) for seed in range(CLIP_CANDIDATES)]
+    reference = pairs[0][0]
+
+    def read(*, framed: bool) -> Callable[[], object]:
+        def way() -> object:
+            held = transfer.Framed(reference) if framed else reference
+            return [
+                transfer.static_transfer_magnitude(held, candidate, demodulate=True)
+                for _, candidate in pairs
+            ]
+
+        return way
+
+    framed, plain = interleaved_medians(
+        {"framed": read(framed=True), "plain": read(framed=False)}, repeats=repeats
+    )
+    return framed, plain
 
 
 def interleaved_medians(ways: dict[str, Callable[[], object]], *, repeats: int) -> list[float]:
@@ -77,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"shipped ({shipped_rounds} fine rounds) {shipped:.3f}; no fine rounds {baseline:.3f}")
     print(f"shipped / no fine rounds = {shipped / baseline:.2f}")
+    framed, plain = clip_examples(repeats=args.repeats)
+    print(
+        f"{CLIP_CANDIDATES} candidates of a {CLIP_S:g} s clip: reference framed once "
+        f"{framed:.3f}; plain {plain:.3f}; plain / framed = {plain / framed:.2f}"
+    )
     return 0
 
 

@@ -51,7 +51,7 @@ high-pass's stop band, and without the gate they read a static EQ worse.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self
 
 import numpy as np
@@ -110,24 +110,58 @@ REFINE_MAX_LAG = 2048
 REFINE_EXCERPT_S = 10.0
 
 
-def _frame_pairs(
-    reference: np.ndarray, candidate: np.ndarray, *, n_fft: int, hop_length: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Both files' windowed spectra, a block of frames at a time, framed as
+def _block_spectra(samples: np.ndarray, *, n_fft: int, hop_length: int) -> Iterator[np.ndarray]:
+    """Windowed spectra of `samples`, a block of frames at a time, framed as
     `app.audio.spectrum.average_magnitude` frames them."""
-    ref, cand = (
-        np.lib.stride_tricks.sliding_window_view(np.ascontiguousarray(x, np.float32), n_fft)[
-            ::hop_length
-        ]
-        for x in (reference, candidate)
-    )
+    frames = np.lib.stride_tricks.sliding_window_view(
+        np.ascontiguousarray(samples, np.float32), n_fft
+    )[::hop_length]
     window = _hann(n_fft)
-    for start in range(0, min(len(ref), len(cand)), _BLOCK_FRAMES):
-        block = slice(start, start + _BLOCK_FRAMES)
-        yield (
-            scipy.fft.rfft(ref[block] * window, axis=1),
-            scipy.fft.rfft(cand[block] * window, axis=1),
-        )
+    for start in range(0, len(frames), _BLOCK_FRAMES):
+        yield scipy.fft.rfft(frames[start : start + _BLOCK_FRAMES] * window, axis=1)
+
+
+@dataclass(frozen=True)
+class Framed:
+    """A reference and its spectra, each read once: the demodulated transfer reads the
+    reference's short frames in four passes, and every example a training clip
+    renders has the clip as its reference (`app.training.synth.render_spectra`).
+
+    Holding them costs memory: about 21 MB a framing for 30 s of audio.
+    """
+
+    samples: np.ndarray
+    _blocks: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict)
+    _whole: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def blocks(self, *, n_fft: int, hop_length: int) -> list[np.ndarray]:
+        """`_block_spectra` of the samples, read on the first call for each framing."""
+        key = (n_fft, hop_length)
+        if key not in self._blocks:
+            self._blocks[key] = list(
+                _block_spectra(self.samples, n_fft=n_fft, hop_length=hop_length)
+            )
+        return self._blocks[key]
+
+    def spectrum(self, *, length: int) -> np.ndarray:
+        """``scipy.fft.rfft`` of the samples zero-padded to `length`, read once."""
+        if length not in self._whole:
+            self._whole[length] = scipy.fft.rfft(np.asarray(self.samples, np.float32), length)
+        return self._whole[length]
+
+
+def _frame_pairs(
+    reference: Framed | np.ndarray, candidate: np.ndarray, *, n_fft: int, hop_length: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Both files' `_block_spectra`, the reference's held where it is `Framed`."""
+    frames = {"n_fft": n_fft, "hop_length": hop_length}
+    if isinstance(reference, Framed):
+        references: Iterator[np.ndarray] = iter(reference.blocks(**frames))
+    else:
+        references = _block_spectra(reference, **frames)
+    for ref, cand in zip(references, _block_spectra(candidate, **frames), strict=False):
+        rows = min(len(ref), len(cand))
+        yield ref[:rows], cand[:rows]
 
 
 @dataclass(frozen=True)
@@ -152,7 +186,7 @@ def _groups(n_fft: int, *, sample_rate_hz: int) -> np.ndarray:
 
 
 def _gather(
-    reference: np.ndarray,
+    reference: Framed | np.ndarray,
     candidate: np.ndarray,
     *,
     n_fft: int,
@@ -210,7 +244,7 @@ def _dynamics_gain(
 
 
 def _frame_gain(
-    reference: np.ndarray,
+    reference: Framed | np.ndarray,
     candidate: np.ndarray,
     *,
     n_fft: int,
@@ -263,26 +297,22 @@ def _linear_between(values: np.ndarray, *, step: int, first: int, n: int) -> np.
 
 
 def _through_transfer(
-    reference_spectrum: np.ndarray,
-    candidate: np.ndarray,
-    *,
-    reference: np.ndarray,
-    spec: SpectrumSpec,
+    reference: Framed, candidate: np.ndarray, *, spec: SpectrumSpec
 ) -> np.ndarray:
     """The reference filtered by the complex transfer to `candidate` on the short frames.
 
     Short frames blur a static EQ over their wide bins, and its impulse response
     carries energy from frame to frame; against the reference through the EQ,
-    a frame's gain is the dynamics' alone. `reference_spectrum` is
-    ``scipy.fft.rfft(reference)``, read once for every round.
+    a frame's gain is the dynamics' alone. The reference's whole spectrum is
+    read once for every round (`Framed.spectrum`).
     """
     sums = _gather(reference, candidate, n_fft=spec.n_fft, hop_length=spec.hop_length, groups=None)
     transfer = np.where(_silent(sums.energy), 0.0, sums.transfer).astype(np.complex64)
+    length = _padded_length(reference.samples, spec=spec)
+    reference_spectrum = reference.spectrum(length=length)
     step = (len(reference_spectrum) - 1) // (len(transfer) - 1)
     full = _linear_between(transfer, step=step, first=0, n=len(reference_spectrum))
-    return scipy.fft.irfft(reference_spectrum * full, _padded_length(reference, spec=spec))[
-        : len(reference)
-    ]
+    return scipy.fft.irfft(reference_spectrum * full, length)[: len(reference.samples)]
 
 
 def _middle(reference: np.ndarray, candidate: np.ndarray, *, samples: int) -> slice:
@@ -291,6 +321,18 @@ def _middle(reference: np.ndarray, candidate: np.ndarray, *, samples: int) -> sl
     size = min(length, samples)
     start = (length - size) // 2
     return slice(start, start + size)
+
+
+def _framed_part(reference: Framed | np.ndarray, part: slice) -> Framed:
+    """``reference[part]``, `Framed`: a framed reference itself where `part` is all of it,
+    so what it has read stays read."""
+    if isinstance(reference, Framed) and part == slice(0, len(reference.samples)):
+        return reference
+    return Framed(_samples(reference)[part])
+
+
+def _samples(signal: Framed | np.ndarray) -> np.ndarray:
+    return signal.samples if isinstance(signal, Framed) else signal
 
 
 def _spread_db(frame_gain: np.ndarray) -> float:
@@ -305,7 +347,7 @@ def _padded_length(reference: np.ndarray, *, spec: SpectrumSpec) -> int:
 
 
 def static_transfer_magnitude(
-    reference: np.ndarray,
+    reference: Framed | np.ndarray,
     candidate: np.ndarray,
     *,
     spec: SpectrumSpec = DEFAULT_SPEC,
@@ -317,7 +359,8 @@ def static_transfer_magnitude(
     ----------
     reference, candidate : np.ndarray
         Time-aligned mono audio at ``spec.sample_rate_hz``
-        (`app.audio.spectrum.aligned_excerpts`), at least ``spec.low_n_fft`` samples.
+        (`app.audio.spectrum.aligned_excerpts`), at least ``spec.low_n_fft`` samples;
+        the reference may come `Framed`, its spectra read once for many candidates.
     spec : SpectrumSpec
         Frames of the short and the long spectrum.
     demodulate : bool
@@ -379,25 +422,29 @@ class _ShortDynamics:
     """The middle `DEMODULATED_MAX_S` of an aligned pair and ``g(t)`` on its short frames,
     read once for both the gate (`loud_gain_drop_db`) and the demodulated transfer."""
 
-    reference: np.ndarray
+    reference: Framed
     candidate: np.ndarray
     frame_gain: np.ndarray
     level_db: np.ndarray
 
     @classmethod
-    def of(cls, reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec) -> Self:
+    def of(
+        cls, reference: Framed | np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
+    ) -> Self:
         """Read the middle of `reference` and `candidate` on `spec`'s short frames."""
         sample_rate_hz = spec.sample_rate_hz
-        middle = _middle(reference, candidate, samples=int(DEMODULATED_MAX_S * sample_rate_hz))
-        reference, candidate = reference[middle], candidate[middle]
+        middle = _middle(
+            _samples(reference), candidate, samples=int(DEMODULATED_MAX_S * sample_rate_hz)
+        )
+        framed, candidate = _framed_part(reference, middle), candidate[middle]
         frame_gain, level_db = _frame_gain(
-            reference,
+            framed,
             candidate,
             n_fft=spec.n_fft,
             hop_length=spec.hop_length,
             sample_rate_hz=sample_rate_hz,
         )
-        return cls(reference, candidate, frame_gain, level_db)
+        return cls(framed, candidate, frame_gain, level_db)
 
     def loud_gain_drop_db(self) -> float:
         """`loud_gain_drop_db` of the pair."""
@@ -425,17 +472,12 @@ class _ShortDynamics:
         return _bins_magnitude(short, long, short_gain=None, spec=spec)
 
 
-def _finely_divided(
-    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
-) -> np.ndarray:
+def _finely_divided(reference: Framed, candidate: np.ndarray, *, spec: SpectrumSpec) -> np.ndarray:
     """`candidate` divided `FINE_ROUNDS` times by ``g(t)`` on frames of `FINE_N_FFT`,
     read against `_through_transfer`."""
     fine_frames = {"n_fft": FINE_N_FFT, "hop_length": FINE_HOP_LENGTH}
-    reference_spectrum = scipy.fft.rfft(
-        np.asarray(reference, dtype=np.float32), _padded_length(reference, spec=spec)
-    )
     for _ in range(FINE_ROUNDS):
-        through = _through_transfer(reference_spectrum, candidate, reference=reference, spec=spec)
+        through = _through_transfer(reference, candidate, spec=spec)
         frame_gain, _ = _frame_gain(
             through, candidate, **fine_frames, sample_rate_hz=spec.sample_rate_hz
         )
@@ -480,12 +522,13 @@ def _silent(energy: np.ndarray) -> np.ndarray:
 
 
 def _aligned(
-    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
-) -> tuple[np.ndarray, np.ndarray]:
+    reference: Framed | np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec
+) -> tuple[Framed | np.ndarray, np.ndarray]:
     """The pair with its alignment refined by `residual_lag_samples`."""
-    lag = residual_lag_samples(reference, candidate, sample_rate_hz=spec.sample_rate_hz)
+    samples = _samples(reference)
+    lag = residual_lag_samples(samples, candidate, sample_rate_hz=spec.sample_rate_hz)
     if lag:
-        return aligned_excerpts(reference, candidate, offset_samples=lag)
+        return aligned_excerpts(samples, candidate, offset_samples=lag)
     return reference, candidate
 
 
@@ -497,7 +540,7 @@ def _candidate_through(
 
 
 def coherent_candidate_magnitude(
-    reference: np.ndarray,
+    reference: Framed | np.ndarray,
     candidate: np.ndarray,
     *,
     reference_magnitude: np.ndarray,
@@ -511,7 +554,8 @@ def coherent_candidate_magnitude(
     ----------
     reference, candidate : np.ndarray
         Mono audio aligned to within `REFINE_MAX_LAG` samples; the alignment is
-        refined first (`residual_lag_samples`).
+        refined first (`residual_lag_samples`). A `Framed` reference keeps its
+        spectra for the next candidate where the alignment leaves it whole.
     reference_magnitude, candidate_magnitude : np.ndarray
         Their average spectra (`app.audio.spectrum.average_spectrum`).
     spec : SpectrumSpec

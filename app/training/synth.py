@@ -26,7 +26,7 @@ from scipy import ndimage
 from app.audio.eq import EqOperation, apply
 from app.audio.io import ANALYSIS_SAMPLE_RATE_HZ, resample
 from app.audio.spectrum import aligned_excerpts, average_spectrum, find_offset_samples
-from app.audio.transfer import coherent_candidate_magnitude
+from app.audio.transfer import Framed, coherent_candidate_magnitude
 from app.training.grids import (
     GENERAL_MAX_OPERATIONS,
     MAX_GRID_OPERATIONS,
@@ -265,10 +265,12 @@ def render_spectra(
     reference_magnitude: np.ndarray,
     coherent: bool,
     demodulate: bool = False,
+    framed_clip: Framed | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Both average spectra of one drawn example, computed as the service computes them,
     and with `coherent` the candidate's through the static transfer (`app.audio.transfer`,
-    `demodulate` as there)."""
+    `demodulate` as there; `framed_clip`, the clip `Framed` for every example of a shard,
+    reads its spectra once)."""
     candidate = make_candidate(
         clip,
         draw.operations,
@@ -276,11 +278,11 @@ def render_spectra(
         nuisance_value=draw.nuisance_value,
         chain=draw.chain,
     )
-    reference = clip
+    reference: Framed | np.ndarray = clip if framed_clip is None else framed_clip
     if draw.nuisance in (Nuisance.LOSSY, Nuisance.OFFSET):
         offset = find_offset_samples(clip, candidate)
-        reference, candidate = aligned_excerpts(clip, candidate, offset_samples=offset)
-        reference_magnitude = average_spectrum(reference)
+        excerpt, candidate = aligned_excerpts(clip, candidate, offset_samples=offset)
+        reference, reference_magnitude = excerpt, average_spectrum(excerpt)
     candidate_magnitude = average_spectrum(candidate)
     if not coherent:
         return reference_magnitude, candidate_magnitude, None
@@ -322,6 +324,7 @@ def _shard_arrays(
     clip: np.ndarray, draws: list[Draw], *, reference_magnitude: np.ndarray, config_id: str
 ) -> dict[str, np.ndarray]:
     spec = feature_spec(config_id)
+    framed_clip = Framed(clip)
     spectra = [
         render_spectra(
             clip,
@@ -329,6 +332,7 @@ def _shard_arrays(
             reference_magnitude=reference_magnitude,
             coherent=spec.coherent,
             demodulate=spec.demodulated,
+            framed_clip=framed_clip,
         )
         for d in draws
     ]

@@ -15,6 +15,7 @@ from app.audio.spectrum import (
     find_offset_samples,
 )
 from app.audio.transfer import (
+    Framed,
     coherent_candidate_magnitude,
     coherent_candidate_of,
     gated_demodulated_candidate_of,
@@ -124,6 +125,29 @@ def test_the_gated_transfer_is_the_demodulated_one_where_the_gate_opens() -> Non
                 np.testing.assert_array_equal(
                     gated, coherent_candidate_of(comparison, demodulate=True)
                 )
+
+
+def test_a_framed_reference_reads_each_candidate_as_the_plain_one() -> None:
+    music = kick_and_hats(duration_s=6.0)
+    eq = apply(music, [EqOperation(120.0, 6.0, type="low_shelf")], sample_rate_hz=SR)
+    squashed = eq / np.maximum(np.abs(eq), np.float32(0.5 * np.max(np.abs(eq))))
+    late = np.concatenate([np.zeros(300, np.float32), eq])[: len(music)]
+    framed = Framed(music)
+    # An EQ alone, then a squashed candidate (the fine rounds), then one the alignment
+    # shifts (the framed reference set aside), each time for both transfers.
+    for candidate in (eq, squashed, late):
+        for demodulate in (True, False):
+            plain = coherent(music, candidate, demodulate=demodulate)
+            held = coherent_candidate_magnitude(
+                framed,
+                candidate,
+                reference_magnitude=average_spectrum(music),
+                candidate_magnitude=average_spectrum(candidate),
+                demodulate=demodulate,
+            )
+            np.testing.assert_array_equal(held, plain)
+    frames = {"n_fft": DEFAULT_SPEC.n_fft, "hop_length": DEFAULT_SPEC.hop_length}
+    assert framed.blocks(**frames) is framed.blocks(**frames)  # read once
 
 
 def _squashed_eq_error_db(*, demodulate: bool) -> np.ndarray:
