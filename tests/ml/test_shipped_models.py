@@ -245,16 +245,17 @@ def test_f1w2_reads_a_real_clip_through_a_limiter(
     assert notes_found(found) == BOOST_C4_CUT_C8
 
 
-def test_the_chain_refit_of_f1_2w1_2_reads_a_real_clip_through_a_limiter(
-    registry: ModelRegistry, real_clip: np.ndarray
+@pytest.mark.parametrize(("model_id", "width_octaves"), [("F1/2W1/2", 0.5), ("F1/2W1", 1.0)])
+def test_the_chain_refits_read_a_real_clip_through_a_limiter(
+    registry: ModelRegistry, real_clip: np.ndarray, model_id: str, width_octaves: float
 ) -> None:
-    """F1/2W1/2, refitted at stop 58 on the demodulated transfer with the master chain in its
-    examples, reads that transfer always, as fitted, and finds the two bells applied before
-    a limiter taking 12 dB."""
-    model = registry.get("F1/2W1/2")
+    """F1/2W1/2 and F1/2W1, refitted at stops 58 and 59 on the demodulated transfer with the
+    master chain in their examples, read that transfer always, as fitted, and find the two
+    bells applied before a limiter taking 12 dB."""
+    model = registry.get(model_id)
     assert isinstance(model, GridModel) and model.serving is Serving.AS_FITTED
     assert model.spec.coherent and model.spec.demodulated
-    candidate = through_limiter(real_clip, c4_up_c8_down(0.5))
+    candidate = through_limiter(real_clip, c4_up_c8_down(width_octaves))
     found = model.recognise(compare(real_clip, candidate)).operations
     assert notes_found(found) == BOOST_C4_CUT_C8
 
