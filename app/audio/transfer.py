@@ -121,7 +121,7 @@ def _block_spectra(samples: np.ndarray, *, n_fft: int, hop_length: int) -> Itera
         yield scipy.fft.rfft(frames[start : start + _BLOCK_FRAMES] * window, axis=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Framed:
     """A reference and its spectra, each read once: the demodulated transfer reads the
     reference's short frames in four passes, and every example a training clip
@@ -131,8 +131,10 @@ class Framed:
     """
 
     samples: np.ndarray
-    _blocks: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict)
-    _whole: dict[int, np.ndarray] = field(default_factory=dict)
+    _blocks: dict[tuple[int, int], list[np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _whole: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def blocks(self, *, n_fft: int, hop_length: int) -> list[np.ndarray]:
         """`_block_spectra` of the samples, read on the first call for each framing."""

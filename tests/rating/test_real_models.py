@@ -240,7 +240,8 @@ def test_the_general_model_shows_the_difference_it_read_with_the_compression_lef
 
     # F1/2W2 reads the transfer averaged over each frequency's gain (`FeatureSpec.coherent`),
     # the general model, F1W2 and F1/2W1 the demodulated one (`FeatureSpec.demodulated`),
-    # and so is F1W1 served (`GridModel.serving`).
+    # and so are F1W1 and F1/4W1 served (`GridModel.serving`: always, and under dynamics,
+    # which this compressor's loudest frames show).
     averaged = post_pair(real_client, reference, candidate, model="F1/2W2").json()["spectra"]
     f1w2 = post_pair(real_client, reference, candidate, model="F1W2").json()["spectra"]
     # Measured: 0.68 dB RMS off the EQ alone demodulated, 0.63 averaged, 1.46 plain (the
@@ -255,3 +256,5 @@ def test_the_general_model_shows_the_difference_it_read_with_the_compression_lef
     assert served["eq_difference_db"] == pytest.approx(spectra["eq_difference_db"], abs=1e-6)
     refit = post_pair(real_client, reference, candidate, model="F1/2W1").json()["spectra"]
     assert refit["eq_difference_db"] == pytest.approx(spectra["eq_difference_db"], abs=1e-6)
+    gated = post_pair(real_client, reference, candidate, model="F1/4W1").json()["spectra"]
+    assert gated["eq_difference_db"] == pytest.approx(spectra["eq_difference_db"], abs=1e-6)
