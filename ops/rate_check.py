@@ -25,7 +25,12 @@ Needs the dev extra (pedalboard), sox and the cached clips (``mastering-trainer 
 
     DATA_DIR=var python ops/rate_check.py --songs 20 --out rate_check.json
 
-Prints a JSON summary (and writes every answer to ``--out``).
+Prints a JSON summary (and writes every answer to ``--out``). Two models' ``--out`` files of
+the same renders (the same seed, songs and workers; ``MODELS_DIR`` the only change) are
+paired per grid variant, pooled over every pair given, with McNemar's z of the second
+against the first, as a refit's rule reads them (``models/REPORT.md``, 'What was tried')::
+
+    python ops/rate_check.py --pair OLD_A.json NEW_A.json --pair OLD_B.json NEW_B.json
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from app.config import Settings, get_settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.ml.grid import operations_to_classes  # noqa: E402
 from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
+from app.training.evaluate import mcnemar_z  # noqa: E402
 from app.training.grids import (  # noqa: E402
     GRID_CONFIGS,
     GridConfig,
@@ -451,6 +457,71 @@ def summarise_grid_gap(cases: list[Case]) -> dict[str, Any]:
     return summary
 
 
+def write_cases(path: Path, cases: list[Case]) -> None:
+    """Every case and its answer, as JSON (``--out``)."""
+    rows = [
+        {
+            "song": c.song,
+            "kind": c.kind,
+            "applied": [op.__dict__ for op in c.operations],
+            "chain": c.chain,
+            "limiter_gain_reduction_db": c.limiter_gain_reduction_db,
+            "reference_top_hz": c.reference_top_hz,
+            "model": c.model,
+            "found": c.answer,
+        }
+        for c in cases
+    ]
+    path.write_text(json.dumps(rows, indent=1, default=str))
+
+
+def read_cases(path: Path) -> list[Case]:
+    """The cases and answers of an ``--out`` file."""
+    return [
+        Case(
+            song=row["song"],
+            kind=row["kind"],
+            operations=[EqOperation(**op) for op in row["applied"]],
+            chain=row["chain"],
+            model=row["model"],
+            answer=row["found"],
+            limiter_gain_reduction_db=row["limiter_gain_reduction_db"],
+            reference_top_hz=row["reference_top_hz"],
+        )
+        for row in json.loads(path.read_text())
+    ]
+
+
+def paired_grid_gap(pairs: list[tuple[list[Case], list[Case]]]) -> dict[str, Any]:
+    """Per grid variant, pooled over `pairs` (the first model's cases, the second's, on the
+    same renders): exact-set accuracy (%) of each, the cases only the second got right
+    (``won``) and only the first (``lost``), and McNemar's z of the second against the first."""
+    first: dict[str, list[bool]] = {v: [] for v in GRID_VARIANTS}
+    second: dict[str, list[bool]] = {v: [] for v in GRID_VARIANTS}
+    for old, new in pairs:
+        for a, b in zip(old, new, strict=True):
+            if (a.song, a.kind, a.model) != (b.song, b.kind, b.model):
+                raise ValueError(
+                    f"not the same renders: {a.song} {a.kind} against {b.song} {b.kind}"
+                )
+            variant = a.kind.removeprefix("grid ")
+            first[variant].append(exact_set_right(a))
+            second[variant].append(exact_set_right(b))
+    summary: dict[str, Any] = {}
+    for variant in GRID_VARIANTS:
+        a, b = np.array(first[variant]), np.array(second[variant])
+        if a.size:
+            summary[variant] = {
+                "cases": int(a.size),
+                "first": percent(a.tolist()),
+                "second": percent(b.tolist()),
+                "won": int(np.sum(b & ~a)),
+                "lost": int(np.sum(a & ~b)),
+                "mcnemar_z": round(mcnemar_z(b, a), 2),
+            }
+    return summary
+
+
 def validation_songs(*, count: int, data_dir: Path, folder: Path) -> list[Path]:
     """The first clip of `count` validation tracks, as float WAVs in `folder`."""
     if count <= 0:
@@ -494,7 +565,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limiter", choices=LIMITERS, default="brickwall", help="pedalboard's limiter to use"
     )
+    parser.add_argument(
+        "--pair",
+        nargs=2,
+        action="append",
+        default=[],
+        type=Path,
+        metavar=("FIRST", "SECOND"),
+        help="pair two --grid-gap --out files of the same renders instead of rating (pooled)",
+    )
     args = parser.parse_args(argv)
+    if args.pair:
+        pairs = [(read_cases(first), read_cases(second)) for first, second in args.pair]
+        print(json.dumps(paired_grid_gap(pairs), indent=1))
+        return 0
     settings = get_settings()
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -571,25 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(json.dumps(summary, indent=1))
     if args.out:
-        args.out.write_text(
-            json.dumps(
-                [
-                    {
-                        "song": c.song,
-                        "kind": c.kind,
-                        "applied": [op.__dict__ for op in c.operations],
-                        "chain": c.chain,
-                        "limiter_gain_reduction_db": c.limiter_gain_reduction_db,
-                        "reference_top_hz": c.reference_top_hz,
-                        "model": c.model,
-                        "found": c.answer,
-                    }
-                    for c in cases
-                ],
-                indent=1,
-                default=str,
-            )
-        )
+        write_cases(args.out, cases)
     return 0
 
 

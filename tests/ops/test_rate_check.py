@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -76,3 +77,50 @@ def test_the_grid_gap_is_also_read_on_songs_whose_reference_holds_the_top_octave
     assert figures["by_reference"]["full band"]["mp3 as wav"] == 100.0
     assert figures["by_reference"]["stops short"]["mp3 as wav"] == 0.0
     assert figures["by_reference"]["full band"]["clean"] is None  # no such case
+
+
+def test_two_models_answers_on_the_same_renders_pair_pooled_with_mcnemar(
+    rate_check: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def answers(found_limited: dict[int, float], found_clean: dict[int, float]) -> list[Any]:
+        limited = _case(rate_check, "limiter", applied={2: 6.0}, found=found_limited)
+        clean = _case(rate_check, "clean", applied={4: -3.0}, found=found_clean)
+        limited.limiter_gain_reduction_db = 7.5
+        return [limited, clean]
+
+    files = {}
+    for name, limited, clean in (
+        ("old_a", {2: 6.1, 8: 3.0}, {4: -3.0}),  # a spurious bell through the limiter
+        ("new_a", {2: 5.9}, {4: -2.8}),
+        ("old_b", {}, {4: -3.2}),
+        ("new_b", {2: 6.0}, {}),  # one won, one lost
+    ):
+        files[name] = tmp_path / f"{name}.json"
+        rate_check.write_cases(files[name], answers(limited, clean))
+    assert rate_check.read_cases(files["old_a"])[0].limiter_gain_reduction_db == 7.5
+
+    argv = ["--pair", str(files["old_a"]), str(files["new_a"])]
+    assert rate_check.main([*argv, "--pair", str(files["old_b"]), str(files["new_b"])]) == 0
+
+    pooled = json.loads(capsys.readouterr().out)
+    assert pooled["limiter"] == {
+        "cases": 2,
+        "first": 0.0,
+        "second": 100.0,
+        "won": 2,
+        "lost": 0,
+        "mcnemar_z": 1.41,
+    }
+    assert pooled["clean"] == {
+        "cases": 2,
+        "first": 100.0,
+        "second": 50.0,
+        "won": 0,
+        "lost": 1,
+        "mcnemar_z": -1.0,
+    }
+    assert set(pooled) == {"limiter", "clean"}  # no MP3 or level case was rated
+    swapped = tmp_path / "swapped.json"
+    swapped.write_text(json.dumps(json.loads(files["new_a"].read_text())[::-1]))
+    with pytest.raises(ValueError, match="not the same renders"):
+        rate_check.main(["--pair", str(files["old_a"]), str(swapped)])
