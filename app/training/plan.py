@@ -48,7 +48,8 @@ class DatasetPlan:
 #: general, F1W2 (since stop 52), F1/2W1/2 (stop 58) and F1/2W1 (stop 59): F1W2's 40k
 #: examples take about 97 minutes on 2 cores (`app.training.pool` holds each worker to one
 #: BLAS thread; 52 on the averaged one), F1/2W2's 24k 22 minutes, the general's 32k 26
-#: minutes, F1/2W1/2's 8k 34, F1/2W1's 24k about 84 (with other work beside it).
+#: minutes, F1/2W1/2's 8k 34, F1/2W1's 24k about 84 (with other work beside it; the same
+#: recipe's 24k for F1/4W1, tried at stop 60 and not kept, 37 on otherwise idle cores).
 DEMODULATED, UNDER_DYNAMICS = Serving.DEMODULATED, Serving.UNDER_DYNAMICS
 PLAN = [
     DatasetPlan(
