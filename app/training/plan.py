@@ -41,6 +41,27 @@ class DatasetPlan:
     serving: Serving = Serving.AS_FITTED
 
 
+def demodulated_chain(
+    dataset_id: str,
+    *,
+    per_clip: int,
+    feature_options: bool = False,
+    unflagged_lossy_share: float = 0.0,
+) -> DatasetPlan:
+    """A plan whose examples draw the master chain and whose model reads the demodulated
+    transfer, as fitted: the general model's recipe, F1W2's since stop 52, F1/2W1/2's and
+    F1/2W1's since stops 58 and 59 (F1/4W1's tried at stop 60)."""
+    return DatasetPlan(
+        dataset_id=dataset_id,
+        per_clip=per_clip,
+        feature_options=feature_options,
+        coherent=True,
+        demodulated=True,
+        chain=True,
+        unflagged_lossy_share=unflagged_lossy_share,
+    )
+
+
 #: In build order: the service's first models and the hard F1/4W2 first, the
 #: paper-faithful closed-set baselines last. About 256k examples (1334
 #: clips). The general, F1W2, F1/2W2, F1/4W2, F1/2W1/2 and F1/2W1 datasets draw the
@@ -52,31 +73,16 @@ class DatasetPlan:
 #: recipe's 24k for F1/4W1, tried at stop 60 and not kept, 37 on otherwise idle cores).
 DEMODULATED, UNDER_DYNAMICS = Serving.DEMODULATED, Serving.UNDER_DYNAMICS
 PLAN = [
-    DatasetPlan(
-        dataset_id="F1W2",
-        per_clip=30,
-        feature_options=True,
-        coherent=True,
-        demodulated=True,
-        chain=True,
-        unflagged_lossy_share=0.5,
-    ),
-    DatasetPlan(dataset_id="general", per_clip=24, coherent=True, demodulated=True, chain=True),
+    demodulated_chain("F1W2", per_clip=30, feature_options=True, unflagged_lossy_share=0.5),
+    demodulated_chain("general", per_clip=24),
     DatasetPlan(dataset_id="F1/4W2", per_clip=30, feature_options=True, coherent=True, chain=True),
     DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True, serving=DEMODULATED),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True, coherent=True, chain=True),
-    DatasetPlan(
-        dataset_id="F1/2W1",
-        per_clip=18,
-        feature_options=True,
-        coherent=True,
-        demodulated=True,
-        chain=True,
-    ),
+    demodulated_chain("F1/2W1", per_clip=18, feature_options=True),
     DatasetPlan(dataset_id="F1/4W1", per_clip=18, feature_options=True, serving=UNDER_DYNAMICS),
     DatasetPlan(dataset_id="F1/4W1/2", per_clip=18, feature_options=True, serving=DEMODULATED),
     DatasetPlan(dataset_id="F1W1/2", per_clip=6, serving=UNDER_DYNAMICS),
-    DatasetPlan(dataset_id="F1/2W1/2", per_clip=6, coherent=True, demodulated=True, chain=True),
+    demodulated_chain("F1/2W1/2", per_clip=6),
     DatasetPlan(dataset_id="paper-F1W2", per_clip=1, nuisances=False, level_floor=False),
     DatasetPlan(dataset_id="paper-F1W1", per_clip=1, nuisances=False, level_floor=False),
     DatasetPlan(dataset_id="paper-F1/2W2", per_clip=1, nuisances=False, level_floor=False),
