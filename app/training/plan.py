@@ -34,10 +34,10 @@ class DatasetPlan:
     #: says nothing (`app.training.datasets.told_lossy`; F1W2 since stop 55).
     unflagged_lossy_share: float = 0.0
     #: What the service reads in place of what the model was fitted on (`Serving`):
-    #: F1W1 and F1/4W1/2 the demodulated transfer since stop 56, F1/4W1 and F1W1/2 it
-    #: under dynamics since stop 57 (F1/2W1/2 and F1/2W1 too, until their refits on it at
-    #: stops 58 and 59): each on music from elsewhere with a rule set before its runs
-    #: (`models/REPORT.md`, 'What was tried').
+    #: F1/4W1/2 the demodulated transfer since stop 56 (F1W1 too, until its refit on it at
+    #: stop 61), F1/4W1 and F1W1/2 it under dynamics since stop 57 (F1/2W1/2 and F1/2W1
+    #: too, until their refits on it at stops 58 and 59): each on music from elsewhere with
+    #: a rule set before its runs (`models/REPORT.md`, 'What was tried').
     serving: Serving = Serving.AS_FITTED
 
 
@@ -49,8 +49,8 @@ def demodulated_chain(
     unflagged_lossy_share: float = 0.0,
 ) -> DatasetPlan:
     """A plan whose examples draw the master chain and whose model reads the demodulated
-    transfer, as fitted: the general model's recipe, F1W2's since stop 52, F1/2W1/2's and
-    F1/2W1's since stops 58 and 59 (F1/4W1's tried at stop 60)."""
+    transfer, as fitted: the general model's recipe, F1W2's since stop 52, F1/2W1/2's,
+    F1/2W1's and F1W1's since stops 58, 59 and 61 (F1/4W1's tried at stop 60)."""
     return DatasetPlan(
         dataset_id=dataset_id,
         per_clip=per_clip,
@@ -64,11 +64,12 @@ def demodulated_chain(
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
 #: paper-faithful closed-set baselines last. About 256k examples (1334
-#: clips). The general, F1W2, F1/2W2, F1/4W2, F1/2W1/2 and F1/2W1 datasets draw the
-#: master chain and their shards also hold the coherent spectra, demodulated for the
-#: general, F1W2 (since stop 52), F1/2W1/2 (stop 58) and F1/2W1 (stop 59): F1W2's 40k
-#: examples take about 97 minutes on 2 cores (`app.training.pool` holds each worker to one
-#: BLAS thread; 52 on the averaged one), F1/2W2's 24k 22 minutes, the general's 32k 26
+#: clips). Every dataset but F1/4W1, F1/4W1/2, F1W1/2 and the closed-set baselines
+#: draws the master chain, and its shards also hold the coherent spectra, demodulated for
+#: the general, F1W2 (since stop 52), F1/2W1/2 (stop 58), F1/2W1 (stop 59) and F1W1 (stop
+#: 61): F1W2's 40k examples take about 97 minutes on 2 cores (`app.training.pool` holds
+#: each worker to one BLAS thread; 52 on the averaged one), F1W1's 40k about 64 (two
+#: short runs beside it at first), F1/2W2's 24k 22 minutes, the general's 32k 26
 #: minutes, F1/2W1/2's 8k 34, F1/2W1's 24k about 84 (with other work beside it; the same
 #: recipe's 24k for F1/4W1, tried at stop 60 and not kept, 37 on otherwise idle cores).
 DEMODULATED, UNDER_DYNAMICS = Serving.DEMODULATED, Serving.UNDER_DYNAMICS
@@ -76,7 +77,7 @@ PLAN = [
     demodulated_chain("F1W2", per_clip=30, feature_options=True, unflagged_lossy_share=0.5),
     demodulated_chain("general", per_clip=24),
     DatasetPlan(dataset_id="F1/4W2", per_clip=30, feature_options=True, coherent=True, chain=True),
-    DatasetPlan(dataset_id="F1W1", per_clip=30, feature_options=True, serving=DEMODULATED),
+    demodulated_chain("F1W1", per_clip=30, feature_options=True),
     DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True, coherent=True, chain=True),
     demodulated_chain("F1/2W1", per_clip=18, feature_options=True),
     DatasetPlan(dataset_id="F1/4W1", per_clip=18, feature_options=True, serving=UNDER_DYNAMICS),

@@ -112,7 +112,7 @@ def test_only_a_plan_with_the_chain_draws_it() -> None:
 
     assert set(synth.CHAIN_NUISANCES) <= drawn("general")
     assert set(synth.CHAIN_NUISANCES) <= drawn("F1W2")
-    assert not set(synth.CHAIN_NUISANCES) & drawn("F1W1")
+    assert not set(synth.CHAIN_NUISANCES) & drawn("F1/4W1/2")
 
 
 def is_current(shard: Path, *, clip: Path, config_id: str, per_clip: int) -> bool:
@@ -213,13 +213,18 @@ def test_a_shard_renders_again_only_what_an_older_limiter_rendered(
     )
 
 
+#: The tiny pipeline's grid: a plan with the feature options, no master chain and a serving
+#: of its own (`DatasetPlan.serving`).
+GRID = "F1/4W1/2"
+
+
 def test_tiny_models_train_evaluate_install_and_recognise(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
     folder, tracks = clips
     datasets_dir, bundle_dir = tmp_path / "datasets", tmp_path / "bundle"
     fitted_dir, models_dir = tmp_path / "fitted", tmp_path / "models"
-    for dataset_id in ("F1W1", "general", "paper-F1W1"):
+    for dataset_id in (GRID, "general", f"paper-{GRID}"):
 
         def pending(dataset_id: str = dataset_id) -> list[synth.ShardTask]:
             return synth.pending_tasks(
@@ -260,37 +265,37 @@ def test_tiny_models_train_evaluate_install_and_recognise(
         bundle_dir=bundle_dir, fitted_dir=fitted_dir, models_dir=models_dir, manifest=MANIFEST
     )
     text = report.read_text()
-    assert "| F1W1 | 93.9 |" in text and "## The general model" in text
-    assert "F1W1: trained with the feature options" in text
+    assert "| F1/4W1/2 | 97.9 |" in text and "## The general model" in text
+    assert "F1/4W1/2: trained with the feature options" in text
     figures = json.loads((models_dir / "REPORT.json").read_text())
     assert_report_matches_its_figures(text, figures)
     # Not fitted yet: the report says which study fits are pending.
-    assert figures["closed_set"]["F1W1"] == {"paper_faithful": None, "ours": None}
-    assert "paper-F1W1--closed--1000" in figures["paper_study"]["pending"]
+    assert figures["closed_set"][GRID] == {"paper_faithful": None, "ours": None}
+    assert f"paper-{train.bundle_name(GRID)}--closed--1000" in figures["paper_study"]["pending"]
     assert "`mastering-trainer paper-study` computes them" in text
     registry = load_registry(models_dir)
-    assert registry.ids == ["F1W1", "general"] and registry.default_id == "general"
+    assert registry.ids == [GRID, "general"] and registry.default_id == "general"
     # Installed gzip-compressed, as shipped (models/ under GitHub's 100 MB).
     installed = {path.name for path in (models_dir / "general").glob("*.cbm*")}
     assert {"model.cbm.gz", "types.cbm.gz"} <= installed and "model.cbm" not in installed
-    metadata = registry.get("F1W1").metadata
+    metadata = registry.get(GRID).metadata
     assert metadata["feature_spec"]["n_bands"] == 120 and metadata["grid"]["note_names"][0] == "C1"
-    # The plan trains F1W1 with the feature options; a bundle without them is stale.
+    # The plan trains F1/4W1/2 with the feature options; a bundle without them is stale.
     assert metadata["feature_spec"]["reference_levels"] is metadata["feature_spec"]["lossy_flag"]
     assert metadata["feature_spec"]["lossy_flag"] is True
     # Every non-paper model of the plan reads bins empty in both files as the level change.
     assert metadata["feature_spec"]["level_floor"] is True
     assert registry.get("general").metadata["feature_spec"]["level_floor"] is True
     # Served as the plan says (through the demodulated transfer), refit or not.
-    assert metadata["serving"] == serving("F1W1") == "demodulated"
-    assert registry.get("F1W1").serving is serving("F1W1")  # type: ignore[attr-defined]
-    assert "F1W1, general: read the bins where neither file holds audio" in text
-    bundle = bundle_dir / "F1W1.npz"
-    assert train.bundle_is_current(bundle, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
+    assert metadata["serving"] == serving(GRID) == "demodulated"
+    assert registry.get(GRID).serving is serving(GRID)  # type: ignore[attr-defined]
+    assert "F1/4W1/2, general: read the bins where neither file holds audio" in text
+    bundle = bundle_dir / f"{train.bundle_name(GRID)}.npz"
+    assert train.bundle_is_current(bundle, spec=feature_spec(GRID), newest_shard_mtime=0.0)
     assert not train.bundle_is_current(bundle, spec=CURRENT_SPEC, newest_shard_mtime=0.0)
     # ... and one whose lossy flags the plan would write otherwise.
     assert not train.bundle_is_current(
-        bundle, spec=feature_spec("F1W1"), newest_shard_mtime=0.0, unflagged_lossy_share=0.5
+        bundle, spec=feature_spec(GRID), newest_shard_mtime=0.0, unflagged_lossy_share=0.5
     )
     # The validation examples again as MP3 uploads, measured in the report;
     # a bundle without them is stale.
@@ -299,7 +304,7 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     assert not np.array_equal(
         arrays[train.LOW_PASS_KEY], arrays["features"][arrays["is_validation"].astype(bool)]
     )
-    assert 0 <= figures["grid"]["F1W1"]["exact_set_accuracy_low_pass"] <= 100
+    assert 0 <= figures["grid"][GRID]["exact_set_accuracy_low_pass"] <= 100
     assert 0 <= figures["general"]["count_accuracy_low_pass"] <= 100
     assert "MP3 upload, low-pass at 16 kHz" in text
     assert "| low-passed (%) |" in text
@@ -308,9 +313,9 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     for key in (train.LOW_PASS_KEY, train.TRAIN_LOW_PASS_KEY):
         old = tmp_path / "old.npz"
         np.savez(old, **{k: v for k, v in arrays.items() if k != key})
-        assert not train.bundle_is_current(old, spec=feature_spec("F1W1"), newest_shard_mtime=0.0)
+        assert not train.bundle_is_current(old, spec=feature_spec(GRID), newest_shard_mtime=0.0)
     for model_id, model_figures in (
-        ("F1W1", figures["grid"]["F1W1"]),
+        (GRID, figures["grid"][GRID]),
         ("general", figures["general"]),
     ):
         decode = registry.get(model_id).metadata["decode"]  # chosen on tuning tracks
@@ -333,10 +338,10 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     where = {"bundle_dir": bundle_dir, "fitted_dir": fitted_dir, "models_dir": models_dir}
     build_report(**where, manifest=MANIFEST, only={"general"})
     alone = json.loads((models_dir / "REPORT.json").read_text())
-    assert alone["grid"]["F1W1"] == figures["grid"]["F1W1"]
+    assert alone["grid"][GRID] == figures["grid"][GRID]
     assert alone["general"]["evaluated"]["at"] == alone["generated_at"] != figures["generated_at"]
     assert (
-        f"The figures of F1W1 carry over from the evaluation at {figures['generated_at']}"
+        f"The figures of {GRID} carry over from the evaluation at {figures['generated_at']}"
         in (models_dir / "REPORT.md").read_text()
     )
     # A study read on another machine: with fewer of its fits cached here, its figures carry over.
@@ -354,30 +359,30 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     carried = json.loads((models_dir / "REPORT.json").read_text())
     assert carried["paper_study"]["read_at"] == "elsewhere" and carried["closed_set"] == closed
     # A refit under way (its bundle newer than its fit) keeps the model's last figures.
-    later = (fitted_dir / "F1W1" / "fit.json").stat().st_mtime + 60
+    later = (fitted_dir / train.bundle_name(GRID) / "fit.json").stat().st_mtime + 60
     os.utime(bundle, (later, later))
     build_report(**where, manifest=MANIFEST)
     refitting = json.loads((models_dir / "REPORT.json").read_text())
-    assert refitting["grid"]["F1W1"] == figures["grid"]["F1W1"]
+    assert refitting["grid"][GRID] == figures["grid"][GRID]
     assert refitting["general"]["evaluated"]["at"] == refitting["generated_at"]
 
     # The refit is measured against the model it replaces, on the same examples.
-    assert REPLACED not in figures["grid"]["F1W1"]  # nothing was installed before
+    assert REPLACED not in figures["grid"][GRID]  # nothing was installed before
     os.utime(bundle, (later - 120, later - 120))
     fit.fit_bundle(bundle, out_dir=fitted_dir, task_type="CPU", threads=1, iterations=5)
-    build_report(**where, manifest=MANIFEST, only={"F1W1"})
-    refit = json.loads((models_dir / "REPORT.json").read_text())["grid"]["F1W1"]
+    build_report(**where, manifest=MANIFEST, only={GRID})
+    refit = json.loads((models_dir / "REPORT.json").read_text())["grid"][GRID]
     replaced = refit[REPLACED]
     for key in ("exact_set_accuracy", "exact_set_accuracy_low_pass"):  # also as MP3 uploads
-        assert replaced[key] == figures["grid"]["F1W1"][key]
+        assert replaced[key] == figures["grid"][GRID][key]
     gained = replaced["only_this_right"] - replaced["only_replaced_right"]
     assert gained == round(
         (refit["exact_set_accuracy"] - replaced["exact_set_accuracy"]) * 24 / 100
     )
     assert "## Refits against the models they replaced" in (models_dir / "REPORT.md").read_text()
     # Evaluated again, the refit is the installed model: its comparison stands.
-    build_report(**where, manifest=MANIFEST, only={"F1W1"})
-    again = json.loads((models_dir / "REPORT.json").read_text())["grid"]["F1W1"]
+    build_report(**where, manifest=MANIFEST, only={GRID})
+    again = json.loads((models_dir / "REPORT.json").read_text())["grid"][GRID]
     assert again[REPLACED] == replaced
 
 
@@ -445,7 +450,7 @@ def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> Non
         assert (missed in shortfalls) == (ours < aim), shortfalls
         assert number(row["ours, argmax only"]) == grid["argmax_exact_set_accuracy"]
         assert number(row["ours, without the master chain"]) == without_chain(grid)
-        # F1W1's plan draws no chain: every example is one without it.
+        # The tiny grid's plan draws no chain: every example is one without it.
         assert grid["exact_set_accuracy_without_chain"] == ours
         for by_kind in grid["exact_by_limiter_kind"].values():
             assert {figure["examples"] for figure in by_kind.values()} == {0}
@@ -455,7 +460,8 @@ def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> Non
         assert number(row["our features (closed)"]) == closed["ours"]
         # An exact set has the right count: exact-set accuracy cannot exceed count accuracy.
         assert 0 <= ours <= grid["count_accuracy"] <= 100
-        assert grid["validation_examples"] == figures["fits"][model_id]["validation_examples"]
+        fit_figures = figures["fits"][train.bundle_name(model_id)]
+        assert grid["validation_examples"] == fit_figures["validation_examples"]
         assert number(table_2[model_id]["count accuracy"]) == grid["count_accuracy"]
         for count, value in grid["exact_by_count"].items():
             assert number(table_2[model_id][f"exact, {count} ops"]) == value
