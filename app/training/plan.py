@@ -67,12 +67,9 @@ def demodulated_chain(
 #: clips). Every dataset but F1/4W1, F1/4W1/2, F1W1/2 and the closed-set baselines
 #: draws the master chain, and its shards also hold the coherent spectra, demodulated for
 #: the general, F1W2 (since stop 52), F1/2W1/2 (stop 58), F1/2W1 (stop 59) and F1W1 (stop
-#: 61): F1W2's 40k examples take about 97 minutes on 2 cores (`app.training.pool` holds
-#: each worker to one BLAS thread; 52 on the averaged one), F1W1's 40k about 64 (two
-#: short runs beside it at first), F1/2W2's 24k 22 minutes (43 on the demodulated
-#: recipe, tried at stop 62), the general's 32k 26 minutes, F1/2W1/2's 8k 34, F1/2W1's 24k
-#: about 84 (with other work beside it; the same recipe's 24k for F1/4W1, tried at stop 60
-#: and not kept, 37 on otherwise idle cores), F1/4W1/2's 24k on the plain spectrum 14.
+#: 61). The longest build, F1W2's 40k examples, takes about 97 minutes on 2 cores
+#: (`app.training.pool` holds each worker to one BLAS thread); `models/REPORT.md`, 'What
+#: was tried', gives the other builds' times beside what they built.
 DEMODULATED, UNDER_DYNAMICS = Serving.DEMODULATED, Serving.UNDER_DYNAMICS
 PLAN = [
     demodulated_chain("F1W2", per_clip=30, feature_options=True, unflagged_lossy_share=0.5),
