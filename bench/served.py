@@ -3,9 +3,9 @@
 Run with ``make bench`` (``python -m bench.served``). On two pairs of masters (pink-ish
 noise swelling from -20 dB to full scale every 4 s; the candidate EQ'd, then compressed 4:1
 on 5 ms blocks above a quarter of its loudest block's level, or EQ'd alone), it times the
-shipped F1/4W1/2's `recognise` after `compare`, as a rating runs them, under each
-`Serving`: through the demodulated transfer always, only under dynamics (the gate,
-`GridModel.served_candidate`: the transfer or not) and as fitted (the candidate's own
+shipped F1/4W1's `recognise` after `compare`, as a rating runs them, under each `Serving`:
+under dynamics (the gate, `GridModel.served_candidate`: the transfer for the compressed
+pair, the candidate's own spectrum for the other) and as fitted (the candidate's own
 spectrum), interleaved in the same run, and prints medians and their ratios to as fitted
 for each pair (the machine may be busy, so the ratios are the figures to read).
 """
@@ -27,7 +27,7 @@ from app.ml.registry import load_registry
 from bench.analysis import SAMPLE_RATE_HZ, pinkish_noise
 from bench.transfer import SHELF, interleaved_medians
 
-MODEL_ID = "F1/4W1/2"
+MODEL_ID = "F1/4W1"
 BLOCK = int(0.005 * SAMPLE_RATE_HZ)
 
 

@@ -358,13 +358,13 @@ class Serving(StrEnum):
     through the demodulated transfer (`app.audio.transfer`, ``demodulate=True``) the
     limiter's songs read far closer to the EQ alone, at three to five times a rating's
     time (``make bench``, `bench.served`). Chosen per model by the plan
-    (`app.training.plan.DatasetPlan.serving`; models/REPORT.md, 'What was tried').
+    (`app.training.plan.DatasetPlan.serving`; models/REPORT.md, 'What was tried'). Read
+    so always (``demodulated``, stops 56-63), it served F1W1 and F1/4W1/2 until their
+    refits on it; a model folder of that serving no longer loads.
     """
 
     #: What it was fitted on.
     AS_FITTED = "as_fitted"
-    #: The demodulated transfer, always (stop 56).
-    DEMODULATED = "demodulated"
     #: The demodulated transfer where the loudest moments met less gain than the rest
     #: (`SERVED_BELOW_LOUD_DROP_DB`), else what it was fitted on (stop 57).
     UNDER_DYNAMICS = "demodulated_under_dynamics"
@@ -444,8 +444,6 @@ class GridModel:
             )
             if served is not None:
                 return served
-        elif self.serving is Serving.DEMODULATED:
-            return coherent_candidate_of(comparison, demodulate=True)
         if self.spec.coherent:
             return coherent_candidate_of(comparison, demodulate=self.spec.demodulated)
         return None

@@ -245,14 +245,15 @@ def test_f1w2_reads_a_real_clip_through_a_limiter(
 
 
 @pytest.mark.parametrize(
-    ("model_id", "width_octaves"), [("F1/2W1/2", 0.5), ("F1/2W1", 1.0), ("F1W1", 1.0)]
+    ("model_id", "width_octaves"),
+    [("F1/2W1/2", 0.5), ("F1/2W1", 1.0), ("F1W1", 1.0), ("F1/4W1/2", 0.5)],
 )
 def test_the_chain_refits_read_a_real_clip_through_a_limiter(
     registry: ModelRegistry, real_clip: np.ndarray, model_id: str, width_octaves: float
 ) -> None:
-    """F1/2W1/2, F1/2W1 and F1W1, refitted at stops 58, 59 and 61 on the demodulated transfer
-    with the master chain in their examples, read that transfer always, as fitted, and find the
-    two bells applied before a limiter taking 12 dB."""
+    """F1/2W1/2, F1/2W1, F1W1 and F1/4W1/2, refitted at stops 58, 59, 61 and 64 on the
+    demodulated transfer with the master chain in their examples, read that transfer always,
+    as fitted, and find the two bells applied before a limiter taking 12 dB."""
     model = registry.get(model_id)
     assert isinstance(model, GridModel) and model.serving is Serving.AS_FITTED
     assert model.spec.coherent and model.spec.demodulated
@@ -261,23 +262,23 @@ def test_the_chain_refits_read_a_real_clip_through_a_limiter(
     assert notes_found(found) == BOOST_C4_CUT_C8
 
 
-def test_a_grid_model_served_demodulated_reads_a_real_clip_through_a_limiter(
+def test_a_grid_model_served_under_dynamics_reads_a_real_clip_through_a_limiter(
     registry: ModelRegistry, real_clip: np.ndarray
 ) -> None:
-    """F1/4W1/2 was fitted on the candidate's own spectrum and never met a limiter taking
+    """F1/4W1 was fitted on the candidate's own spectrum and never met a limiter taking
     12 dB: read so, this clip's limiter adds bells at 78 and 370 Hz. Served through the
-    demodulated transfer, as shipped, it finds the two applied."""
-    model = registry.get("F1/4W1/2")
-    assert isinstance(model, GridModel) and model.serving is Serving.DEMODULATED
-    comparison = compare(real_clip, through_limiter(real_clip, c4_up_c8_down(0.5)))
+    demodulated transfer under dynamics, as shipped, it finds the two applied."""
+    model = registry.get("F1/4W1")
+    assert isinstance(model, GridModel) and model.serving is Serving.UNDER_DYNAMICS
+    assert not model.spec.coherent
+    comparison = compare(real_clip, through_limiter(real_clip, c4_up_c8_down(1.0)))
+    assert model.served_candidate(comparison) is not None
 
     def found(grid: GridModel) -> list[tuple[float, bool]]:
         return notes_found(grid.recognise(comparison).operations)
 
     assert found(model) == BOOST_C4_CUT_C8
     assert len(found(replace(model, serving=Serving.AS_FITTED))) > 2
-    # Served only under dynamics, it reads this limiter's clip through the transfer too.
-    assert replace(model, serving=Serving.UNDER_DYNAMICS).served_candidate(comparison) is not None
 
 
 def test_a_grid_model_served_under_dynamics_reads_a_level_change_as_fitted(
