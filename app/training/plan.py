@@ -69,10 +69,10 @@ def demodulated_chain(
 #: clips). Every dataset but F1/4W1, F1W1/2 and the closed-set baselines draws the
 #: master chain, and its shards also hold the coherent spectra, demodulated for the
 #: general, F1W2 (since stop 52), F1/2W1/2 (stop 58), F1/2W1 (stop 59), F1W1 (stop 61)
-#: and F1/4W1/2 (stop 64). The longest build, F1W2's 40k examples, takes about 97 minutes on 2 cores
-#: (`app.training.pool` holds each worker to one BLAS thread); `models/REPORT.md`, 'What
-#: was tried', gives the other builds' times beside what they built, but for the shipped
-#: F1/2W2's 24k on the averaged transfer: 22 minutes.
+#: and F1/4W1/2 (stop 64). The longest build, F1W2's 40k examples, takes about 97
+#: minutes on 2 cores (`app.training.pool` holds each worker to one BLAS thread);
+#: `models/REPORT.md`, 'What was tried', gives the other builds' times beside what they
+#: built, but for the shipped F1/2W2's 24k on the averaged transfer: 22 minutes.
 UNDER_DYNAMICS = Serving.UNDER_DYNAMICS
 PLAN = [
     demodulated_chain("F1W2", per_clip=30, feature_options=True, unflagged_lossy_share=0.5),
