@@ -42,7 +42,7 @@ from app.ml.fitting import (
     low_band_weights,
     robust_log_likelihood,
 )
-from app.ml.recognition import Recognition, curve_db, load_classifier
+from app.ml.recognition import ModelLoadError, Recognition, curve_db, load_classifier
 
 #: Bands each side of a note that its row sees (3 octaves of 1/12-octave bands).
 WINDOW_BANDS = 36
@@ -360,7 +360,7 @@ class Serving(StrEnum):
     time (``make bench``, `bench.served`). Chosen per model by the plan
     (`app.training.plan.DatasetPlan.serving`; models/REPORT.md, 'What was tried'). Read
     so always (``demodulated``, stops 56-63), it served F1W1 and F1/4W1/2 until their
-    refits on it; a model folder of that serving no longer loads.
+    refits on it; a model folder of that serving no longer loads (`ModelLoadError`).
     """
 
     #: What it was fitted on.
@@ -396,6 +396,13 @@ class GridModel:
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
         """Load ``model.cbm`` and the grid from ``metadata.json``."""
         classifier = load_classifier(folder)
+        serving = metadata.get("serving", Serving.AS_FITTED)
+        if serving not in set(Serving):
+            known = ", ".join(repr(s.value) for s in Serving)
+            raise ModelLoadError(
+                f"model {metadata['id']}: serving {serving!r} is no longer served (one of "
+                f"{known}); refit it with `mastering-trainer train`"
+            )
         return cls(
             id=str(metadata["id"]),
             metadata=metadata,
@@ -404,7 +411,7 @@ class GridModel:
             width_octaves=float(metadata["grid"]["width_octaves"]),
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
             spec=FeatureSpec.from_dict(metadata["feature_spec"]),
-            serving=Serving(metadata.get("serving", Serving.AS_FITTED)),
+            serving=Serving(serving),
         )
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import subprocess
 import sys
@@ -98,3 +99,17 @@ def test_a_shipped_compressed_model_serves_as_its_plain_file(tmp_path: Path) -> 
     np.testing.assert_array_equal(
         compressed.classifier.predict_proba(rows), plain.classifier.predict_proba(rows)
     )
+
+
+def test_a_model_of_a_retired_serving_is_refused_by_name(tmp_path: Path) -> None:
+    """Served the demodulated transfer always until stop 64, such a folder asks for a refit
+    instead of failing with a stack trace."""
+    shipped = REPO / "models" / "F1W1_2"
+    folder = tmp_path / "F1W1_2"
+    shutil.copytree(shipped, folder)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    (folder / "metadata.json").write_text(json.dumps({**metadata, "serving": "demodulated"}))
+    write_registry(tmp_path, model_ids=["F1W1/2"], default_id="F1W1/2")
+    with pytest.raises(ModelLoadError, match="F1W1/2: serving 'demodulated' is no longer served"):
+        load_registry(tmp_path)
+    assert isinstance(load_model(shipped), GridModel)
