@@ -34,8 +34,8 @@ class DatasetPlan:
     #: says nothing (`app.training.datasets.told_lossy`; F1W2 since stop 55).
     unflagged_lossy_share: float = 0.0
     #: What the service reads in place of what the model was fitted on (`Serving`):
-    #: F1/4W1 and F1W1/2 the demodulated transfer under dynamics since stop 57 (F1/2W1/2
-    #: and F1/2W1 too, until their refits on it at stops 58 and 59), each on music from
+    #: F1/4W1 the demodulated transfer under dynamics since stop 57 (F1/2W1/2, F1/2W1 and
+    #: F1W1/2 too, until their refits on it at stops 58, 59 and 64), on music from
     #: elsewhere with a rule set before its runs (`models/REPORT.md`, 'What was tried').
     #: F1W1 and F1/4W1/2 read it always from stop 56 until their refits on it (stops 61
     #: and 64).
@@ -51,8 +51,8 @@ def demodulated_chain(
 ) -> DatasetPlan:
     """A plan whose examples draw the master chain and whose model reads the demodulated
     transfer, as fitted: the general model's recipe, F1W2's since stop 52, F1/2W1/2's,
-    F1/2W1's, F1W1's and F1/4W1/2's since stops 58, 59, 61 and 64 (F1/4W1's tried at
-    stop 60)."""
+    F1/2W1's and F1W1's since stops 58, 59 and 61, F1/4W1/2's and F1W1/2's since stop 64
+    (F1/4W1's tried at stop 60)."""
     return DatasetPlan(
         dataset_id=dataset_id,
         per_clip=per_clip,
@@ -66,10 +66,10 @@ def demodulated_chain(
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
 #: paper-faithful closed-set baselines last. About 256k examples (1334
-#: clips). Every dataset but F1/4W1, F1W1/2 and the closed-set baselines draws the
-#: master chain, and its shards also hold the coherent spectra, demodulated for the
-#: general, F1W2 (since stop 52), F1/2W1/2 (stop 58), F1/2W1 (stop 59), F1W1 (stop 61)
-#: and F1/4W1/2 (stop 64). The longest build, F1W2's 40k examples, takes about 97
+#: clips). Every dataset but F1/4W1 and the closed-set baselines draws the master
+#: chain, and its shards also hold the coherent spectra, demodulated for the general,
+#: F1W2 (since stop 52), F1/2W1/2 (stop 58), F1/2W1 (stop 59), F1W1 (stop 61), F1/4W1/2
+#: and F1W1/2 (stop 64). The longest build, F1W2's 40k examples, takes about 97
 #: minutes on 2 cores (`app.training.pool` holds each worker to one BLAS thread);
 #: `models/REPORT.md`, 'What was tried', gives the other builds' times beside what they
 #: built, but for the shipped F1/2W2's 24k on the averaged transfer: 22 minutes.
@@ -83,7 +83,7 @@ PLAN = [
     demodulated_chain("F1/2W1", per_clip=18, feature_options=True),
     DatasetPlan(dataset_id="F1/4W1", per_clip=18, feature_options=True, serving=UNDER_DYNAMICS),
     demodulated_chain("F1/4W1/2", per_clip=18, feature_options=True, unflagged_lossy_share=0.5),
-    DatasetPlan(dataset_id="F1W1/2", per_clip=6, serving=UNDER_DYNAMICS),
+    demodulated_chain("F1W1/2", per_clip=6),
     demodulated_chain("F1/2W1/2", per_clip=6),
     DatasetPlan(dataset_id="paper-F1W2", per_clip=1, nuisances=False, level_floor=False),
     DatasetPlan(dataset_id="paper-F1W1", per_clip=1, nuisances=False, level_floor=False),

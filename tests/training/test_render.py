@@ -66,9 +66,10 @@ def test_grids_read_through_each_limiter_kind_get_a_row_of_their_own(
     lines = render_report(report).splitlines()
     assert not any(line.startswith("| F1W2 | 94") for line in lines)
     assert "| F1/2W1/2 | 100.0 / 98.94 (53 / 94) |" in "\n".join(lines)
-    for other in ("F1/2W1/2", "F1/2W1", "F1W1", "F1/4W1/2"):
-        chain_limiter = report["grid"][other]["exact_by_limiter_kind"]["chain_limiter"]
-        chain_limiter["juce"] = {"examples": 0, "right": None}
+    no_juce = {"examples": 0, "right": None}
+    for figures in report["grid"].values():
+        if "exact_by_limiter_kind" in figures:
+            figures["exact_by_limiter_kind"]["chain_limiter"]["juce"] = no_juce
     assert header not in render_report(report)
 
 
