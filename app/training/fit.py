@@ -33,6 +33,7 @@ from catboost import CatBoostClassifier
 from app.ml.grid import note_rows
 from app.ml.registry import MODEL_FILE, TYPES_MODEL_FILE
 from app.training.bundle import Bundle
+from app.training.plan import boosting_rounds
 from app.training.synth import PAPER_PREFIX
 
 #: CatBoost parameters per kind of model. Grid and general models stop early on
@@ -81,14 +82,15 @@ def fit_is_current(
     """Whether a bundle's fit exists and is newer than the bundle.
 
     With `same_params`, it must also have been fitted with today's parameters
-    for its kind (`iterations` overriding the boosting rounds), so changing
-    them refits.
+    for its kind (`iterations`, else the plan's `boosting_rounds` for its dataset,
+    overriding the boosting rounds), so changing them refits.
     """
     fit_json = fitted_dir / bundle_path.stem / "fit.json"
     if not fit_json.is_file() or fit_json.stat().st_mtime < bundle_path.stat().st_mtime:
         return False
     info = json.loads(fit_json.read_text())
-    return not same_params or info["params"] == fit_params(info["kind"], iterations=iterations)
+    rounds = iterations or boosting_rounds(info.get("dataset", ""))
+    return not same_params or info["params"] == fit_params(info["kind"], iterations=rounds)
 
 
 def _classifier(
@@ -192,9 +194,12 @@ def low_passed_share(bundle: Bundle, *, mask: np.ndarray) -> float:
 def fit_bundle(
     path: Path, *, out_dir: Path, task_type: str, threads: int, iterations: int | None = None
 ) -> dict[str, Any]:
-    """Fit one bundle's model (a grid or general one) and write it with its fit record."""
+    """Fit one bundle's model (a grid or general one) and write it with its fit record;
+    `iterations`, else the plan's `boosting_rounds` for its dataset, overrides its kind's
+    boosting rounds."""
     bundle = Bundle.load(path)
     kind = bundle.kind
+    iterations = iterations or boosting_rounds(bundle.dataset_id)
     if kind == "paper":
         raise ValueError(
             f"{path.name}: the paper's closed-set fits are `mastering-trainer paper-study`"

@@ -40,6 +40,9 @@ class DatasetPlan:
     #: F1W1 and F1/4W1/2 read it always from stop 56 until their refits on it (stops 61
     #: and 64).
     serving: Serving = Serving.AS_FITTED
+    #: Boosting rounds in place of its kind's (`app.training.fit.PARAMS`; early stopping
+    #: as ever): F1/2W2 since stop 64, whose fits had run into the grids' 8,000.
+    boosting_rounds: int | None = None
 
 
 def demodulated_chain(
@@ -48,11 +51,12 @@ def demodulated_chain(
     per_clip: int,
     feature_options: bool = False,
     unflagged_lossy_share: float = 0.0,
+    boosting_rounds: int | None = None,
 ) -> DatasetPlan:
     """A plan whose examples draw the master chain and whose model reads the demodulated
     transfer, as fitted: the general model's recipe, F1W2's since stop 52, F1/2W1/2's,
-    F1/2W1's and F1W1's since stops 58, 59 and 61, F1/4W1/2's and F1W1/2's since stop 64
-    (F1/4W1's tried at stop 60)."""
+    F1/2W1's and F1W1's since stops 58, 59 and 61, F1/4W1/2's, F1W1/2's and F1/2W2's
+    since stop 64 (F1/4W1's tried at stop 60)."""
     return DatasetPlan(
         dataset_id=dataset_id,
         per_clip=per_clip,
@@ -61,6 +65,7 @@ def demodulated_chain(
         demodulated=True,
         chain=True,
         unflagged_lossy_share=unflagged_lossy_share,
+        boosting_rounds=boosting_rounds,
     )
 
 
@@ -68,18 +73,24 @@ def demodulated_chain(
 #: paper-faithful closed-set baselines last. About 256k examples (1334
 #: clips). Every dataset but F1/4W1 and the closed-set baselines draws the master
 #: chain, and its shards also hold the coherent spectra, demodulated for the general,
-#: F1W2 (since stop 52), F1/2W1/2 (stop 58), F1/2W1 (stop 59), F1W1 (stop 61), F1/4W1/2
-#: and F1W1/2 (stop 64). The longest build, F1W2's 40k examples, takes about 97
-#: minutes on 2 cores (`app.training.pool` holds each worker to one BLAS thread);
-#: `models/REPORT.md`, 'What was tried', gives the other builds' times beside what they
-#: built, but for the shipped F1/2W2's 24k on the averaged transfer: 22 minutes.
+#: F1W2 (since stop 52), F1/2W1/2 (stop 58), F1/2W1 (stop 59), F1W1 (stop 61), F1/4W1/2,
+#: F1W1/2 and F1/2W2 (stop 64); F1/4W2's on the transfer averaged over the frames. The
+#: longest build, F1W2's 40k examples, takes about 97 minutes on 2 cores
+#: (`app.training.pool` holds each worker to one BLAS thread); `models/REPORT.md`, 'What
+#: was tried', gives the other builds' times beside what they built.
 UNDER_DYNAMICS = Serving.UNDER_DYNAMICS
 PLAN = [
     demodulated_chain("F1W2", per_clip=30, feature_options=True, unflagged_lossy_share=0.5),
     demodulated_chain("general", per_clip=24),
     DatasetPlan(dataset_id="F1/4W2", per_clip=30, feature_options=True, coherent=True, chain=True),
     demodulated_chain("F1W1", per_clip=30, feature_options=True),
-    DatasetPlan(dataset_id="F1/2W2", per_clip=18, feature_options=True, coherent=True, chain=True),
+    demodulated_chain(
+        "F1/2W2",
+        per_clip=18,
+        feature_options=True,
+        unflagged_lossy_share=0.5,
+        boosting_rounds=16_000,
+    ),
     demodulated_chain("F1/2W1", per_clip=18, feature_options=True),
     DatasetPlan(dataset_id="F1/4W1", per_clip=18, feature_options=True, serving=UNDER_DYNAMICS),
     demodulated_chain("F1/4W1/2", per_clip=18, feature_options=True, unflagged_lossy_share=0.5),
@@ -108,6 +119,11 @@ def draws_chain(dataset_id: str) -> bool:
 def unflagged_lossy_share(dataset_id: str) -> float:
     """`DatasetPlan.unflagged_lossy_share` of a dataset (0 for one not in the plan)."""
     return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).unflagged_lossy_share
+
+
+def boosting_rounds(dataset_id: str) -> int | None:
+    """`DatasetPlan.boosting_rounds` of a dataset (None: its kind's)."""
+    return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).boosting_rounds
 
 
 def serving(dataset_id: str) -> Serving:

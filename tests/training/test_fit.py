@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from catboost import CatBoostClassifier, CatBoostError
 
-from app.training import fit
+from app.training import fit, plan
 
 ITERATIONS = 80
 #: Late, so the resumed run is short: its time alone would read less than the first run's.
@@ -117,3 +117,18 @@ def test_a_fit_is_redone_for_a_newer_bundle_or_other_parameters(tmp_path: Path) 
     later = fit_json.stat().st_mtime + 10
     os.utime(bundle, (later, later))
     assert not fit.fit_is_current(**where, iterations=15, same_params=False)
+
+
+def test_a_dataset_with_rounds_of_its_own_in_the_plan_is_current_at_them(tmp_path: Path) -> None:
+    rounds = plan.boosting_rounds("F1/2W2")
+    assert rounds is not None and rounds > fit.PARAMS["grid"]["iterations"]
+    assert plan.boosting_rounds("F1W2") is None
+    bundle = tmp_path / "F1_2W2.npz"
+    bundle.write_bytes(b"")
+    where = {"fitted_dir": tmp_path / "fitted", "bundle_path": bundle}
+    fit_json = tmp_path / "fitted" / "F1_2W2" / "fit.json"
+    fit_json.parent.mkdir(parents=True)
+    for iterations, current in ((None, False), (rounds, True)):
+        params = fit.fit_params("grid", iterations=iterations)
+        fit_json.write_text(json.dumps({"dataset": "F1/2W2", "kind": "grid", "params": params}))
+        assert fit.fit_is_current(**where) is current

@@ -493,7 +493,7 @@ def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> Non
 def test_a_shard_of_another_transfer_is_rendered_again(
     clips: tuple[Path, list[Track]], tmp_path: Path
 ) -> None:
-    assert feature_spec("general").demodulated and not feature_spec("F1/2W2").demodulated
+    assert feature_spec("general").demodulated and not feature_spec("F1/4W2").demodulated
     clip, fresh = fresh_build(clips, tmp_path, config_id="general", per_clip=2)
     shard = tmp_path / "shard.npz"
     with np.load(fresh) as data:
@@ -502,7 +502,7 @@ def test_a_shard_of_another_transfer_is_rendered_again(
     np.savez(shard, **arrays)  # as written before the demodulated transfer
     with np.load(shard) as data:
         assert synth.coherent_is_stale(data, config_id="general")
-        assert not synth.coherent_is_stale(data, config_id="F1/2W2")  # its model reads that one
+        assert not synth.coherent_is_stale(data, config_id="F1/4W2")  # its model reads that one
     first = dict(arrays, demodulated=np.ones(2, dtype=bool))  # the first demodulation's
     assert synth.coherent_is_stale(first, config_id="general")
     assert not is_current(shard, clip=clip, config_id="general", per_clip=2)
