@@ -396,13 +396,15 @@ class GridModel:
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
         """Load ``model.cbm`` and the grid from ``metadata.json``."""
         classifier = load_classifier(folder)
-        serving = metadata.get("serving", Serving.AS_FITTED)
-        if serving not in set(Serving):
+        stored = metadata.get("serving", Serving.AS_FITTED)
+        try:
+            serving = Serving(stored)
+        except ValueError as error:
             known = ", ".join(repr(s.value) for s in Serving)
             raise ModelLoadError(
-                f"model {metadata['id']}: serving {serving!r} is no longer served (one of "
+                f"model {metadata['id']}: serving {stored!r} is no longer served (one of "
                 f"{known}); refit it with `mastering-trainer train`"
-            )
+            ) from error
         return cls(
             id=str(metadata["id"]),
             metadata=metadata,
@@ -411,7 +413,7 @@ class GridModel:
             width_octaves=float(metadata["grid"]["width_octaves"]),
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
             spec=FeatureSpec.from_dict(metadata["feature_spec"]),
-            serving=Serving(serving),
+            serving=serving,
         )
 
     @property
