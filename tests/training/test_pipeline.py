@@ -23,7 +23,7 @@ from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS, GENERAL_COUNT_AIM, REPLACED
 from app.training.grids import decode_operations
 from app.training.master_chain import LIMITER_GAIN_REDUCTION_COLUMN, draw_chain
-from app.training.plan import feature_spec, serving
+from app.training.plan import PLAN_BY_ID, DatasetPlan, feature_spec, serving
 from app.training.render import without_chain
 from app.training.report import _against_replaced, build_report
 
@@ -491,8 +491,12 @@ def assert_report_matches_its_figures(text: str, figures: dict[str, Any]) -> Non
 
 
 def test_a_shard_of_another_transfer_is_rendered_again(
-    clips: tuple[Path, list[Track]], tmp_path: Path
+    clips: tuple[Path, list[Track]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A dataset whose model reads the transfer averaged over the frames, as F1/4W2's did
+    # until stop 65.
+    averaged = DatasetPlan(dataset_id="F1/4W2", per_clip=2, coherent=True)
+    monkeypatch.setitem(PLAN_BY_ID, "F1/4W2", averaged)
     assert feature_spec("general").demodulated and not feature_spec("F1/4W2").demodulated
     clip, fresh = fresh_build(clips, tmp_path, config_id="general", per_clip=2)
     shard = tmp_path / "shard.npz"
