@@ -111,12 +111,14 @@ def resumable_snapshot(
 
     CatBoost resumes only with the parameters it started with (threads and
     logs folder aside), so the name carries them; a snapshot of other
-    parameters, or older than the bundle (other data), is deleted.
+    parameters, or older than the bundle (other data), is deleted. The path is
+    absolute, since CatBoost reads a relative one from its logs folder.
     """
     params = json.dumps(
         {k: v for k, v in classifier.get_params().items() if k not in RESUME_ANYWHERE},
         sort_keys=True,
     )
+    target_dir = target_dir.resolve()
     snapshot = target_dir / f"fit-{hashlib.sha256(params.encode()).hexdigest()[:12]}.cbsnapshot"
     for old in target_dir.glob("fit-*.cbsnapshot"):
         if old != snapshot or old.stat().st_mtime < bundle_path.stat().st_mtime:

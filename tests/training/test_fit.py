@@ -47,17 +47,25 @@ def rows() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
 def test_a_stopped_fit_resumes_to_the_unbroken_model(
-    tmp_path: Path, rows: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    rows: tuple[np.ndarray, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    relative: bool,
 ) -> None:
+    """Also with the folders given relative to the working directory, as `DATA_DIR=var`
+    gives them, where CatBoost would read a relative snapshot path from its logs folder."""
     x, y = rows
     bundle = tmp_path / "bundle.npz"
     bundle.write_bytes(b"")
     monkeypatch.setattr(fit, "SNAPSHOT_INTERVAL_S", 0)
-    target = {"bundle_path": bundle, "target_dir": tmp_path}
+    monkeypatch.chdir(tmp_path)
+    folder = Path(".") if relative else tmp_path
+    target = {"bundle_path": bundle, "target_dir": folder}
     with pytest.raises(CatBoostError, match="session ended"):
         fit.fit_resumably(
-            classifier(tmp_path / "info"),
+            classifier(folder / "info"),
             x,
             y,
             **target,
@@ -68,7 +76,7 @@ def test_a_stopped_fit_resumes_to_the_unbroken_model(
     seconds_before_the_stop = fit._logged_seconds(tmp_path / "info" / "time_left.tsv")
     assert seconds_before_the_stop is not None and seconds_before_the_stop > 0
 
-    resumed = classifier(tmp_path / "info")
+    resumed = classifier(folder / "info")
     was_resumed, seconds = fit.fit_resumably(resumed, x, y, **target, fit_options={})
     assert was_resumed is True
     assert seconds is not None and seconds > seconds_before_the_stop  # both runs count
