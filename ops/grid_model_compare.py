@@ -36,8 +36,9 @@ from app.training.datasets import Dataset, load_dataset  # noqa: E402
 from app.training.synth import Nuisance  # noqa: E402
 
 
-def exact_right(model: GridModel, validation: Dataset) -> np.ndarray:
-    """Whether `model`, reading the features its spec asks for, finds each example's exact set."""
+def decoded(model: GridModel, validation: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`model`'s per-note classes, decoded as it ships from the features its spec asks for,
+    the true ones, and the band difference it read (dB), one row per example."""
     features = example_features(
         validation.reference_magnitude,
         validation.candidate_magnitude,
@@ -47,13 +48,17 @@ def exact_right(model: GridModel, validation: Dataset) -> np.ndarray:
         candidate_lossy=validation.candidate_lossy,
         coherent_magnitudes=validation.coherent_magnitude,
     )
+    band_db = features[:, : CURRENT_SPEC.n_bands]
     predicted = ev.grid_predictions(
-        model.probabilities(features),
-        band_db=features[:, : CURRENT_SPEC.n_bands],
-        basis=model.basis,
-        check=model.physics,
+        model.probabilities(features), band_db=band_db, basis=model.basis, check=model.physics
     )
     truth = operations_to_classes(validation.operations, notes_hz=model.notes_hz)
+    return predicted, truth, band_db
+
+
+def exact_right(model: GridModel, validation: Dataset) -> np.ndarray:
+    """Whether `model`, reading the features its spec asks for, finds each example's exact set."""
+    predicted, truth, _ = decoded(model, validation)
     return np.all(predicted == truth, axis=1)
 
 
