@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -67,6 +70,18 @@ def low_passed(samples: np.ndarray, *, cutoff_hz: float, sample_rate_hz: int) ->
     """`samples` through a steep elliptic low-pass (90 dB down), as an MP3 encoder cuts."""
     sos = signal.ellip(12, 0.1, 90, cutoff_hz, fs=sample_rate_hz, output="sos")
     return signal.sosfiltfilt(sos, samples, axis=0).astype(np.float32)
+
+
+def ops_script(name: str) -> ModuleType:
+    """The script ``ops/<name>.py``, loaded as a module of that name (its dataclasses look
+    their module up in `sys.modules`)."""
+    path = Path(__file__).resolve().parents[1] / "ops" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_configure(config: pytest.Config) -> None:

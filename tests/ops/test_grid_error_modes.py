@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -11,6 +9,7 @@ import pytest
 
 from app.ml.fitting import bell_basis
 from app.training.grids import GridConfig
+from tests.conftest import ops_script
 
 GRID = GridConfig.parse("F1/4W2")
 NOTES_HZ = np.asarray(GRID.notes_hz)
@@ -19,12 +18,7 @@ BASIS = bell_basis(tuple(float(f) for f in NOTES_HZ), 2.0)
 
 @pytest.fixture(scope="module")
 def error_modes() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "ops" / "grid_error_modes.py"
-    spec = importlib.util.spec_from_file_location("grid_error_modes", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return ops_script("grid_error_modes")
 
 
 def test_true_gains_sit_on_the_nearest_note_and_empty_rows_add_nothing(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,19 +11,14 @@ import pytest
 
 from app.audio.eq import EqOperation
 from app.training.grids import GridConfig
+from tests.conftest import ops_script
 
 NOTES_HZ = GridConfig.parse("F1W2").notes_hz
 
 
 @pytest.fixture(scope="module")
 def rate_check() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "ops" / "rate_check.py"
-    spec = importlib.util.spec_from_file_location("rate_check", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return ops_script("rate_check")
 
 
 def _case(
