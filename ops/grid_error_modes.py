@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import get_settings  # noqa: E402
-from app.ml.grid import GridModel  # noqa: E402
+from app.ml.grid import GridModel, nearest_note  # noqa: E402
 from app.training.cli import DEFAULT_MANIFEST  # noqa: E402
 from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
 from app.training.datasets import load_dataset  # noqa: E402
@@ -38,10 +38,9 @@ NEAR_DB = (0.1, 0.25, 0.5, 1.0)
 def true_gains_db(operations: np.ndarray, *, notes_hz: np.ndarray) -> np.ndarray:
     """Each example's gain per note (dB), its bells placed on the nearest note."""
     gains = np.zeros((len(operations), len(notes_hz)))
-    for row, example in enumerate(operations):
-        for frequency_hz, gain_db, *_ in example:
-            if np.isfinite(frequency_hz) and np.isfinite(gain_db):
-                gains[row, np.argmin(np.abs(np.log2(notes_hz / frequency_hz)))] += gain_db
+    for row, ops in enumerate(operations):
+        for frequency_hz, gain_db in ops[~np.isnan(ops[:, 0]), :2]:
+            gains[row, nearest_note(frequency_hz, notes_hz=notes_hz)] += gain_db
     return gains
 
 

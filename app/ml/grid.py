@@ -199,9 +199,15 @@ def operations_to_classes(operations: np.ndarray, *, notes_hz: np.ndarray) -> np
     classes = np.zeros((len(operations), len(notes_hz)), dtype=np.int8)
     for row, ops in enumerate(operations):
         for frequency_hz, gain_db in ops[~np.isnan(ops[:, 0]), :2]:
-            note = int(np.argmin(np.abs(np.log2(notes_hz / frequency_hz))))
-            classes[row, note] = BOOST if gain_db > 0 else CUT
+            classes[row, nearest_note(frequency_hz, notes_hz=notes_hz)] = (
+                BOOST if gain_db > 0 else CUT
+            )
     return classes
+
+
+def nearest_note(frequency_hz: float, *, notes_hz: np.ndarray) -> int:
+    """Index of the grid note nearest `frequency_hz` in octaves."""
+    return int(np.argmin(np.abs(np.log2(notes_hz / frequency_hz))))
 
 
 def decode(probabilities: np.ndarray) -> np.ndarray:
