@@ -47,7 +47,6 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.response
 	$(BIN)/python -m bench.recognition
 	$(BIN)/python -m bench.transfer
-	$(BIN)/python -m bench.served
 	$(BIN)/python -m bench.training
 
 train: $(STAMP)

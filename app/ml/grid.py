@@ -363,7 +363,7 @@ class Serving(StrEnum):
     the transfer divided by the average gain) never met a limiter like a trainee's; read
     through the demodulated transfer (`app.audio.transfer`, ``demodulate=True``) the
     limiter's songs read far closer to the EQ alone, at three to five times a rating's
-    time (``make bench``, `bench.served`). Chosen per model by the plan
+    time (`bench.served`, until stop 67). Chosen per model by the plan
     (`app.training.plan.DatasetPlan.serving`; models/REPORT.md, 'What was tried'). Read
     so always (``demodulated``, stops 56-63), it served F1W1 and F1/4W1/2 until their
     refits on it; a model folder of that serving no longer loads (`ModelLoadError`).
@@ -372,7 +372,8 @@ class Serving(StrEnum):
     #: What it was fitted on.
     AS_FITTED = "as_fitted"
     #: The demodulated transfer where the loudest moments met less gain than the rest
-    #: (`SERVED_BELOW_LOUD_DROP_DB`), else what it was fitted on (stop 57).
+    #: (`SERVED_BELOW_LOUD_DROP_DB`), else what it was fitted on (stop 57; F1/4W1's until
+    #: its refit at stop 67, no shipped model's since).
     UNDER_DYNAMICS = "demodulated_under_dynamics"
 
 

@@ -34,8 +34,8 @@ class DatasetPlan:
     #: says nothing (`app.training.datasets.told_lossy`; F1W2 since stop 55).
     unflagged_lossy_share: float = 0.0
     #: What the service reads in place of what the model was fitted on (`Serving`):
-    #: F1/4W1 the demodulated transfer under dynamics since stop 57 (F1/2W1/2, F1/2W1 and
-    #: F1W1/2 too, until their refits on it at stops 58, 59 and 64), on music from
+    #: the demodulated transfer under dynamics, F1/2W1/2, F1/2W1, F1W1/2 and F1/4W1 from
+    #: stop 57 until their refits on it at stops 58, 59, 64 and 67, on music from
     #: elsewhere with a rule set before its runs (`models/REPORT.md`, 'What was tried').
     #: F1W1 and F1/4W1/2 read it always from stop 56 until their refits on it (stops 61
     #: and 64).
@@ -75,12 +75,11 @@ def demodulated_chain(
 #: clips). Every dataset but F1/4W1 and the closed-set baselines draws the master
 #: chain, and its shards also hold the candidate's spectra through the demodulated
 #: transfer: the general's, F1W2's (since stop 52), F1/2W1/2's (stop 58), F1/2W1's (stop
-#: 59), F1W1's (stop 61), F1/4W1/2's, F1W1/2's and F1/2W2's (stop 64) and F1/4W2's (stop
-#: 65, on the transfer averaged over the frames before). The
+#: 59), F1W1's (stop 61), F1/4W1/2's, F1W1/2's and F1/2W2's (stop 64), F1/4W2's (stop
+#: 65, on the transfer averaged over the frames before) and F1/4W1's (stop 67). The
 #: longest build, F1W2's 40k examples, takes about 97 minutes on 2 cores
 #: (`app.training.pool` holds each worker to one BLAS thread); `models/REPORT.md`, 'What
 #: was tried', gives the other builds' times beside what they built.
-UNDER_DYNAMICS = Serving.UNDER_DYNAMICS
 PLAN = [
     demodulated_chain("F1W2", per_clip=30, feature_options=True, unflagged_lossy_share=0.5),
     demodulated_chain("general", per_clip=24),
@@ -94,7 +93,7 @@ PLAN = [
         boosting_rounds=16_000,
     ),
     demodulated_chain("F1/2W1", per_clip=18, feature_options=True),
-    DatasetPlan(dataset_id="F1/4W1", per_clip=18, feature_options=True, serving=UNDER_DYNAMICS),
+    demodulated_chain("F1/4W1", per_clip=30, feature_options=True, unflagged_lossy_share=0.5),
     demodulated_chain("F1/4W1/2", per_clip=18, feature_options=True, unflagged_lossy_share=0.5),
     demodulated_chain("F1W1/2", per_clip=6),
     demodulated_chain("F1/2W1/2", per_clip=6),
