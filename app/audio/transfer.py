@@ -91,10 +91,6 @@ FINE_HOP_LENGTH = 256
 #: (standard deviation over frames, dB): where nothing moved the gain they only add
 #: noise, and their gain's faster moves carry the bass into a high-pass's stop band.
 FINE_FROM_SPREAD_DB = 0.7
-#: `loud_gain_drop_db` compares ``g(t)`` over the loudest this many percent of the frames
-#: with its median over every frame within this many dB of the loudest.
-LOUD_FRAMES_PERCENT = 10.0
-LIVE_RANGE_DB = 30.0
 #: Demodulated, the transfer reads at most this much of the song, from its middle (s): the
 #: fine rounds cost about as much again as the rest, and the models learnt from 30 s clips.
 DEMODULATED_MAX_S = 60.0
@@ -252,16 +248,14 @@ def _frame_gain(
     n_fft: int,
     hop_length: int,
     sample_rate_hz: int,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray:
     """``g(t)`` per frame of `n_fft` (`_dynamics_gain`, its groups below
-    `DEMODULATION_FROM_HZ` weighed `LOW_GROUP_WEIGHT` times), and the reference's level
-    per frame (dB), its groups weighed alike."""
+    `DEMODULATION_FROM_HZ` weighed `LOW_GROUP_WEIGHT` times)."""
     groups = _groups(n_fft, sample_rate_hz=sample_rate_hz)
     sums = _gather(reference, candidate, n_fft=n_fft, hop_length=hop_length, groups=groups)
     weight = _group_weight(groups, n_fft=n_fft, sample_rate_hz=sample_rate_hz)
     frame_gain, _ = _dynamics_gain(sums, groups=groups, weight=weight)
-    level_db = 10.0 * np.log10(np.maximum(sums.reference_groups @ weight, 1e-30))
-    return frame_gain, level_db
+    return frame_gain
 
 
 def _group_weight(groups: np.ndarray, *, n_fft: int, sample_rate_hz: int) -> np.ndarray:
@@ -421,13 +415,11 @@ def _bins_magnitude(
 
 @dataclass(frozen=True)
 class _ShortDynamics:
-    """The middle `DEMODULATED_MAX_S` of an aligned pair and ``g(t)`` on its short frames,
-    read once for both the gate (`loud_gain_drop_db`) and the demodulated transfer."""
+    """The middle `DEMODULATED_MAX_S` of an aligned pair and ``g(t)`` on its short frames."""
 
     reference: Framed
     candidate: np.ndarray
     frame_gain: np.ndarray
-    level_db: np.ndarray
 
     @classmethod
     def of(
@@ -439,21 +431,14 @@ class _ShortDynamics:
             _samples(reference), candidate, samples=int(DEMODULATED_MAX_S * sample_rate_hz)
         )
         framed, candidate = _framed_part(reference, middle), candidate[middle]
-        frame_gain, level_db = _frame_gain(
+        frame_gain = _frame_gain(
             framed,
             candidate,
             n_fft=spec.n_fft,
             hop_length=spec.hop_length,
             sample_rate_hz=sample_rate_hz,
         )
-        return cls(framed, candidate, frame_gain, level_db)
-
-    def loud_gain_drop_db(self) -> float:
-        """`loud_gain_drop_db` of the pair."""
-        live = self.level_db > np.max(self.level_db) - LIVE_RANGE_DB
-        gain_db, level_db = 20.0 * np.log10(self.frame_gain[live]), self.level_db[live]
-        loud = level_db >= np.percentile(level_db, 100.0 - LOUD_FRAMES_PERCENT)
-        return float(np.median(gain_db[loud]) - np.median(gain_db))
+        return cls(framed, candidate, frame_gain)
 
     def transfer_magnitude(self, *, spec: SpectrumSpec) -> np.ndarray:
         """`static_transfer_magnitude` of the candidate divided by ``g(t)``: read on the
@@ -480,7 +465,7 @@ def _finely_divided(reference: Framed, candidate: np.ndarray, *, spec: SpectrumS
     fine_frames = {"n_fft": FINE_N_FFT, "hop_length": FINE_HOP_LENGTH}
     for _ in range(FINE_ROUNDS):
         through = _through_transfer(reference, candidate, spec=spec)
-        frame_gain, _ = _frame_gain(
+        frame_gain = _frame_gain(
             through, candidate, **fine_frames, sample_rate_hz=spec.sample_rate_hz
         )
         candidate = _divided(candidate, frame_gain, **fine_frames)
@@ -580,79 +565,6 @@ def coherent_candidate_magnitude(
     )
 
 
-def gated_demodulated_candidate_magnitude(
-    reference: np.ndarray,
-    candidate: np.ndarray,
-    *,
-    reference_magnitude: np.ndarray,
-    candidate_magnitude: np.ndarray,
-    below_loud_drop_db: float,
-    spec: SpectrumSpec = DEFAULT_SPEC,
-) -> np.ndarray | None:
-    """`coherent_candidate_magnitude` demodulated, where `loud_gain_drop_db` is below
-    `below_loud_drop_db`; None elsewhere. The alignment, the middle and ``g(t)`` on the
-    short frames are read once for both.
-
-    Parameters
-    ----------
-    reference, candidate, reference_magnitude, candidate_magnitude, spec
-        As `coherent_candidate_magnitude` takes them.
-    below_loud_drop_db : float
-        The gate: how much less gain (dB, negative) the loudest moments must have met
-        than the rest for the transfer to be read.
-
-    Returns
-    -------
-    np.ndarray or None
-        What ``coherent_candidate_magnitude(..., demodulate=True)`` returns, bit for
-        bit, or None where the gate stays shut.
-    """
-    dynamics = _ShortDynamics.of(*_aligned(reference, candidate, spec=spec), spec=spec)
-    if not dynamics.loud_gain_drop_db() < below_loud_drop_db:
-        return None
-    return _candidate_through(
-        dynamics.transfer_magnitude(spec=spec),
-        reference_magnitude=reference_magnitude,
-        candidate_magnitude=candidate_magnitude,
-    )
-
-
-def loud_gain_drop_db(
-    reference: np.ndarray, candidate: np.ndarray, *, spec: SpectrumSpec = DEFAULT_SPEC
-) -> float:
-    """How much less gain the loudest moments met than the rest: what a limiter or a
-    compressor does and an EQ, a level change or a lossy round trip does not.
-
-    Parameters
-    ----------
-    reference, candidate : np.ndarray
-        Mono audio aligned to within `REFINE_MAX_LAG` samples; the alignment is
-        refined first (`residual_lag_samples`), as `coherent_candidate_magnitude` does.
-    spec : SpectrumSpec
-        The short frames ``g(t)`` is read on.
-
-    Returns
-    -------
-    float
-        The median ``g(t)`` (dB) over the frames whose reference is among the
-        loudest `LOUD_FRAMES_PERCENT`, less the median over every frame within
-        `LIVE_RANGE_DB` of the loudest, on the middle `DEMODULATED_MAX_S` of the
-        two: about 0 without dynamics, negative through them.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> noise = rng.standard_normal(44_100).astype(np.float32) * np.linspace(0.1, 1, 44_100)
-    >>> abs(loud_gain_drop_db(noise, 0.5 * noise)) < 0.01
-    True
-    >>> squashed = noise / np.maximum(np.abs(noise), 0.5) * 0.5
-    >>> loud_gain_drop_db(noise, squashed) < -1.0
-    True
-    """
-    aligned = _aligned(reference, candidate, spec=spec)
-    return _ShortDynamics.of(*aligned, spec=spec).loud_gain_drop_db()
-
-
 def coherent_candidate_of(comparison: Comparison, *, demodulate: bool = False) -> np.ndarray:
     """`coherent_candidate_magnitude` of a comparison's aligned excerpts."""
     return coherent_candidate_magnitude(
@@ -662,18 +574,4 @@ def coherent_candidate_of(comparison: Comparison, *, demodulate: bool = False) -
         candidate_magnitude=comparison.candidate_magnitude,
         spec=comparison.spec,
         demodulate=demodulate,
-    )
-
-
-def gated_demodulated_candidate_of(
-    comparison: Comparison, *, below_loud_drop_db: float
-) -> np.ndarray | None:
-    """`gated_demodulated_candidate_magnitude` of a comparison's aligned excerpts."""
-    return gated_demodulated_candidate_magnitude(
-        comparison.reference_excerpt,
-        comparison.candidate_excerpt,
-        reference_magnitude=comparison.reference_magnitude,
-        candidate_magnitude=comparison.candidate_magnitude,
-        below_loud_drop_db=below_loud_drop_db,
-        spec=comparison.spec,
     )

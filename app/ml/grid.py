@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from catboost import CatBoostClassifier
 
 from app.audio.eq import EqOperation
 from app.audio.spectrum import Comparison
-from app.audio.transfer import coherent_candidate_of, gated_demodulated_candidate_of
+from app.audio.transfer import coherent_candidate_of
 from app.ml.features import (
     CURRENT_SPEC,
     IMPRINT_OCTAVES,
@@ -356,33 +355,12 @@ def search_classes(
     return classes
 
 
-class Serving(StrEnum):
-    """What a grid model reads in place of what it was fitted on (metadata ``serving``).
-
-    A grid fitted on the candidate's own spectrum (or, with `FeatureSpec.coherent`, on
-    the transfer divided by the average gain) never met a limiter like a trainee's; read
-    through the demodulated transfer (`app.audio.transfer`, ``demodulate=True``) the
-    limiter's songs read far closer to the EQ alone, at three to five times a rating's
-    time (`bench.served`, until stop 67). Chosen per model by the plan
-    (`app.training.plan.DatasetPlan.serving`; models/REPORT.md, 'What was tried'). Read
-    so always (``demodulated``, stops 56-63), it served F1W1 and F1/4W1/2 until their
-    refits on it; a model folder of that serving no longer loads (`ModelLoadError`).
-    """
-
-    #: What it was fitted on.
-    AS_FITTED = "as_fitted"
-    #: The demodulated transfer where the loudest moments met less gain than the rest
-    #: (`SERVED_BELOW_LOUD_DROP_DB`), else what it was fitted on (stop 57; F1/4W1's until
-    #: its refit at stop 67, no shipped model's since).
-    UNDER_DYNAMICS = "demodulated_under_dynamics"
-
-
-#: `Serving.UNDER_DYNAMICS` reads the demodulated transfer where the loudest moments met
-#: less gain than the rest by more than this (dB, `app.audio.transfer.loud_gain_drop_db`):
-#: through a limiter or a compressor. Elsewhere (an EQ, a level change, a lossy round
-#: trip) the model reads what it was fitted on, and a rating skips the transfer's cost. The
-#: 1st percentile over training tracks' candidates without dynamics (stop 57).
-SERVED_BELOW_LOUD_DROP_DB = -0.4
+#: The one metadata ``serving`` a grid model loads with: what it was fitted on. Some grids
+#: were once served the demodulated transfer in its place (``demodulated``, stops 56-63;
+#: ``demodulated_under_dynamics``, stops 57-66; models/REPORT.md, 'What was tried') until
+#: every grid was refitted on it; a model folder of either no longer loads
+#: (`ModelLoadError`).
+AS_FITTED = "as_fitted"
 
 
 @dataclass
@@ -396,22 +374,17 @@ class GridModel:
     width_octaves: float
     physics: PhysicsCheck = PhysicsCheck()
     spec: FeatureSpec = CURRENT_SPEC
-    #: What it reads in place of what it was fitted on (metadata ``serving``, from the plan).
-    serving: Serving = Serving.AS_FITTED
 
     @classmethod
     def load(cls, folder: Path, metadata: dict[str, Any]) -> GridModel:
         """Load ``model.cbm`` and the grid from ``metadata.json``."""
         classifier = load_classifier(folder)
-        stored = metadata.get("serving", Serving.AS_FITTED)
-        try:
-            serving = Serving(stored)
-        except ValueError as error:
-            known = ", ".join(repr(s.value) for s in Serving)
+        stored = metadata.get("serving", AS_FITTED)
+        if stored != AS_FITTED:
             raise ModelLoadError(
-                f"model {metadata['id']}: serving {stored!r} is no longer served (one of "
-                f"{known}); refit it with `mastering-trainer train`"
-            ) from error
+                f"model {metadata['id']}: serving {stored!r} is no longer served (only "
+                f"{AS_FITTED!r}); refit it with `mastering-trainer train`"
+            )
         return cls(
             id=str(metadata["id"]),
             metadata=metadata,
@@ -420,7 +393,6 @@ class GridModel:
             width_octaves=float(metadata["grid"]["width_octaves"]),
             physics=PhysicsCheck.from_dict(metadata.get("decode")),
             spec=FeatureSpec.from_dict(metadata["feature_spec"]),
-            serving=serving,
         )
 
     @property
@@ -451,29 +423,16 @@ class GridModel:
             for i, g in zip(notes, gains, strict=True)
         ]
 
-    def served_candidate(self, comparison: Comparison) -> np.ndarray | None:
-        """The candidate's spectrum read through the transfer (`serving`, the feature
-        spec's `coherent`), or None where the model reads the candidate's own."""
-        if self.serving is Serving.UNDER_DYNAMICS:
-            served = gated_demodulated_candidate_of(
-                comparison, below_loud_drop_db=SERVED_BELOW_LOUD_DROP_DB
-            )
-            if served is not None:
-                return served
-        if self.spec.coherent:
-            return coherent_candidate_of(comparison, demodulate=self.spec.demodulated)
-        return None
-
     def recognise(self, comparison: Comparison) -> Recognition:
         """Recognise the grid operations that turn the reference into the candidate."""
-        coherent = self.served_candidate(comparison)
-        # A model fitted on the candidate as it is reads the transfer in its place.
-        candidate = comparison.candidate_magnitude
-        if coherent is not None and not self.spec.coherent:
-            candidate = coherent
+        coherent = (
+            coherent_candidate_of(comparison, demodulate=self.spec.demodulated)
+            if self.spec.coherent
+            else None
+        )
         features = example_features(
             comparison.reference_magnitude[np.newaxis],
-            candidate[np.newaxis],
+            comparison.candidate_magnitude[np.newaxis],
             notes_hz=self.notes_hz,
             width_octaves=self.width_octaves,
             spec=self.spec,

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 
 from app.audio.transfer import DEMODULATION_VERSION
 from app.ml.features import CURRENT_SPEC, FeatureSpec
-from app.ml.grid import Serving
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,13 +32,6 @@ class DatasetPlan:
     #: (`FeatureSpec.lossy_flag` 0), as an MP3 handed back as a WAV, whose container
     #: says nothing (`app.training.datasets.told_lossy`; F1W2 since stop 55).
     unflagged_lossy_share: float = 0.0
-    #: What the service reads in place of what the model was fitted on (`Serving`):
-    #: the demodulated transfer under dynamics, F1/2W1/2, F1/2W1, F1W1/2 and F1/4W1 from
-    #: stop 57 until their refits on it at stops 58, 59, 64 and 67, on music from
-    #: elsewhere with a rule set before its runs (`models/REPORT.md`, 'What was tried').
-    #: F1W1 and F1/4W1/2 read it always from stop 56 until their refits on it (stops 61
-    #: and 64).
-    serving: Serving = Serving.AS_FITTED
     #: Boosting rounds in place of its kind's (`app.training.fit.PARAMS`; early stopping
     #: as ever): F1/2W2 since stop 64, whose fits had run into the grids' 8,000 (F1/4W2's
     #: tried at stop 66: 9,332 trees, no better through POST /rate).
@@ -125,11 +117,6 @@ def unflagged_lossy_share(dataset_id: str) -> float:
 def boosting_rounds(dataset_id: str) -> int | None:
     """`DatasetPlan.boosting_rounds` of a dataset (None: its kind's)."""
     return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).boosting_rounds
-
-
-def serving(dataset_id: str) -> Serving:
-    """`DatasetPlan.serving` of a dataset (as fitted for one not in the plan)."""
-    return PLAN_BY_ID.get(dataset_id, _OUTSIDE_PLAN).serving
 
 
 def feature_spec(dataset_id: str) -> FeatureSpec:

@@ -53,7 +53,7 @@ from app.training.bundle import (
 from app.training.datasets import LOW_PASS_HZ, Dataset, told_lossy, train_low_pass_hz
 from app.training.grids import GRID_CONFIGS, TYPE_CODES, GridConfig, paper_fixed_sets
 from app.training.master_chain import LIMITER_VERSION
-from app.training.plan import feature_spec, serving, unflagged_lossy_share
+from app.training.plan import feature_spec, unflagged_lossy_share
 from app.training.synth import PAPER_PREFIX
 
 #: Suffix of the bundle that trains the closed-set task on our band features.
@@ -233,7 +233,6 @@ def model_metadata(
                 "max_operations": 7,
             },
             labels=["none", "boost", "cut"],
-            serving=str(serving(dataset_id)),
         )
     return metadata
 

@@ -18,8 +18,6 @@ from app.audio.transfer import (
     Framed,
     coherent_candidate_magnitude,
     coherent_candidate_of,
-    gated_demodulated_candidate_of,
-    loud_gain_drop_db,
     residual_lag_samples,
     static_transfer_magnitude,
 )
@@ -92,39 +90,6 @@ def test_the_fine_rounds_leave_a_gain_that_never_moved_alone(
     shipped = static_transfer_magnitude(music, eq, demodulate=True)
     monkeypatch.setattr(transfer, "FINE_ROUNDS", 0)
     np.testing.assert_array_equal(static_transfer_magnitude(music, eq, demodulate=True), shipped)
-
-
-def test_the_loud_gain_drop_tells_dynamics_from_an_eq_and_a_level_change() -> None:
-    pedalboard = pytest.importorskip("pedalboard")
-    music = kick_and_hats()
-    eq = apply(music, [EqOperation(120.0, 6.0, type="low_shelf")], sample_rate_hz=SR)
-    # Neither an EQ nor a level change gives the loudest frames less gain, even 300 samples
-    # late.
-    assert abs(loud_gain_drop_db(music, np.float32(0.3) * eq)) < 0.1
-    assert abs(loud_gain_drop_db(music, np.float32(0.3) * eq[300:])) < 0.1
-    peak_db = 20 * np.log10(np.max(np.abs(eq)))
-    limiter = pedalboard.Compressor(
-        threshold_db=peak_db - 6, ratio=1000, attack_ms=0.001, release_ms=100
-    )
-    assert loud_gain_drop_db(music, limiter(eq, SR)) < -1.0
-
-
-def test_the_gated_transfer_is_the_demodulated_one_where_the_gate_opens() -> None:
-    music = kick_and_hats(duration_s=6.0)
-    eq = apply(music, [EqOperation(120.0, 6.0, type="low_shelf")], sample_rate_hz=SR)
-    squashed = eq / np.maximum(np.abs(eq), np.float32(0.5 * np.max(np.abs(eq))))
-    for candidate in (np.float32(0.3) * eq, squashed):
-        comparison = compare(music, np.concatenate([np.zeros(300, np.float32), candidate]))
-        drop_db = loud_gain_drop_db(comparison.reference_excerpt, comparison.candidate_excerpt)
-        for below_db in (drop_db - 0.01, drop_db + 0.01):
-            gated = gated_demodulated_candidate_of(comparison, below_loud_drop_db=below_db)
-            if below_db < drop_db:
-                assert gated is None
-            else:
-                assert gated is not None
-                np.testing.assert_array_equal(
-                    gated, coherent_candidate_of(comparison, demodulate=True)
-                )
 
 
 def test_a_framed_reference_reads_each_candidate_as_the_plain_one() -> None:

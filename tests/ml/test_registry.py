@@ -101,15 +101,17 @@ def test_a_shipped_compressed_model_serves_as_its_plain_file(tmp_path: Path) -> 
     )
 
 
-def test_a_model_of_a_retired_serving_is_refused_by_name(tmp_path: Path) -> None:
-    """Served the demodulated transfer always until stop 64, such a folder asks for a refit
-    instead of failing with a stack trace."""
+@pytest.mark.parametrize("retired", ["demodulated", "demodulated_under_dynamics"])
+def test_a_model_of_a_retired_serving_is_refused_by_name(tmp_path: Path, retired: str) -> None:
+    """Served the demodulated transfer in place of what it was fitted on (always until
+    stop 64, under dynamics until stop 67), such a folder asks for a refit instead of
+    failing with a stack trace."""
     shipped = REPO / "models" / "F1W1_2"
     folder = tmp_path / "F1W1_2"
     shutil.copytree(shipped, folder)
     metadata = json.loads((folder / "metadata.json").read_text())
-    (folder / "metadata.json").write_text(json.dumps({**metadata, "serving": "demodulated"}))
+    (folder / "metadata.json").write_text(json.dumps({**metadata, "serving": retired}))
     write_registry(tmp_path, model_ids=["F1W1/2"], default_id="F1W1/2")
-    with pytest.raises(ModelLoadError, match="F1W1/2: serving 'demodulated' is no longer served"):
+    with pytest.raises(ModelLoadError, match=f"F1W1/2: serving '{retired}' is no longer served"):
         load_registry(tmp_path)
     assert isinstance(load_model(shipped), GridModel)

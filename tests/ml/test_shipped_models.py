@@ -22,11 +22,11 @@ from app.ml.count_choice import (
 )
 from app.ml.features import CURRENT_SPEC, FeatureSpec
 from app.ml.general import BELLS, GeneralModel, types_of
-from app.ml.grid import GridModel, Serving
+from app.ml.grid import GridModel
 from app.ml.registry import ModelRegistry, load_registry
 from app.training.grids import GRID_CONFIGS, GridConfig
 from app.training.master_chain import MasterChain, apply_chain
-from app.training.plan import draws_chain, feature_spec, serving
+from app.training.plan import draws_chain, feature_spec
 
 from ..conftest import pink_noise
 
@@ -198,13 +198,11 @@ def test_a_grid_model_reads_the_features_its_plan_fits(
     registry: ModelRegistry, config: GridConfig
 ) -> None:
     """Each shipped grid reads the `FeatureSpec` its plan fits: the feature options, the
-    level floor, and the transfer wherever its dataset draws the master chain; and is
-    served through the demodulated transfer where its plan says so."""
+    level floor, and the transfer wherever its dataset draws the master chain."""
     model = registry.get(config.id)
     assert isinstance(model, GridModel)
     assert model.spec == feature_spec(config.id)
     assert model.spec.coherent == draws_chain(config.id)
-    assert model.serving is serving(config.id)
 
 
 #: What the tests through a limiter find: C4 boosted and C8 cut.
@@ -264,7 +262,7 @@ def test_the_chain_refits_read_a_real_clip_through_a_limiter(
     in their examples (all but F1W2, refitted so at stop 52) read that transfer always, as
     fitted, and find the two bells applied before a limiter taking 12 dB."""
     model = registry.get(model_id)
-    assert isinstance(model, GridModel) and model.serving is Serving.AS_FITTED
+    assert isinstance(model, GridModel)
     assert model.spec.coherent and model.spec.demodulated
     candidate = through_limiter(real_clip, c4_up_c8_down(width_octaves))
     found = model.recognise(compare(real_clip, candidate)).operations

@@ -24,7 +24,7 @@ from app.training.datasets import load_dataset
 from app.training.evaluate import GENERAL_CHECKS, GENERAL_COUNT_AIM, REPLACED
 from app.training.grids import decode_operations
 from app.training.master_chain import LIMITER_GAIN_REDUCTION_COLUMN, draw_chain
-from app.training.plan import PLAN_BY_ID, DatasetPlan, feature_spec, serving, unflagged_lossy_share
+from app.training.plan import PLAN_BY_ID, DatasetPlan, feature_spec, unflagged_lossy_share
 from app.training.render import without_chain
 from app.training.report import _against_replaced, build_report
 
@@ -286,9 +286,6 @@ def test_tiny_models_train_evaluate_install_and_recognise(
     # Every non-paper model of the plan reads bins empty in both files as the level change.
     assert metadata["feature_spec"]["level_floor"] is True
     assert registry.get("general").metadata["feature_spec"]["level_floor"] is True
-    # Served as the plan says (as fitted, on the demodulated transfer), refit or not.
-    assert metadata["serving"] == serving(GRID) == "as_fitted"
-    assert registry.get(GRID).serving is serving(GRID)  # type: ignore[attr-defined]
     assert "F1/4W1, general: read the bins where neither file holds audio" in text
     bundle = bundle_dir / f"{train.bundle_name(GRID)}.npz"
     share = unflagged_lossy_share(GRID)
