@@ -63,8 +63,8 @@ def demodulated_chain(
 
 
 #: In build order: the service's first models and the hard F1/4W2 first, the
-#: paper-faithful closed-set baselines last. About 260k examples (1334
-#: clips). Every dataset but F1/4W1 and the closed-set baselines draws the master
+#: paper-faithful closed-set baselines last. About 276k examples (1334
+#: clips). Every dataset but the closed-set baselines draws the master
 #: chain, and its shards also hold the candidate's spectra through the demodulated
 #: transfer: the general's, F1W2's (since stop 52), F1/2W1/2's (stop 58), F1/2W1's (stop
 #: 59), F1W1's (stop 61), F1/4W1/2's, F1W1/2's and F1/2W2's (stop 64), F1/4W2's (stop
