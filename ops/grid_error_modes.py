@@ -23,13 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import get_settings  # noqa: E402
-from app.ml.grid import GridModel, nearest_note  # noqa: E402
-from app.training.cli import DEFAULT_MANIFEST  # noqa: E402
-from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
-from app.training.datasets import load_dataset  # noqa: E402
+from app.ml.grid import nearest_note  # noqa: E402
 from app.training.synth import Nuisance  # noqa: E402
-from ops.grid_model_compare import decoded  # noqa: E402
+from ops.grid_model_compare import decoded, grid_model, validation_of  # noqa: E402
 
 #: Curve distances (dB RMS) the wrong sets are counted under.
 NEAR_DB = (0.1, 0.25, 0.5, 1.0)
@@ -61,11 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", type=Path, help="model folder")
     parser.add_argument("--all", action="store_true", help="every example, nuisances too")
     args = parser.parse_args(argv)
-    layout = CorpusLayout(get_settings().DATA_DIR)
-    validation = load_dataset(
-        layout.datasets, args.dataset, tracks=read_manifest(DEFAULT_MANIFEST)
-    ).validation
-    model = GridModel.load(args.model, json.loads((args.model / "metadata.json").read_text()))
+    validation = validation_of(args.dataset)
+    model = grid_model(args.model)
     predicted, truth, band_db = decoded(model, validation)
     chosen = np.ones(len(validation), bool) if args.all else validation.nuisance == Nuisance.NONE
     wrong = chosen & ~np.all(predicted == truth, axis=1)

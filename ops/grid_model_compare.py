@@ -29,11 +29,30 @@ sys.path.insert(0, str(ROOT))
 from app.config import get_settings  # noqa: E402
 from app.ml.features import CURRENT_SPEC  # noqa: E402
 from app.ml.grid import GridModel, example_features, operations_to_classes  # noqa: E402
+from app.ml.registry import check_feature_spec  # noqa: E402
 from app.training import evaluate as ev  # noqa: E402
 from app.training.cli import DEFAULT_MANIFEST  # noqa: E402
 from app.training.corpus import CorpusLayout, read_manifest  # noqa: E402
 from app.training.datasets import Dataset, load_dataset  # noqa: E402
 from app.training.synth import Nuisance  # noqa: E402
+
+
+def grid_model(folder: Path) -> GridModel:
+    """The grid model in `folder`, its feature spec checked as the service checks it, read
+    as fitted: a serving it was given in place of that (metadata ``serving``, retired at
+    stops 64 and 67, which the service refuses) is left out, so that a model it replaced
+    still compares (its folder from ``git show REV:models/...``)."""
+    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata.pop("serving", None)
+    check_feature_spec(metadata, model_id=str(metadata["id"]))
+    return GridModel.load(folder, metadata)
+
+
+def validation_of(dataset_id: str) -> Dataset:
+    """The validation examples of a grid's dataset under ``DATA_DIR``."""
+    layout = CorpusLayout(get_settings().DATA_DIR)
+    tracks = read_manifest(DEFAULT_MANIFEST)
+    return load_dataset(layout.datasets, dataset_id, tracks=tracks).validation
 
 
 def decoded(model: GridModel, validation: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,16 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("first", type=Path, help="model folder (the one replaced)")
     parser.add_argument("second", type=Path, help="model folder (the refit)")
     args = parser.parse_args(argv)
-    layout = CorpusLayout(get_settings().DATA_DIR)
-    validation = load_dataset(
-        layout.datasets, args.dataset, tracks=read_manifest(DEFAULT_MANIFEST)
-    ).validation
-    right = [
-        exact_right(
-            GridModel.load(folder, json.loads((folder / "metadata.json").read_text())), validation
-        )
-        for folder in (args.first, args.second)
-    ]
+    validation = validation_of(args.dataset)
+    right = [exact_right(grid_model(folder), validation) for folder in (args.first, args.second)]
     groups = {
         "all": np.ones(len(validation), dtype=bool),
         "without_chain": ~validation.through_chain,
